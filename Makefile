@@ -1,0 +1,57 @@
+# Comptoir: `make run` to try it, `make test` to check it.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_DEV := $(VENV)/.installed-dev
+
+run: export DEMO ?= 1
+
+.PHONY: run test lint types schema bench migrate check clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(STAMP_RUN): requirements.txt | $(PY)
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(STAMP_DEV): requirements.txt requirements-dev.txt | $(PY)
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@ $(STAMP_RUN)
+
+## run: install, migrate and serve HTTP (:8000) and chat WebSocket (:9001) with demo data
+run: $(STAMP_RUN)
+	$(PY) -m comptoir migrate
+	$(PY) -m comptoir serve --no-migrate
+
+## migrate: apply pending migrations
+migrate: $(STAMP_RUN)
+	$(PY) -m comptoir migrate
+
+## test: the whole suite (SQLite + in-memory broadcast unless DATABASE_URL / BROADCAST_URL say otherwise)
+test: $(STAMP_DEV)
+	$(PY) -m pytest
+
+## lint / types: ruff and mypy --strict
+lint: $(STAMP_DEV)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+types: $(STAMP_DEV)
+	$(VENV)/bin/mypy
+
+## schema: export the GraphQL SDL to schema.graphql (CI checks it matches)
+schema: $(STAMP_RUN)
+	$(PY) -m comptoir export-schema -o schema.graphql
+
+## bench: run the benchmarks under bench/ (loopback only, bounded)
+bench: $(STAMP_DEV)
+	$(PY) -m bench
+
+check: lint types test
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,85 @@
+"""The composition root: the app is plain data built from its parts.
+
+One Starlette app serves GraphQL and the REST compatibility paths on
+``PORT``; its lifespan starts the runtime (database, migrations, pub/sub)
+and the chat WebSocket server on ``WS_PORT`` in the same event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+
+import rest_compat
+from comptoir import demo
+from comptoir.middleware import BodyLimit, SecurityHeaders
+from core import runtime
+from core.settings import Settings
+from rest_compat.http import EXCEPTION_HANDLERS
+from schema import build_schema
+from schema.view import GraphQLView
+from ws.server import ChatServer
+
+log = logging.getLogger("comptoir")
+
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
+    chat = ChatServer(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        for note in settings.notes:
+            log.warning(note)
+        await runtime.start(settings, migrate=migrate)
+        try:
+            if settings.demo:
+                await demo.seed_if_empty()
+            await chat.start()
+            log.info("chat WebSocket server on ws://%s:%d", settings.host, chat.port)
+            try:
+                yield
+            finally:
+                await chat.close()
+        finally:
+            await runtime.stop()
+
+    graphql = GraphQLView(build_schema(settings), settings)
+    routes: list[BaseRoute] = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        *rest_compat.routes(),
+    ]
+
+    routes.append(WebSocketRoute("/graphql", graphql))
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type"],
+            allow_credentials=False,
+            max_age=600,
+        ),
+        Middleware(
+            BodyLimit,
+            limit=settings.max_request_bytes,
+            multipart_limit=settings.max_upload_bytes + MULTIPART_OVERHEAD,
+        ),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.chat = chat
+    app.state.settings = settings
+    return app

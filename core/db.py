@@ -1,0 +1,83 @@
+"""Database connection and migrations (Tortoise ORM + aerich)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise
+
+log = logging.getLogger("comptoir.db")
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MODEL_MODULES = ["models", "aerich.models"]
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    return {
+        "connections": {"default": database_url},
+        "apps": {"models": {"models": MODEL_MODULES, "default_connection": "default"}},
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def _ensure_sqlite_dir(database_url: str) -> None:
+    if database_url.startswith("sqlite://"):
+        path = database_url[len("sqlite://") :].split("?", 1)[0]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+async def connect(database_url: str) -> None:
+    _ensure_sqlite_dir(database_url)
+    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+
+
+async def disconnect() -> None:
+    await Tortoise.close_connections()
+
+
+async def migrate(database_url: str) -> list[str]:
+    """Apply every pending aerich migration; return the ones applied.
+
+    Runs on the connection opened by :func:`connect`, which stays open.
+    """
+    from aerich import Command
+
+    command = Command(
+        tortoise_config=tortoise_config(database_url),
+        app="models",
+        location=str(MIGRATIONS_DIR),
+    )
+    await command.init()
+    applied: list[str] = await command.upgrade(run_in_transaction=True)
+    return applied
+
+
+async def ping() -> bool:
+    try:
+        conn = Tortoise.get_connection("default")
+        await conn.execute_query("SELECT 1")
+    except Exception as error:
+        log.warning("database ping failed: %r", error)
+        return False
+    return True
+
+
+def _aerich_config() -> dict[str, Any]:
+    """The config the ``aerich`` command line reads (``[tool.aerich]``)."""
+    import os
+
+    from core.settings import Settings
+
+    url = os.environ.get("DATABASE_URL") or Settings.from_env({"DEMO": "1"}).database_url
+    return tortoise_config(url)
+
+
+def __getattr__(name: str) -> Any:
+    # Computed on access so that importing this module reads no environment.
+    if name == "TORTOISE_ORM":
+        return _aerich_config()
+    raise AttributeError(name)

@@ -1,0 +1,70 @@
+"""The process-wide services the resolvers use, built once at start.
+
+The composition root (``comptoir.app``) calls :func:`start` before serving
+and :func:`stop` on shutdown; resolvers read :func:`get`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core import db
+from core.pubsub import PubSub
+from core.ratelimit import MemoryRateLimiter, RateLimiter
+from core.security import PasswordHasher, TokenCodec
+from core.settings import Settings
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: Settings
+    hasher: PasswordHasher
+    tokens: TokenCodec
+    limiter: RateLimiter
+    pubsub: PubSub
+
+
+_current: Runtime | None = None
+
+
+def get() -> Runtime:
+    if _current is None:
+        raise RuntimeError("Comptoir runtime not started")
+    return _current
+
+
+def build(settings: Settings) -> Runtime:
+    return Runtime(
+        settings=settings,
+        hasher=PasswordHasher(settings.bcrypt_rounds),
+        tokens=TokenCodec(
+            settings.jwt_secret,
+            settings.jwt_issuer,
+            settings.jwt_audience,
+            settings.access_token_ttl,
+        ),
+        limiter=MemoryRateLimiter(),
+        pubsub=PubSub(settings.broadcast_url, prefix=settings.pubsub_prefix),
+    )
+
+
+async def start(settings: Settings, *, migrate: bool = True) -> Runtime:
+    """Connect the database (applying migrations) and pub/sub."""
+    global _current
+    runtime = build(settings)
+    await db.connect(settings.database_url)
+    if migrate:
+        await db.migrate(settings.database_url)
+    await runtime.pubsub.connect()
+    _current = runtime
+    return runtime
+
+
+async def stop() -> None:
+    global _current
+    runtime, _current = _current, None
+    if runtime is None:
+        return
+    await runtime.pubsub.disconnect()
+    runtime.hasher.close()
+    await db.disconnect()

@@ -1,0 +1,189 @@
+"""Configuration read from the environment, validated once at start.
+
+Every variable is listed in the README. A bad value stops the process with a
+message naming the variable, never with a traceback from deep inside.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEMO_JWT_SECRET_NOTE = "demo mode: a random JWT secret was generated for this process"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or invalid."""
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be a boolean (1/0, true/false), got {raw!r}")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    return _int(env, name, default, low=0, high=65535)
+
+
+def _database_url(env: Mapping[str, str], data_dir: Path) -> str:
+    raw = env.get("DATABASE_URL") or f"sqlite://{data_dir / 'comptoir.sqlite3'}"
+    scheme = urlsplit(raw).scheme
+    if scheme not in {"sqlite", "postgres", "postgresql", "asyncpg"}:
+        raise ConfigError(
+            f"DATABASE_URL must start with sqlite://, postgres:// or postgresql://, got {scheme!r}"
+        )
+    if scheme == "postgresql":
+        raw = "postgres" + raw[len("postgresql") :]
+    return raw
+
+
+def _broadcast_url(env: Mapping[str, str]) -> str:
+    raw = env.get("BROADCAST_URL") or "memory://"
+    scheme = urlsplit(raw).scheme
+    if scheme not in {"memory", "redis", "rediss"}:
+        raise ConfigError(f"BROADCAST_URL must be memory:// or redis://..., got {raw!r}")
+    return raw
+
+
+def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
+    raw = env.get("CORS_ORIGINS", "")
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        if origin == "*":
+            raise ConfigError("CORS_ORIGINS may not be '*': list the allowed origins")
+        parts = urlsplit(origin)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ConfigError(f"CORS_ORIGINS entries must be http(s)://host[:port], got {origin!r}")
+    return origins
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    ws_port: int = 9001
+    database_url: str = "sqlite://data/comptoir.sqlite3"
+    broadcast_url: str = "memory://"
+    jwt_secret: str = field(default="", repr=False)
+    jwt_issuer: str = "comptoir"
+    jwt_audience: str = "comptoir"
+    access_token_ttl: int = 900
+    refresh_token_ttl: int = 30 * 24 * 3600
+    bcrypt_rounds: int = 12
+    demo: bool = False
+    allow_registration: bool = True
+    max_upload_bytes: int = 25 * 1024 * 1024
+    user_quota_bytes: int = 1024 * 1024 * 1024
+    upload_dir: Path = Path("data/uploads")
+    cors_origins: tuple[str, ...] = ()
+    login_max_failures: int = 5
+    login_ip_max_failures: int = 30
+    login_window_seconds: int = 300
+    register_ip_max: int = 20
+    messages_per_window: int = 30
+    messages_window_seconds: int = 10
+    max_request_bytes: int = 1024 * 1024
+    graphql_max_depth: int = 10
+    graphql_max_aliases: int = 15
+    graphql_max_tokens: int = 2000
+    graphql_max_batch: int = 10
+    introspection: bool = True
+    graphiql: bool = True
+    ws_max_connections_per_user: int = 20
+    ws_max_connections: int = 10000
+    ws_max_queue_bytes: int = 1024 * 1024
+    ws_compression: bool = False
+    pubsub_prefix: str = "comptoir"
+    log_level: str = "info"
+    notes: tuple[str, ...] = ()
+
+    @property
+    def production(self) -> bool:
+        return not self.demo
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        demo = _bool(env, "DEMO", False)
+        notes: list[str] = []
+        secret = env.get("JWT_SECRET", "")
+        if not secret:
+            if not demo:
+                raise ConfigError(
+                    "JWT_SECRET is required outside demo mode "
+                    "(set it to a random string of at least 32 characters, or set DEMO=1)"
+                )
+            secret = secrets.token_urlsafe(48)
+            notes.append(DEMO_JWT_SECRET_NOTE)
+        elif len(secret) < 32 and not demo:
+            raise ConfigError("JWT_SECRET must be at least 32 characters long")
+        data_dir = Path(env.get("DATA_DIR") or "data")
+        upload_dir = Path(env.get("UPLOAD_DIR") or data_dir / "uploads")
+        log_level = (env.get("LOG_LEVEL") or "info").lower()
+        if log_level not in {"debug", "info", "warning", "error"}:
+            raise ConfigError(f"LOG_LEVEL must be debug, info, warning or error, got {log_level!r}")
+        return cls(
+            host=env.get("HOST") or "127.0.0.1",
+            port=_port(env, "PORT", 8000),
+            ws_port=_port(env, "WS_PORT", 9001),
+            database_url=_database_url(env, data_dir),
+            broadcast_url=_broadcast_url(env),
+            jwt_secret=secret,
+            access_token_ttl=_int(env, "ACCESS_TOKEN_TTL", 900, low=10, high=86400),
+            refresh_token_ttl=_int(
+                env, "REFRESH_TOKEN_TTL", 30 * 24 * 3600, low=60, high=365 * 24 * 3600
+            ),
+            bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", 12, low=4, high=16),
+            demo=demo,
+            allow_registration=_bool(env, "ALLOW_REGISTRATION", True),
+            max_upload_bytes=_int(env, "MAX_UPLOAD_BYTES", 25 * 1024 * 1024, low=1, high=2**40),
+            user_quota_bytes=_int(env, "USER_QUOTA_BYTES", 1024**3, low=0, high=2**50),
+            upload_dir=upload_dir,
+            cors_origins=_origins(env),
+            login_max_failures=_int(env, "LOGIN_MAX_FAILURES", 5, low=1, high=10**6),
+            login_ip_max_failures=_int(env, "LOGIN_IP_MAX_FAILURES", 30, low=1, high=10**6),
+            login_window_seconds=_int(env, "LOGIN_WINDOW_SECONDS", 300, low=1, high=86400),
+            register_ip_max=_int(env, "REGISTER_IP_MAX", 20, low=1, high=10**6),
+            messages_per_window=_int(env, "MESSAGES_PER_WINDOW", 30, low=1, high=10**6),
+            messages_window_seconds=_int(env, "MESSAGES_WINDOW_SECONDS", 10, low=1, high=3600),
+            max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 1024 * 1024, low=1024, high=2**31),
+            graphql_max_depth=_int(env, "GRAPHQL_MAX_DEPTH", 10, low=1, high=100),
+            graphql_max_aliases=_int(env, "GRAPHQL_MAX_ALIASES", 15, low=1, high=10000),
+            graphql_max_tokens=_int(env, "GRAPHQL_MAX_TOKENS", 2000, low=10, high=10**6),
+            graphql_max_batch=_int(env, "GRAPHQL_MAX_BATCH", 10, low=1, high=1000),
+            introspection=_bool(env, "GRAPHQL_INTROSPECTION", demo),
+            graphiql=_bool(env, "GRAPHIQL", demo),
+            ws_max_connections_per_user=_int(
+                env, "WS_MAX_CONNECTIONS_PER_USER", 20, low=1, high=10**6
+            ),
+            ws_max_connections=_int(env, "WS_MAX_CONNECTIONS", 10000, low=1, high=10**7),
+            ws_max_queue_bytes=_int(env, "WS_MAX_QUEUE_BYTES", 1024 * 1024, low=1024, high=2**31),
+            ws_compression=_bool(env, "WS_COMPRESSION", False),
+            pubsub_prefix=env.get("PUBSUB_PREFIX") or "comptoir",
+            log_level=log_level,
+            notes=tuple(notes),
+        )

@@ -1,0 +1,26 @@
+"""Tortoise models: the rows behind every domain.
+
+Only plain persistence lives here; rules and permission checks are in
+``resolvers/``.
+"""
+
+from models.chat import DirectMessage, Membership, Message, Room
+from models.files import StoredFile
+from models.products import Product
+from models.resources import Resource, ResourceKind
+from models.users import AuthSession, RefreshToken, Role, User
+
+__all__ = [
+    "AuthSession",
+    "DirectMessage",
+    "Membership",
+    "Message",
+    "Product",
+    "RefreshToken",
+    "Resource",
+    "ResourceKind",
+    "Role",
+    "Room",
+    "StoredFile",
+    "User",
+]

@@ -1,0 +1,168 @@
+"""Authentication: register, login, refresh rotation, logout, token checks.
+
+Refresh tokens are random UUIDs, stored only as SHA-256 hashes. Each login
+opens an :class:`AuthSession` (a family); a refresh spends the presented
+token and issues the next one of the family. Presenting a spent token means
+it leaked: the whole family is revoked, and with it every access token that
+carries its ``sid``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from core import runtime
+from core.errors import Forbidden, RateLimited, Unauthenticated
+from core.security import AccessClaims, hash_refresh_token
+from models import AuthSession, RefreshToken, User
+from resolvers import users
+
+INVALID_CREDENTIALS = "Invalid email or password."
+INVALID_REFRESH = "Invalid or expired refresh token."
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user: User
+    token_type: str = "bearer"
+
+
+async def _issue(user: User, session: AuthSession) -> TokenPair:
+    rt = runtime.get()
+    refresh = str(uuid.uuid4())
+    await RefreshToken.create(
+        session=session,
+        token_hash=hash_refresh_token(refresh),
+        expires_at=datetime.now(UTC) + timedelta(seconds=rt.settings.refresh_token_ttl),
+    )
+    access = rt.tokens.issue(user.id, session.id)
+    return TokenPair(access, refresh, rt.settings.access_token_ttl, user)
+
+
+async def _open_session(user: User) -> TokenPair:
+    session = await AuthSession.create(id=uuid.uuid4(), user=user)
+    return await _issue(user, session)
+
+
+async def register(
+    *, email: object, password: object, display_name: object = None, client_ip: str | None
+) -> TokenPair:
+    rt = runtime.get()
+    if not rt.settings.allow_registration:
+        raise Forbidden("Registration is closed.")
+    ip_key = f"register:ip:{client_ip}"
+    window = rt.settings.login_window_seconds
+    wait = await rt.limiter.retry_after(ip_key, rt.settings.register_ip_max, window)
+    if wait:
+        raise RateLimited(wait, "Too many registrations from this address; retry later.")
+    await rt.limiter.hit(ip_key, window)
+    user = await users.create_user(email=email, password=password, display_name=display_name)
+    return await _open_session(user)
+
+
+async def login(*, email: object, password: object, client_ip: str | None) -> TokenPair:
+    rt = runtime.get()
+    settings = rt.settings
+    if not isinstance(email, str) or not isinstance(password, str):
+        raise Unauthenticated(INVALID_CREDENTIALS)
+    address = email.strip().lower()[:254]
+    # Too long a password is a client error, not a wrong password.
+    rt.hasher.check_length(password)
+    email_key = f"login:email:{address}"
+    ip_key = f"login:ip:{client_ip}"
+    window = settings.login_window_seconds
+    wait = max(
+        await rt.limiter.retry_after(email_key, settings.login_max_failures, window),
+        await rt.limiter.retry_after(ip_key, settings.login_ip_max_failures, window),
+    )
+    if wait:
+        raise RateLimited(wait, "Too many failed logins; retry later.")
+    user = await User.get_or_none(email=address)
+    ok = await rt.hasher.verify(password, user.password_hash if user else None)
+    if not ok or user is None or not user.is_active:
+        await rt.limiter.hit(email_key, window)
+        await rt.limiter.hit(ip_key, window)
+        raise Unauthenticated(INVALID_CREDENTIALS)
+    await rt.limiter.reset(email_key)
+    return await _open_session(user)
+
+
+def _parse_refresh(token: object) -> str:
+    if not isinstance(token, str):
+        raise Unauthenticated(INVALID_REFRESH)
+    try:
+        return str(uuid.UUID(token.strip()))
+    except ValueError:
+        raise Unauthenticated(INVALID_REFRESH) from None
+
+
+async def refresh(*, refresh_token: object) -> TokenPair:
+    token = _parse_refresh(refresh_token)
+    token_hash = hash_refresh_token(token)
+    now = datetime.now(UTC)
+    # Spend the token atomically: of two concurrent refreshes exactly one
+    # updates the row.
+    spent = await RefreshToken.filter(
+        token_hash=token_hash, used_at__isnull=True, expires_at__gt=now
+    ).update(used_at=now)
+    row = await RefreshToken.get_or_none(token_hash=token_hash).select_related(
+        "session", "session__user"
+    )
+    if row is None:
+        raise Unauthenticated(INVALID_REFRESH)
+    session = row.session
+    if not spent:
+        if row.used_at is not None:
+            # Reuse of a spent token: it leaked, so the family is revoked.
+            await AuthSession.filter(id=session.id, revoked_at__isnull=True).update(revoked_at=now)
+        raise Unauthenticated(INVALID_REFRESH)
+    if session.revoked_at is not None or not session.user.is_active:
+        raise Unauthenticated(INVALID_REFRESH)
+    return await _issue(session.user, session)
+
+
+async def logout(*, refresh_token: object) -> bool:
+    """Revoke the refresh token's family. Unknown tokens are ignored."""
+    try:
+        token = _parse_refresh(refresh_token)
+    except Unauthenticated:
+        return True
+    row = await RefreshToken.get_or_none(token_hash=hash_refresh_token(token))
+    if row is not None:
+        await AuthSession.filter(id=row.session_id, revoked_at__isnull=True).update(  # type: ignore[attr-defined]
+            revoked_at=datetime.now(UTC)
+        )
+    return True
+
+
+async def authenticate(token: str) -> tuple[User, AccessClaims]:
+    """The user behind an access token, if its session is still open."""
+    claims = runtime.get().tokens.decode(token)
+    session = await AuthSession.get_or_none(id=claims.session_id).select_related("user")
+    if (
+        session is None
+        or session.revoked_at is not None
+        or session.user.id != claims.user_id
+        or not session.user.is_active
+    ):
+        raise Unauthenticated("Invalid or expired token.")
+    return session.user, claims
+
+
+async def session_is_open(session_id: uuid.UUID) -> bool:
+    return await AuthSession.filter(id=session_id, revoked_at__isnull=True).exists()
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, if any."""
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Authorization header must be 'Bearer <token>'.")
+    return token.strip()

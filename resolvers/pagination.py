@@ -1,0 +1,98 @@
+"""Keyset paging over an ordered id: Relay cursors and plain limits.
+
+Pages never use OFFSET: ``id > after`` / ``id < before`` with a limit costs
+the same on page 1 and page 10,000.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
+
+from core.errors import BadUserInput
+
+MAX_PAGE = 100
+M = TypeVar("M", bound=Model)
+
+
+@dataclass(slots=True)
+class Page(Generic[M]):
+    items: list[M]
+    has_next: bool
+    has_previous: bool
+
+
+def encode_cursor(row_id: int) -> str:
+    return base64.urlsafe_b64encode(f"c:{row_id}".encode()).decode("ascii")
+
+
+def decode_cursor(cursor: str | None, field: str) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii")
+        prefix, _, number = raw.partition(":")
+        if prefix != "c" or not number.isdigit():
+            raise ValueError(cursor)
+        return int(number)
+    except (ValueError, UnicodeError, binascii.Error):
+        raise BadUserInput(f"{field} is not a valid cursor.", field=field) from None
+
+
+def page_size(value: int | None, field: str, *, maximum: int = MAX_PAGE) -> int | None:
+    """Negative sizes are refused; sizes over the maximum are clamped."""
+    if value is None:
+        return None
+    if value < 0:
+        raise BadUserInput(f"{field} must not be negative.", field=field)
+    return min(value, maximum)
+
+
+async def keyset_page(
+    queryset: QuerySet[M],
+    *,
+    first: int | None = None,
+    after: int | None = None,
+    last: int | None = None,
+    before: int | None = None,
+    default_first: int | None = None,
+    default_last: int | None = None,
+    maximum: int = MAX_PAGE,
+) -> Page[M]:
+    """One page of ``queryset`` ordered by id ascending.
+
+    With ``first`` (or no size and ``default_first``) it reads forward from
+    ``after``; with ``last`` it reads backward from ``before``. Items always
+    come oldest first.
+    """
+    first = page_size(first, "first", maximum=maximum)
+    last = page_size(last, "last", maximum=maximum)
+    if first is not None and last is not None:
+        raise BadUserInput("Pass either first or last, not both.", field="last")
+    if first is None and last is None:
+        if default_last is not None and after is None:
+            last = default_last
+        else:
+            first = default_first if default_first is not None else maximum
+    window = queryset
+    if after is not None:
+        window = window.filter(id__gt=after)
+    if before is not None:
+        window = window.filter(id__lt=before)
+    if last is not None:
+        rows = list(await window.order_by("-id").limit(last + 1))
+        has_previous = len(rows) > last
+        items = rows[:last][::-1]
+        has_next = before is not None and await queryset.filter(id__gte=before).exists()
+        return Page(items, has_next, has_previous)
+    assert first is not None
+    rows = list(await window.order_by("id").limit(first + 1))
+    has_next = len(rows) > first
+    items = rows[:first]
+    has_previous = after is not None and await queryset.filter(id__lte=after).exists()
+    return Page(items, has_next, has_previous)

@@ -1,0 +1,135 @@
+"""Products: public reads, ADMIN writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
+
+from core.errors import BadUserInput, Forbidden, NotFound, Unauthenticated
+from models import Product, Role, User
+from resolvers import validation
+from resolvers.pagination import Page, keyset_page
+
+NAME_MAX = 200
+DESCRIPTION_MAX = 10_000
+SEARCH_MAX = 200
+REST_LIMIT_DEFAULT = 100
+REST_LIMIT_MAX = 1000
+
+
+@dataclass(slots=True)
+class ProductPage:
+    page: Page[Product]
+    total_count: int
+
+
+def require_admin(actor: User | None) -> User:
+    if actor is None:
+        raise Unauthenticated()
+    if actor.role != Role.ADMIN:
+        raise Forbidden("Only an ADMIN may change products.")
+    return actor
+
+
+def _search(search: str | None) -> QuerySet[Product]:
+    queryset = Product.all()
+    if search:
+        term = validation.text(search, "search", max_len=SEARCH_MAX, strip=True)
+        if term:
+            queryset = queryset.filter(Q(name__icontains=term) | Q(description__icontains=term))
+    return queryset
+
+
+async def list_products(
+    *,
+    first: int | None = None,
+    after: int | None = None,
+    last: int | None = None,
+    before: int | None = None,
+    search: str | None = None,
+) -> ProductPage:
+    queryset = _search(search)
+    page = await keyset_page(
+        queryset, first=first, after=after, last=last, before=before, default_first=50
+    )
+    return ProductPage(page, await queryset.count())
+
+
+async def list_products_offset(
+    *, limit: int | None = None, offset: int | None = None, search: str | None = None
+) -> list[Product]:
+    """The legacy REST listing: offset paging, ordered by id."""
+    limit = REST_LIMIT_DEFAULT if limit is None else limit
+    offset = 0 if offset is None else offset
+    if limit < 0 or offset < 0:
+        raise BadUserInput("limit and offset must not be negative.", field="limit")
+    limit = min(limit, REST_LIMIT_MAX)
+    offset = min(offset, validation.MAX_INT32)
+    return list(await _search(search).order_by("id").offset(offset).limit(limit))
+
+
+async def find_product(*, product_id: int) -> Product | None:
+    return await Product.get_or_none(id=product_id)
+
+
+async def get_product(*, product_id: int) -> Product:
+    product = await find_product(product_id=product_id)
+    if product is None:
+        raise NotFound("Product not found.")
+    return product
+
+
+async def create_product(
+    *,
+    actor: User | None,
+    name: object,
+    description: object = "",
+    price: object,
+    stock: object = 0,
+) -> Product:
+    require_admin(actor)
+    return await Product.create(
+        name=validation.single_line(name, "name", max_len=NAME_MAX),
+        description=validation.text(description, "description", max_len=DESCRIPTION_MAX),
+        price=validation.money(price),
+        stock=validation.non_negative_int(stock, "stock"),
+    )
+
+
+async def update_product(
+    *,
+    actor: User | None,
+    product_id: int,
+    name: object = None,
+    description: object = None,
+    price: object = None,
+    stock: object = None,
+) -> Product:
+    require_admin(actor)
+    changes: dict[str, str | Decimal | int] = {}
+    if name is not None:
+        changes["name"] = validation.single_line(name, "name", max_len=NAME_MAX)
+    if description is not None:
+        changes["description"] = validation.text(
+            description, "description", max_len=DESCRIPTION_MAX
+        )
+    if price is not None:
+        changes["price"] = validation.money(price)
+    if stock is not None:
+        changes["stock"] = validation.non_negative_int(stock, "stock")
+    product = await get_product(product_id=product_id)
+    if changes:
+        product.update_from_dict(changes)
+        await product.save()
+    return product
+
+
+async def delete_product(*, actor: User | None, product_id: int) -> bool:
+    require_admin(actor)
+    deleted = await Product.filter(id=product_id).delete()
+    if not deleted:
+        raise NotFound("Product not found.")
+    return True

@@ -1,0 +1,68 @@
+"""Accounts: creation and lookup."""
+
+from __future__ import annotations
+
+import re
+
+from tortoise.exceptions import IntegrityError
+
+from core import runtime
+from core.errors import BadUserInput, Conflict, Unauthenticated
+from core.security import MIN_PASSWORD_CHARS, PasswordHasher
+from models import Role, User
+from resolvers import validation
+
+_EMAIL = re.compile(
+    r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]{1,253}\.[^@\s\x00-\x1f\x7f.]{1,63}$"
+)
+
+
+def normalize_email(value: object) -> str:
+    email = validation.text(value, "email", min_len=1, max_len=254, strip=True).lower()
+    if not _EMAIL.match(email):
+        raise BadUserInput("email is not a valid address.", field="email")
+    return email
+
+
+def check_password(password: object) -> str:
+    if not isinstance(password, str):
+        raise BadUserInput("password must be a string.", field="password")
+    PasswordHasher.check_length(password)
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise BadUserInput(
+            f"password must be at least {MIN_PASSWORD_CHARS} characters.", field="password"
+        )
+    return password
+
+
+async def create_user(
+    *, email: object, password: object, display_name: object = None, role: Role = Role.MEMBER
+) -> User:
+    address = normalize_email(email)
+    secret = check_password(password)
+    name = (
+        address.split("@", 1)[0][:100]
+        if display_name is None or display_name == ""
+        else validation.single_line(display_name, "displayName", max_len=100)
+    )
+    if await User.filter(email=address).exists():
+        raise Conflict("An account with this email already exists.", field="email")
+    password_hash = await runtime.get().hasher.hash(secret)
+    try:
+        return await User.create(
+            email=address, password_hash=password_hash, display_name=name, role=role
+        )
+    except IntegrityError:
+        raise Conflict("An account with this email already exists.", field="email") from None
+
+
+def require_user(actor: User | None) -> User:
+    if actor is None:
+        raise Unauthenticated()
+    return actor
+
+
+async def get_users(ids: list[int]) -> list[User | None]:
+    """Batch lookup in the order asked (for DataLoaders)."""
+    rows = {u.id: u for u in await User.filter(id__in=ids)}
+    return [rows.get(i) for i in ids]

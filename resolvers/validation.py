@@ -1,0 +1,78 @@
+"""Input checks shared by every resolver."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from core.errors import BadUserInput
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_INT32 = 2**31 - 1
+
+
+def parse_id(value: object, field: str = "id") -> int:
+    """Ids travel as strings (GraphQL ``ID``) or integers (REST, WS)."""
+    if isinstance(value, bool):
+        raise BadUserInput(f"{field} must be an integer id.", field=field)
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
+        number = int(value)
+    else:
+        raise BadUserInput(f"{field} must be an integer id.", field=field)
+    if not 1 <= number <= MAX_INT32:
+        raise BadUserInput(f"{field} must be a positive integer id.", field=field)
+    return number
+
+
+def text(value: object, field: str, *, min_len: int = 0, max_len: int, strip: bool = False) -> str:
+    if not isinstance(value, str):
+        raise BadUserInput(f"{field} must be a string.", field=field)
+    if strip:
+        value = value.strip()
+    if "\x00" in value:
+        raise BadUserInput(f"{field} must not contain NUL characters.", field=field)
+    if len(value) < min_len:
+        if min_len == 1:
+            raise BadUserInput(f"{field} must not be empty.", field=field)
+        raise BadUserInput(f"{field} must be at least {min_len} characters.", field=field)
+    if len(value) > max_len:
+        raise BadUserInput(f"{field} must be at most {max_len} characters.", field=field)
+    return value
+
+
+def single_line(value: object, field: str, *, min_len: int = 1, max_len: int) -> str:
+    result = text(value, field, min_len=min_len, max_len=max_len, strip=True)
+    if _CONTROL.search(result) or "\n" in result or "\r" in result:
+        raise BadUserInput(f"{field} must not contain control characters.", field=field)
+    return result
+
+
+def non_negative_int(value: object, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadUserInput(f"{field} must be an integer.", field=field)
+    if not 0 <= value <= MAX_INT32:
+        raise BadUserInput(f"{field} must be between 0 and {MAX_INT32}.", field=field)
+    return value
+
+
+def money(value: object, field: str = "price") -> Decimal:
+    """A price: >= 0, at most 2 decimal places, at most 10 digits before the point."""
+    if isinstance(value, bool):
+        raise BadUserInput(f"{field} must be a number.", field=field)
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise BadUserInput(f"{field} must be a decimal number.", field=field) from None
+    if not amount.is_finite():
+        raise BadUserInput(f"{field} must be a finite number.", field=field)
+    if amount < 0:
+        raise BadUserInput(f"{field} must be >= 0.", field=field)
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -2 and amount != amount.quantize(Decimal("0.01")):
+        raise BadUserInput(f"{field} must have at most 2 decimal places.", field=field)
+    amount = amount.quantize(Decimal("0.01"))
+    if amount >= Decimal("1e10"):
+        raise BadUserInput(f"{field} must be less than 10000000000.", field=field)
+    return amount

@@ -1,0 +1,18 @@
+"""The REST compatibility door: thin handlers over ``resolvers``."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from rest_compat import auth, meta, openapi, products
+
+MODULES = [meta, auth, products]
+
+
+def routes() -> list[BaseRoute]:
+    spec = openapi.build_spec([m.OPENAPI for m in MODULES])
+    result: list[BaseRoute] = []
+    for module in MODULES:
+        result.extend(module.routes)
+    result.extend(openapi.routes(spec))
+    return result

@@ -1,0 +1,174 @@
+"""Request parsing, authentication and error bodies for the REST paths.
+
+Handlers stay thin: they read input with these helpers, call a resolver and
+shape its models as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from decimal import Decimal
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from core.errors import INTERNAL_MESSAGE, BadUserInput, ComptoirError, PayloadTooLarge
+from models import User
+from resolvers import auth, users
+
+log = logging.getLogger("comptoir.rest")
+
+MAX_JSON_DEPTH = 32
+
+
+class UnsupportedMediaType(ComptoirError):
+    code = "BAD_USER_INPUT"
+    status = 415
+    default_message = "Content-Type must be application/json."
+
+
+def error_response(error: ComptoirError) -> JSONResponse:
+    body: dict[str, Any] = {"code": error.code, "message": error.message}
+    if error.field:
+        body["field"] = error.field
+    headers: dict[str, str] = {}
+    if error.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    retry_after = getattr(error, "retry_after_seconds", None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+        body["retry_after_ms"] = getattr(error, "retry_after_ms", None)
+    return JSONResponse({"error": body}, status_code=error.status, headers=headers)
+
+
+async def domain_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ComptoirError)
+    return error_response(exc)
+
+
+_HTTP_CODES = {
+    401: "UNAUTHENTICATED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    429: "RATE_LIMITED",
+}
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(
+        exc.status_code, "BAD_USER_INPUT" if exc.status_code < 500 else "INTERNAL_SERVER_ERROR"
+    )
+    message = exc.detail if exc.status_code < 500 else INTERNAL_MESSAGE
+    return JSONResponse(
+        {"error": {"code": code, "message": message}},
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
+async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(
+        {"error": {"code": "INTERNAL_SERVER_ERROR", "message": INTERNAL_MESSAGE}},
+        status_code=500,
+    )
+
+
+EXCEPTION_HANDLERS = {
+    ComptoirError: domain_error_handler,
+    HTTPException: http_error_handler,
+    Exception: unexpected_error_handler,
+}
+
+
+def _depth(value: Any, limit: int) -> None:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            raise BadUserInput(f"JSON nesting deeper than {limit} levels.")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Request body over {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"Request body over {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def json_object(request: Request, limit: int = 1024 * 1024) -> dict[str, Any]:
+    """The request body as a JSON object; numbers with a point become Decimal."""
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        raise UnsupportedMediaType()
+    raw = await read_body(request, limit)
+    try:
+        data = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+    except RecursionError:
+        raise BadUserInput("JSON nesting too deep.") from None
+    except (ValueError, UnicodeDecodeError):
+        raise BadUserInput("Body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise BadUserInput("Body must be a JSON object.")
+    _depth(data, MAX_JSON_DEPTH)
+    return data
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(name)
+
+
+def required(body: dict[str, Any], key: str) -> Any:
+    if key not in body or body[key] is None:
+        raise BadUserInput(f"{key} is required.", field=key)
+    return body[key]
+
+
+def query_int(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadUserInput(f"{name} must be an integer.", field=name) from None
+    if abs(value) > 2**31 - 1:
+        raise BadUserInput(f"{name} is out of range.", field=name)
+    return value
+
+
+async def current_user(request: Request) -> User | None:
+    token = auth.bearer_token(request.headers.get("authorization"))
+    if token is None:
+        return None
+    user, _claims = await auth.authenticate(token)
+    return user
+
+
+async def require_user(request: Request) -> User:
+    return users.require_user(await current_user(request))
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def iso(value: Any) -> str:
+    return str(value.isoformat())

@@ -1,0 +1,125 @@
+"""Products on GraphQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import strawberry
+
+from models import Product as ProductRow
+from resolvers import products
+from resolvers.validation import parse_id
+from schema.context import Info
+from schema.pagination import PageInfo, cursors, edges, page_info
+
+
+@strawberry.type
+class Product:
+    id: strawberry.ID
+    name: str
+    description: str
+    price: Decimal
+    stock: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: ProductRow) -> Product:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            name=row.name,
+            description=row.description,
+            price=row.price,
+            stock=row.stock,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+@strawberry.type
+class ProductEdge:
+    cursor: str
+    node: Product
+
+
+@strawberry.type
+class ProductConnection:
+    edges: list[ProductEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.input
+class ProductInput:
+    name: str = strawberry.field(description="1..200 characters")
+    price: Decimal = strawberry.field(description=">= 0, at most 2 decimal places")
+    description: str = ""
+    stock: int = strawberry.field(default=0, description=">= 0")
+
+
+@strawberry.input
+class ProductUpdateInput:
+    name: str | None = None
+    description: str | None = None
+    price: Decimal | None = None
+    stock: int | None = None
+
+
+@strawberry.type
+class ProductQueries:
+    @strawberry.field(description="Public.")
+    async def products(
+        self,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        search: str | None = None,
+    ) -> ProductConnection:
+        after_id, before_id = cursors(after, before)
+        result = await products.list_products(
+            first=first, after=after_id, last=last, before=before_id, search=search
+        )
+        return ProductConnection(
+            edges=edges(result.page, Product.from_row, ProductEdge),
+            page_info=page_info(result.page),
+            total_count=result.total_count,
+        )
+
+    @strawberry.field(description="Public.")
+    async def product(self, id: strawberry.ID) -> Product | None:
+        row = await products.find_product(product_id=parse_id(id))
+        return Product.from_row(row) if row else None
+
+
+@strawberry.type
+class ProductMutations:
+    @strawberry.mutation(description="ADMIN only.")
+    async def create_product(self, info: Info, input: ProductInput) -> Product:
+        row = await products.create_product(
+            actor=info.context.user,
+            name=input.name,
+            description=input.description,
+            price=input.price,
+            stock=input.stock,
+        )
+        return Product.from_row(row)
+
+    @strawberry.mutation(description="ADMIN only.")
+    async def update_product(
+        self, info: Info, id: strawberry.ID, input: ProductUpdateInput
+    ) -> Product:
+        row = await products.update_product(
+            actor=info.context.user,
+            product_id=parse_id(id),
+            name=input.name,
+            description=input.description,
+            price=input.price,
+            stock=input.stock,
+        )
+        return Product.from_row(row)
+
+    @strawberry.mutation(description="ADMIN only.")
+    async def delete_product(self, info: Info, id: strawberry.ID) -> bool:
+        return await products.delete_product(actor=info.context.user, product_id=parse_id(id))

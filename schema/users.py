@@ -1,0 +1,108 @@
+"""Users and authentication on GraphQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from models import Role as RoleEnum
+from models import User as UserRow
+from resolvers import auth
+from resolvers.auth import TokenPair
+from schema.context import Info
+
+Role = strawberry.enum(RoleEnum, name="Role")
+
+
+@strawberry.type
+class User:
+    id: strawberry.ID
+    display_name: str
+    role: Role  # type: ignore[valid-type]
+    created_at: datetime
+    _email: strawberry.Private[str]
+
+    @strawberry.field(
+        description="The address, shown to the user themself and to ADMINs; empty for others."
+    )
+    def email(self, info: Info) -> str:
+        viewer = info.context.user
+        if viewer is not None and (str(viewer.id) == self.id or viewer.role == RoleEnum.ADMIN):
+            return self._email
+        return ""
+
+    @classmethod
+    def from_row(cls, row: UserRow) -> User:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            display_name=row.display_name,
+            role=row.role,
+            created_at=row.created_at,
+            _email=row.email,
+        )
+
+
+@strawberry.type
+class AuthPayload:
+    access_token: str
+    refresh_token: str
+    token_type: str
+    expires_in: int
+    user: User
+
+    @classmethod
+    def from_pair(cls, pair: TokenPair) -> AuthPayload:
+        return cls(
+            access_token=pair.access_token,
+            refresh_token=pair.refresh_token,
+            token_type=pair.token_type,
+            expires_in=pair.expires_in,
+            user=User.from_row(pair.user),
+        )
+
+
+@strawberry.input
+class RegisterInput:
+    email: str
+    password: str
+    display_name: str | None = None
+
+
+@strawberry.type
+class UserQueries:
+    @strawberry.field(description="The caller, or null when anonymous.")
+    def me(self, info: Info) -> User | None:
+        user = info.context.user
+        return User.from_row(user) if user else None
+
+
+@strawberry.type
+class UserMutations:
+    @strawberry.mutation(description="Can be switched off with ALLOW_REGISTRATION=0.")
+    async def register(self, info: Info, input: RegisterInput) -> AuthPayload:
+        # A fresh account is the viewer of its own payload (its email shows).
+        pair = await auth.register(
+            email=input.email,
+            password=input.password,
+            display_name=input.display_name,
+            client_ip=info.context.client_ip,
+        )
+        info.context.user = pair.user
+        return AuthPayload.from_pair(pair)
+
+    @strawberry.mutation
+    async def login(self, info: Info, email: str, password: str) -> AuthPayload:
+        pair = await auth.login(email=email, password=password, client_ip=info.context.client_ip)
+        info.context.user = pair.user
+        return AuthPayload.from_pair(pair)
+
+    @strawberry.mutation(description="Rotates; reusing a spent token revokes its whole family.")
+    async def refresh_tokens(self, info: Info, refresh_token: str) -> AuthPayload:
+        pair = await auth.refresh(refresh_token=refresh_token)
+        info.context.user = pair.user
+        return AuthPayload.from_pair(pair)
+
+    @strawberry.mutation
+    async def logout(self, refresh_token: str) -> bool:
+        return await auth.logout(refresh_token=refresh_token)

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from tortoise import Tortoise
+
+from core import runtime
+from core.ratelimit import MemoryRateLimiter
+from models import Role
+from resolvers import users
+from tests.harness import Service, running_service, scratch_database, service_env
+
+PASSWORD = "correct horse battery"
+
+TABLES = [
+    "refresh_tokens",
+    "auth_sessions",
+    "memberships",
+    "messages",
+    "direct_messages",
+    "resources",
+    "files",
+    "rooms",
+    "products",
+    "users",
+]
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    async with scratch_database(
+        os.environ.get("DATABASE_URL"), tmp_path_factory.mktemp("db")
+    ) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def service(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Service]:
+    env = service_env(database_url, tmp_path_factory.mktemp("run"))
+    async with running_service(env) as svc:
+        yield svc
+
+
+@pytest.fixture(autouse=True)
+async def clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Every test starts with empty tables and fresh rate limits."""
+    if "service" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("service")
+    conn = Tortoise.get_connection("default")
+    if conn.capabilities.dialect == "postgres":
+        await conn.execute_script("TRUNCATE " + ", ".join(TABLES) + " RESTART IDENTITY CASCADE")
+    else:
+        await conn.execute_script(
+            "".join(f'DELETE FROM "{t}";' for t in TABLES) + "DELETE FROM sqlite_sequence;"
+        )
+    runtime.get().limiter = MemoryRateLimiter()
+    yield
+
+
+@pytest.fixture
+async def http(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+    async with service.client() as client:
+        yield client
+
+
+@dataclass
+class Account:
+    id: int
+    email: str
+    password: str
+    token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+MakeAccount = Callable[..., Awaitable[Account]]
+
+
+@pytest.fixture
+def make_account(http: httpx.AsyncClient) -> MakeAccount:
+    """Given an account (created directly), logged in through POST /login."""
+    counter = 0
+
+    async def make(
+        email: str | None = None, *, admin: bool = False, display_name: str | None = None
+    ) -> Account:
+        nonlocal counter
+        counter += 1
+        email = email or f"user{counter}@example.com"
+        user = await users.create_user(
+            email=email,
+            password=PASSWORD,
+            display_name=display_name,
+            role=Role.ADMIN if admin else Role.MEMBER,
+        )
+        response = await http.post("/login", json={"email": email, "password": PASSWORD})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        return Account(user.id, email, PASSWORD, body["access_token"], body["refresh_token"])
+
+    return make
+
+
+@pytest.fixture
+async def admin(make_account: MakeAccount) -> Account:
+    return await make_account("admin@example.com", admin=True)
+
+
+@pytest.fixture
+async def member(make_account: MakeAccount) -> Account:
+    return await make_account("member@example.com")
+
+
+GraphQL = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture
+def graphql(http: httpx.AsyncClient) -> GraphQL:
+    """POST a GraphQL operation and return the whole response body."""
+
+    async def run(
+        query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+    ) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = await http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    return run
+
+
+def data_of(body: dict[str, Any]) -> dict[str, Any]:
+    """The ``data`` of a response that must have no errors."""
+    assert not body.get("errors"), body.get("errors")
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+def error_codes(body: dict[str, Any]) -> list[str]:
+    return [e["extensions"]["code"] for e in body.get("errors") or []]

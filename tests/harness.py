@@ -1,0 +1,132 @@
+"""Start real servers on free ports and talk to them as clients do.
+
+The suite runs against the database and broadcast named by the environment
+(``DATABASE_URL``, ``BROADCAST_URL``), defaulting to SQLite in a temporary
+folder and ``memory://``. A PostgreSQL URL names the server to use: the
+suite creates a database of its own there and drops it at the end, so runs
+never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+
+from comptoir.app import build_app
+from core.settings import Settings
+
+TEST_SECRET = "test-secret-" + "x" * 60
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def is_postgres(url: str) -> bool:
+    return urlsplit(url).scheme in {"postgres", "postgresql", "asyncpg"}
+
+
+@asynccontextmanager
+async def scratch_database(base_url: str | None, tmp: Path) -> AsyncIterator[str]:
+    """A database URL nobody else uses, removed afterwards."""
+    if not base_url or not is_postgres(base_url):
+        yield f"sqlite://{tmp / 'comptoir-test.sqlite3'}"
+        return
+    parts = urlsplit(base_url)
+    name = f"comptoir_test_{uuid.uuid4().hex[:12]}"
+    admin_url = urlunsplit(("postgresql", parts.netloc, parts.path or "/postgres", "", ""))
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    try:
+        yield urlunsplit(("postgres", parts.netloc, f"/{name}", parts.query, ""))
+    finally:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+def service_env(database_url: str, tmp: Path, **overrides: str) -> dict[str, str]:
+    env = {
+        "DATABASE_URL": database_url,
+        "BROADCAST_URL": os.environ.get("BROADCAST_URL", "memory://"),
+        "PUBSUB_PREFIX": f"comptoir-test-{uuid.uuid4().hex[:8]}",
+        "JWT_SECRET": TEST_SECRET,
+        "BCRYPT_ROUNDS": "4",
+        "HOST": "127.0.0.1",
+        "PORT": "0",
+        "WS_PORT": "0",
+        "UPLOAD_DIR": str(tmp / "uploads"),
+        "DEMO": "0",
+        "GRAPHIQL": "1",
+        "GRAPHQL_INTROSPECTION": "1",
+        "LOG_LEVEL": "warning",
+    }
+    env.update(overrides)
+    return env
+
+
+@dataclass
+class Service:
+    """A running Comptoir: HTTP base URL, WebSocket URL and the app."""
+
+    app: Starlette
+    settings: Settings
+    http_url: str
+    ws_url: str
+
+    def client(self, **kwargs: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.http_url, timeout=30, **kwargs)
+
+
+@asynccontextmanager
+async def running_service(
+    env: Mapping[str, str], *, migrate: bool = True
+) -> AsyncIterator[Service]:
+    settings = Settings.from_env(env)
+    app = build_app(settings, migrate=migrate)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        lifespan="on",
+        log_level="warning",
+        ws_per_message_deflate=False,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("server exited during start-up")
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield Service(
+            app=app,
+            settings=settings,
+            http_url=f"http://127.0.0.1:{port}",
+            ws_url=f"ws://127.0.0.1:{app.state.chat.port}",
+        )
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=30)

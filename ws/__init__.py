@@ -1,0 +1,1 @@
+"""The dedicated chat WebSocket server (``WS_PORT``, default 9001)."""
