@@ -20,6 +20,9 @@ from models import AuthSession, RefreshToken, User
 from resolvers import users
 
 INVALID_CREDENTIALS = "Invalid email or password."
+# Pub/sub channel announcing revoked sessions, so that every process closes
+# the WebSocket connections opened with them.
+SESSIONS_CHANNEL = "sessions"
 INVALID_REFRESH = "Invalid or expired refresh token."
 
 
@@ -119,7 +122,7 @@ async def refresh(*, refresh_token: object) -> TokenPair:
     if not spent:
         if row.used_at is not None:
             # Reuse of a spent token: it leaked, so the family is revoked.
-            await AuthSession.filter(id=session.id, revoked_at__isnull=True).update(revoked_at=now)
+            await _revoke(session.id)
         raise Unauthenticated(INVALID_REFRESH)
     if session.revoked_at is not None or not session.user.is_active:
         raise Unauthenticated(INVALID_REFRESH)
@@ -134,10 +137,18 @@ async def logout(*, refresh_token: object) -> bool:
         return True
     row = await RefreshToken.get_or_none(token_hash=hash_refresh_token(token))
     if row is not None:
-        await AuthSession.filter(id=row.session_id, revoked_at__isnull=True).update(  # type: ignore[attr-defined]
-            revoked_at=datetime.now(UTC)
-        )
+        await _revoke(row.session_id)  # type: ignore[attr-defined]
     return True
+
+
+async def _revoke(session_id: uuid.UUID) -> None:
+    revoked = await AuthSession.filter(id=session_id, revoked_at__isnull=True).update(
+        revoked_at=datetime.now(UTC)
+    )
+    if revoked:
+        await runtime.get().pubsub.publish(
+            SESSIONS_CHANNEL, {"type": "session_revoked", "session_id": str(session_id)}
+        )
 
 
 async def authenticate(token: str) -> tuple[User, AccessClaims]:
