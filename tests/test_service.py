@@ -140,13 +140,25 @@ def test_bad_configuration_stops_the_cli_with_a_message() -> None:
     assert "Traceback" not in result.stderr
 
 
-async def test_demo_start_on_an_empty_database_serves_the_demo_login(tmp_path: Path) -> None:
-    """What `make run` does: migrate, seed the demo data and serve, in a real process."""
+async def _wait_healthy(client: httpx.AsyncClient, process: asyncio.subprocess.Process) -> None:
+    for _ in range(600):
+        if process.returncode is not None:
+            raise AssertionError(f"server exited with {process.returncode}")
+        try:
+            if (await client.get("/health")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.1)
+    raise AssertionError("server did not become healthy")
+
+
+async def test_make_run_on_an_empty_database_serves_the_demo_login(tmp_path: Path) -> None:
+    """`make run` migrates, seeds the demo data and serves both ports."""
     async with scratch_database(os.environ.get("DATABASE_URL"), tmp_path) as database_url:
         port, ws_port = free_port(), free_port()
         env = {
             **os.environ,
-            "DEMO": "1",
             "DATABASE_URL": database_url,
             "PORT": str(port),
             "WS_PORT": str(ws_port),
@@ -154,26 +166,21 @@ async def test_demo_start_on_an_empty_database_serves_the_demo_login(tmp_path: P
             "BCRYPT_ROUNDS": "4",
             "PUBSUB_PREFIX": f"demo-{port}",
         }
-        env.pop("JWT_SECRET", None)
+        for name in ("JWT_SECRET", "DEMO", "MAKEFLAGS", "MAKELEVEL", "MFLAGS"):
+            env.pop(name, None)
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "comptoir",
-            "serve",
+            "make",
+            "--no-print-directory",
+            "run",
             cwd=ROOT,
             env=env,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
         )
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-                for _ in range(300):
-                    try:
-                        if (await client.get("/health")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    await asyncio.sleep(0.1)
+                await _wait_healthy(client, process)
                 login = await client.post(
                     "/login", json={"email": "test@test.com", "password": "supersecret"}
                 )
@@ -186,12 +193,66 @@ async def test_demo_start_on_an_empty_database_serves_the_demo_login(tmp_path: P
                 )
                 assert alice.status_code == 200
                 assert len((await client.get("/products")).json()) >= 3
+                page = await client.get("/graphql", headers={"Accept": "text/html"})
+                assert "graphiql" in page.text.lower()
+            # The chat server answers on WS_PORT: a handshake without a token is refused.
+            reader, writer = await asyncio.open_connection("127.0.0.1", ws_port)
+            writer.write(
+                b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            status_line = await asyncio.wait_for(reader.readline(), 10)
+            writer.close()
+            assert b" 401 " in status_line
         finally:
-            process.send_signal(signal.SIGTERM)
+            os.killpg(process.pid, signal.SIGTERM)
             _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
-        # uvicorn re-raises the signal once shut down cleanly.
-        assert process.returncode in (0, -signal.SIGTERM), stderr.decode()[-2000:]
-        assert b"Application shutdown complete" in stderr
+        assert b"Application shutdown complete" in stderr, stderr.decode()[-2000:]
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "comptoir", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+
+async def test_cli_migrate_and_createuser(tmp_path: Path) -> None:
+    async with scratch_database(os.environ.get("DATABASE_URL"), tmp_path) as database_url:
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "JWT_SECRET": "c" * 40,
+            "DEMO": "0",
+            "BCRYPT_ROUNDS": "4",
+            "BROADCAST_URL": "memory://",
+        }
+        first = await asyncio.to_thread(_cli, "migrate", env=env)
+        assert first.returncode == 0, first.stderr
+        assert "0_" in first.stdout
+        again = await asyncio.to_thread(_cli, "migrate", env=env)
+        assert "up to date" in again.stdout
+        created = await asyncio.to_thread(
+            _cli,
+            "createuser",
+            "--email",
+            "Boss@Example.com",
+            "--password",
+            "longenough",
+            "--admin",
+            env=env,
+        )
+        assert created.returncode == 0, created.stderr
+        assert "ADMIN boss@example.com" in created.stdout
+        duplicate = await asyncio.to_thread(
+            _cli, "createuser", "--email", "boss@example.com", "--password", "longenough", env=env
+        )
+        assert duplicate.returncode == 1
+        assert "already exists" in duplicate.stderr
+        weak = await asyncio.to_thread(
+            _cli, "createuser", "--email", "x@example.com", "--password", "short", env=env
+        )
+        assert weak.returncode == 1
+        assert "password" in weak.stderr
 
 
 def test_production_mode_refuses_to_seed_demo_data(tmp_path: Path) -> None:
