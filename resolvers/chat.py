@@ -1,0 +1,468 @@
+"""Chat: rooms, memberships, room messages and direct messages.
+
+Every rule lives here, once, for the three doors:
+
+- a public room is visible to every signed-in user, who may join it and
+  post in it; a private room exists only for its members: to anyone else
+  it is NOT_FOUND (never FORBIDDEN), so its existence does not leak;
+- members of a room invite others (``add_room_member``); a non-member of a
+  public room is FORBIDDEN to invite (they may join it themselves first);
+- a direct message is visible to its two parties only;
+- content is 1..4000 characters, stored and returned byte for byte;
+- ``client_id`` (1..64 characters) makes a send idempotent per author: a
+  retry returns the stored row and publishes nothing;
+- a send is stored first, then published on the pub/sub channel that every
+  door's subscribers listen to (:func:`room_channel`, :func:`user_channel`).
+  Within one process, publish order equals id order: an insert and its
+  publish run under a lock (per room; per user for direct messages).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncIterator, Iterable
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+from core import runtime
+from core.errors import BadUserInput, Conflict, Forbidden, NotFound, RateLimited
+from models import DirectMessage, Membership, Message, Room, User
+from resolvers import validation
+from resolvers.pagination import Page, keyset_page
+from resolvers.users import require_user
+
+ROOM_NAME_MAX = 64
+CONTENT_MAX = 4000
+CLIENT_ID_MAX = 64
+HISTORY_DEFAULT = 50
+HISTORY_MAX = 100
+REPLAY_MAX = 10_000
+ROOM_NOT_FOUND = "Room not found."
+USER_NOT_FOUND = "User not found."
+
+M = TypeVar("M", bound=Model)
+
+
+# --- channels and events (the WS contract frames; what gets published) -----
+
+
+def room_channel(room_id: int) -> str:
+    return f"room:{room_id}"
+
+
+def user_channel(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def fk(row: Model, name: str) -> int:
+    """The raw id behind a foreign key (``room_id``, ``author_id``...)."""
+    value = getattr(row, f"{name}_id")
+    assert isinstance(value, int)
+    return value
+
+
+def timestamp(value: datetime) -> str:
+    """ISO 8601 in UTC, with its offset."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
+
+
+def message_event(m: Message) -> dict[str, Any]:
+    """The ``message`` frame of a stored message (``m.room`` must be loaded)."""
+    room = m.room
+    if not isinstance(room, Room):
+        raise TypeError("message_event needs the message's room loaded")
+    return {
+        "type": "message",
+        "id": m.id,
+        "room": room.name,
+        "room_id": room.id,
+        "from_user": fk(m, "author"),
+        "content": m.content,
+        "timestamp": timestamp(m.created_at),
+        "client_id": m.client_id,
+    }
+
+
+def dm_event(d: DirectMessage) -> dict[str, Any]:
+    """The ``dm`` frame of a stored direct message."""
+    return {
+        "type": "dm",
+        "id": d.id,
+        "from_user": fk(d, "sender"),
+        "to_user": fk(d, "recipient"),
+        "content": d.content,
+        "timestamp": timestamp(d.created_at),
+        "client_id": d.client_id,
+    }
+
+
+# --- input checks ------------------------------------------------------------
+
+
+def check_content(value: object) -> str:
+    return validation.text(value, "content", min_len=1, max_len=CONTENT_MAX)
+
+
+def check_client_id(value: object) -> str | None:
+    if value is None:
+        return None
+    return validation.text(value, "clientId", min_len=1, max_len=CLIENT_ID_MAX)
+
+
+def check_room_name(value: object) -> str:
+    name = validation.single_line(value, "name", max_len=ROOM_NAME_MAX)
+    if name.isdigit():
+        raise BadUserInput(
+            "name must not be all digits (rooms are also named by id).", field="name"
+        )
+    return name
+
+
+def check_after(value: object, field: str = "after") -> int:
+    """A message id to read after: 0 means from the start."""
+    if value is None:
+        return 0
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
+        value = int(value)
+    return validation.non_negative_int(value, field)
+
+
+def _room_key(room: object) -> int | str:
+    """A room reference: an id (int or all-digit string) or a name."""
+    if isinstance(room, Room):
+        return room.id
+    if isinstance(room, bool) or not isinstance(room, int | str):
+        raise BadUserInput("room must be a room name or id.", field="room")
+    if isinstance(room, str) and room.isascii() and room.isdigit():
+        return int(room) if len(room) <= 10 else 0
+    return room
+
+
+# --- rooms -------------------------------------------------------------------
+
+
+async def is_member(*, user_id: int, room_id: int) -> bool:
+    return await Membership.filter(room_id=room_id, user_id=user_id).exists()
+
+
+async def _visible(actor: User, room: Room | None) -> Room:
+    if room is None:
+        raise NotFound(ROOM_NOT_FOUND)
+    if room.is_private and not await is_member(user_id=actor.id, room_id=room.id):
+        raise NotFound(ROOM_NOT_FOUND)
+    return room
+
+
+async def resolve_room(*, actor: User | None, room: str | int | Room) -> Room:
+    """A room the actor may see, by id or name; NOT_FOUND otherwise."""
+    user = require_user(actor)
+    key = _room_key(room)
+    if isinstance(key, int):
+        found = await Room.get_or_none(id=key) if 1 <= key <= validation.MAX_INT32 else None
+    elif 1 <= len(key) <= ROOM_NAME_MAX:
+        found = await Room.get_or_none(name=key)
+    else:
+        found = None
+    return await _visible(user, found)
+
+
+async def list_rooms(*, actor: User | None) -> list[Room]:
+    """Public rooms and the private rooms the actor belongs to, by id."""
+    user = require_user(actor)
+    memberships = await Membership.filter(user_id=user.id).only("id", "room_id")
+    room_ids = [fk(m, "room") for m in memberships]
+    return list(await Room.filter(Q(is_private=False) | Q(id__in=room_ids)).order_by("id"))
+
+
+async def create_room(*, actor: User | None, name: object, is_private: object = False) -> Room:
+    user = require_user(actor)
+    room_name = check_room_name(name)
+    if not isinstance(is_private, bool):
+        raise BadUserInput("isPrivate must be a boolean.", field="isPrivate")
+    if await Room.filter(name=room_name).exists():
+        raise Conflict("A room with this name already exists.", field="name")
+    try:
+        async with in_transaction():
+            room = await Room.create(name=room_name, is_private=is_private, created_by=user)
+            await Membership.create(room=room, user=user)
+    except IntegrityError:
+        raise Conflict("A room with this name already exists.", field="name") from None
+    return room
+
+
+async def _add_member(room: Room, user_id: int) -> None:
+    if await is_member(user_id=user_id, room_id=room.id):
+        return
+    try:
+        await Membership.create(room_id=room.id, user_id=user_id)
+    except IntegrityError:  # joined concurrently: already a member
+        pass
+
+
+async def join_room(*, actor: User | None, room: str | int | Room) -> Room:
+    """Join a public room (idempotent). A private room is NOT_FOUND unless
+    the actor is already a member, which is then a no-op."""
+    user = require_user(actor)
+    found = await resolve_room(actor=user, room=room)
+    if not found.is_private:
+        await _add_member(found, user.id)
+    return found
+
+
+async def add_room_member(*, actor: User | None, room: str | int | Room, user_id: object) -> Room:
+    """A member of a room adds another user (idempotent).
+
+    Private room and not a member: NOT_FOUND. Public room and not a member:
+    FORBIDDEN (join it first). Unknown user: NOT_FOUND.
+    """
+    user = require_user(actor)
+    target_id = validation.parse_id(user_id, "userId")
+    found = await resolve_room(actor=user, room=room)
+    if not found.is_private and not await is_member(user_id=user.id, room_id=found.id):
+        raise Forbidden("Only members of this room may add members.")
+    if not await User.filter(id=target_id, is_active=True).exists():
+        raise NotFound(USER_NOT_FOUND)
+    await _add_member(found, target_id)
+    return found
+
+
+async def members_of_rooms(*, actor: User | None, room_ids: list[int]) -> list[list[User]]:
+    """Members of each room, in the order asked, in one query; a room the
+    actor is not a member of yields [] (members are visible to members only)."""
+    user = require_user(actor)
+    by_room: dict[int, list[User]] = {i: [] for i in room_ids}
+    rows = await Membership.filter(room_id__in=room_ids).select_related("user").order_by("id")
+    for row in rows:
+        by_room[fk(row, "room")].append(row.user)
+    visible = [by_room[i] for i in room_ids]
+    return [users if any(u.id == user.id for u in users) else [] for users in visible]
+
+
+async def room_members(*, actor: User | None, room: Room) -> list[User]:
+    (members,) = await members_of_rooms(actor=actor, room_ids=[room.id])
+    return members
+
+
+# --- sending -----------------------------------------------------------------
+
+_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+def _lock(key: str) -> asyncio.Lock:
+    lock = _locks.get(key)
+    if lock is None:
+        lock = _locks[key] = asyncio.Lock()
+    return lock
+
+
+@asynccontextmanager
+async def _locked(keys: Iterable[str]) -> AsyncIterator[None]:
+    """Hold the locks of ``keys`` (taken in sorted order: no deadlock)."""
+    async with AsyncExitStack() as stack:
+        for key in sorted(set(keys)):
+            await stack.enter_async_context(_lock(key))
+        yield
+
+
+async def check_rate(user: User) -> None:
+    """The per-user message budget, shared by room messages and DMs on every door."""
+    rt = runtime.get()
+    key = f"msg:user:{user.id}"
+    window = float(rt.settings.messages_window_seconds)
+    wait = await rt.limiter.retry_after(key, rt.settings.messages_per_window, window)
+    if wait > 0:
+        raise RateLimited(wait, "Too many messages; slow down.")
+    await rt.limiter.hit(key, window)
+
+
+async def send_message(
+    *,
+    actor: User | None,
+    room: str | int | Room,
+    content: object,
+    client_id: object = None,
+) -> Message:
+    """Store a message in a room, then publish it on the room's channel.
+
+    With a ``client_id`` already used by the actor, the stored message is
+    returned and nothing is stored or published again.
+    """
+    user = require_user(actor)
+    text = check_content(content)
+    key = check_client_id(client_id)
+    found = await resolve_room(actor=user, room=room)
+    if key is not None:
+        stored = await _stored_message(user, key)
+        if stored is not None:
+            return stored
+    await check_rate(user)
+    async with _locked([room_channel(found.id)]):
+        try:
+            message = await Message.create(room=found, author=user, content=text, client_id=key)
+        except IntegrityError:
+            stored = await _stored_message(user, key) if key is not None else None
+            if stored is None:
+                raise
+            return stored
+        await runtime.get().pubsub.publish(room_channel(found.id), message_event(message))
+    return message
+
+
+async def _stored_message(user: User, client_id: str) -> Message | None:
+    return await Message.get_or_none(author_id=user.id, client_id=client_id).select_related("room")
+
+
+async def _recipient(user_id: object, field: str) -> User:
+    target_id = validation.parse_id(user_id, field)
+    target = await User.get_or_none(id=target_id, is_active=True)
+    if target is None:
+        raise NotFound(USER_NOT_FOUND)
+    return target
+
+
+async def send_direct_message(
+    *, actor: User | None, to: object, content: object, client_id: object = None
+) -> DirectMessage:
+    """Store a DM, then publish it on both parties' channels (idempotent by
+    ``client_id``, like :func:`send_message`)."""
+    user = require_user(actor)
+    target_id = validation.parse_id(to, "to")
+    if target_id == user.id:
+        raise BadUserInput("You cannot send a direct message to yourself.", field="to")
+    text = check_content(content)
+    key = check_client_id(client_id)
+    recipient = await _recipient(target_id, "to")
+    if key is not None:
+        stored = await DirectMessage.get_or_none(sender_id=user.id, client_id=key)
+        if stored is not None:
+            return stored
+    await check_rate(user)
+    low, high = sorted((user.id, recipient.id))
+    channels = [user_channel(user.id), user_channel(recipient.id)]
+    async with _locked(channels):
+        try:
+            dm = await DirectMessage.create(
+                sender=user,
+                recipient=recipient,
+                user_low=low,
+                user_high=high,
+                content=text,
+                client_id=key,
+            )
+        except IntegrityError:
+            found = (
+                await DirectMessage.get_or_none(sender_id=user.id, client_id=key)
+                if key is not None
+                else None
+            )
+            if found is None:
+                raise
+            return found
+        event = dm_event(dm)
+        for channel in channels:
+            await runtime.get().pubsub.publish(channel, event)
+    return dm
+
+
+# --- reading -----------------------------------------------------------------
+
+
+def _attach_room(messages: list[Message], room: Room) -> list[Message]:
+    for message in messages:
+        message.room = room
+    return messages
+
+
+async def room_messages(
+    *,
+    actor: User | None,
+    room: str | int | Room,
+    first: int | None = None,
+    after: int | None = None,
+    last: int | None = None,
+    before: int | None = None,
+) -> tuple[Room, Page[Message]]:
+    """A page of a room's history, oldest first; the last 50 by default,
+    at most 100 (larger sizes are clamped, negative ones refused)."""
+    found = await resolve_room(actor=actor, room=room)
+    page = await keyset_page(
+        Message.filter(room_id=found.id),
+        first=first,
+        after=after,
+        last=last,
+        before=before,
+        default_last=HISTORY_DEFAULT,
+        maximum=HISTORY_MAX,
+    )
+    _attach_room(page.items, found)
+    return found, page
+
+
+async def messages_after(*, room_id: int, after: int, limit: int = 1000) -> list[Message]:
+    """Stored messages of a room after an id, oldest first, room attached.
+
+    The replay of subscriptions: the caller has already checked access.
+    """
+    limit = max(1, min(limit, REPLAY_MAX))
+    room = await Room.get_or_none(id=room_id)
+    if room is None:
+        return []
+    rows = await Message.filter(room_id=room_id, id__gt=after).order_by("id").limit(limit)
+    return _attach_room(list(rows), room)
+
+
+def _conversation(user_id: int, other_id: int) -> Q:
+    low, high = sorted((user_id, other_id))
+    return Q(user_low=low, user_high=high)
+
+
+async def direct_messages(
+    *,
+    actor: User | None,
+    with_user: object,
+    first: int | None = None,
+    after: int | None = None,
+    last: int | None = None,
+    before: int | None = None,
+) -> Page[DirectMessage]:
+    """A page of the conversation between the actor and ``with_user``."""
+    user = require_user(actor)
+    other = await _recipient(with_user, "withUser")
+    return await keyset_page(
+        DirectMessage.filter(_conversation(user.id, other.id)),
+        first=first,
+        after=after,
+        last=last,
+        before=before,
+        default_last=HISTORY_DEFAULT,
+        maximum=HISTORY_MAX,
+    )
+
+
+async def direct_messages_after(
+    *, actor: User | None, after: int, limit: int = 1000
+) -> list[DirectMessage]:
+    """Every DM to or from the actor after an id, oldest first (replay)."""
+    user = require_user(actor)
+    limit = max(1, min(limit, REPLAY_MAX))
+    mine = Q(sender_id=user.id) | Q(recipient_id=user.id)
+    return list(await DirectMessage.filter(mine, id__gt=after).order_by("id").limit(limit))
+
+
+# --- batch loads (DataLoaders) -----------------------------------------------
+
+
+async def rooms_by_id(ids: list[int]) -> list[Room | None]:
+    """Rooms in the order asked, in one query (no access check: for rows
+    already returned by a checked resolver)."""
+    rows = {r.id: r for r in await Room.filter(id__in=ids)}
+    return [rows.get(i) for i in ids]
