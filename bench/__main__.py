@@ -1,0 +1,147 @@
+"""``python -m bench [--quick] [--only NAME ...]``: run the benchmarks, print the table.
+
+Each line compares Comptoir with a baseline measured in this same run on
+this same machine, and writes everything to ``bench/results/*.json``.
+Servers and load generators are separate processes on 127.0.0.1; every
+loop is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.common import log, workspace
+from bench.report import Line, Skipped, table, write_json
+
+DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS = "redis://127.0.0.1:6379"
+
+
+@dataclass
+class Options:
+    quick: bool
+    workdir: Path
+    pg_url: str | None
+    redis_url: str | None
+
+    @property
+    def sqlite_url(self) -> str:
+        return f"sqlite://{self.workdir / 'bench.sqlite3'}"
+
+
+async def seed(url: str, *, users: int, login_users: int) -> dict[str, object]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.seed",
+        url,
+        "--users",
+        str(users),
+        "--login-users",
+        str(login_users),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 120)
+    if proc.returncode:
+        raise RuntimeError("seeding failed")
+    result: dict[str, object] = json.loads(out)
+    return result
+
+
+async def bench_http(options: Options) -> list[Line]:
+    from bench.http_bench import HttpConfig, rest_and_graphql
+
+    config = HttpConfig(seconds=4 if options.quick else 10, warmup=1 if options.quick else 2)
+    return await rest_and_graphql(options.sqlite_url, options.workdir, config)
+
+
+async def bench_two_processes(options: Options) -> list[Line]:
+    from bench.http_bench import HttpConfig, two_processes
+
+    if not options.redis_url:
+        raise SkipError("no Redis (--redis)")
+    config = HttpConfig(seconds=4 if options.quick else 10, warmup=1 if options.quick else 2)
+    return [await two_processes(options.sqlite_url, options.workdir, config, options.redis_url)]
+
+
+class SkipError(Exception):
+    pass
+
+
+BENCHES: dict[str, Callable[[Options], Awaitable[list[Line]]]] = {
+    "http": bench_http,
+    "two-processes": bench_two_processes,
+}
+
+
+async def run(options: Options, only: list[str]) -> int:
+    lines: list[Line] = []
+    skipped: list[Skipped] = []
+    started = time.monotonic()
+    log(f"seeding {options.sqlite_url}")
+    await seed(options.sqlite_url, users=120, login_users=20)
+    for name, bench in BENCHES.items():
+        if only and name not in only:
+            continue
+        log(f"== {name}")
+        t0 = time.monotonic()
+        try:
+            got = await asyncio.wait_for(bench(options), 600)
+            lines.extend(got)
+        except SkipError as reason:
+            skipped.append(Skipped(name, str(reason)))
+        except Exception as error:
+            traceback.print_exc()
+            skipped.append(Skipped(name, f"error: {error!r}"[:300]))
+        log(f"   {name} took {time.monotonic() - t0:.0f}s")
+    print()
+    print(table(lines, skipped))
+    path = write_json(
+        lines,
+        skipped,
+        {
+            "quick": options.quick,
+            "seconds": round(time.monotonic() - started, 1),
+            "cores": os.cpu_count(),
+            "command": " ".join(["python -m bench", *sys.argv[1:]]),
+        },
+    )
+    print(f"\nwritten: {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+    print(f"total time: {time.monotonic() - started:.0f}s")
+    return 1 if any(line.passed is False for line in lines) else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a short smoke run (~1-2 minutes)")
+    parser.add_argument("--only", nargs="*", default=[], choices=sorted(BENCHES))
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get("BENCH_PG_URL", DEFAULT_PG),
+        help="PostgreSQL admin URL for scratch databases ('' to skip)",
+    )
+    parser.add_argument(
+        "--redis",
+        default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS),
+        help="Redis URL for the two-process line ('' to skip)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    args = parser.parse_args()
+    with workspace(keep=args.keep) as workdir:
+        if args.keep:
+            log(f"work folder: {workdir}")
+        options = Options(args.quick, workdir, args.pg or None, args.redis or None)
+        return asyncio.run(run(options, args.only))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,200 @@
+"""HTTP throughput: REST and GraphQL against the bare route; two processes vs one.
+
+Closed loop at low, fixed concurrency (wrk -t2 -c8 by default) for a fixed
+time: throughput at moderate load, not at saturation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.common import (
+    HOST,
+    Proc,
+    Server,
+    Throughput,
+    free_port,
+    have_wrk,
+    load,
+    log,
+    parse_wrk,
+    python_load,
+    start_comptoir,
+    start_process,
+    start_wrk,
+    wait_http,
+)
+from bench.report import Line
+
+ROWS = 50
+REST_PATH = f"/products?limit={ROWS}"
+GRAPHQL_QUERY = f"{{ products(first: {ROWS}) {{ edges {{ node {{ id name price stock }} }} }} }}"
+GRAPHQL_BODY = json.dumps({"query": GRAPHQL_QUERY}).encode()
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+@dataclass
+class HttpConfig:
+    seconds: float
+    warmup: float
+    threads: int = 2
+    connections: int = 8
+
+
+async def start_baseline(database_url: str, workdir: Path) -> tuple[Proc, str]:
+    port = free_port()
+    proc = start_process(
+        "baseline-rest",
+        [sys.executable, "-m", "bench.baseline_rest", "--db", database_url, "--port", str(port)],
+        {},
+        workdir,
+    )
+    url = f"http://{HOST}:{port}"
+    try:
+        await wait_http(proc, url + "/health")
+    except BaseException:
+        proc.stop()
+        raise
+    return proc, url
+
+
+async def check_responses(comptoir: str, baseline: str) -> None:
+    """Both sides must answer the same 50 rows before being timed."""
+    from bench.common import HttpClient
+
+    a, b = HttpClient.from_url(comptoir), HttpClient.from_url(baseline)
+    try:
+        status, mine = await a.json("GET", REST_PATH)
+        status2, theirs = await b.json("GET", "/products")
+        if status != 200 or status2 != 200 or len(mine) != ROWS or mine != theirs:
+            raise RuntimeError(f"REST answers differ: {status} {status2} {len(mine)}")
+        status, body = await a.json("POST", "/graphql", {"query": GRAPHQL_QUERY})
+        edges = body["data"]["products"]["edges"]
+        if status != 200 or len(edges) != ROWS:
+            raise RuntimeError(f"GraphQL answer: {status} {body}")
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def measure(url: str, config: HttpConfig, workdir: Path, graphql: bool = False) -> Throughput:
+    kwargs: dict[str, object] = {}
+    if graphql:
+        kwargs = {"method": "POST", "body": GRAPHQL_BODY, "headers": JSON_HEADERS}
+    common = {"connections": config.connections, "threads": config.threads, "workdir": workdir}
+    await load(url, seconds=config.warmup, **common, **kwargs)  # type: ignore[arg-type]
+    result = await load(url, seconds=config.seconds, **common, **kwargs)  # type: ignore[arg-type]
+    if result.errors:
+        raise RuntimeError(f"{result.errors} failed requests against {url}")
+    return result
+
+
+async def rest_and_graphql(database_url: str, workdir: Path, config: HttpConfig) -> list[Line]:
+    server = await start_comptoir("comptoir-http", database_url, workdir)
+    try:
+        base_proc, base_url = await start_baseline(database_url, workdir)
+        try:
+            await check_responses(server.http_url, base_url)
+            log("REST: bare route")
+            base = await measure(base_url + "/products", config, workdir)
+            log(f"  {base.requests_per_second:.0f} req/s")
+            log("REST: Comptoir GET /products")
+            rest = await measure(server.http_url + REST_PATH, config, workdir)
+            log(f"  {rest.requests_per_second:.0f} req/s")
+            log("GraphQL: Comptoir products(first: 50)")
+            gql = await measure(server.http_url + "/graphql", config, workdir, graphql=True)
+            log(f"  {gql.requests_per_second:.0f} req/s")
+        finally:
+            base_proc.stop()
+    finally:
+        server.proc.stop()
+    shape = {
+        "tool": rest.tool,
+        "threads": config.threads,
+        "connections": config.connections,
+        "seconds": config.seconds,
+    }
+    return [
+        Line(
+            "REST GET /products (50 rows)",
+            "req/s",
+            rest.requests_per_second,
+            base.requests_per_second,
+            "bare Starlette+Tortoise",
+            "min",
+            0.8,
+            notes=shape,
+        ),
+        Line(
+            "GraphQL products(first: 50)",
+            "req/s",
+            gql.requests_per_second,
+            base.requests_per_second,
+            "bare Starlette+Tortoise",
+            "min",
+            0.5,
+            notes=shape,
+        ),
+    ]
+
+
+async def _concurrent_load(urls: list[str], config: HttpConfig) -> float:
+    """One load generator per server, all at once; the sum of their rates."""
+    per = max(1, config.connections // len(urls))
+    threads = max(1, config.threads // len(urls))
+    if not have_wrk():
+        results = await asyncio.gather(
+            *(
+                python_load(u, seconds=config.seconds, connections=per, processes=threads)
+                for u in urls
+            )
+        )
+        return sum(r.requests_per_second for r in results)
+    procs = [start_wrk(u, seconds=config.seconds, threads=threads, connections=per) for u in urls]
+    outs = await asyncio.gather(
+        *(asyncio.to_thread(p.communicate, None, config.seconds + 30) for p in procs)
+    )
+    results = [parse_wrk(out) for out, _ in outs]
+    if any(r.errors for r in results):
+        raise RuntimeError("failed requests in the two-process run")
+    return sum(r.requests_per_second for r in results)
+
+
+async def two_processes(
+    database_url: str, workdir: Path, config: HttpConfig, redis_url: str
+) -> Line:
+    extra = {"BROADCAST_URL": redis_url}
+    servers: list[Server] = []
+    try:
+        for index in range(2):
+            servers.append(
+                await start_comptoir(f"comptoir-redis-{index}", database_url, workdir, extra)
+            )
+        urls = [s.http_url + REST_PATH for s in servers]
+        log("two processes: warm-up")
+        await _concurrent_load(
+            urls, HttpConfig(config.warmup, 0, config.threads, config.connections)
+        )
+        log("two processes: one process alone")
+        one = await _concurrent_load(urls[:1], config)
+        log(f"  {one:.0f} req/s")
+        log("two processes: both, one load generator each")
+        two = await _concurrent_load(urls, config)
+        log(f"  {two:.0f} req/s")
+    finally:
+        for server in servers:
+            server.proc.stop()
+    return Line(
+        "REST req/s, 2 processes + Redis vs 1",
+        "req/s",
+        two,
+        one,
+        "1 process + Redis",
+        "min",
+        1.4,
+        notes={"connections_total": config.connections, "seconds": config.seconds},
+    )

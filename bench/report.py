@@ -1,0 +1,121 @@
+"""Result lines: Comptoir's figure, the baseline's, the ratio, the target, pass/fail."""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+@dataclass
+class Line:
+    name: str
+    unit: str
+    comptoir: float
+    baseline: float
+    baseline_name: str
+    # "min" means ratio >= target passes; "max" means ratio <= target passes;
+    # "report" lines carry no target.
+    kind: str = "report"
+    target: float | None = None
+    extra_check: str | None = None
+    extra_ok: bool | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        if not self.baseline or math.isnan(self.baseline) or math.isnan(self.comptoir):
+            return float("nan")
+        return self.comptoir / self.baseline
+
+    @property
+    def passed(self) -> bool | None:
+        if self.kind == "report" or self.target is None:
+            return self.extra_ok
+        ratio = self.ratio
+        if math.isnan(ratio):
+            return False
+        ok = ratio >= self.target if self.kind == "min" else ratio <= self.target
+        return ok and (self.extra_ok is not False)
+
+    def target_text(self) -> str:
+        parts = []
+        if self.target is not None:
+            parts.append(f"{'>=' if self.kind == 'min' else '<='} {self.target:g}x")
+        if self.extra_check:
+            parts.append(self.extra_check)
+        return ", ".join(parts) or "report"
+
+
+@dataclass
+class Skipped:
+    name: str
+    reason: str
+
+
+def _num(value: float) -> str:
+    if math.isnan(value):
+        return "n/a"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def table(lines: list[Line], skipped: list[Skipped]) -> str:
+    header = ["what", "unit", "Comptoir", "baseline", "ratio", "target", "result"]
+    rows = [header]
+    for line in lines:
+        verdict = {True: "PASS", False: "FAIL", None: "-"}[line.passed]
+        rows.append(
+            [
+                line.name,
+                line.unit,
+                _num(line.comptoir),
+                f"{_num(line.baseline)} ({line.baseline_name})",
+                "n/a" if math.isnan(line.ratio) else f"{line.ratio:.2f}x",
+                line.target_text(),
+                verdict,
+            ]
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    out = []
+    for index, row in enumerate(rows):
+        out.append("| " + " | ".join(c.ljust(widths[i]) for i, c in enumerate(row)) + " |")
+        if index == 0:
+            out.append("| " + " | ".join("-" * w for w in widths) + " |")
+    for skip in skipped:
+        out.append(f"skipped: {skip.name}: {skip.reason}")
+    return "\n".join(out)
+
+
+def _clean(value: Any) -> Any:
+    """Strict JSON: NaN becomes null."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_json(lines: list[Line], skipped: list[Skipped], meta: dict[str, Any]) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    path = RESULTS_DIR / f"bench-{stamp}.json"
+    document = {
+        "meta": {**meta, "python": platform.python_version(), "machine": platform.machine()},
+        "lines": [{**asdict(line), "ratio": line.ratio, "passed": line.passed} for line in lines],
+        "skipped": [asdict(s) for s in skipped],
+    }
+    path.write_text(json.dumps(_clean(document), indent=2, default=str) + "\n")
+    (RESULTS_DIR / "latest.json").write_text(path.read_text())
+    return path
