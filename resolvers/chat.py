@@ -136,6 +136,13 @@ def check_after(value: object, field: str = "after") -> int:
     return validation.non_negative_int(value, field)
 
 
+def check_cursor(value: int | None, field: str) -> int | None:
+    """A message id bounding a page (``after``/``before``): never negative."""
+    if value is None:
+        return None
+    return validation.non_negative_int(value, field)
+
+
 def _room_key(room: object) -> int | str:
     """A room reference: an id (int or all-digit string) or a name."""
     if isinstance(room, Room):
@@ -397,9 +404,9 @@ async def room_messages(
     page = await keyset_page(
         Message.filter(room_id=found.id),
         first=first,
-        after=after,
+        after=check_cursor(after, "after"),
         last=last,
-        before=before,
+        before=check_cursor(before, "before"),
         default_last=HISTORY_DEFAULT,
         maximum=HISTORY_MAX,
     )
@@ -440,9 +447,9 @@ async def direct_messages(
     return await keyset_page(
         DirectMessage.filter(_conversation(user.id, other.id)),
         first=first,
-        after=after,
+        after=check_cursor(after, "after"),
         last=last,
-        before=before,
+        before=check_cursor(before, "before"),
         default_last=HISTORY_DEFAULT,
         maximum=HISTORY_MAX,
     )

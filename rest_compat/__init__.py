@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from rest_compat import auth, meta, openapi, products
+from rest_compat import auth, chat, meta, openapi, products
 
-MODULES = [meta, auth, products]
+MODULES = [meta, auth, products, chat]
 
 
 def routes() -> list[BaseRoute]:

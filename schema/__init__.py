@@ -5,48 +5,51 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import strawberry
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
 from core.settings import Settings
+from schema.chat import ChatMutations, ChatQueries, ChatSubscriptions
 from schema.errors import ErrorCodes
+from schema.limits import Limits, QueryLimits
 from schema.products import ProductMutations, ProductQueries
 from schema.users import UserMutations, UserQueries
 
 
 @strawberry.type
-class Query(UserQueries, ProductQueries):
+class Query(UserQueries, ProductQueries, ChatQueries):
     pass
 
 
 @strawberry.type
-class Mutation(UserMutations, ProductMutations):
+class Mutation(UserMutations, ProductMutations, ChatMutations):
+    pass
+
+
+@strawberry.type
+class Subscription(ChatSubscriptions):
     pass
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
+    limits = Limits(
+        max_depth=settings.graphql_max_depth,
+        max_aliases=settings.graphql_max_aliases,
+        max_directives=settings.graphql_max_directives,
+        max_cost=settings.graphql_max_cost,
+        max_tokens=settings.graphql_max_tokens,
+    )
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        ErrorCodes,
-        lambda: ParserCache(maxsize=512),
-        lambda: ValidationCache(maxsize=512),
-        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
-        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        lambda: ErrorCodes(hide_suggestions=settings.production),
+        lambda: QueryLimits(limits),
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=settings.production),
     )

@@ -1,0 +1,357 @@
+"""Chat on GraphQL: rooms, messages, direct messages and their subscriptions.
+
+Types keep only ids of their relations and load them through the
+per-request DataLoaders (``schema.loaders``): a page of 50 messages costs the
+same few queries as a page of 5.
+
+Subscriptions (graphql-transport-ws; ``context.user`` is set by
+``connection_init``) check access first, subscribe to the pub/sub channel,
+then replay what was stored after ``after`` and go live, dropping live
+events already replayed: no gap and no duplicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+
+from core import runtime
+from core.errors import ComptoirError, NotFound
+from models import DirectMessage as DirectMessageRow
+from models import Message as MessageRow
+from models import Room as RoomRow
+from models import User as UserRow
+from resolvers import chat
+from resolvers.users import require_user
+from schema import loaders
+from schema.context import Context, Info
+from schema.pagination import PageInfo, cursors, edges, page_info
+from schema.users import User
+
+REPLAY_BATCH = 500
+
+
+async def _user(context: Context, user_id: int) -> User:
+    row = await loaders.users_by_id(context).load(user_id)
+    if row is None:
+        raise NotFound("User not found.")
+    return User.from_row(row)
+
+
+@strawberry.type
+class Room:
+    id: strawberry.ID
+    name: str = strawberry.field(
+        description="Unique, 1..64 characters, not all digits (rooms are also named by id)."
+    )
+    is_private: bool
+    created_at: datetime
+    _row_id: strawberry.Private[int]
+    _created_by_id: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def created_by(self, info: Info) -> User | None:
+        if self._created_by_id is None:
+            return None
+        row = await loaders.users_by_id(info.context).load(self._created_by_id)
+        return User.from_row(row) if row else None
+
+    @strawberry.field(description="Visible to members only: empty for anyone else.")
+    async def members(self, info: Info) -> list[User]:
+        rows = await loaders.room_members(info.context).load(self._row_id)
+        return [User.from_row(r) for r in rows]
+
+    @classmethod
+    def from_row(cls, row: RoomRow) -> Room:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            name=row.name,
+            is_private=row.is_private,
+            created_at=row.created_at,
+            _row_id=row.id,
+            _created_by_id=getattr(row, "created_by_id", None),
+        )
+
+
+@strawberry.type
+class Message:
+    id: strawberry.ID
+    content: str = strawberry.field(description="1..4000 characters, as sent.")
+    client_id: str | None = strawberry.field(
+        description="The sender's idempotency key, if it gave one."
+    )
+    created_at: datetime
+    _room_id: strawberry.Private[int]
+    _author_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def room(self, info: Info) -> Room:
+        row = await loaders.rooms_by_id(info.context).load(self._room_id)
+        if row is None:
+            raise NotFound(chat.ROOM_NOT_FOUND)
+        return Room.from_row(row)
+
+    @strawberry.field
+    async def author(self, info: Info) -> User:
+        return await _user(info.context, self._author_id)
+
+    @classmethod
+    def from_row(cls, row: MessageRow) -> Message:
+        return cls.from_event(chat.message_event(row))
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> Message:
+        return cls(
+            id=strawberry.ID(str(event["id"])),
+            content=event["content"],
+            client_id=event["client_id"],
+            created_at=datetime.fromisoformat(event["timestamp"]),
+            _room_id=event["room_id"],
+            _author_id=event["from_user"],
+        )
+
+
+@strawberry.type
+class MessageEdge:
+    cursor: str
+    node: Message
+
+
+@strawberry.type
+class MessageConnection:
+    edges: list[MessageEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class DirectMessage:
+    id: strawberry.ID
+    content: str
+    client_id: str | None
+    created_at: datetime
+    _from_id: strawberry.Private[int]
+    _to_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def from_user(self, info: Info) -> User:
+        return await _user(info.context, self._from_id)
+
+    @strawberry.field
+    async def to_user(self, info: Info) -> User:
+        return await _user(info.context, self._to_id)
+
+    @classmethod
+    def from_row(cls, row: DirectMessageRow) -> DirectMessage:
+        return cls.from_event(chat.dm_event(row))
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> DirectMessage:
+        return cls(
+            id=strawberry.ID(str(event["id"])),
+            content=event["content"],
+            client_id=event["client_id"],
+            created_at=datetime.fromisoformat(event["timestamp"]),
+            _from_id=event["from_user"],
+            _to_id=event["to_user"],
+        )
+
+
+@strawberry.type
+class DirectMessageEdge:
+    cursor: str
+    node: DirectMessage
+
+
+@strawberry.type
+class DirectMessageConnection:
+    edges: list[DirectMessageEdge]
+    page_info: PageInfo
+
+
+def _prime_rooms(info: Info, rows: list[RoomRow]) -> None:
+    loaders.prime(loaders.rooms_by_id(info.context), rows)
+
+
+@strawberry.type
+class ChatQueries:
+    @strawberry.field(description="Public rooms and the private rooms the caller belongs to.")
+    async def rooms(self, info: Info) -> list[Room]:
+        return [Room.from_row(r) for r in await chat.list_rooms(actor=info.context.user)]
+
+    @strawberry.field(
+        description="A room by id or name; null if it does not exist or is private "
+        "and the caller is not a member."
+    )
+    async def room(self, info: Info, room: str) -> Room | None:
+        try:
+            row = await chat.resolve_room(actor=info.context.user, room=room)
+        except NotFound:
+            return None
+        return Room.from_row(row)
+
+    @strawberry.field(
+        description="A room's history, oldest first within a page; the last 50 by default, "
+        "at most 100. Private rooms: members only."
+    )
+    async def room_messages(
+        self,
+        info: Info,
+        room: str,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> MessageConnection:
+        after_id, before_id = cursors(after, before)
+        found, page = await chat.room_messages(
+            actor=info.context.user,
+            room=room,
+            first=first,
+            after=after_id,
+            last=last,
+            before=before_id,
+        )
+        _prime_rooms(info, [found])
+        return MessageConnection(
+            edges=edges(page, Message.from_row, MessageEdge), page_info=page_info(page)
+        )
+
+    @strawberry.field(
+        description="The conversation between the caller and withUser, oldest first within "
+        "a page; the last 50 by default, at most 100."
+    )
+    async def direct_messages(
+        self,
+        info: Info,
+        with_user: strawberry.ID,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> DirectMessageConnection:
+        after_id, before_id = cursors(after, before)
+        page = await chat.direct_messages(
+            actor=info.context.user,
+            with_user=with_user,
+            first=first,
+            after=after_id,
+            last=last,
+            before=before_id,
+        )
+        return DirectMessageConnection(
+            edges=edges(page, DirectMessage.from_row, DirectMessageEdge),
+            page_info=page_info(page),
+        )
+
+
+@strawberry.type
+class ChatMutations:
+    @strawberry.mutation(description="The creator becomes a member.")
+    async def create_room(self, info: Info, name: str, is_private: bool = False) -> Room:
+        row = await chat.create_room(actor=info.context.user, name=name, is_private=is_private)
+        return Room.from_row(row)
+
+    @strawberry.mutation(description="Public rooms only (idempotent).")
+    async def join_room(self, info: Info, room: str) -> Room:
+        return Room.from_row(await chat.join_room(actor=info.context.user, room=room))
+
+    @strawberry.mutation(description="Members of a room add others.")
+    async def add_room_member(self, info: Info, room: str, user_id: strawberry.ID) -> Room:
+        row = await chat.add_room_member(actor=info.context.user, room=room, user_id=user_id)
+        return Room.from_row(row)
+
+    @strawberry.mutation(
+        description="Public room or member. clientId makes the send idempotent: the same "
+        "author and clientId return the message already stored."
+    )
+    async def send_message(
+        self, info: Info, room: str, content: str, client_id: str | None = None
+    ) -> Message:
+        row = await chat.send_message(
+            actor=info.context.user, room=room, content=content, client_id=client_id
+        )
+        _prime_rooms(info, [row.room])
+        return Message.from_row(row)
+
+    @strawberry.mutation(description="Idempotent by clientId, like sendMessage.")
+    async def send_direct_message(
+        self, info: Info, to: strawberry.ID, content: str, client_id: str | None = None
+    ) -> DirectMessage:
+        row = await chat.send_direct_message(
+            actor=info.context.user, to=to, content=content, client_id=client_id
+        )
+        return DirectMessage.from_row(row)
+
+
+def _graphql_error(error: ComptoirError) -> GraphQLError:
+    """Subscriptions' errors bypass the schema's error mapping: carry the code here."""
+    return GraphQLError(error.message, extensions=error.extensions())
+
+
+async def _room_stream(room: RoomRow, after: int | None) -> AsyncIterator[Message]:
+    async with runtime.get().pubsub.subscribe(chat.room_channel(room.id)) as events:
+        last = after or 0
+        while after is not None:
+            batch = await chat.messages_after(room_id=room.id, after=last, limit=REPLAY_BATCH)
+            for row in batch:
+                last = row.id
+                yield Message.from_row(row)
+            if len(batch) < REPLAY_BATCH:
+                break
+        async for event in events:
+            if event.get("type") == "message" and event["id"] > last:
+                yield Message.from_event(event)
+
+
+async def _dm_stream(user: UserRow, after: int | None) -> AsyncIterator[DirectMessage]:
+    async with runtime.get().pubsub.subscribe(chat.user_channel(user.id)) as events:
+        last = after or 0
+        while after is not None:
+            batch = await chat.direct_messages_after(actor=user, after=last, limit=REPLAY_BATCH)
+            for row in batch:
+                last = row.id
+                yield DirectMessage.from_row(row)
+            if len(batch) < REPLAY_BATCH:
+                break
+        async for event in events:
+            if event.get("type") == "dm" and event["id"] > last:
+                yield DirectMessage.from_event(event)
+
+
+@strawberry.type
+class ChatSubscriptions:
+    @strawberry.subscription(
+        description="New messages of a room (same access rule as Query.roomMessages). With "
+        "`after` (a message id), first every stored message after it, then live ones: no gap "
+        "and no duplicate."
+    )
+    async def room_messages(
+        self, info: Info, room: str, after: strawberry.ID | None = None
+    ) -> AsyncGenerator[Message, None]:
+        try:
+            found = await chat.resolve_room(actor=info.context.user, room=room)
+            after_id = None if after is None else chat.check_after(after)
+        except ComptoirError as error:
+            raise _graphql_error(error) from None
+        async for message in _room_stream(found, after_id):
+            yield message
+
+    @strawberry.subscription(
+        description="Every new DM to or from the caller; with `after`, the stored ones "
+        "after it first, as for roomMessages."
+    )
+    async def direct_messages(
+        self, info: Info, after: strawberry.ID | None = None
+    ) -> AsyncGenerator[DirectMessage, None]:
+        user = info.context.user
+        try:
+            user = require_user(user)
+            after_id = None if after is None else chat.check_after(after)
+        except ComptoirError as error:
+            raise _graphql_error(error) from None
+        async for dm in _dm_stream(user, after_id):
+            yield dm
