@@ -18,6 +18,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.common import log, workspace
 from bench.report import Line, Skipped, table, write_json
@@ -77,9 +78,49 @@ class SkipError(Exception):
     pass
 
 
+async def bench_history(options: Options) -> list[Line]:
+    from bench.common import run_module, scratch_postgres
+
+    large = 200_000 if options.quick else 1_000_000
+    samples = "100" if options.quick else "300"
+    args = ["--small", "10000", "--large", str(large), "--samples", samples]
+    lines: list[Line] = []
+
+    def add(result: dict[str, Any], backend: str) -> None:
+        for key, label in (("room", "room"), ("dm", "DM pair")):
+            at_small, at_large = result[key]["small"], result[key]["large"]
+            lines.append(
+                Line(
+                    f"last 50 of a {label}, {backend}, {large // 1000}k vs 10k msgs",
+                    "ms p50",
+                    at_large["p50"],
+                    at_small["p50"],
+                    "same at 10k",
+                    "max",
+                    1.5,
+                    notes={
+                        "p99_large": at_large["p99"],
+                        "p99_small": at_small["p99"],
+                        "load_seconds": result["load_seconds"],
+                    },
+                )
+            )
+
+    log(f"history on SQLite, 10k then {large:,} messages")
+    url = f"sqlite://{options.workdir / 'history.sqlite3'}"
+    add(await run_module("bench.history", url, *args, within=300), "SQLite")
+    (options.workdir / "history.sqlite3").unlink(missing_ok=True)
+    if options.pg_url:
+        log(f"history on PostgreSQL, 10k then {large:,} messages")
+        async with scratch_postgres(options.pg_url) as pg:
+            add(await run_module("bench.history", pg, *args, within=300), "PostgreSQL")
+    return lines
+
+
 BENCHES: dict[str, Callable[[Options], Awaitable[list[Line]]]] = {
     "http": bench_http,
     "two-processes": bench_two_processes,
+    "history": bench_history,
 }
 
 

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -254,13 +254,13 @@ class HttpClient:
             chunked = False
             close = False
             for header in raw.split(b"\r\n")[1:]:
-                raw_name, _, value = header.partition(b":")
+                raw_name, _, raw_value = header.partition(b":")
                 key = raw_name.strip().lower()
                 if key == b"content-length":
-                    length = int(value)
-                elif key == b"transfer-encoding" and b"chunked" in value.lower():
+                    length = int(raw_value)
+                elif key == b"transfer-encoding" and b"chunked" in raw_value.lower():
                     chunked = True
-                elif key == b"connection" and b"close" in value.lower():
+                elif key == b"connection" and b"close" in raw_value.lower():
                     close = True
             if chunked:
                 parts = []
@@ -436,3 +436,45 @@ async def python_load(
     errors = sum(r["errors"] for r in results)
     elapsed = max(r["elapsed"] for r in results)
     return Throughput(requests / elapsed, requests, errors, "python")
+
+
+@contextlib.asynccontextmanager
+async def scratch_postgres(admin_url: str) -> AsyncIterator[str]:
+    """A PostgreSQL database of our own on the admin URL's server, dropped after."""
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    import asyncpg
+
+    parts = urlsplit(admin_url)
+    name = f"comptoir_bench_{uuid.uuid4().hex[:10]}"
+    admin = urlunsplit(("postgresql", parts.netloc, parts.path or "/postgres", "", ""))
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    try:
+        yield urlunsplit(("postgres", parts.netloc, f"/{name}", "", ""))
+    finally:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+async def run_module(module: str, *args: str, within: float) -> Any:
+    """``python -m module args``: its stdout's JSON, within a time limit."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", module, *args, cwd=ROOT, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), within)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    if proc.returncode:
+        raise RuntimeError(f"python -m {module} failed ({proc.returncode})")
+    return json.loads(out)
