@@ -2,7 +2,8 @@
 
 - a :class:`core.errors.ComptoirError` keeps its message and carries its code;
 - an error raised before execution (syntax, validation, variable coercion)
-  is the client's: BAD_USER_INPUT with graphql-core's message;
+  is the client's: BAD_USER_INPUT with graphql-core's message (without its
+  "Did you mean ...?" hints in production, which would reveal the schema);
 - anything else is a bug: logged with its stack, and the client only sees
   INTERNAL_SERVER_ERROR with a fixed message.
 """
@@ -10,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 
 from graphql import GraphQLError
@@ -19,6 +21,10 @@ from core.errors import INTERNAL_MESSAGE, ComptoirError
 
 log = logging.getLogger("comptoir.graphql")
 
+# graphql-core's hints name fields, arguments, types and enum values.
+_SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
+TOO_DEEP_MESSAGE = "The document is nested too deeply."
+
 
 def _root_cause(error: GraphQLError) -> BaseException | None:
     original: BaseException | None = error.original_error
@@ -27,14 +33,22 @@ def _root_cause(error: GraphQLError) -> BaseException | None:
     return original
 
 
-def client_error(error: GraphQLError) -> GraphQLError:
+def without_suggestions(message: str) -> str:
+    return _SUGGESTION.sub("", message)
+
+
+def client_error(error: GraphQLError, *, hide_suggestions: bool = False) -> GraphQLError:
     if error.extensions and "code" in error.extensions:
         return error
     original = _root_cause(error)
     if isinstance(original, ComptoirError):
         message, extensions = original.message, original.extensions()
+    elif isinstance(original, RecursionError):
+        message, extensions = TOO_DEEP_MESSAGE, {"code": "BAD_USER_INPUT"}
     elif original is None or isinstance(original, GraphQLError) or error.path is None:
         message, extensions = error.message, {"code": "BAD_USER_INPUT"}
+        if hide_suggestions:
+            message = without_suggestions(message)
     else:
         log.error(
             "unexpected error in %s",
@@ -53,11 +67,19 @@ def client_error(error: GraphQLError) -> GraphQLError:
 
 
 class ErrorCodes(SchemaExtension):
+    def __init__(self, *, hide_suggestions: bool = False) -> None:
+        super().__init__()
+        self.hide_suggestions = hide_suggestions
+
+    def _map(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        return [client_error(e, hide_suggestions=self.hide_suggestions) for e in errors]
+
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
-        if result is not None and getattr(result, "errors", None):
-            result.errors = [client_error(e) for e in result.errors]  # type: ignore[union-attr]
+        errors: list[GraphQLError] | None = getattr(result, "errors", None)
+        if result is not None and errors:
+            result.errors = self._map(errors)
         pre = self.execution_context.pre_execution_errors
         if pre:
-            self.execution_context.pre_execution_errors = [client_error(e) for e in pre]
+            self.execution_context.pre_execution_errors = self._map(pre)
