@@ -13,6 +13,7 @@ from core.pubsub import PubSub
 from core.ratelimit import MemoryRateLimiter, RateLimiter
 from core.security import PasswordHasher, TokenCodec
 from core.settings import Settings
+from core.storage import LocalStorage, Storage
 
 
 @dataclass(slots=True)
@@ -22,6 +23,7 @@ class Runtime:
     tokens: TokenCodec
     limiter: RateLimiter
     pubsub: PubSub
+    storage: Storage
 
 
 _current: Runtime | None = None
@@ -45,6 +47,7 @@ def build(settings: Settings) -> Runtime:
         ),
         limiter=MemoryRateLimiter(),
         pubsub=PubSub(settings.broadcast_url, prefix=settings.pubsub_prefix),
+        storage=LocalStorage(settings.upload_dir),
     )
 
 

@@ -162,7 +162,8 @@ class Settings:
             bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", 12, low=4, high=16),
             demo=demo,
             allow_registration=_bool(env, "ALLOW_REGISTRATION", True),
-            max_upload_bytes=_int(env, "MAX_UPLOAD_BYTES", 25 * 1024 * 1024, low=1, high=2**40),
+            # GraphQL File.size is an Int: 32 bits.
+            max_upload_bytes=_int(env, "MAX_UPLOAD_BYTES", 25 * 1024 * 1024, low=1, high=2**31 - 1),
             user_quota_bytes=_int(env, "USER_QUOTA_BYTES", 1024**3, low=0, high=2**50),
             upload_dir=upload_dir,
             cors_origins=_origins(env),

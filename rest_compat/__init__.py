@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from rest_compat import auth, chat, meta, openapi, products
+from rest_compat import auth, chat, files, meta, openapi, products, resources
 
-MODULES = [meta, auth, products, chat]
+MODULES = [meta, auth, products, files, resources, chat]
 
 
 def routes() -> list[BaseRoute]:

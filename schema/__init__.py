@@ -11,18 +11,20 @@ from strawberry.schema.config import StrawberryConfig
 from core.settings import Settings
 from schema.chat import ChatMutations, ChatQueries, ChatSubscriptions
 from schema.errors import ErrorCodes
+from schema.files import FileMutations, FileQueries
 from schema.limits import Limits, QueryLimits
 from schema.products import ProductMutations, ProductQueries
+from schema.resources import ResourceMutations, ResourceQueries
 from schema.users import UserMutations, UserQueries
 
 
 @strawberry.type
-class Query(UserQueries, ProductQueries, ChatQueries):
+class Query(UserQueries, ProductQueries, FileQueries, ResourceQueries, ChatQueries):
     pass
 
 
 @strawberry.type
-class Mutation(UserMutations, ProductMutations, ChatMutations):
+class Mutation(UserMutations, ProductMutations, FileMutations, ResourceMutations, ChatMutations):
     pass
 
 

@@ -1,0 +1,239 @@
+"""Uploaded files: streaming storage, quotas, and who may see what.
+
+Rules:
+
+- any authenticated user uploads; the bytes stream to storage (see
+  ``core.storage``) under a server-chosen key, and the row is written only
+  once they are all there, so a refused or broken upload leaves nothing;
+- an upload stops at ``MAX_UPLOAD_BYTES`` and at what is left of the
+  owner's ``USER_QUOTA_BYTES``, both with PAYLOAD_TOO_LARGE;
+- the owner and ADMINs list, download and delete a file; any authenticated
+  user downloads a file that an internal resource links; everyone else
+  gets NOT_FOUND, as for an id that does not exist;
+- the client's filename and content type are metadata only, sanitized here.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+
+from tortoise.functions import Sum
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
+
+from core import runtime
+from core.errors import BadUserInput, Forbidden, NotFound, PayloadTooLarge
+from core.storage import BlobMissing, SizeLimitExceeded, StorageFull
+from models import Resource, Role, StoredFile, User
+from resolvers import validation
+from resolvers.pagination import Page, keyset_page
+from resolvers.users import require_user
+
+log = logging.getLogger("comptoir.files")
+
+FILENAME_MAX = 255
+EXTENSION_MAX = 32
+DEFAULT_FILENAME = "file"
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+REST_LIMIT_DEFAULT = 100
+REST_LIMIT_MAX = 1000
+# RFC 9110 token characters, for both halves of type/subtype.
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,127}"
+_MEDIA_TYPE = re.compile(rf"^({_TOKEN})/({_TOKEN})$")
+
+
+@dataclass(slots=True)
+class FilePage:
+    page: Page[StoredFile]
+    total_count: int
+
+
+def sanitize_filename(raw: object) -> str:
+    """The client's name reduced to safe metadata.
+
+    Path components are dropped (``/`` and ``\\`` both), as are control,
+    format (bidi overrides, zero-width) and separator characters and NUL;
+    leading dots and surrounding spaces go; the result is at most 255
+    characters, keeping a short extension; an empty result is ``file``.
+    """
+    if not isinstance(raw, str):
+        return DEFAULT_FILENAME
+    name = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    name = unicodedata.normalize("NFC", name)
+    name = "".join(
+        ch for ch in name if unicodedata.category(ch)[0] != "C" and ch not in "\u2028\u2029"
+    )
+    name = name.strip().lstrip(".").strip()
+    if not name:
+        return DEFAULT_FILENAME
+    if len(name) > FILENAME_MAX:
+        stem, dot, extension = name.rpartition(".")
+        if dot and stem and 0 < len(extension) <= EXTENSION_MAX:
+            name = stem[: FILENAME_MAX - len(extension) - 1].rstrip() + "." + extension
+        else:
+            name = name[:FILENAME_MAX]
+    return name
+
+
+def sanitize_content_type(raw: object) -> str:
+    """``type/subtype`` from the client (parameters dropped), else octet-stream."""
+    if not isinstance(raw, str):
+        return DEFAULT_CONTENT_TYPE
+    media_type = raw.split(";", 1)[0].strip().lower()
+    if len(media_type) > 255 or not _MEDIA_TYPE.match(media_type):
+        return DEFAULT_CONTENT_TYPE
+    return media_type
+
+
+def _quota_message(quota: int) -> str:
+    return f"Storage quota exceeded: each user may store at most {quota} bytes."
+
+
+async def used_bytes(user_id: int) -> int:
+    rows = await StoredFile.filter(owner_id=user_id).annotate(total=Sum("size")).values("total")
+    total = rows[0]["total"] if rows else None
+    return int(total or 0)
+
+
+async def upload_file(
+    *,
+    actor: User | None,
+    filename: object,
+    content_type: object,
+    chunks: AsyncIterable[bytes],
+) -> StoredFile:
+    """Stream ``chunks`` to storage and record the file.
+
+    Whatever goes wrong (a limit, the quota, a disconnect raised by
+    ``chunks``, a full disk), no bytes and no row remain.
+    """
+    user = require_user(actor)
+    services = runtime.get()
+    settings = services.settings
+    quota = settings.user_quota_bytes
+    remaining = quota - await used_bytes(user.id)
+    if remaining <= 0:
+        raise PayloadTooLarge(_quota_message(quota))
+    limit = min(settings.max_upload_bytes, remaining)
+    try:
+        blob = await services.storage.save(chunks, max_bytes=limit)
+    except SizeLimitExceeded:
+        if limit < settings.max_upload_bytes:
+            raise PayloadTooLarge(_quota_message(quota)) from None
+        raise PayloadTooLarge(
+            f"File over the upload limit of {settings.max_upload_bytes} bytes."
+        ) from None
+    except StorageFull:
+        log.error("upload refused: storage is full")
+        raise PayloadTooLarge("Not enough storage space left for this file.") from None
+    try:
+        async with in_transaction():
+            # Serialize this user's uploads so two at once cannot both fit.
+            await User.select_for_update().filter(id=user.id).first()
+            if await used_bytes(user.id) + blob.size > quota:
+                raise PayloadTooLarge(_quota_message(quota))
+            return await StoredFile.create(
+                owner_id=user.id,
+                filename=sanitize_filename(filename),
+                content_type=sanitize_content_type(content_type),
+                size=blob.size,
+                sha256=blob.sha256,
+                storage_key=blob.key,
+            )
+    except BaseException:
+        await services.storage.delete(blob.key)
+        raise
+
+
+def _visible(user: User) -> QuerySet[StoredFile]:
+    if user.role == Role.ADMIN:
+        return StoredFile.all()
+    return StoredFile.filter(owner_id=user.id)
+
+
+async def list_files(
+    *,
+    actor: User | None,
+    first: int | None = None,
+    after: int | None = None,
+    last: int | None = None,
+    before: int | None = None,
+) -> FilePage:
+    """The caller's files (everyone's for an ADMIN), oldest first."""
+    queryset = _visible(require_user(actor))
+    page = await keyset_page(
+        queryset, first=first, after=after, last=last, before=before, default_first=50
+    )
+    return FilePage(page, await queryset.count())
+
+
+async def list_files_offset(
+    *, actor: User | None, limit: int | None = None, offset: int | None = None
+) -> list[StoredFile]:
+    """The legacy REST listing: offset paging, ordered by id."""
+    queryset = _visible(require_user(actor))
+    limit = REST_LIMIT_DEFAULT if limit is None else limit
+    offset = 0 if offset is None else offset
+    if limit < 0 or offset < 0:
+        raise BadUserInput("limit and offset must not be negative.", field="limit")
+    limit = min(limit, REST_LIMIT_MAX)
+    offset = min(offset, validation.MAX_INT32)
+    return list(await queryset.order_by("id").offset(offset).limit(limit))
+
+
+def _owns(user: User, row: StoredFile) -> bool:
+    return user.role == Role.ADMIN or row.owner_id == user.id  # type: ignore[attr-defined]
+
+
+async def _readable(user: User, row: StoredFile) -> bool:
+    return _owns(user, row) or await Resource.filter(file_id=row.id).exists()
+
+
+async def get_file(*, actor: User | None, file_id: int) -> StoredFile:
+    """A file the caller may download, else NOT_FOUND (never a hint that it exists)."""
+    user = require_user(actor)
+    row = await StoredFile.get_or_none(id=file_id)
+    if row is None or not await _readable(user, row):
+        raise NotFound("File not found.")
+    return row
+
+
+async def open_file(*, actor: User | None, file_id: int) -> tuple[StoredFile, AsyncIterator[bytes]]:
+    """The row and its bytes, for a caller allowed to download it."""
+    row = await get_file(actor=actor, file_id=file_id)
+    try:
+        chunks = await runtime.get().storage.open(row.storage_key)
+    except BlobMissing:
+        log.error("file %d has no stored bytes (key %s)", row.id, row.storage_key)
+        raise NotFound("File not found.") from None
+    return row, chunks
+
+
+async def delete_file(*, actor: User | None, file_id: int) -> bool:
+    """Owner or ADMIN: the row goes, then the bytes.
+
+    A file linked by a resource may be read by anyone signed in; they get
+    FORBIDDEN here rather than NOT_FOUND, since they can see it. The
+    resource keeps its row, with no file.
+    """
+    user = require_user(actor)
+    row = await StoredFile.get_or_none(id=file_id)
+    if row is None or not await _readable(user, row):
+        raise NotFound("File not found.")
+    if not _owns(user, row):
+        raise Forbidden("Only the owner or an ADMIN may delete this file.")
+    deleted = await StoredFile.filter(id=row.id).delete()
+    if not deleted:
+        raise NotFound("File not found.")
+    await runtime.get().storage.delete(row.storage_key)
+    return True
+
+
+async def files_by_id(ids: list[int]) -> list[StoredFile | None]:
+    """Batch lookup in the order asked (for DataLoaders; no access check)."""
+    rows = {f.id: f for f in await StoredFile.filter(id__in=ids)}
+    return [rows.get(i) for i in ids]

@@ -1,0 +1,161 @@
+"""Internal resources: documents, tutorials and links every member can browse.
+
+Rules:
+
+- any authenticated user lists them (optionally one ``kind``);
+- only an ADMIN creates one;
+- a resource points at exactly one thing: an external ``url`` (absolute
+  http or https, at most 2048 characters, no credentials; stored as given,
+  never fetched by the server) or an uploaded file (``file_id``), which
+  every authenticated user may then download.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from tortoise.queryset import QuerySet
+
+from core.errors import BadUserInput, Forbidden
+from models import Resource, ResourceKind, Role, StoredFile, User
+from resolvers import validation
+from resolvers.pagination import Page, keyset_page
+from resolvers.users import require_user
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 10_000
+URL_MAX = 2048
+REST_LIMIT_DEFAULT = 100
+REST_LIMIT_MAX = 1000
+
+
+@dataclass(slots=True)
+class ResourcePage:
+    page: Page[Resource]
+    total_count: int
+
+
+def require_admin(actor: User | None) -> User:
+    user = require_user(actor)
+    if user.role != Role.ADMIN:
+        raise Forbidden("Only an ADMIN may create resources.")
+    return user
+
+
+def parse_kind(value: object, field: str = "kind") -> ResourceKind:
+    if isinstance(value, ResourceKind):
+        return value
+    if isinstance(value, str):
+        try:
+            return ResourceKind(value.strip().upper())
+        except ValueError:
+            pass
+    names = ", ".join(k.value for k in ResourceKind)
+    raise BadUserInput(f"{field} must be one of {names}.", field=field)
+
+
+def check_url(value: object, field: str = "url") -> str:
+    """An absolute http(s) URL with a host; anything else is refused."""
+    url = validation.single_line(value, field, max_len=URL_MAX)
+    if any(ch.isspace() for ch in url) or not url.isprintable():
+        raise BadUserInput(f"{field} must not contain spaces or control characters.", field=field)
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise BadUserInput(f"{field} is not a valid URL.", field=field) from None
+    if parts.scheme.lower() not in {"http", "https"}:
+        raise BadUserInput(f"{field} must be an http or https URL.", field=field)
+    if not host:
+        raise BadUserInput(f"{field} must be an absolute URL with a host.", field=field)
+    if parts.username is not None or parts.password is not None:
+        raise BadUserInput(f"{field} must not carry credentials.", field=field)
+    return url
+
+
+def _filtered(kind: object) -> QuerySet[Resource]:
+    queryset = Resource.all()
+    if kind is not None and kind != "":
+        queryset = queryset.filter(kind=parse_kind(kind))
+    return queryset
+
+
+async def list_resources(
+    *,
+    actor: User | None,
+    first: int | None = None,
+    after: int | None = None,
+    last: int | None = None,
+    before: int | None = None,
+    kind: object = None,
+) -> ResourcePage:
+    require_user(actor)
+    queryset = _filtered(kind)
+    page = await keyset_page(
+        queryset.prefetch_related("file"),
+        first=first,
+        after=after,
+        last=last,
+        before=before,
+        default_first=50,
+    )
+    return ResourcePage(page, await queryset.count())
+
+
+async def list_resources_offset(
+    *,
+    actor: User | None,
+    limit: int | None = None,
+    offset: int | None = None,
+    kind: object = None,
+) -> list[Resource]:
+    """The legacy REST listing: offset paging, ordered by id."""
+    require_user(actor)
+    queryset = _filtered(kind)
+    limit = REST_LIMIT_DEFAULT if limit is None else limit
+    offset = 0 if offset is None else offset
+    if limit < 0 or offset < 0:
+        raise BadUserInput("limit and offset must not be negative.", field="limit")
+    limit = min(limit, REST_LIMIT_MAX)
+    offset = min(offset, validation.MAX_INT32)
+    return list(await queryset.order_by("id").offset(offset).limit(limit))
+
+
+async def create_resource(
+    *,
+    actor: User | None,
+    title: object,
+    description: object = "",
+    kind: object = ResourceKind.DOCUMENT,
+    url: object = None,
+    file_id: object = None,
+    file_field: str = "fileId",
+) -> Resource:
+    """ADMIN only; exactly one of ``url`` and ``file_id``."""
+    user = require_admin(actor)
+    clean_title = validation.single_line(title, "title", max_len=TITLE_MAX)
+    clean_description = validation.text(
+        "" if description is None else description, "description", max_len=DESCRIPTION_MAX
+    )
+    clean_kind = parse_kind(ResourceKind.DOCUMENT if kind is None else kind)
+    if (url is None) == (file_id is None):
+        raise BadUserInput(f"Give exactly one of url and {file_field}.", field="url")
+    stored: StoredFile | None = None
+    clean_url: str | None = None
+    if url is not None:
+        clean_url = check_url(url)
+    else:
+        stored = await StoredFile.get_or_none(id=validation.parse_id(file_id, file_field))
+        if stored is None:
+            raise BadUserInput(f"{file_field} does not name an uploaded file.", field=file_field)
+    resource = await Resource.create(
+        title=clean_title,
+        description=clean_description,
+        kind=clean_kind,
+        url=clean_url,
+        file=stored,
+        created_by=user,
+    )
+    return resource

@@ -1,0 +1,122 @@
+"""Files on GraphQL: ``files``, ``uploadFile`` (multipart request spec), ``deleteFile``.
+
+Strawberry reads a multipart request with Starlette's form parser: each
+file part is spooled to a temporary file (at most 1 MiB of it in memory,
+the rest on disk, unlinked from the start so nothing outlives the request)
+while ``BodyLimit`` counts the body as it arrives. The resolver then copies
+the spooled file to storage in 1 MiB reads, where the exact
+``MAX_UPLOAD_BYTES`` and quota limits apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+import strawberry
+from starlette.datastructures import UploadFile
+from strawberry.file_uploads import Upload
+
+from core.errors import BadUserInput
+from models import StoredFile
+from resolvers import files
+from resolvers.validation import parse_id
+from schema import loaders
+from schema.context import Info
+from schema.pagination import PageInfo, cursors, edges, page_info
+from schema.users import User
+
+READ_CHUNK = 1024 * 1024
+
+
+@strawberry.type
+class File:
+    id: strawberry.ID
+    filename: str = strawberry.field(description="The sanitized name the client gave.")
+    content_type: str
+    size: int = strawberry.field(description="Bytes.")
+    sha256: str
+    url: str = strawberry.field(description="Where an authorized client downloads it (GET).")
+    created_at: datetime
+    _owner_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def owner(self, info: Info) -> User:
+        row = await loaders.users_by_id(info.context).load(self._owner_id)
+        assert row is not None  # files cascade with their owner
+        return User.from_row(row)
+
+    @classmethod
+    def from_row(cls, row: StoredFile) -> File:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            filename=row.filename,
+            content_type=row.content_type,
+            size=row.size,
+            sha256=row.sha256,
+            url=f"/files/{row.id}",
+            created_at=row.created_at,
+            _owner_id=row.owner_id,  # type: ignore[attr-defined]
+        )
+
+
+@strawberry.type
+class FileEdge:
+    cursor: str
+    node: File
+
+
+@strawberry.type
+class FileConnection:
+    edges: list[FileEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+async def _read(upload: UploadFile) -> AsyncIterator[bytes]:
+    while chunk := await upload.read(READ_CHUNK):
+        yield chunk
+
+
+@strawberry.type
+class FileQueries:
+    @strawberry.field(description="Authenticated: the caller's files (all of them, for an ADMIN).")
+    async def files(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> FileConnection:
+        after_id, before_id = cursors(after, before)
+        result = await files.list_files(
+            actor=info.context.user, first=first, after=after_id, last=last, before=before_id
+        )
+        return FileConnection(
+            edges=edges(result.page, File.from_row, FileEdge),
+            page_info=page_info(result.page),
+            total_count=result.total_count,
+        )
+
+
+@strawberry.type
+class FileMutations:
+    @strawberry.mutation(description="Authenticated; send it as a GraphQL multipart request.")
+    async def upload_file(self, info: Info, file: Upload) -> File:
+        if not isinstance(file, UploadFile):
+            raise BadUserInput("file must be a file part of a multipart request.", field="file")
+        try:
+            row = await files.upload_file(
+                actor=info.context.user,
+                filename=file.filename,
+                content_type=file.content_type,
+                chunks=_read(file),
+            )
+        finally:
+            await file.close()
+        return File.from_row(row)
+
+    @strawberry.mutation(description="The owner or an ADMIN.")
+    async def delete_file(self, info: Info, id: strawberry.ID) -> bool:
+        return await files.delete_file(actor=info.context.user, file_id=parse_id(id))
