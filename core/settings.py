@@ -119,6 +119,11 @@ class Settings:
     ws_max_connections: int = 10000
     ws_max_queue_bytes: int = 1024 * 1024
     ws_compression: bool = False
+    ws_open_timeout: int = 10
+    ws_ping_interval: int = 20
+    ws_ping_timeout: int = 20
+    ws_close_timeout: int = 5
+    ws_frame_rate: int = 50
     pubsub_prefix: str = "comptoir"
     log_level: str = "info"
     notes: tuple[str, ...] = ()
@@ -188,6 +193,11 @@ class Settings:
             ws_max_connections=_int(env, "WS_MAX_CONNECTIONS", 10000, low=1, high=10**7),
             ws_max_queue_bytes=_int(env, "WS_MAX_QUEUE_BYTES", 1024 * 1024, low=1024, high=2**31),
             ws_compression=_bool(env, "WS_COMPRESSION", False),
+            ws_open_timeout=_int(env, "WS_OPEN_TIMEOUT", 10, low=1, high=300),
+            ws_ping_interval=_int(env, "WS_PING_INTERVAL", 20, low=1, high=3600),
+            ws_ping_timeout=_int(env, "WS_PING_TIMEOUT", 20, low=1, high=3600),
+            ws_close_timeout=_int(env, "WS_CLOSE_TIMEOUT", 5, low=1, high=60),
+            ws_frame_rate=_int(env, "WS_FRAME_RATE", 50, low=1, high=10**6),
             pubsub_prefix=env.get("PUBSUB_PREFIX") or "comptoir",
             log_level=log_level,
             notes=tuple(notes),
