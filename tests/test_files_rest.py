@@ -85,7 +85,9 @@ async def test_upload_round_trip_keeps_bytes_and_sha256(
     # Given 3 MiB of random bytes
     data = os.urandom(3 * 1024 * 1024 + 17)
     # When they are uploaded
-    response = await upload(http, member, data, filename="report.pdf", content_type="application/pdf")
+    response = await upload(
+        http, member, data, filename="report.pdf", content_type="application/pdf"
+    )
     # Then the row describes them
     assert response.status_code == 201, response.text
     body = response.json()
@@ -331,9 +333,7 @@ async def test_mass_assignment_fields_are_ignored(
     ]
 
 
-async def test_plain_field_named_file_is_accepted(
-    http: httpx.AsyncClient, member: Account
-) -> None:
+async def test_plain_field_named_file_is_accepted(http: httpx.AsyncClient, member: Account) -> None:
     body, headers = multipart(part("file", b"typed in a form"))
     response = await http.post("/files", content=body, headers={**headers, **member.headers})
     assert response.status_code == 201, response.text
