@@ -21,11 +21,11 @@ from tests.conftest import Account, MakeAccount
 from tests.harness import Service
 from tests.test_files_rest import (
     BOUNDARY,
+    empty_upload_dir,
     multipart,
     part,
     stored_files,
     upload,
-    upload_dir,  # noqa: F401 - fixture
 )
 
 MiB = 1024 * 1024
@@ -71,6 +71,11 @@ async def assert_nothing_stored(http: httpx.AsyncClient, account: Account, direc
 
 
 Configure = Callable[..., None]
+
+
+@pytest.fixture
+def upload_dir(service: Service) -> Path:
+    return empty_upload_dir(service)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -61,13 +60,17 @@ def stored_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*") if p.is_file()) if directory.exists() else []
 
 
-@pytest.fixture
-def upload_dir(service: Service) -> Iterator[Path]:
+def empty_upload_dir(service: Service) -> Path:
     """UPLOAD_DIR, emptied first: tables are emptied per test, blobs are not."""
     directory = service.settings.upload_dir
     for path in stored_files(directory):
         path.unlink()
-    yield directory
+    return directory
+
+
+@pytest.fixture
+def upload_dir(service: Service) -> Path:
+    return empty_upload_dir(service)
 
 
 def disposition_names(header: str) -> tuple[str, str]:
@@ -75,7 +78,8 @@ def disposition_names(header: str) -> tuple[str, str]:
     assert header.startswith("attachment;"), header
     fallback = re.search(r'filename="([^"\\]*)"', header)
     exact = re.search(r"filename\*=UTF-8''([A-Za-z0-9%!#$&+.^_`|~-]+)$", header)
-    assert fallback and exact, header
+    assert fallback, header
+    assert exact, header
     return fallback.group(1), unquote(exact.group(1), errors="strict")
 
 
@@ -257,7 +261,9 @@ async def test_odd_filenames_are_stored_safely(
     assert header.isascii()
     fallback, exact = disposition_names(header)
     assert exact == stored
-    assert fallback and '"' not in fallback and "\\" not in fallback
+    assert fallback
+    assert '"' not in fallback
+    assert "\\" not in fallback
 
 
 async def test_long_filename_is_cut_keeping_its_extension(
