@@ -13,13 +13,30 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from broadcaster import Broadcast
+from broadcaster._backends.base import BroadcastBackend
+from broadcaster._backends.redis import RedisBackend
+
+
+class _RedisBackend(RedisBackend):
+    """broadcaster 0.3.1 wakes its listener *before* SUBSCRIBE completes; the
+    listener then sees no channel, stops, and never delivers anything. Wake
+    it once the subscription is in place instead."""
+
+    async def subscribe(self, channel: str) -> None:
+        await self._pubsub.subscribe(channel)
+        self._ready.set()
+
+
+def _backend(url: str) -> BroadcastBackend | None:
+    return _RedisBackend(url) if url.startswith(("redis://", "rediss://")) else None
 
 
 class PubSub:
     def __init__(self, url: str, *, prefix: str = "comptoir") -> None:
         self.url = url
         self.prefix = prefix
-        self._broadcast = Broadcast(url)
+        backend = _backend(url)
+        self._broadcast = Broadcast(url) if backend is None else Broadcast(backend=backend)
 
     def channel(self, name: str) -> str:
         return f"{self.prefix}:{name}"
