@@ -12,7 +12,7 @@ events already replayed: no gap and no duplicate.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Any
 
@@ -292,7 +292,7 @@ def _graphql_error(error: ComptoirError) -> GraphQLError:
     return GraphQLError(error.message, extensions=error.extensions())
 
 
-async def _room_stream(room: RoomRow, after: int | None) -> AsyncIterator[Message]:
+async def _room_stream(room: RoomRow, after: int | None) -> AsyncGenerator[Message, None]:
     async with runtime.get().pubsub.subscribe(chat.room_channel(room.id)) as events:
         last = after or 0
         while after is not None:
@@ -307,7 +307,7 @@ async def _room_stream(room: RoomRow, after: int | None) -> AsyncIterator[Messag
                 yield Message.from_event(event)
 
 
-async def _dm_stream(user: UserRow, after: int | None) -> AsyncIterator[DirectMessage]:
+async def _dm_stream(user: UserRow, after: int | None) -> AsyncGenerator[DirectMessage, None]:
     async with runtime.get().pubsub.subscribe(chat.user_channel(user.id)) as events:
         last = after or 0
         while after is not None:
@@ -337,8 +337,7 @@ class ChatSubscriptions:
             after_id = None if after is None else chat.check_after(after)
         except ComptoirError as error:
             raise _graphql_error(error) from None
-        async for message in _room_stream(found, after_id):
-            yield message
+        return _room_stream(found, after_id)
 
     @strawberry.subscription(
         description="Every new DM to or from the caller; with `after`, the stored ones "
@@ -353,5 +352,4 @@ class ChatSubscriptions:
             after_id = None if after is None else chat.check_after(after)
         except ComptoirError as error:
             raise _graphql_error(error) from None
-        async for dm in _dm_stream(user, after_id):
-            yield dm
+        return _dm_stream(user, after_id)

@@ -1,0 +1,370 @@
+"""GraphQL chat subscriptions over graphql-transport-ws, with a raw client.
+
+Messages arrive from every door (here REST and GraphQL POSTs); ``after``
+replays stored messages before live ones with no gap and no duplicate; no
+subscription without a valid token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from core import runtime
+from tests.conftest import Account, GraphQL, MakeAccount, data_of
+from tests.harness import Service
+
+PROTOCOL = "graphql-transport-ws"
+TIMEOUT = 10
+
+ROOM_MESSAGES = """
+subscription ($room: String!, $after: ID) {
+  roomMessages(room: $room, after: $after) {
+    id content clientId createdAt
+    room { id name }
+    author { id displayName email }
+  }
+}
+"""
+DIRECT_MESSAGES = """
+subscription ($after: ID) {
+  directMessages(after: $after) { id content fromUser { id } toUser { id } }
+}
+"""
+SEND_MESSAGE = """
+mutation ($room: String!, $content: String!) {
+  sendMessage(room: $room, content: $content) { id }
+}
+"""
+
+
+@pytest.fixture
+def roomy_limit(service: Service) -> Iterator[None]:
+    rt = runtime.get()
+    saved = rt.settings
+    rt.settings = dataclasses.replace(saved, messages_per_window=1000)
+    yield
+    rt.settings = saved
+
+
+def ws_url(service: Service) -> str:
+    return service.http_url.replace("http://", "ws://", 1) + "/graphql"
+
+
+@dataclasses.dataclass
+class Client:
+    """A bare graphql-transport-ws client."""
+
+    conn: ClientConnection
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.conn.send(json.dumps(message))
+
+    async def receive(self) -> dict[str, Any]:
+        raw = await asyncio.wait_for(self.conn.recv(), TIMEOUT)
+        message: dict[str, Any] = json.loads(raw)
+        if message.get("type") == "ping":
+            await self.send({"type": "pong"})
+            return await self.receive()
+        return message
+
+    async def subscribe(self, op_id: str, query: str, variables: dict[str, Any]) -> None:
+        await self.send(
+            {"id": op_id, "type": "subscribe", "payload": {"query": query, "variables": variables}}
+        )
+
+    async def next_data(self, op_id: str) -> dict[str, Any]:
+        message = await self.receive()
+        assert message["id"] == op_id, message
+        assert message["type"] == "next", message
+        assert not message["payload"].get("errors"), message
+        data: dict[str, Any] = message["payload"]["data"]
+        return data
+
+    async def nothing_within(self, seconds: float) -> bool:
+        try:
+            message = await asyncio.wait_for(self.conn.recv(), seconds)
+        except TimeoutError:
+            return True
+        raise AssertionError(f"unexpected message {message!r}")
+
+
+@asynccontextmanager
+async def ws_client(
+    service: Service, token: str | None, *, init: bool = True
+) -> AsyncIterator[Client]:
+    async with connect(ws_url(service), subprotocols=[PROTOCOL]) as conn:  # type: ignore[list-item]
+        client = Client(conn)
+        if init:
+            payload = {"Authorization": f"Bearer {token}"} if token else {}
+            await client.send({"type": "connection_init", "payload": payload})
+            ack = await client.receive()
+            assert ack["type"] == "connection_ack", ack
+        yield client
+
+
+async def make_room(
+    http: httpx.AsyncClient, owner: Account, name: str, private: bool = False
+) -> int:
+    response = await http.post(
+        "/chat/rooms", json={"name": name, "is_private": private}, headers=owner.headers
+    )
+    assert response.status_code == 201, response.text
+    room_id: int = response.json()["id"]
+    return room_id
+
+
+async def rest_post(http: httpx.AsyncClient, who: Account, room: object, content: str) -> int:
+    response = await http.post(
+        f"/chat/rooms/{room}/messages", json={"content": content}, headers=who.headers
+    )
+    assert response.status_code == 201, response.text
+    message_id: int = response.json()["id"]
+    return message_id
+
+
+async def wait_subscribed(http: httpx.AsyncClient, client: Client) -> None:
+    """A subscription is live once the server has entered it: give it a turn."""
+    await asyncio.sleep(0.2)
+
+
+# --- delivery ----------------------------------------------------------------
+
+
+async def test_rest_post_reaches_a_graphql_subscriber(
+    service: Service, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    alice, bob = await make_account(), await make_account()
+    room_id = await make_room(http, alice, "general")
+    async with ws_client(service, alice.token) as client:
+        await client.subscribe("1", ROOM_MESSAGES, {"room": "general"})
+        await wait_subscribed(http, client)
+
+        message_id = await rest_post(http, bob, "general", "<b>salut</b> '; --")
+
+        data = (await client.next_data("1"))["roomMessages"]
+    assert data["id"] == str(message_id)
+    assert data["content"] == "<b>salut</b> '; --"
+    assert data["clientId"] is None
+    assert data["room"] == {"id": str(room_id), "name": "general"}
+    assert data["author"]["id"] == str(bob.id)
+    assert data["author"]["email"] == ""  # another user's address stays hidden
+
+
+async def test_graphql_send_reaches_a_subscriber_by_room_id(
+    service: Service, http: httpx.AsyncClient, graphql: GraphQL, member: Account
+) -> None:
+    room_id = await make_room(http, member, "general")
+    async with ws_client(service, member.token) as client:
+        await client.subscribe("s", ROOM_MESSAGES, {"room": str(room_id)})
+        await wait_subscribed(http, client)
+
+        sent = data_of(
+            await graphql(SEND_MESSAGE, {"room": "general", "content": "hi"}, token=member.token)
+        )
+
+        data = (await client.next_data("s"))["roomMessages"]
+    assert data["id"] == sent["sendMessage"]["id"]
+    assert data["author"]["email"] == member.email
+
+
+async def test_a_subscriber_only_receives_its_room(
+    service: Service, http: httpx.AsyncClient, member: Account
+) -> None:
+    await make_room(http, member, "general")
+    await make_room(http, member, "random")
+    async with ws_client(service, member.token) as client:
+        await client.subscribe("1", ROOM_MESSAGES, {"room": "general"})
+        await wait_subscribed(http, client)
+
+        await rest_post(http, member, "random", "elsewhere")
+        here = await rest_post(http, member, "general", "here")
+
+        data = (await client.next_data("1"))["roomMessages"]
+    assert data["id"] == str(here)
+
+
+async def test_after_replays_stored_messages_then_goes_live(
+    service: Service, http: httpx.AsyncClient, member: Account
+) -> None:
+    await make_room(http, member, "general")
+    ids = [await rest_post(http, member, "general", f"m{n}") for n in range(4)]
+    async with ws_client(service, member.token) as client:
+        await client.subscribe("1", ROOM_MESSAGES, {"room": "general", "after": str(ids[1])})
+        replayed = [(await client.next_data("1"))["roomMessages"]["id"] for _ in range(2)]
+
+        live = await rest_post(http, member, "general", "live")
+
+        received = (await client.next_data("1"))["roomMessages"]["id"]
+        assert await client.nothing_within(0.3)
+    assert replayed == [str(ids[2]), str(ids[3])]
+    assert received == str(live)
+
+
+async def test_after_with_concurrent_sends_has_no_gap_and_no_duplicate(
+    service: Service, http: httpx.AsyncClient, member: Account, roomy_limit: None
+) -> None:
+    await make_room(http, member, "general")
+    before = [await rest_post(http, member, "general", f"old{n}") for n in range(20)]
+    total = 60
+
+    async def keep_sending() -> list[int]:
+        return [await rest_post(http, member, "general", f"new{n}") for n in range(total - 20)]
+
+    async with ws_client(service, member.token) as client:
+        sender = asyncio.create_task(keep_sending())
+        await asyncio.sleep(0.01)
+        await client.subscribe("1", ROOM_MESSAGES, {"room": "general", "after": "0"})
+        received = [(await client.next_data("1"))["roomMessages"]["id"] for _ in range(total)]
+        sent = await sender
+        assert await client.nothing_within(0.3)
+    assert received == [str(i) for i in before + sent]
+
+
+async def test_direct_messages_reach_both_parties_only(
+    service: Service, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    alice, bob, eve = await make_account(), await make_account(), await make_account()
+    async with (
+        ws_client(service, alice.token) as a,
+        ws_client(service, bob.token) as b,
+        ws_client(service, eve.token) as e,
+    ):
+        for client in (a, b, e):
+            await client.subscribe("dm", DIRECT_MESSAGES, {})
+        await wait_subscribed(http, a)
+
+        response = await http.post(
+            f"/chat/dm/{bob.id}", json={"content": "psst"}, headers=alice.headers
+        )
+
+        expected = {
+            "id": str(response.json()["id"]),
+            "content": "psst",
+            "fromUser": {"id": str(alice.id)},
+            "toUser": {"id": str(bob.id)},
+        }
+        assert (await a.next_data("dm"))["directMessages"] == expected
+        assert (await b.next_data("dm"))["directMessages"] == expected
+        assert await e.nothing_within(0.3)
+
+
+async def test_direct_messages_after_replays_the_callers_dms(
+    service: Service, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    alice, bob, eve = await make_account(), await make_account(), await make_account()
+    ids = []
+    for sender, to in [(alice, bob), (eve, bob), (bob, alice), (eve, alice)]:
+        response = await http.post(
+            f"/chat/dm/{to.id}", json={"content": "x"}, headers=sender.headers
+        )
+        ids.append(response.json()["id"])
+
+    async with ws_client(service, alice.token) as client:
+        await client.subscribe("dm", DIRECT_MESSAGES, {"after": str(ids[0])})
+        replayed = [(await client.next_data("dm"))["directMessages"]["id"] for _ in range(2)]
+        assert await client.nothing_within(0.3)
+    assert replayed == [str(ids[2]), str(ids[3])]
+
+
+# --- access ------------------------------------------------------------------
+
+
+async def subscription_error(client: Client, op_id: str) -> list[str]:
+    message = await client.receive()
+    assert message["id"] == op_id
+    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    return [e["extensions"]["code"] for e in errors]
+
+
+async def test_private_room_subscription_is_not_found_for_outsiders(
+    service: Service, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    owner, outsider = await make_account(), await make_account()
+    room_id = await make_room(http, owner, "secret", private=True)
+
+    async with ws_client(service, outsider.token) as client:
+        await client.subscribe("1", ROOM_MESSAGES, {"room": "secret"})
+        by_name = await subscription_error(client, "1")
+        await client.subscribe("2", ROOM_MESSAGES, {"room": str(room_id)})
+        by_id = await subscription_error(client, "2")
+        await client.subscribe("3", ROOM_MESSAGES, {"room": "nowhere"})
+        missing = await subscription_error(client, "3")
+        await rest_post(http, owner, "secret", "hidden")
+        assert await client.nothing_within(0.3)
+
+    assert by_name == by_id == missing == ["NOT_FOUND"]
+
+
+async def test_bad_after_is_bad_user_input(
+    service: Service, http: httpx.AsyncClient, member: Account
+) -> None:
+    await make_room(http, member, "general")
+
+    async with ws_client(service, member.token) as client:
+        await client.subscribe("1", ROOM_MESSAGES, {"room": "general", "after": "-1"})
+        room_codes = await subscription_error(client, "1")
+        await client.subscribe("2", DIRECT_MESSAGES, {"after": "abc"})
+        dm_codes = await subscription_error(client, "2")
+
+    assert room_codes == dm_codes == ["BAD_USER_INPUT"]
+
+
+async def close_code(client: Client) -> int | None:
+    try:
+        while True:
+            await client.receive()
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd else None
+
+
+@pytest.mark.parametrize("token", [None, "not-a-jwt", "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0."])
+async def test_connection_init_without_a_valid_token_closes_4403(
+    service: Service, member: Account, token: str | None
+) -> None:
+    async with ws_client(service, None, init=False) as client:
+        payload = {"Authorization": f"Bearer {token}"} if token else {}
+        await client.send({"type": "connection_init", "payload": payload})
+
+        assert await close_code(client) == 4403
+
+
+async def test_subscribe_before_init_closes_4401(service: Service, member: Account) -> None:
+    async with ws_client(service, None, init=False) as client:
+        await client.subscribe("1", ROOM_MESSAGES, {"room": "general"})
+
+        assert await close_code(client) == 4401
+
+
+async def test_token_in_the_handshake_header_is_accepted(
+    service: Service, http: httpx.AsyncClient, member: Account
+) -> None:
+    await make_room(http, member, "general")
+    async with connect(
+        ws_url(service),
+        subprotocols=[PROTOCOL],  # type: ignore[list-item]
+        additional_headers={"Authorization": f"Bearer {member.token}"},
+    ) as conn:
+        client = Client(conn)
+        await client.send({"type": "connection_init", "payload": {}})
+        assert (await client.receive())["type"] == "connection_ack"
+        await client.subscribe("1", ROOM_MESSAGES, {"room": "general"})
+        await wait_subscribed(http, client)
+
+        message_id = await rest_post(http, member, "general", "hello")
+
+        assert (await client.next_data("1"))["roomMessages"]["id"] == str(message_id)
+
+
+async def test_the_older_graphql_ws_protocol_is_not_spoken(service: Service) -> None:
+    async with connect(ws_url(service), subprotocols=["graphql-ws"]) as conn:  # type: ignore[list-item]
+        assert await close_code(Client(conn)) == 4406
