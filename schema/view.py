@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -76,6 +76,19 @@ class GraphQLView(GraphQL[Context, None]):
                 _error_body(error.reason, "BAD_USER_INPUT"), status_code=error.status_code
             )
         await response(scope, receive, send)
+        await request.close()  # closes files spooled by a multipart request
+
+    async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, str]:
+        """A GraphQL multipart request (uploads, see ``schema.files``).
+
+        Starlette spools each file part (1 MiB in memory, the rest in an
+        unlinked temporary file) while ``BodyLimit`` counts the body.
+        A map that does not fit the operations is the client's error.
+        """
+        try:
+            return await super().parse_multipart(request)
+        except (AttributeError, IndexError, TypeError, ValueError):
+            raise HTTPException(400, "The multipart map does not match the operations.") from None
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
