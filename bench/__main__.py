@@ -25,6 +25,8 @@ from bench.report import Line, Skipped, table, write_json
 
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS = "redis://127.0.0.1:6379"
+USERS = 120
+LOGIN_USERS = 20
 
 
 @dataclass
@@ -117,10 +119,21 @@ async def bench_history(options: Options) -> list[Line]:
     return lines
 
 
+async def bench_ws(options: Options) -> list[Line]:
+    from bench.ws_bench import WsConfig, ws_lines
+
+    config = WsConfig()
+    if options.quick:
+        config = WsConfig(clients=200, burst=50, paced=30, rate=10, gql_clients=50)
+    emails = [f"user{i}@bench.test" for i in range(USERS)]
+    return await ws_lines(options.sqlite_url, options.workdir, config, emails)
+
+
 BENCHES: dict[str, Callable[[Options], Awaitable[list[Line]]]] = {
     "http": bench_http,
     "two-processes": bench_two_processes,
     "history": bench_history,
+    "ws": bench_ws,
 }
 
 
@@ -129,7 +142,7 @@ async def run(options: Options, only: list[str]) -> int:
     skipped: list[Skipped] = []
     started = time.monotonic()
     log(f"seeding {options.sqlite_url}")
-    await seed(options.sqlite_url, users=120, login_users=20)
+    await seed(options.sqlite_url, users=USERS, login_users=LOGIN_USERS)
     for name, bench in BENCHES.items():
         if only and name not in only:
             continue
