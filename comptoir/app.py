@@ -65,6 +65,7 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["Retry-After", "WWW-Authenticate", "Content-Disposition"],
             allow_credentials=False,
             max_age=600,
         ),

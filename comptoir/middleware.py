@@ -1,10 +1,30 @@
-"""HTTP hygiene shared by every path: security headers and body limits."""
+"""HTTP hygiene shared by every path: security headers and body limits.
+
+Both sit inside Starlette's outermost error middleware, so
+:class:`SecurityHeaders` also answers an unexpected exception itself (a
+fixed 500 body) rather than letting it escape with a response that would
+carry none of its headers.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.errors import INTERNAL_MESSAGE
+
+log = logging.getLogger("comptoir.http")
+
+# A refused body is read (and dropped) up to this much before answering.
+DRAIN_BYTES = 16 * 1024 * 1024
+DRAIN_SECONDS = 5.0
+# Paths whose errors take the GraphQL shape {"errors": [...]}.
+GRAPHQL_PATHS = frozenset({"/graphql"})
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -14,13 +34,25 @@ SECURITY_HEADERS = [
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
 # GraphiQL and the docs page load their scripts from a CDN; JSON needs nothing.
-CSP_API = b"default-src 'none'; frame-ancestors 'none'"
+CSP_API = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 CSP_PAGES = (
     b"default-src 'self'; "
     b"script-src 'self' 'unsafe-inline' https://unpkg.com https://cdn.jsdelivr.net; "
     b"style-src 'self' 'unsafe-inline' https://unpkg.com https://cdn.jsdelivr.net; "
-    b"img-src 'self' data: https:; connect-src 'self' ws: wss:; frame-ancestors 'none'"
+    b"img-src 'self' data: https:; connect-src 'self' ws: wss:; frame-ancestors 'none'; "
+    b"base-uri 'none'; form-action 'self'; object-src 'none'"
 )
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+def error_body(path: str, code: str, message: str) -> bytes:
+    """An error in the shape of the door that ``path`` belongs to."""
+    body: dict[str, Any]
+    if path in GRAPHQL_PATHS:
+        body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    else:
+        body = {"error": {"code": code, "message": message}}
+    return json.dumps(body).encode()
 
 
 class SecurityHeaders:
@@ -32,21 +64,48 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        started = False
+        https = scope.get("scheme") == "https"
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
                 headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                if https and HSTS[0] not in present:
+                    headers.append(HSTS)
+                is_html = any(
+                    name.lower() == b"content-type" and value.startswith(b"text/html")
+                    for name, value in headers
+                )
                 if b"content-security-policy" not in present:
-                    is_html = any(
-                        name.lower() == b"content-type" and value.startswith(b"text/html")
-                        for name, value in headers
-                    )
                     headers.append((b"content-security-policy", CSP_PAGES if is_html else CSP_API))
+                if b"cache-control" not in present and not is_html:
+                    # API answers carry tokens and private data: no shared caches.
+                    headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            log.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            body = error_body(scope.get("path", ""), "INTERNAL_SERVER_ERROR", INTERNAL_MESSAGE)
+            await send_with_headers(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send_with_headers({"type": "http.response.body", "body": body})
 
 
 class BodyLimit:
@@ -68,9 +127,12 @@ class BodyLimit:
         headers = dict(scope.get("headers", []))
         content_type = headers.get(b"content-type", b"").lower()
         limit = self.multipart_limit if content_type.startswith(b"multipart/") else self.limit
+        path = scope.get("path", "")
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _too_large(send, limit)
+            if int(declared) <= limit + DRAIN_BYTES:
+                await _drain(receive)
+            await _too_large(send, limit, path)
             return
         received = 0
         response_started = False
@@ -94,7 +156,29 @@ class BodyLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not response_started:
-                await _too_large(send, limit)
+                await _drain(receive)
+                await _too_large(send, limit, path)
+
+
+async def _drain(receive: Receive) -> None:
+    """Read and drop what is left of a refused body, up to a bound.
+
+    A client still sending when the server answers and closes often sees a
+    reset instead of the 413; reading the rest first lets it see the answer.
+    """
+
+    async def drain() -> None:
+        left = DRAIN_BYTES
+        while left > 0:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            left -= len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(drain(), DRAIN_SECONDS)
 
 
 class BodyTooLarge(Exception):
@@ -103,10 +187,8 @@ class BodyTooLarge(Exception):
         self.limit = limit
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {"error": {"code": "PAYLOAD_TOO_LARGE", "message": f"Request body over {limit} bytes."}}
-    ).encode()
+async def _too_large(send: Send, limit: int, path: str) -> None:
+    body = error_body(path, "PAYLOAD_TOO_LARGE", f"Request body over {limit} bytes.")
     await send(
         {
             "type": "http.response.start",

@@ -1,7 +1,25 @@
-"""The Strawberry ASGI view: authentication, context and error bodies."""
+"""The Strawberry ASGI view: authentication, context and error bodies.
+
+It speaks GraphQL over HTTP (https://graphql.github.io/graphql-over-http/):
+
+- the response media type follows ``Accept``: ``application/graphql-response+json``
+  when the client prefers it, ``application/json`` otherwise (and when the
+  header is missing or names neither);
+- a request error (the document does not parse or validate, or a variable
+  does not coerce) has no ``data`` entry; it is a 400 under
+  ``application/graphql-response+json`` and a 200 under ``application/json``;
+- a body that is not a GraphQL request (bad JSON, wrong content type such as
+  ``text/plain`` or a form, a ``query`` that is not a string...) is a 400,
+  a mutation over GET is a 405 with ``Allow: POST``;
+- batches (a JSON array of operations) hold at most ``GRAPHQL_MAX_BATCH``
+  operations, run one after the other, each with its own context.
+
+Every error body is ``{"errors": [{"message", "extensions": {"code"}}]}``.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 from typing import Any
@@ -13,8 +31,11 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
 from strawberry.schema import BaseSchema
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
 from core.errors import ComptoirError, Unauthenticated
 from core.settings import Settings
@@ -23,13 +44,68 @@ from schema.context import Context
 
 log = logging.getLogger("comptoir.graphql")
 
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+_JSON_RANGES = {JSON, "application/*", "*/*"}
+_HTTP_CODES = {
+    401: "UNAUTHENTICATED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    429: "RATE_LIMITED",
+}
+_REQUEST_KEYS: dict[str, tuple[type, ...]] = {
+    "query": (str,),
+    "operationName": (str,),
+    "variables": (dict,),
+    "extensions": (dict,),
+}
+
 
 def client_ip(connection: HTTPConnection) -> str | None:
     return connection.client.host if connection.client else None
 
 
-def _error_body(message: str, code: str) -> dict[str, Any]:
-    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+def response_media_type(accept: str | None) -> str:
+    """``application/graphql-response+json`` when ``accept`` prefers it, else JSON."""
+    graphql_q = json_q = 0.0
+    for part in (accept or "").split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        media = media.lower()
+        if media == GRAPHQL_RESPONSE:
+            graphql_q = max(graphql_q, q)
+        elif media in _JSON_RANGES:
+            json_q = max(json_q, q)
+    return GRAPHQL_RESPONSE if graphql_q > 0 and graphql_q >= json_q else JSON
+
+
+def _error_body(message: str, extensions: dict[str, object]) -> dict[str, Any]:
+    return {"errors": [{"message": message, "extensions": extensions}]}
+
+
+def _is_request_error(result: ExecutionResult) -> bool:
+    """Refused before execution: no field ran, so no error has a path."""
+    errors = result.errors or []
+    return result.data is None and bool(errors) and all(e.path is None for e in errors)
+
+
+def _check_request(data: object) -> None:
+    if not isinstance(data, dict):
+        raise HTTPException(400, "A GraphQL request must be a JSON object.")
+    for key, types in _REQUEST_KEYS.items():
+        value = data.get(key)
+        if value is not None and not isinstance(value, types):
+            kind = "a string" if types == (str,) else "an object"
+            raise HTTPException(400, f"The request's `{key}` must be {kind} or null.")
 
 
 def _token_from_params(params: dict[str, Any]) -> str | None:
@@ -55,28 +131,133 @@ class GraphQLView(GraphQL[Context, None]):
             max_subscriptions_per_connection=50,
             allowed_origins=settings.cors_origins,
         )
+        self.max_batch = settings.graphql_max_batch
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
+        media_type = response_media_type(request.headers.get("accept"))
+        request.state.request_error = request.state.batch = False
         response: Response
         try:
             response = await self.run(request)
         except ComptoirError as error:
-            headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-            response = JSONResponse(
-                {"errors": [{"message": error.message, "extensions": error.extensions()}]},
-                status_code=error.status,
-                headers=headers,
+            headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
+            response = self._error(error.message, error.extensions(), error.status, headers)
+        except HTTPException as error:
+            code = _HTTP_CODES.get(error.status_code, "BAD_USER_INPUT")
+            headers = {"Allow": "POST"} if error.status_code == 405 else {}
+            response = self._error(error.reason, {"code": code}, error.status_code, headers)
+        else:
+            if (
+                response.media_type == JSON
+                and request.state.request_error
+                and not request.state.batch
+            ):
+                response.status_code = 400 if media_type == GRAPHQL_RESPONSE else 200
+        if response.media_type == JSON and media_type == GRAPHQL_RESPONSE:
+            response.headers["content-type"] = GRAPHQL_RESPONSE
+        try:
+            await response(scope, receive, send)
+        finally:
+            await request.close()  # closes files spooled by a multipart request
+
+    @staticmethod
+    def _error(
+        message: str, extensions: dict[str, object], status: int, headers: dict[str, str]
+    ) -> Response:
+        return JSONResponse(_error_body(message, extensions), status_code=status, headers=headers)
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return json.loads(data)
+        except RecursionError:
+            raise HTTPException(422, "The JSON body is nested too deeply.") from None
+        except UnicodeDecodeError:
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        if isinstance(data, GraphQLRequestData) and not isinstance(data.operation_name, str | None):
+            raise HTTPException(400, "The request's `operationName` must be a string or null.")
+        return data
+
+    def _validate_batch_request(
+        self, request_data: list[GraphQLRequestData], protocol: str
+    ) -> None:
+        # Called with the raw JSON array, before strawberry reads its items.
+        if protocol != "http":
+            raise HTTPException(400, "Batching is not supported on streaming responses.")
+        if not request_data:
+            raise HTTPException(400, "An empty batch has no operation to run.")
+        if len(request_data) > self.max_batch:
+            raise HTTPException(
+                400, f"Too many operations in a batch: at most {self.max_batch} are allowed."
+            )
+        for item in request_data:
+            _check_request(item)
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        if not isinstance(request_data, list):
+            return await super().execute_operation(
+                request, request_adapter, request_data, context, root_value, sub_response
+            )
+        # One after the other, each with its own context: rate limits count
+        # every operation exactly, and a batch uses one worker at a time.
+        # A batch answers 200 whatever each operation's fate.
+        request.state.batch = True
+        results = []
+        for index, item in enumerate(request_data):
+            item_context = context if index == 0 else await self.get_context(request, sub_response)
+            results.append(
+                await self.execute_single(
+                    request, request_adapter, sub_response, item_context, root_value, item
+                )
+            )
+        return results
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        try:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
             )
         except HTTPException as error:
-            response = JSONResponse(
-                _error_body(error.reason, "BAD_USER_INPUT"), status_code=error.status_code
-            )
-        await response(scope, receive, send)
-        await request.close()  # closes files spooled by a multipart request
+            if isinstance(error.__cause__, InvalidOperationTypeError):
+                method = request_adapter.method
+                raise HTTPException(
+                    405, f"{method} cannot run this operation: send mutations with POST."
+                ) from None
+            raise
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        response = process_result(result)
+        if _is_request_error(result):
+            # GraphQL over HTTP: a request error has no data entry.
+            response.pop("data", None)
+            request.state.request_error = True
+        return response
 
     async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, str]:
         """A GraphQL multipart request (uploads, see ``schema.files``).
