@@ -1,44 +1,83 @@
 """The chat WebSocket server, built on ``websockets`` in the app's event loop.
 
-Authentication happens in ``process_request``: a handshake without a valid
-token is answered with HTTP 401 and the handler never sees it.
+The handshake (``process_request``) refuses, in this order and before any
+WebSocket is opened:
+
+- 403 when a browser sends an ``Origin`` that is not in ``CORS_ORIGINS``
+  (cross-site WebSocket hijacking; clients sending no ``Origin`` pass);
+- 503 when the process holds ``WS_MAX_CONNECTIONS`` connections;
+- 401 without a valid, unexpired access token (``Authorization: Bearer``
+  or ``?token=``), with nothing else said;
+- 429 when the user holds ``WS_MAX_CONNECTIONS_PER_USER`` connections.
+
+Then one coroutine per connection reads frames (:mod:`ws.frames`) and
+hands them to :mod:`ws.handlers`. Close codes: 1001 on shutdown, 1003
+never (a binary frame gets an ``error`` frame), 1007 invalid UTF-8 and
+1009 a frame over 64 KiB (both from websockets), 1008 a client that does
+not read what it is sent, 1011 a client that does not answer pings,
+1013 the pub/sub feed was lost, 4001 token expired or session revoked.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
+import uuid
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from core.errors import ComptoirError
+from core import runtime
+from core.errors import INTERNAL_MESSAGE, ComptoirError, RateLimited, Unauthenticated
+from core.security import AccessClaims
 from core.settings import Settings
 from models import User
-from resolvers import auth
+from resolvers import auth, chat
+from ws import frames
+from ws.client import CLOSE_AUTH, Client, ClientGone
+from ws.handlers import Handlers, ready_frame, still_valid
+from ws.hub import FeedUnavailable, Hub
+from ws.limits import ConnectionCaps, Refusal, TokenBucket
 
 log = logging.getLogger("comptoir.ws")
 
 MAX_FRAME_BYTES = 64 * 1024
+RETRY_AFTER_SECONDS = "5"
 
 
 def _token(request: Request) -> str | None:
-    header = request.headers.get("Authorization")
+    header = request.headers.get_all("Authorization")
     if header:
-        return auth.bearer_token(header)
-    query = parse_qs(urlsplit(request.path).query)
-    tokens = query.get("token")
+        if len(header) > 1:
+            raise Unauthenticated("One Authorization header, please.")
+        return auth.bearer_token(header[0])
+    tokens = parse_qs(urlsplit(request.path).query).get("token")
     return tokens[0] if tokens else None
+
+
+def origin_allowed(origins: tuple[str, ...], values: list[str]) -> bool:
+    """No ``Origin`` (not a browser) passes; a browser's must be listed."""
+    if not values:
+        return True
+    return len(values) == 1 and values[0].rstrip("/") in origins
 
 
 class ChatServer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._server: Server | None = None
-        self._users: dict[ServerConnection, User] = {}
+        self._hub: Hub | None = None
+        self._handlers: Handlers | None = None
+        self._caps = ConnectionCaps(
+            per_user=settings.ws_max_connections_per_user, total=settings.ws_max_connections
+        )
+        self._pending: dict[ServerConnection, tuple[User, AccessClaims]] = {}
+        self._clients: set[Client] = set()
+        self._by_session: dict[uuid.UUID, set[Client]] = {}
+        self._sessions_task: asyncio.Task[None] | None = None
 
     @property
     def port(self) -> int:
@@ -46,59 +85,230 @@ class ChatServer:
         sockets = list(self._server.sockets)
         return int(sockets[0].getsockname()[1])
 
+    @property
+    def hub(self) -> Hub:
+        assert self._hub is not None
+        return self._hub
+
+    @property
+    def connection_count(self) -> int:
+        return self._caps.count
+
+    # --- handshake -------------------------------------------------------------------
+
     async def _process_request(
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
+        if not origin_allowed(self.settings.cors_origins, request.headers.get_all("Origin")):
+            return connection.respond(HTTPStatus.FORBIDDEN, "Origin not allowed.\n")
+        if self._caps.full():
+            return _busy(connection, HTTPStatus.SERVICE_UNAVAILABLE, "Too many connections.\n")
         try:
             token = _token(request)
             if token is None:
-                raise ComptoirError("missing token")
-            user, _claims = await auth.authenticate(token)
+                raise Unauthenticated()
+            user, claims = await auth.authenticate(token)
+            still_valid(claims)
         except ComptoirError:
             response = connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
-            response.headers = Headers(
-                [*response.headers.raw_items(), ("WWW-Authenticate", "Bearer")]
-            )
+            response.headers["WWW-Authenticate"] = "Bearer"
             return response
-        self._users[connection] = user
+        refusal = self._caps.acquire(user.id)
+        if refusal is Refusal.USER:
+            return _busy(
+                connection, HTTPStatus.TOO_MANY_REQUESTS, "Too many connections for this user.\n"
+            )
+        if refusal is Refusal.TOTAL:
+            return _busy(connection, HTTPStatus.SERVICE_UNAVAILABLE, "Too many connections.\n")
+        # The slot is held until the TCP connection ends, whatever happens next.
+        self._pending[connection] = (user, claims)
+        connection.connection_lost_waiter.add_done_callback(
+            lambda _: self._release(connection, user.id)
+        )
         return None
 
+    def _release(self, connection: ServerConnection, user_id: int) -> None:
+        self._pending.pop(connection, None)
+        self._caps.release(user_id)
+
+    # --- connections ---------------------------------------------------------------------
+
+    def _register(self, client: Client) -> None:
+        self._clients.add(client)
+        self._by_session.setdefault(client.session_id, set()).add(client)
+
+    def _unregister(self, client: Client) -> None:
+        self._clients.discard(client)
+        clients = self._by_session.get(client.session_id)
+        if clients is not None:
+            clients.discard(client)
+            if not clients:
+                del self._by_session[client.session_id]
+
+    def _rebind(self, client: Client, claims: AccessClaims) -> None:
+        """A renewed token: follow its session and its expiry."""
+        self._unregister(client)
+        client.session_id = claims.session_id
+        self._register(client)
+        client.schedule_expiry(claims.expires_at)
+
     async def _handler(self, connection: ServerConnection) -> None:
-        user = self._users[connection]
+        pending = self._pending.pop(connection, None)
+        if pending is None:  # released already: the connection is gone
+            return
+        user, claims = pending
+        settings = self.settings
+        client = Client(
+            connection,
+            user,
+            session_id=claims.session_id,
+            expires_at=claims.expires_at,
+            max_queue_bytes=settings.ws_max_queue_bytes,
+            send_timeout=settings.ws_ping_interval + settings.ws_ping_timeout,
+            close_timeout=settings.ws_close_timeout,
+            frame_rate=settings.ws_frame_rate,
+        )
+        self._register(client)
+        client.schedule_expiry(claims.expires_at)
         try:
-            await connection.send(
-                json.dumps(
-                    {
-                        "type": "ready",
-                        "user": {
-                            "id": user.id,
-                            "email": user.email,
-                            "display_name": user.display_name,
-                        },
-                    }
+            # A session revoked while the handshake ran was not seen by the watcher.
+            if not await auth.session_is_open(claims.session_id):
+                client.close_soon(CLOSE_AUTH, "session revoked")
+                return
+            own = chat.user_channel(user.id)
+            client.feeds[own] = None
+            await self.hub.attach(own, client)  # DMs are live before `ready`
+            await client.reply(ready_frame(user, claims.expires_at))
+            async for data in connection:
+                if client.closing:
+                    continue
+                await self._on_frame(client, data)
+        except (ConnectionClosed, ClientGone):
+            pass
+        except FeedUnavailable:
+            client.feed_lost()
+        finally:
+            client.cancel_expiry()
+            self.hub.detach_all(client.feeds, client)
+            self._unregister(client)
+
+    async def _on_frame(self, client: Client, data: str | bytes) -> None:
+        wait = client.bucket.take(asyncio.get_running_loop().time())
+        try:
+            frame = frames.parse(data)
+        except frames.FrameError as error:
+            await client.reply(
+                frames.error(error.code, error.message, ref=error.ref, field=error.field)
+            )
+            return
+        if wait:
+            await client.reply(
+                frames.error(
+                    RateLimited.code,
+                    "Too many frames; slow down.",
+                    ref=frame.ref,
+                    retry_after_ms=TokenBucket.retry_after_ms(wait),
                 )
             )
-            async for _frame in connection:
-                await connection.send(
-                    json.dumps(
-                        {"type": "error", "code": "BAD_USER_INPUT", "message": "Unknown frame."}
-                    )
+            return
+        try:
+            await self._handlers_for().handle(client, frame)
+        except ComptoirError as error:
+            await client.reply(
+                frames.error(
+                    error.code,
+                    error.message,
+                    ref=frame.ref,
+                    field=error.field,
+                    retry_after_ms=error.retry_after_ms if isinstance(error, RateLimited) else None,
                 )
-        finally:
-            self._users.pop(connection, None)
+            )
+        except (ConnectionClosed, ClientGone, FeedUnavailable):
+            raise
+        except Exception:
+            log.exception("chat frame %s failed", type(frame).__name__)
+            await client.reply(
+                frames.error("INTERNAL_SERVER_ERROR", INTERNAL_MESSAGE, ref=frame.ref)
+            )
+
+    def _handlers_for(self) -> Handlers:
+        assert self._handlers is not None
+        return self._handlers
+
+    # --- revoked sessions -------------------------------------------------------------------
+
+    async def _watch_sessions(self, ready: asyncio.Future[None]) -> None:
+        pubsub = runtime.get().pubsub
+        try:
+            async with pubsub.subscribe(auth.SESSIONS_CHANNEL) as events:
+                await self.hub.probe()
+                ready.set_result(None)
+                async for event in events:
+                    if event.get("type") == "session_revoked":
+                        self._revoke(event.get("session_id"))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("watching revoked sessions failed")
+            if not ready.done():
+                ready.set_exception(exc)
+
+    def _revoke(self, session_id: object) -> None:
+        try:
+            sid = uuid.UUID(str(session_id))
+        except ValueError:
+            return
+        for client in list(self._by_session.get(sid, ())):
+            client.close_soon(CLOSE_AUTH, "session revoked")
+
+    # --- life cycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        settings = self.settings
+        self._hub = Hub(runtime.get().pubsub)
+        self._handlers = Handlers(self._hub, self._rebind)
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sessions_task = asyncio.create_task(self._watch_sessions(ready))
+        await ready
         self._server = await serve(
             self._handler,
-            self.settings.host,
-            self.settings.ws_port,
+            settings.host,
+            settings.ws_port,
             process_request=self._process_request,
+            server_header=None,
             max_size=MAX_FRAME_BYTES,
-            compression="deflate" if self.settings.ws_compression else None,
+            compression="deflate" if settings.ws_compression else None,
+            open_timeout=settings.ws_open_timeout,
+            ping_interval=settings.ws_ping_interval,
+            ping_timeout=settings.ws_ping_timeout,
+            close_timeout=settings.ws_close_timeout,
         )
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close(close_connections=True)
-            await self._server.wait_closed()
-            self._server = None
+        """Close every connection with 1001, wait briefly, then let go."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close(close_connections=True)
+            try:
+                async with asyncio.timeout(self.settings.ws_close_timeout + 1):
+                    await server.wait_closed()
+            except TimeoutError:
+                for client in list(self._clients):
+                    client.connection.transport.abort()
+                try:
+                    async with asyncio.timeout(2):
+                        await server.wait_closed()
+                except TimeoutError:
+                    log.warning("chat connections still open at shutdown")
+        if self._sessions_task is not None:
+            self._sessions_task.cancel()
+            await asyncio.wait([self._sessions_task])
+            self._sessions_task = None
+        if self._hub is not None:
+            await self._hub.close()
+
+
+def _busy(connection: ServerConnection, status: HTTPStatus, text: str) -> Response:
+    response = connection.respond(status, text)
+    response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return response

@@ -1,0 +1,441 @@
+"""Chatting over the WebSocket server: rooms, messages, DMs, history, and
+the same messages on the REST and GraphQL doors."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection
+
+from tests.conftest import Account, GraphQL, MakeAccount, data_of
+from tests.harness import Service
+from tests.ws_helpers import chat_client, recv, recv_until, request, send, silence
+
+ROOM_MESSAGES = """
+query ($room: String!) {
+  roomMessages(room: $room) { edges { node { id content clientId author { id } } } }
+}
+"""
+DIRECT_MESSAGES = """
+query ($with: ID!) {
+  directMessages(withUser: $with) { edges { node { id content fromUser { id } toUser { id } } } }
+}
+"""
+
+
+async def create_room(
+    http: httpx.AsyncClient, owner: Account, name: str = "general", *, private: bool = False
+) -> dict[str, Any]:
+    response = await http.post(
+        "/chat/rooms", json={"name": name, "is_private": private}, headers=owner.headers
+    )
+    assert response.status_code == 201, response.text
+    room: dict[str, Any] = response.json()
+    return room
+
+
+async def join(ws: ClientConnection, room: str | int, **extra: Any) -> dict[str, Any]:
+    reply = await request(ws, {"type": "join", "room": room, **extra})
+    assert reply["type"] == "joined", reply
+    return reply
+
+
+async def say(ws: ClientConnection, content: str, room: str = "general", **extra: Any) -> int:
+    """Send a message with a ref and return the id of its ack."""
+    reply = await request(ws, {"type": "message", "room": room, "content": content, **extra})
+    assert reply["type"] == "ack", reply
+    return int(reply["id"])
+
+
+async def rest_history(
+    http: httpx.AsyncClient, who: Account, room: str = "general", **params: Any
+) -> list[dict[str, Any]]:
+    response = await http.get(f"/chat/rooms/{room}/messages", params=params, headers=who.headers)
+    assert response.status_code == 200, response.text
+    messages: list[dict[str, Any]] = response.json()
+    return messages
+
+
+# --- rooms and messages ------------------------------------------------------------
+
+
+async def test_a_message_reaches_every_joined_connection_and_the_sender_gets_an_ack(
+    service: Service, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    alice, bob, carol = [await make_account() for _ in range(3)]
+    room = await create_room(http, alice)
+    async with (
+        chat_client(service.ws_url, alice.token) as a,
+        chat_client(service.ws_url, bob.token) as b,
+        chat_client(service.ws_url, carol.token) as c,
+    ):
+        joined = await join(a, "general")
+        assert joined == {
+            "type": "joined",
+            "room": "general",
+            "room_id": room["id"],
+            "ref": joined["ref"],
+        }
+        assert (await join(b, room["id"]))["room"] == "general"  # by id too
+        await send(a, {"type": "message", "room": "general", "content": "salut", "ref": "m1"})
+        ack, before = await recv_until(a, "ack")
+        live = [f for f in before if f["type"] == "message"] or [await recv(a)]
+        assert ack["ref"] == "m1"
+        assert isinstance(ack["id"], int)
+        assert ack["timestamp"]
+        expected = {
+            "type": "message",
+            "id": ack["id"],
+            "room": "general",
+            "room_id": room["id"],
+            "from_user": alice.id,
+            "content": "salut",
+            "timestamp": ack["timestamp"],
+            "client_id": None,
+        }
+        assert live == [expected]
+        assert await recv(b) == expected
+        await silence(c)  # connected, but not in the room
+
+
+async def test_a_message_without_ref_gets_no_ack(
+    service: Service, http: httpx.AsyncClient, member: Account
+) -> None:
+    await create_room(http, member)
+    async with chat_client(service.ws_url, member.token) as ws:
+        await join(ws, "general")
+        await send(ws, {"type": "message", "room": "general", "content": "no ref"})
+        assert (await recv(ws))["type"] == "message"
+        await silence(ws)
+
+
+async def test_content_is_validated_and_comes_back_byte_for_byte(
+    service: Service, http: httpx.AsyncClient, member: Account
+) -> None:
+    await create_room(http, member)
+    tricky = "<script>alert(1)</script> '; DROP TABLE messages; -- \u00e9\U0001f642 \\u0000"
+    async with chat_client(service.ws_url, member.token) as ws:
+        await join(ws, "general")
+        for bad in ("", "x" * 4001, "nul\x00byte"):
+            reply = await request(ws, {"type": "message", "room": "general", "content": bad})
+            assert reply["code"] == "BAD_USER_INPUT", reply
+        await say(ws, tricky)
+        assert (await recv(ws))["content"] == tricky
+    assert (await rest_history(http, member))[-1]["content"] == tricky
+
+
+async def test_a_private_room_is_not_found_to_non_members_on_every_frame(
+    service: Service, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    owner, outsider = await make_account(), await make_account()
+    room = await create_room(http, owner, "secret", private=True)
+    async with (
+        chat_client(service.ws_url, owner.token) as inside,
+        chat_client(service.ws_url, outsider.token) as outside,
+    ):
+        await join(inside, "secret")
+        for target in ("secret", room["id"], "no-such-room", 999_999):
+            for frame in (
+                {"type": "join", "room": target},
+                {"type": "join", "room": target, "after": 0},
+                {"type": "message", "room": target, "content": "hi"},
+                {"type": "room_history", "room": target},
+            ):
+                reply = await request(outside, dict(frame))
+                assert reply["type"] == "error", (frame, reply)
+                assert reply["code"] == "NOT_FOUND", (frame, reply)
+                assert reply["message"] == "Room not found.", reply
+        await say(inside, "members only", room="secret")
+        assert (await recv(inside))["content"] == "members only"
+        await silence(outside)
+
+
+async def test_room_history_is_the_last_50_oldest_first_then_pages_back(
+    service: Service, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    writers = [await make_account() for _ in range(2)]  # 30 messages/10 s each
+    await create_room(http, writers[0])
+    ids: list[int] = []
+    async with (
+        chat_client(service.ws_url, writers[0].token) as w0,
+        chat_client(service.ws_url, writers[1].token) as w1,
+    ):
+        for i in range(55):
+            ids.append(await say((w0, w1)[i % 2], f"message {i}"))
+        history = await request(w0, {"type": "room_history", "room": "general"})
+        assert history["type"] == "room_history"
+        assert history["room"] == "general"
+        assert [m["id"] for m in history["messages"]] == ids[-50:]
+        assert history["messages"][0]["content"] == "message 5"
+        assert "type" not in history["messages"][0]
+        assert history["has_more"] is True
+        older = await request(
+            w0, {"type": "room_history", "room": "general", "before": history["messages"][0]["id"]}
+        )
+        assert [m["id"] for m in older["messages"]] == ids[:5]
+        assert older["has_more"] is False
+        after = await request(
+            w0, {"type": "room_history", "room": "general", "after": ids[49], "limit": 3}
+        )
+        assert [m["id"] for m in after["messages"]] == ids[50:53]
+        # limit is clamped to 1..100.
+        for limit, expected in ((0, ids[-1:]), (-7, ids[-1:]), (1000, ids), (10**12, ids)):
+            page = await request(w0, {"type": "room_history", "room": "general", "limit": limit})
+            assert [m["id"] for m in page["messages"]] == expected, limit
+        for bad in ({"limit": "50"}, {"limit": None, "before": -1}, {"after": 2**40}):
+            reply = await request(w0, {"type": "room_history", "room": "general", **bad})
+            assert reply["code"] == "BAD_USER_INPUT", (bad, reply)
+
+
+async def test_join_with_after_replays_then_goes_live(
+    service: Service, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    alice, bob = await make_account(), await make_account()
+    await create_room(http, alice)
+    async with chat_client(service.ws_url, alice.token) as a:
+        ids = [await say(a, f"m{i}") for i in range(5)]
+        async with chat_client(service.ws_url, bob.token) as b:
+            joined, replayed = await recv_until_joined(b, after=ids[1])
+            assert [m["id"] for m in replayed] == ids[2:]
+            assert all(m["type"] == "message" for m in replayed)
+            assert joined["room"] == "general"
+            live = await say(a, "live")
+            assert (await recv(b))["id"] == live
+            await silence(b)
+            # after=0 replays everything; a bad after is refused.
+            _, everything = await recv_until_joined(b, after=0)
+            assert [m["id"] for m in everything] == [*ids, live]
+            reply = await request(b, {"type": "join", "room": "general", "after": -1})
+            assert reply["code"] == "BAD_USER_INPUT"
+
+
+async def recv_until_joined(
+    ws: ClientConnection, *, after: int, room: str = "general"
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    await send(ws, {"type": "join", "room": room, "after": after, "ref": "join"})
+    joined, before = await recv_until(ws, "joined")
+    assert joined["ref"] == "join"
+    return joined, before
+
+
+async def test_join_with_after_during_traffic_misses_nothing_and_repeats_nothing(
+    service: Service, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    """Messages keep coming while a client joins with `after`: what it gets,
+    replay then live, is every stored message after that id, once, in order."""
+    senders = [await make_account() for _ in range(3)]
+    reader = await make_account()
+    await create_room(http, senders[0])
+    per_sender = 20
+    async with chat_client(service.ws_url, senders[0].token) as first:
+        start = await say(first, "before the storm")
+
+        async def chatter(account: Account) -> None:
+            async with chat_client(service.ws_url, account.token) as ws:
+                for i in range(per_sender):
+                    await say(ws, f"{account.id}:{i}")
+
+        storm = [asyncio.create_task(chatter(s)) for s in senders]
+        async with chat_client(service.ws_url, reader.token) as ws:
+            await asyncio.sleep(0.05)  # join mid-traffic
+            _, replayed = await recv_until_joined(ws, after=start)
+            await asyncio.gather(*storm)
+            stored = [m["id"] for m in await rest_history(http, reader, limit=100)]
+            received = [m["id"] for m in replayed]
+            while len(received) < len(stored) - 1:
+                received.append((await recv(ws))["id"])
+            await silence(ws)
+    assert len(stored) == 1 + 3 * per_sender
+    assert sorted(received) == stored[1:]
+    assert len(set(received)) == len(received)
+
+
+# --- direct messages ---------------------------------------------------------------------
+
+
+async def test_a_dm_reaches_every_connection_of_both_parties_only(
+    service: Service, make_account: MakeAccount
+) -> None:
+    alice, bob, carol = [await make_account() for _ in range(3)]
+    async with (
+        chat_client(service.ws_url, alice.token) as a1,
+        chat_client(service.ws_url, alice.token) as a2,
+        chat_client(service.ws_url, bob.token) as b1,
+        chat_client(service.ws_url, bob.token) as b2,
+        chat_client(service.ws_url, carol.token) as c,
+    ):
+        await send(a1, {"type": "dm", "to": bob.id, "content": "yo", "ref": 1})
+        ack, early = await recv_until(a1, "ack")
+        assert ack["ref"] == 1
+        dm = {
+            "type": "dm",
+            "id": ack["id"],
+            "from_user": alice.id,
+            "to_user": bob.id,
+            "content": "yo",
+            "timestamp": ack["timestamp"],
+            "client_id": None,
+        }
+        assert (early or [await recv(a1)]) == [dm]
+        for ws in (a2, b1, b2):
+            assert await recv(ws) == dm
+        await silence(c)
+
+
+async def test_dm_errors_and_dm_history(service: Service, make_account: MakeAccount) -> None:
+    alice, bob = await make_account(), await make_account()
+    async with chat_client(service.ws_url, alice.token) as a:
+        for frame, code in (
+            ({"type": "dm", "to": alice.id, "content": "me"}, "BAD_USER_INPUT"),
+            ({"type": "dm", "to": 999_999, "content": "ghost"}, "NOT_FOUND"),
+            ({"type": "dm", "to": 0, "content": "zero"}, "BAD_USER_INPUT"),
+            ({"type": "dm", "to": bob.id, "content": ""}, "BAD_USER_INPUT"),
+            ({"type": "dm_history", "with": 999_999}, "NOT_FOUND"),
+        ):
+            reply = await request(a, frame)
+            assert reply["code"] == code, (frame, reply)
+        ids = []
+        for i in range(3):
+            reply = await request(a, {"type": "dm", "to": str(bob.id), "content": f"d{i}"})
+            ids.append(reply["id"])
+    async with chat_client(service.ws_url, bob.token) as b:
+        history = await request(b, {"type": "dm_history", "with": alice.id})
+        assert history["with"] == alice.id
+        assert [d["id"] for d in history["messages"]] == ids
+        assert history["messages"][0] == {
+            "id": ids[0],
+            "from_user": alice.id,
+            "to_user": bob.id,
+            "content": "d0",
+            "timestamp": history["messages"][0]["timestamp"],
+            "client_id": None,
+        }
+        page = await request(
+            b, {"type": "dm_history", "with": alice.id, "limit": 1, "before": ids[2]}
+        )
+        assert [d["id"] for d in page["messages"]] == [ids[1]]
+        page = await request(b, {"type": "dm_history", "with": alice.id, "after": ids[0]})
+        assert [d["id"] for d in page["messages"]] == ids[1:]
+
+
+# --- idempotency, rate limit ---------------------------------------------------------------
+
+
+async def test_a_client_id_retry_stores_once_and_acks_the_same_id(
+    service: Service, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    alice, bob = await make_account(), await make_account()
+    await create_room(http, alice)
+    async with (
+        chat_client(service.ws_url, alice.token) as a,
+        chat_client(service.ws_url, bob.token) as b,
+    ):
+        await join(b, "general")
+        first = await say(a, "once", client_id="c-1")
+        again = await say(a, "once", client_id="c-1")
+        assert first == again
+        live = await recv(b)
+        assert live["id"] == first
+        assert live["client_id"] == "c-1"
+        await silence(b)  # the retry published nothing
+        dm1 = await request(a, {"type": "dm", "to": bob.id, "content": "d", "client_id": "c-1"})
+        dm2 = await request(a, {"type": "dm", "to": bob.id, "content": "d", "client_id": "c-1"})
+        assert dm1["type"] == dm2["type"] == "ack"
+        assert dm1["id"] == dm2["id"]
+        assert (await recv(b))["id"] == dm1["id"]
+        await silence(b)
+    assert [m["id"] for m in await rest_history(http, alice)] == [first]
+    dms = (await http.get(f"/chat/dm/{bob.id}", headers=alice.headers)).json()
+    assert [d["id"] for d in dms] == [dm1["id"]]
+
+
+async def test_the_message_rate_limit_is_an_error_frame_with_retry_after_ms(
+    service: Service, http: httpx.AsyncClient, member: Account
+) -> None:
+    await create_room(http, member)
+    budget = service.settings.messages_per_window
+    async with chat_client(service.ws_url, member.token) as ws:
+        for i in range(budget):
+            await send(ws, {"type": "message", "room": "general", "content": f"{i}", "ref": i})
+            assert (await recv(ws))["type"] == "ack"
+        reply = await request(ws, {"type": "message", "room": "general", "content": "one too many"})
+        assert reply["type"] == "error"
+        assert reply["code"] == "RATE_LIMITED"
+        assert 0 < reply["retry_after_ms"] <= service.settings.messages_window_seconds * 1000
+        dm = await request(ws, {"type": "dm", "to": member.id + 1, "content": "dm too"})
+        assert dm["code"] in {"RATE_LIMITED", "NOT_FOUND"}
+        history = await request(ws, {"type": "room_history", "room": "general", "limit": 100})
+        assert len(history["messages"]) == budget  # reads are not throttled by it
+
+
+# --- across doors ------------------------------------------------------------------------------
+
+
+async def test_a_rest_post_reaches_a_raw_ws_client(
+    service: Service, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    alice, bob = await make_account(), await make_account()
+    await create_room(http, alice)
+    async with chat_client(service.ws_url, bob.token) as b:
+        await join(b, "general")
+        response = await http.post(
+            "/chat/rooms/general/messages",
+            json={"content": "from REST", "client_id": "r1"},
+            headers=alice.headers,
+        )
+        assert response.status_code == 201, response.text
+        assert await recv(b) == {"type": "message", **response.json()}
+        dm = await http.post(f"/chat/dm/{bob.id}", json={"content": "psst"}, headers=alice.headers)
+        assert dm.status_code == 201, dm.text
+        assert await recv(b) == {"type": "dm", **dm.json()}
+
+
+async def test_a_graphql_send_reaches_a_raw_ws_client(
+    service: Service, http: httpx.AsyncClient, graphql: GraphQL, make_account: MakeAccount
+) -> None:
+    alice, bob = await make_account(), await make_account()
+    await create_room(http, alice)
+    async with chat_client(service.ws_url, bob.token) as b:
+        await join(b, "general")
+        body = await graphql(
+            'mutation { sendMessage(room: "general", content: "from GraphQL") { id } }',
+            token=alice.token,
+        )
+        sent = data_of(body)["sendMessage"]
+        live = await recv(b)
+        assert live["id"] == int(sent["id"])
+        assert live["content"] == "from GraphQL"
+
+
+async def test_ws_messages_show_in_rest_and_graphql_history(
+    service: Service, http: httpx.AsyncClient, graphql: GraphQL, make_account: MakeAccount
+) -> None:
+    alice, bob = await make_account(), await make_account()
+    await create_room(http, alice)
+    async with chat_client(service.ws_url, alice.token) as a:
+        message_id = await say(a, "from WS", client_id="w1")
+        dm = await request(a, {"type": "dm", "to": bob.id, "content": "dm from WS"})
+    rest = await rest_history(http, bob)
+    assert [(m["id"], m["content"], m["from_user"]) for m in rest] == [
+        (message_id, "from WS", alice.id)
+    ]
+    nodes = [
+        e["node"]
+        for e in data_of(await graphql(ROOM_MESSAGES, {"room": "general"}, token=bob.token))[
+            "roomMessages"
+        ]["edges"]
+    ]
+    assert nodes == [
+        {
+            "id": str(message_id),
+            "content": "from WS",
+            "clientId": "w1",
+            "author": {"id": str(alice.id)},
+        }
+    ]
+    dms = (await http.get(f"/chat/dm/{alice.id}", headers=bob.headers)).json()
+    assert [(d["id"], d["content"]) for d in dms] == [(dm["id"], "dm from WS")]
+    gql = data_of(await graphql(DIRECT_MESSAGES, {"with": str(alice.id)}, token=bob.token))
+    assert [e["node"]["id"] for e in gql["directMessages"]["edges"]] == [str(dm["id"])]

@@ -1,0 +1,312 @@
+"""Frames of the chat WebSocket protocol, parsed and built without any I/O.
+
+:func:`parse` turns one received WebSocket message (``str`` for a text
+frame, ``bytes`` for a binary one) into a typed frame, or raises
+:class:`FrameError`, and nothing else, whatever the input: malformed JSON,
+a non-object, an unknown ``type``, a missing or mistyped field, a binary
+frame. The server answers a :class:`FrameError` with an ``error`` frame of
+code ``BAD_USER_INPUT`` and keeps the connection open.
+
+Only the shape of a frame is checked here; what it asks for (rights,
+content length, ids in range) is decided by the resolvers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+HISTORY_DEFAULT = 50
+HISTORY_MIN = 1
+HISTORY_MAX = 100
+REF_MAX_CHARS = 256
+
+Ref: TypeAlias = str | int | float | None
+RoomRef: TypeAlias = str | int
+
+
+class FrameError(Exception):
+    """A frame the server cannot read: answered with ``BAD_USER_INPUT``."""
+
+    code = "BAD_USER_INPUT"
+
+    def __init__(self, message: str, *, field: str | None = None, ref: Ref = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.ref = ref
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    ref: Ref
+    room: RoomRef
+    after: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendMessage:
+    ref: Ref
+    room: RoomRef
+    content: str
+    client_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendDm:
+    ref: Ref
+    to: int
+    content: str
+    client_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoomHistory:
+    ref: Ref
+    room: RoomRef
+    limit: int = HISTORY_DEFAULT
+    before: int | None = None
+    after: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DmHistory:
+    ref: Ref
+    with_user: int
+    limit: int = HISTORY_DEFAULT
+    before: int | None = None
+    after: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    ref: Ref
+    token: str
+
+
+Frame: TypeAlias = Join | SendMessage | SendDm | RoomHistory | DmHistory | Auth
+
+
+# --- field readers -----------------------------------------------------------
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON; Python's parser would accept them.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _unicode_ok(value: str) -> bool:
+    """False for strings with lone surrogates (``"\\ud800"`` in JSON)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _ref(frame: Mapping[str, Any]) -> Ref:
+    ref = frame.get("ref")
+    if ref is None:
+        return None
+    if isinstance(ref, bool) or not isinstance(ref, str | int | float):
+        raise FrameError("ref must be a string or a number.", field="ref")
+    if isinstance(ref, str) and (len(ref) > REF_MAX_CHARS or not _unicode_ok(ref)):
+        raise FrameError(
+            f"ref must be a valid string of at most {REF_MAX_CHARS} characters.", field="ref"
+        )
+    return ref
+
+
+class _Fields:
+    """Typed access to the fields of one frame, naming the field at fault."""
+
+    __slots__ = ("frame", "ref")
+
+    def __init__(self, frame: Mapping[str, Any], ref: Ref) -> None:
+        self.frame = frame
+        self.ref = ref
+
+    def fail(self, field: str, message: str) -> FrameError:
+        return FrameError(message, field=field, ref=self.ref)
+
+    def string(self, field: str, *, required: bool = True) -> str | None:
+        value = self.frame.get(field)
+        if value is None:
+            if required:
+                raise self.fail(field, f"{field} is required.")
+            return None
+        if not isinstance(value, str):
+            raise self.fail(field, f"{field} must be a string.")
+        if not _unicode_ok(value):
+            raise self.fail(field, f"{field} is not valid Unicode.")
+        return value
+
+    def required_string(self, field: str) -> str:
+        value = self.string(field)
+        assert value is not None
+        return value
+
+    def integer(self, field: str) -> int | None:
+        value = self.frame.get(field)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(field, f"{field} must be an integer.")
+        return value
+
+    def user_id(self, field: str) -> int:
+        """A user id: a JSON integer, or a string of digits (a GraphQL ``ID``)."""
+        value = self.frame.get(field)
+        if value is None:
+            raise self.fail(field, f"{field} is required.")
+        if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(field, f"{field} must be an integer user id.")
+        return value
+
+    def room(self) -> RoomRef:
+        value = self.frame.get("room")
+        if value is None:
+            raise self.fail("room", "room is required.")
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise self.fail("room", "room must be a room name or id.")
+        if isinstance(value, str) and not _unicode_ok(value):
+            raise self.fail("room", "room is not valid Unicode.")
+        return value
+
+    def limit(self) -> int:
+        """``limit`` clamped to 1..100 (50 when absent)."""
+        value = self.integer("limit")
+        if value is None:
+            return HISTORY_DEFAULT
+        return max(HISTORY_MIN, min(HISTORY_MAX, value))
+
+
+def _join(f: _Fields) -> Join:
+    return Join(ref=f.ref, room=f.room(), after=f.integer("after"))
+
+
+def _message(f: _Fields) -> SendMessage:
+    return SendMessage(
+        ref=f.ref,
+        room=f.room(),
+        content=f.required_string("content"),
+        client_id=f.string("client_id", required=False),
+    )
+
+
+def _dm(f: _Fields) -> SendDm:
+    return SendDm(
+        ref=f.ref,
+        to=f.user_id("to"),
+        content=f.required_string("content"),
+        client_id=f.string("client_id", required=False),
+    )
+
+
+def _room_history(f: _Fields) -> RoomHistory:
+    return RoomHistory(
+        ref=f.ref,
+        room=f.room(),
+        limit=f.limit(),
+        before=f.integer("before"),
+        after=f.integer("after"),
+    )
+
+
+def _dm_history(f: _Fields) -> DmHistory:
+    return DmHistory(
+        ref=f.ref,
+        with_user=f.user_id("with"),
+        limit=f.limit(),
+        before=f.integer("before"),
+        after=f.integer("after"),
+    )
+
+
+def _auth(f: _Fields) -> Auth:
+    token = f.required_string("token")
+    if not token.strip():
+        raise f.fail("token", "token must not be empty.")
+    return Auth(ref=f.ref, token=token.strip())
+
+
+PARSERS: dict[str, Callable[[_Fields], Frame]] = {
+    "join": _join,
+    "message": _message,
+    "dm": _dm,
+    "room_history": _room_history,
+    "dm_history": _dm_history,
+    "auth": _auth,
+}
+
+
+def parse(data: str | bytes) -> Frame:
+    """One received message as a frame; :class:`FrameError` if it is not one."""
+    if not isinstance(data, str):
+        raise FrameError("Binary frames are not supported: send JSON in text frames.")
+    try:
+        value = json.loads(data, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        # ValueError covers JSONDecodeError and integers too long to convert;
+        # RecursionError, nesting deeper than the parser's stack.
+        raise FrameError("Malformed JSON.") from None
+    if not isinstance(value, dict):
+        raise FrameError("A frame must be a JSON object.")
+    ref = _ref(value)
+    kind = value.get("type")
+    if not isinstance(kind, str):
+        raise FrameError("type is required and must be a string.", field="type", ref=ref)
+    parser = PARSERS.get(kind)
+    if parser is None:
+        raise FrameError(
+            "Unknown frame type; expected one of: " + ", ".join(PARSERS) + ".",
+            field="type",
+            ref=ref,
+        )
+    return parser(_Fields(value, ref))
+
+
+# --- frames the server sends ---------------------------------------------------
+
+
+def encode(frame: Mapping[str, Any]) -> bytes:
+    """A frame as compact UTF-8 JSON, ready for a text frame.
+
+    Strings that cannot be UTF-8 (lone surrogates) are escaped rather than
+    failing the send.
+    """
+    try:
+        return json.dumps(frame, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(frame, separators=(",", ":")).encode("ascii")
+
+
+def with_ref(frame: dict[str, Any], ref: Ref) -> dict[str, Any]:
+    if ref is not None:
+        frame["ref"] = ref
+    return frame
+
+
+def error(
+    code: str,
+    message: str,
+    *,
+    ref: Ref = None,
+    field: str | None = None,
+    retry_after_ms: int | None = None,
+) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
+    if field is not None:
+        frame["field"] = field
+    if retry_after_ms is not None:
+        frame["retry_after_ms"] = retry_after_ms
+    return with_ref(frame, ref)
+
+
+def without_type(event: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``message``/``dm`` frame as an item of a history frame."""
+    return {k: v for k, v in event.items() if k != "type"}
