@@ -1,14 +1,21 @@
 """Sliding-window counters for throttling (failed logins, messages...).
 
 The in-memory limiter counts per process; ``RedisRateLimiter`` shares the
-counts between processes when Redis is configured.
+counts between processes when Redis is configured (``BROADCAST_URL`` of
+``redis://``): each key is a sorted set of event times, pruned to the window
+and read and written by Lua scripts, so every step is atomic and every
+process uses the Redis server's clock.
 """
 
 from __future__ import annotations
 
+import re
 import time
+import uuid
 from collections import deque
-from typing import Protocol
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
 
 
 class RateLimiter(Protocol):
@@ -20,7 +27,15 @@ class RateLimiter(Protocol):
         """Count one event for ``key``."""
         ...
 
-    async def reset(self, key: str) -> None: ...
+    async def reset(self, key: str) -> None:
+        """Forget every event of ``key``."""
+        ...
+
+    async def clear(self) -> None:
+        """Forget every event of every key (tests start from nothing)."""
+        ...
+
+    async def close(self) -> None: ...
 
 
 class MemoryRateLimiter:
@@ -58,3 +73,93 @@ class MemoryRateLimiter:
 
     async def reset(self, key: str) -> None:
         self._events.pop(key, None)
+
+    async def clear(self) -> None:
+        self._events.clear()
+
+    async def close(self) -> None:
+        return None
+
+
+# KEYS[1]: the sorted set. ARGV: window (s), limit. Returns the seconds to
+# wait as a string (Lua numbers would be truncated to integers).
+_RETRY_AFTER = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local window = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local count = redis.call('ZCARD', KEYS[1])
+if count < limit then
+  return '0'
+end
+local oldest = redis.call('ZRANGE', KEYS[1], -limit, -limit, 'WITHSCORES')
+local wait = tonumber(oldest[2]) + window - now
+if wait < 0.001 then
+  wait = 0.001
+end
+return tostring(wait)
+"""
+
+# KEYS[1]: the sorted set. ARGV: window (s), a unique member, the most
+# events kept per key.
+_HIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local window = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+redis.call('ZADD', KEYS[1], now, ARGV[2])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -tonumber(ARGV[3]) - 1)
+redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000) + 1000)
+return 1
+"""
+
+
+class RedisRateLimiter:
+    """The sliding window of :class:`MemoryRateLimiter`, shared through Redis.
+
+    Keys are ``{prefix}:ratelimit:{key}`` and expire one window after their
+    last event, so Redis holds only live counters.
+    """
+
+    def __init__(self, url: str, *, prefix: str, max_events_per_key: int = 10_000) -> None:
+        self._redis: Redis = Redis.from_url(url)
+        self._prefix = f"{prefix}:ratelimit:"
+        self._max_events = max_events_per_key
+        self._retry_after: Any = self._redis.register_script(_RETRY_AFTER)
+        self._hit: Any = self._redis.register_script(_HIT)
+
+    def _key(self, key: str) -> str:
+        return self._prefix + key
+
+    async def retry_after(self, key: str, limit: int, window: float) -> float:
+        wait = await self._retry_after(keys=[self._key(key)], args=[window, limit])
+        return float(wait)
+
+    async def hit(self, key: str, window: float) -> None:
+        member = uuid.uuid4().hex
+        await self._hit(keys=[self._key(key)], args=[window, member, self._max_events])
+
+    async def reset(self, key: str) -> None:
+        await self._redis.delete(self._key(key))
+
+    async def clear(self) -> None:
+        batch: list[Any] = []
+        pattern = re.sub(r"([*?\[\]\\])", r"\\\1", self._prefix) + "*"
+        async for name in self._redis.scan_iter(match=pattern, count=500):
+            batch.append(name)
+            if len(batch) >= 500:
+                await self._redis.delete(*batch)
+                batch = []
+        if batch:
+            await self._redis.delete(*batch)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def build_limiter(broadcast_url: str, *, prefix: str) -> RateLimiter:
+    """Redis-backed when ``broadcast_url`` names Redis, in memory otherwise."""
+    if broadcast_url.startswith(("redis://", "rediss://")):
+        return RedisRateLimiter(broadcast_url, prefix=prefix)
+    return MemoryRateLimiter()

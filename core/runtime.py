@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from core import db
 from core.pubsub import PubSub
-from core.ratelimit import MemoryRateLimiter, RateLimiter
+from core.ratelimit import RateLimiter, build_limiter
 from core.security import PasswordHasher, TokenCodec
 from core.settings import Settings
 from core.storage import LocalStorage, Storage
@@ -45,7 +45,7 @@ def build(settings: Settings) -> Runtime:
             settings.jwt_audience,
             settings.access_token_ttl,
         ),
-        limiter=MemoryRateLimiter(),
+        limiter=build_limiter(settings.broadcast_url, prefix=settings.pubsub_prefix),
         pubsub=PubSub(settings.broadcast_url, prefix=settings.pubsub_prefix),
         storage=LocalStorage(settings.upload_dir),
     )
@@ -69,5 +69,6 @@ async def stop() -> None:
     if runtime is None:
         return
     await runtime.pubsub.disconnect()
+    await runtime.limiter.close()
     runtime.hasher.close()
     await db.disconnect()

@@ -10,7 +10,6 @@ import pytest
 from tortoise import Tortoise
 
 from core import runtime
-from core.ratelimit import MemoryRateLimiter
 from models import Role
 from resolvers import users
 from tests.harness import Service, running_service, scratch_database, service_env
@@ -62,7 +61,7 @@ async def clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         await conn.execute_script(
             "".join(f'DELETE FROM "{t}";' for t in TABLES) + "DELETE FROM sqlite_sequence;"
         )
-    runtime.get().limiter = MemoryRateLimiter()
+    await runtime.get().limiter.clear()
     yield
 
 
