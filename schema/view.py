@@ -19,6 +19,7 @@ Every error body is ``{"errors": [{"message", "extensions": {"code"}}]}``.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 from datetime import timedelta
@@ -37,7 +38,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
-from core.errors import ComptoirError, Unauthenticated
+from core.errors import ComptoirError, PayloadTooLarge, Unauthenticated
 from core.settings import Settings
 from resolvers import auth
 from schema.context import Context
@@ -264,12 +265,18 @@ class GraphQLView(GraphQL[Context, None]):
 
         Starlette spools each file part (1 MiB in memory, the rest in an
         unlinked temporary file) while ``BodyLimit`` counts the body.
-        A map that does not fit the operations is the client's error.
+        A map that does not fit the operations is the client's error; a full
+        temporary disk is PAYLOAD_TOO_LARGE, as for the upload directory.
         """
         try:
             return await super().parse_multipart(request)
         except (AttributeError, IndexError, TypeError, ValueError):
             raise HTTPException(400, "The multipart map does not match the operations.") from None
+        except OSError as error:
+            if error.errno not in {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}:
+                raise
+            log.error("upload refused: temporary storage is full")
+            raise PayloadTooLarge("Not enough storage space left for this file.") from None
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
