@@ -129,10 +129,21 @@ async def bench_ws(options: Options) -> list[Line]:
     return await ws_lines(options.sqlite_url, options.workdir, config, emails)
 
 
+async def bench_logins(options: Options) -> list[Line]:
+    from bench.login_bench import LoginConfig, login_line
+
+    config = LoginConfig(samples=80) if options.quick else LoginConfig()
+    emails = [f"login{i}@bench.test" for i in range(LOGIN_USERS)]
+    return [
+        await login_line(options.sqlite_url, options.workdir, config, "user0@bench.test", emails)
+    ]
+
+
 BENCHES: dict[str, Callable[[Options], Awaitable[list[Line]]]] = {
     "http": bench_http,
     "two-processes": bench_two_processes,
     "history": bench_history,
+    "logins": bench_logins,
     "ws": bench_ws,
 }
 
