@@ -244,7 +244,7 @@ async def test_security_headers_on_every_kind_of_response(
     assert_security_headers(docs)
 
 
-async def test_internal_errors_carry_the_headers_and_no_details(
+async def test_19_internal_errors_are_a_fixed_message_with_headers(
     http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from resolvers import products

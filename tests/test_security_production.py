@@ -1,0 +1,140 @@
+"""Production mode (checklist 19) and CORS origins (checklist 21).
+
+A server process started as an operator would (``DEMO=0``, GraphiQL and
+introspection left to their defaults, ``CORS_ORIGINS`` set), on a database
+of its own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.harness import scratch_database
+from tests.process_server import serving_process
+
+APP_ORIGIN = "https://app.example.com"
+LEAKS = ("Traceback", 'File "', "/work", "site-packages", ".py", "SELECT", "sqlite", "asyncpg")
+
+
+@pytest.fixture(scope="module")
+async def production(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    tmp = tmp_path_factory.mktemp("production")
+    async with scratch_database(os.environ.get("DATABASE_URL"), tmp) as database_url:
+        env = {
+            "DATABASE_URL": database_url,
+            "BROADCAST_URL": os.environ.get("BROADCAST_URL") or "memory://",
+            "DEMO": "0",
+            "CORS_ORIGINS": APP_ORIGIN,
+        }
+        async with serving_process(env, tmp) as url:
+            yield url
+
+
+@pytest.fixture
+async def prod(production: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=production, timeout=30) as client:
+        yield client
+
+
+async def gql(client: httpx.AsyncClient, query: str) -> dict[str, Any]:
+    response = await client.post("/graphql", json={"query": query})
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def assert_no_leak(text: str) -> None:
+    for leak in LEAKS:
+        assert leak not in text, (leak, text)
+
+
+async def test_19_introspection_is_refused(prod: httpx.AsyncClient) -> None:
+    for query in [
+        "{ __schema { types { name } } }",
+        '{ __type(name: "User") { fields { name } } }',
+        "query IntrospectionQuery { __schema { queryType { name } } }",
+    ]:
+        body = await gql(prod, query)
+        assert "data" not in body
+        assert {e["extensions"]["code"] for e in body["errors"]} == {"BAD_USER_INPUT"}
+        assert "introspection" in body["errors"][0]["message"].lower()
+    # __typename is not introspection of the schema: it stays.
+    assert (await gql(prod, "{ __typename }")) == {"data": {"__typename": "Query"}}
+
+
+async def test_19_graphiql_is_not_served(prod: httpx.AsyncClient) -> None:
+    for accept in ("text/html", "text/html,application/xhtml+xml,*/*;q=0.8", "*/*"):
+        response = await prod.get("/graphql", headers={"Accept": accept})
+        assert response.status_code == 404, accept
+        assert "graphiql" not in response.text.lower()
+        assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_19_no_field_suggestions(prod: httpx.AsyncClient) -> None:
+    for query in [
+        "{ prodcts { totalCount } }",
+        "{ products(frist: 1) { totalCount } }",
+        "{ products { edges { nod { id } } } }",
+        "query($x: Strin) { __typename }",
+    ]:
+        body = await gql(prod, query)
+        assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        for error in body["errors"]:
+            assert "Did you mean" not in error["message"], error
+
+
+async def test_19_errors_show_no_stack_trace_sql_or_path(prod: httpx.AsyncClient) -> None:
+    responses = [
+        await prod.post("/graphql", content=b"{", headers={"Content-Type": "application/json"}),
+        await prod.post(
+            "/graphql", content=b"[" * 20000, headers={"Content-Type": "application/json"}
+        ),
+        await prod.post("/graphql", json={"query": "{" * 3000}),
+        await prod.post("/graphql", json={"query": '{ product(id: "1 OR 1=1") { id } }'}),
+        await prod.post("/login", content=b"{", headers={"Content-Type": "application/json"}),
+        await prod.post("/login", json={"email": ["x"], "password": {"a": 1}}),
+        await prod.get("/products/1%27%20OR%201=1"),
+        await prod.get("/products", params={"limit": "10" * 40}),
+        await prod.get("/nope/../../etc/passwd"),
+    ]
+    for response in responses:
+        assert response.status_code < 500, (response.request.url, response.text)
+        assert_no_leak(response.text)
+
+
+async def test_21_cors_allows_only_the_listed_origins_without_credentials(
+    prod: httpx.AsyncClient,
+) -> None:
+    preflight = await prod.options(
+        "/graphql",
+        headers={
+            "Origin": APP_ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == APP_ORIGIN
+    assert "access-control-allow-credentials" not in preflight.headers
+    assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+    simple = await prod.post(
+        "/graphql", json={"query": "{ __typename }"}, headers={"Origin": APP_ORIGIN}
+    )
+    assert simple.headers["access-control-allow-origin"] == APP_ORIGIN
+    assert "retry-after" in simple.headers["access-control-expose-headers"].lower()
+    for origin in ("https://evil.example", "https://app.example.com.evil.example", "null"):
+        refused = await prod.options(
+            "/graphql",
+            headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+        )
+        assert refused.status_code == 400, origin
+        assert "access-control-allow-origin" not in refused.headers
+        response = await prod.get("/health", headers={"Origin": origin})
+        assert "access-control-allow-origin" not in response.headers
+    for response in (preflight, simple):
+        assert response.headers["access-control-allow-origin"] != "*"
