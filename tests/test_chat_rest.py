@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Iterator
 from datetime import datetime
@@ -298,6 +299,40 @@ async def test_client_id_retry_stores_one_message(http: httpx.AsyncClient, membe
     assert other.json()["id"] != first.json()["id"]
     history = (await http.get("/chat/rooms/general/messages", headers=member.headers)).json()
     assert [m["client_id"] for m in history] == ["abc-1", "abc-2"]
+
+
+async def test_concurrent_retries_store_one_message(
+    http: httpx.AsyncClient, member: Account
+) -> None:
+    await make_room(http, member, "general")
+
+    responses = await asyncio.gather(
+        *(post(http, member, "general", "once", client_id="race") for _ in range(6))
+    )
+
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.json()["id"] for r in responses}) == 1
+    history = (await http.get("/chat/rooms/general/messages", headers=member.headers)).json()
+    assert len(history) == 1
+
+
+async def test_concurrent_dm_retries_store_one_dm(
+    http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    alice, bob = await make_account(), await make_account()
+
+    responses = await asyncio.gather(
+        *(
+            http.post(
+                f"/chat/dm/{bob.id}", json={"content": "x", "client_id": "r"}, headers=alice.headers
+            )
+            for _ in range(6)
+        )
+    )
+
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert len((await http.get(f"/chat/dm/{bob.id}", headers=alice.headers)).json()) == 1
 
 
 async def test_client_ids_belong_to_their_author(

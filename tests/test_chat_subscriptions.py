@@ -230,16 +230,17 @@ async def test_after_with_concurrent_sends_has_no_gap_and_no_duplicate(
     assert received == [str(i) for i in before + sent]
 
 
-async def test_direct_messages_reach_both_parties_only(
+async def test_direct_messages_reach_every_connection_of_both_parties_only(
     service: Service, http: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:
     alice, bob, eve = await make_account(), await make_account(), await make_account()
     async with (
         ws_client(service, alice.token) as a,
         ws_client(service, bob.token) as b,
+        ws_client(service, bob.token) as b2,
         ws_client(service, eve.token) as e,
     ):
-        for client in (a, b, e):
+        for client in (a, b, b2, e):
             await client.subscribe("dm", DIRECT_MESSAGES, {})
         await wait_subscribed(http, a)
 
@@ -255,6 +256,7 @@ async def test_direct_messages_reach_both_parties_only(
         }
         assert (await a.next_data("dm"))["directMessages"] == expected
         assert (await b.next_data("dm"))["directMessages"] == expected
+        assert (await b2.next_data("dm"))["directMessages"] == expected
         assert await e.nothing_within(0.3)
 
 
