@@ -247,11 +247,13 @@ async def members_of_rooms(*, actor: User | None, room_ids: list[int]) -> list[l
     actor is not a member of yields [] (members are visible to members only)."""
     user = require_user(actor)
     by_room: dict[int, list[User]] = {i: [] for i in room_ids}
-    rows = await Membership.filter(room_id__in=room_ids).select_related("user").order_by("id")
-    for row in rows:
-        by_room[fk(row, "room")].append(row.user)
-    visible = [by_room[i] for i in room_ids]
-    return [users if any(u.id == user.id for u in users) else [] for users in visible]
+    mine = await Membership.filter(room_id__in=room_ids, user_id=user.id).only("id", "room_id")
+    member_of = [fk(m, "room") for m in mine]
+    if member_of:
+        rows = Membership.filter(room_id__in=member_of).select_related("user").order_by("id")
+        for row in await rows:
+            by_room[fk(row, "room")].append(row.user)
+    return [by_room[i] for i in room_ids]
 
 
 async def room_members(*, actor: User | None, room: Room) -> list[User]:

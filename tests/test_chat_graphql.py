@@ -164,6 +164,26 @@ async def test_rooms_and_room_by_id_or_name(graphql: GraphQL, make_account: Make
     assert by_name["members"] == []  # members are visible to members only
 
 
+async def test_rooms_list_members_of_the_callers_rooms_only(
+    graphql: GraphQL, make_account: MakeAccount
+) -> None:
+    alice, bob = await make_account(), await make_account()
+    await create_room(graphql, alice, "alice-public")
+    await create_room(graphql, bob, "bob-public")
+    await create_room(graphql, bob, "bob-private", private=True)
+    data_of(
+        await graphql(ADD_MEMBER, {"room": "bob-private", "userId": str(alice.id)}, token=bob.token)
+    )
+
+    rooms = data_of(await graphql("{ rooms { name members { id } } }", token=alice.token))
+
+    assert rooms["rooms"] == [
+        {"name": "alice-public", "members": [{"id": str(alice.id)}]},
+        {"name": "bob-public", "members": []},
+        {"name": "bob-private", "members": [{"id": str(bob.id)}, {"id": str(alice.id)}]},
+    ]
+
+
 async def test_join_room_is_idempotent_and_shows_members(
     graphql: GraphQL, make_account: MakeAccount
 ) -> None:
