@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import log, workspace
+from bench.http_bench import HttpConfig
 from bench.report import Line, Skipped, table, write_json
 
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/test"
@@ -60,19 +61,27 @@ async def seed(url: str, *, users: int, login_users: int) -> dict[str, object]:
     return result
 
 
-async def bench_http(options: Options) -> list[Line]:
-    from bench.http_bench import HttpConfig, rest_and_graphql
+def http_config(options: Options) -> HttpConfig:
+    from bench.http_bench import HttpConfig
 
-    config = HttpConfig(seconds=4 if options.quick else 10, warmup=1 if options.quick else 2)
+    if options.quick:
+        return HttpConfig(seconds=3, warmup=1, rounds=1)
+    return HttpConfig(seconds=5, warmup=2, rounds=3)
+
+
+async def bench_http(options: Options) -> list[Line]:
+    from bench.http_bench import rest_and_graphql
+
+    config = http_config(options)
     return await rest_and_graphql(options.sqlite_url, options.workdir, config)
 
 
 async def bench_two_processes(options: Options) -> list[Line]:
-    from bench.http_bench import HttpConfig, two_processes
+    from bench.http_bench import two_processes
 
     if not options.redis_url:
         raise SkipError("no Redis (--redis)")
-    config = HttpConfig(seconds=4 if options.quick else 10, warmup=1 if options.quick else 2)
+    config = http_config(options)
     return [await two_processes(options.sqlite_url, options.workdir, config, options.redis_url)]
 
 
@@ -139,12 +148,36 @@ async def bench_logins(options: Options) -> list[Line]:
     ]
 
 
+async def bench_load(options: Options) -> list[Line]:
+    from bench.load_ws import standalone
+
+    clients, rooms, messages = (200, 10, 3) if options.quick else (1000, 10, 5)
+    result = await standalone(clients, rooms, messages, deadline=240)
+    growth = None
+    if result.server_rss_kib_peak and result.server_rss_kib_before:
+        growth = (result.server_rss_kib_peak - result.server_rss_kib_before) / 1024
+    bounded = growth is not None and growth <= 256
+    return [
+        Line(
+            f"load: {clients} WS clients, {rooms} rooms, {messages} msgs each",
+            "deliv/s",
+            result.delivered / result.seconds if result.seconds else float("nan"),
+            float("nan"),
+            "none",
+            extra_check="all delivered once + stored, RSS growth <= 256 MiB",
+            extra_ok=result.ok and bounded,
+            notes={**result.summary(), "rss_growth_mib": growth},
+        )
+    ]
+
+
 BENCHES: dict[str, Callable[[Options], Awaitable[list[Line]]]] = {
     "http": bench_http,
     "two-processes": bench_two_processes,
     "history": bench_history,
     "logins": bench_logins,
     "ws": bench_ws,
+    "load": bench_load,
 }
 
 
