@@ -47,9 +47,10 @@ types: $(STAMP_DEV)
 schema: $(STAMP_RUN)
 	$(PY) -m comptoir export-schema -o schema.graphql
 
-## bench: run the benchmarks under bench/ (loopback only, bounded)
+## bench: run the benchmarks under bench/ (loopback only, bounded; BENCH_ARGS=--quick for a smoke run)
 bench: $(STAMP_DEV)
-	$(PY) -m bench
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || echo "wrk unavailable: using the Python load generator"
+	$(PY) -m bench $(BENCH_ARGS)
 
 check: lint types test
 
