@@ -131,7 +131,7 @@ class BodyLimit:
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             if int(declared) <= limit + DRAIN_BYTES:
-                await _drain(receive)
+                await _drain(receive, int(declared))
             await _too_large(send, limit, path)
             return
         received = 0
@@ -160,7 +160,7 @@ class BodyLimit:
                 await _too_large(send, limit, path)
 
 
-async def _drain(receive: Receive) -> None:
+async def _drain(receive: Receive, budget: int = DRAIN_BYTES) -> None:
     """Read and drop what is left of a refused body, up to a bound.
 
     A client still sending when the server answers and closes often sees a
@@ -168,7 +168,7 @@ async def _drain(receive: Receive) -> None:
     """
 
     async def drain() -> None:
-        left = DRAIN_BYTES
+        left = budget
         while left > 0:
             message = await receive()
             if message["type"] != "http.request":

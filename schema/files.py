@@ -14,7 +14,9 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 
 import strawberry
+from cross_web import FormData, HTTPException, StarletteRequestAdapter
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from strawberry.file_uploads import Upload
 
 from core.errors import BadUserInput
@@ -27,6 +29,21 @@ from schema.pagination import PageInfo, cursors, edges, page_info
 from schema.users import User
 
 READ_CHUNK = 1024 * 1024
+# Starlette keeps up to 1 MiB of each file part and each field in memory:
+# few parts keep a multipart request's memory to a few MiB.
+MAX_UPLOAD_FILES = 4
+MAX_FORM_FIELDS = 4
+
+
+class UploadRequestAdapter(StarletteRequestAdapter):
+    """The view's request adapter, parsing multipart bodies with few parts."""
+
+    async def get_form_data(self) -> FormData:
+        try:
+            form = await self._request.form(max_files=MAX_UPLOAD_FILES, max_fields=MAX_FORM_FIELDS)
+        except StarletteHTTPException as error:
+            raise HTTPException(400, error.detail) from None
+        return FormData(files=form, form=form)
 
 
 @strawberry.type

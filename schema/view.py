@@ -42,6 +42,7 @@ from core.errors import ComptoirError, PayloadTooLarge, Unauthenticated
 from core.settings import Settings
 from resolvers import auth
 from schema.context import Context
+from schema.files import UploadRequestAdapter
 
 log = logging.getLogger("comptoir.graphql")
 
@@ -122,6 +123,8 @@ def _token_from_params(params: dict[str, Any]) -> str | None:
 
 
 class GraphQLView(GraphQL[Context, None]):
+    request_adapter_class = UploadRequestAdapter
+
     def __init__(self, schema: BaseSchema, settings: Settings) -> None:
         super().__init__(
             schema,

@@ -271,3 +271,32 @@ async def test_other_members_see_owner_without_email(
         "id": str(created["id"]),
         "owner": {"id": str(admin.id), "email": ""},
     }
+
+
+@pytest.mark.parametrize(
+    ("name", "extra_parts"),
+    [
+        ("thousands of fields", [part(f"f{i}", b"1") for i in range(5000)]),
+        ("many files", [part(f"x{i}", b"1", filename=f"{i}.txt") for i in range(10)]),
+    ],
+)
+async def test_too_many_multipart_parts_are_refused(
+    http: httpx.AsyncClient,
+    member: Account,
+    upload_dir: Path,
+    name: str,
+    extra_parts: list[bytes],
+) -> None:
+    operations = {"query": UPLOAD, "variables": {"file": None}}
+    body, headers = multipart(
+        part("operations", json.dumps(operations).encode()),
+        part("map", b'{"0": ["variables.file"]}'),
+        part("0", b"data", filename="a.txt"),
+        *extra_parts,
+    )
+    response = await post_graphql_upload(http, member, body, headers)
+    assert response.status_code == 400, response.text
+    assert error_codes(response.json()) == ["BAD_USER_INPUT"]
+    assert stored_files(upload_dir) == []
+    # and a well-formed upload still goes through
+    assert data_of(await graphql_upload(http, member, b"ok"))["uploadFile"]["size"] == 2

@@ -94,13 +94,23 @@ def configure(service: Service) -> Iterator[Configure]:
 async def test_upload_over_limit_with_true_content_length(
     http: httpx.AsyncClient, member: Account, service: Service, upload_dir: Path
 ) -> None:
-    # Given a body declared (truthfully) larger than MAX_UPLOAD_BYTES allows,
-    # from a client that waits for the go-ahead before sending it
+    # Given a body declared (truthfully) a little larger than allowed
     size = service.settings.max_upload_bytes + MiB
+    headers = {**MULTIPART_HEADERS, **member.headers, "Content-Length": str(body_size(size))}
+    # When a client sends it all before reading, then it still reads a 413
+    response = await http.post("/files", content=multipart_stream(size), headers=headers)
+    assert_too_large(response)
+    await assert_nothing_stored(http, member, upload_dir)
+
+
+async def test_huge_declared_upload_is_refused_before_reading(
+    http: httpx.AsyncClient, member: Account, service: Service, upload_dir: Path
+) -> None:
+    # Given a client that declares 1 GiB and waits for the go-ahead
     port = urlsplit(service.http_url).port or 0
-    head = request_head(member, body_size(size), port)
+    head = request_head(member, 1024 * MiB, port)
     head = head[:-2] + b"Expect: 100-continue\r\n\r\n"
-    # When the headers arrive, then the server refuses without reading a byte
+    # When the headers arrive, then the answer is a 413, not "100 Continue"
     status, content = await raw_request(service, head, b"")
     assert status == 413
     assert json.loads(content)["error"]["code"] == "PAYLOAD_TOO_LARGE"
