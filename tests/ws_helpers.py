@@ -190,20 +190,22 @@ async def run_cli(*args: str, env: dict[str, str]) -> None:
 
 @asynccontextmanager
 async def server_process(
-    env: dict[str, str], *, migrate: bool = True
+    env: dict[str, str], *, migrate: bool = True, log: Path | None = None
 ) -> AsyncIterator[ServerProcess]:
-    """``python -m comptoir serve`` with ``env``, healthy; killed afterwards."""
+    """``python -m comptoir serve`` with ``env``, healthy; killed afterwards.
+    Its stderr goes to ``log`` when given."""
     args = ["serve"] if migrate else ["serve", "--no-migrate"]
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "comptoir",
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    with log.open("wb") if log else open(os.devnull, "wb") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "comptoir",
+            *args,
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=stderr,
+        )
     server = ServerProcess(
         process,
         http_url=f"http://127.0.0.1:{env['PORT']}",

@@ -123,7 +123,7 @@ class Client:
                 feed.buffer.append((event_id, payload))
                 feed.buffered_bytes += len(payload)
                 if feed.buffered_bytes > self.max_queue_bytes:
-                    self.close_soon(CLOSE_POLICY, "too far behind")
+                    self.lag_out()
                 return False
             if feed.duplicate(event_id):
                 return False
@@ -133,9 +133,15 @@ class Client:
         """False (and closing with 1008) once the outgoing buffer is too full."""
         transport = self._connection.transport
         if transport.get_write_buffer_size() > self.max_queue_bytes + self.reply_bytes:
-            self.close_soon(CLOSE_POLICY, "too slow: outgoing buffer full")
+            self.lag_out()
             return False
         return True
+
+    def lag_out(self) -> None:
+        """Close a client that does not keep up. It is sent nothing more; the
+        close frame waits behind what it has not read yet, so it gets
+        ``send_timeout`` to read it before the TCP connection is aborted."""
+        self.close_soon(CLOSE_POLICY, "too slow: outgoing buffer full", grace=self.send_timeout)
 
     def feed_lost(self) -> None:
         self.close_soon(CLOSE_TRY_AGAIN, "chat feed lost; reconnect")
@@ -175,18 +181,20 @@ class Client:
         finally:
             self.reply_bytes = 0
 
-    def close_soon(self, code: int, reason: str) -> None:
+    def close_soon(self, code: int, reason: str, *, grace: float | None = None) -> None:
         """Start closing (idempotent); abort the TCP connection if the peer
-        does not complete the closing handshake in time."""
+        does not complete the closing handshake within ``grace`` seconds
+        (default: the close timeout)."""
         if self.closing:
             return
         self.closing = True
         self.cancel_expiry()
-        self._close_task = asyncio.create_task(self._close(code, reason))
+        wait = self.close_timeout if grace is None else grace
+        self._close_task = asyncio.create_task(self._close(code, reason, wait))
 
-    async def _close(self, code: int, reason: str) -> None:
+    async def _close(self, code: int, reason: str, grace: float) -> None:
         try:
-            async with asyncio.timeout(self.close_timeout):
+            async with asyncio.timeout(grace):
                 await self._connection.close(code, reason)
         except TimeoutError:
             self._connection.transport.abort()
