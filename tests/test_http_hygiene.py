@@ -126,6 +126,20 @@ async def test_20_mutations_over_get_are_refused_and_not_run(http: httpx.AsyncCl
     assert data_of(response.json()) == {"__typename": "Query"}
 
 
+async def test_subscriptions_over_http_are_400_never_500(http: httpx.AsyncClient) -> None:
+    subscription = 'subscription { roomMessages(room: "general") { id } }'
+    for accept in ("application/json", GRAPHQL_RESPONSE, "text/event-stream", "multipart/mixed"):
+        response = await http.post(
+            "/graphql", json={"query": subscription}, headers={"Accept": accept}
+        )
+        assert response.status_code == 400, accept
+        error = graphql_error(response)
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert "WebSocket" in error["message"]
+    response = await http.get("/graphql", params={"query": subscription})
+    assert response.status_code == 400
+
+
 @pytest.mark.parametrize(
     "content",
     [
