@@ -7,7 +7,8 @@ same few queries as a page of 5.
 Subscriptions (graphql-transport-ws; ``context.user`` is set by
 ``connection_init``) check access first, subscribe to the pub/sub channel,
 then replay what was stored after ``after`` and go live, dropping live
-events already replayed: no gap and no duplicate.
+events already replayed: no gap and no duplicate. They end when the
+connection's session does (``schema.subscriptions``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
 
 from core import runtime
 from core.errors import ComptoirError, NotFound
@@ -26,10 +26,10 @@ from models import Message as MessageRow
 from models import Room as RoomRow
 from models import User as UserRow
 from resolvers import chat
-from resolvers.users import require_user
 from schema import loaders
 from schema.context import Context, Info
 from schema.pagination import PageInfo, cursors, edges, page_info
+from schema.subscriptions import graphql_error, live_claims, while_session_lasts
 from schema.users import User
 
 REPLAY_BATCH = 500
@@ -287,11 +287,6 @@ class ChatMutations:
         return DirectMessage.from_row(row)
 
 
-def _graphql_error(error: ComptoirError) -> GraphQLError:
-    """Subscriptions' errors bypass the schema's error mapping: carry the code here."""
-    return GraphQLError(error.message, extensions=error.extensions())
-
-
 async def _room_stream(room: RoomRow, after: int | None) -> AsyncGenerator[Message, None]:
     async with runtime.get().pubsub.subscribe(chat.room_channel(room.id)) as events:
         last = after or 0
@@ -332,12 +327,13 @@ class ChatSubscriptions:
     async def room_messages(
         self, info: Info, room: str, after: strawberry.ID | None = None
     ) -> AsyncGenerator[Message, None]:
+        claims = live_claims(info.context)
         try:
             found = await chat.resolve_room(actor=info.context.user, room=room)
             after_id = None if after is None else chat.check_after(after)
         except ComptoirError as error:
-            raise _graphql_error(error) from None
-        return _room_stream(found, after_id)
+            raise graphql_error(error) from None
+        return while_session_lasts(claims, _room_stream(found, after_id))
 
     @strawberry.subscription(
         description="Every new DM to or from the caller; with `after`, the stored ones "
@@ -346,10 +342,11 @@ class ChatSubscriptions:
     async def direct_messages(
         self, info: Info, after: strawberry.ID | None = None
     ) -> AsyncGenerator[DirectMessage, None]:
+        claims = live_claims(info.context)
         user = info.context.user
+        assert user is not None
         try:
-            user = require_user(user)
             after_id = None if after is None else chat.check_after(after)
         except ComptoirError as error:
-            raise _graphql_error(error) from None
-        return _dm_stream(user, after_id)
+            raise graphql_error(error) from None
+        return while_session_lasts(claims, _dm_stream(user, after_id))

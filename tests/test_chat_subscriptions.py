@@ -12,6 +12,7 @@ import dataclasses
 import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -282,10 +283,19 @@ async def test_direct_messages_after_replays_the_callers_dms(
 
 
 async def subscription_error(client: Client, op_id: str) -> list[str]:
-    message = await client.receive()
-    assert message["id"] == op_id
-    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
-    return [e["extensions"]["code"] for e in errors]
+    """The error codes that end an operation: an ``error`` message, or a
+    ``next`` carrying errors followed by ``complete``."""
+    codes: list[str] = []
+    while True:
+        message = await client.receive()
+        assert message["id"] == op_id, message
+        if message["type"] == "error":
+            return [e["extensions"]["code"] for e in message["payload"]]
+        if message["type"] == "complete":
+            return codes
+        assert message["type"] == "next", message
+        assert message["payload"].get("errors"), message
+        codes += [e["extensions"]["code"] for e in message["payload"]["errors"]]
 
 
 async def test_private_room_subscription_is_not_found_for_outsiders(
@@ -319,6 +329,53 @@ async def test_bad_after_is_bad_user_input(
         dm_codes = await subscription_error(client, "2")
 
     assert room_codes == dm_codes == ["BAD_USER_INPUT"]
+
+
+async def test_logout_ends_the_sessions_subscriptions(
+    service: Service, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    alice, bob = await make_account(), await make_account()
+    await make_room(http, alice, "general")
+    async with ws_client(service, alice.token) as client:
+        await client.subscribe("room", ROOM_MESSAGES, {"room": "general"})
+        await client.subscribe("dm", DIRECT_MESSAGES, {})
+        await wait_subscribed(http, client)
+
+        response = await http.post("/logout", json={"refresh_token": alice.refresh_token})
+        assert response.status_code == 204
+
+        ended: dict[str, list[str]] = {}
+        completed: set[str] = set()
+        while completed != {"room", "dm"}:
+            message = await client.receive()
+            if message["type"] == "complete":
+                completed.add(message["id"])
+            else:
+                errors = message["payload"]["errors"]
+                ended[message["id"]] = [e["extensions"]["code"] for e in errors]
+        assert ended == {"room": ["UNAUTHENTICATED"], "dm": ["UNAUTHENTICATED"]}
+        await rest_post(http, bob, "general", "after logout")
+        assert await client.nothing_within(0.3)
+
+
+async def test_subscriptions_end_when_the_token_expires(
+    service: Service, http: httpx.AsyncClient, member: Account
+) -> None:
+    await make_room(http, member, "general")
+    tokens = runtime.get().tokens
+    claims = tokens.decode(member.token)
+    almost_expired = tokens.issue(
+        member.id, claims.session_id, now=datetime.now(UTC) - timedelta(seconds=tokens.ttl - 2)
+    )
+    async with ws_client(service, almost_expired) as client:
+        await client.subscribe("1", ROOM_MESSAGES, {"room": "general"})
+        await wait_subscribed(http, client)
+        message_id = await rest_post(http, member, "general", "still valid")
+        assert (await client.next_data("1"))["roomMessages"]["id"] == str(message_id)
+
+        assert await subscription_error(client, "1") == ["UNAUTHENTICATED"]
+        await client.subscribe("2", ROOM_MESSAGES, {"room": "general"})
+        assert await subscription_error(client, "2") == ["UNAUTHENTICATED"]
 
 
 async def close_code(client: Client) -> int | None:
