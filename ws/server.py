@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
@@ -193,7 +194,7 @@ class ChatServer:
             self._unregister(client)
 
     async def _on_frame(self, client: Client, data: str | bytes) -> None:
-        wait = client.bucket.take(asyncio.get_running_loop().time())
+        wait = client.bucket.take(time.monotonic())
         try:
             frame = frames.parse(data)
         except frames.FrameError as error:
