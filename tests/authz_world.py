@@ -1,0 +1,223 @@
+"""A small world built through the public doors, for authorization tests.
+
+Three accounts (an ADMIN, the MEMBER who owns things, another MEMBER), a
+product, a file uploaded by the owner, a resource, the owner's private room
+with one message, and direct messages between the owner and the ADMIN
+(then one from the other member to the owner). Every response read
+through :class:`World` is kept, per actor, so that tests can check what
+was shown to whom (no hashes, nobody else's email).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.conftest import PASSWORD, Account, MakeAccount
+from tests.harness import Service
+
+ACTORS = ("anonymous", "owner", "other", "admin")
+GRAPHQL_WS = "graphql-transport-ws"
+TIMEOUT = 10.0
+
+_names = itertools.count(1)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{next(_names)}"
+
+
+@dataclass
+class World:
+    service: Service
+    http: httpx.AsyncClient
+    admin: Account
+    owner: Account
+    other: Account
+    spare: Account
+    product_id: int = 0
+    file_id: int = 0
+    resource_id: int = 0
+    room: str = ""
+    room_id: int = 0
+    message_id: int = 0
+    dm_ids: list[int] = field(default_factory=list)
+    other_dm_id: int = 0
+    seen: dict[str, list[str]] = field(default_factory=dict)
+
+    def account(self, actor: str) -> Account | None:
+        if actor == "anonymous":
+            return None
+        found: Account = getattr(self, actor)
+        return found
+
+    def headers(self, actor: str) -> dict[str, str]:
+        account = self.account(actor)
+        return account.headers if account else {}
+
+    def record(self, actor: str, text: str | bytes) -> None:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        self.seen.setdefault(actor, []).append(text)
+
+    # --- doors ------------------------------------------------------------------
+
+    async def rest(self, actor: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {**self.headers(actor), **kwargs.pop("headers", {})}
+        response = await self.http.request(method, path, headers=headers, **kwargs)
+        self.record(actor, response.content)
+        return response
+
+    async def graphql(
+        self, actor: str, query: str, variables: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        response = await self.rest(
+            actor, "POST", "/graphql", json={"query": query, "variables": variables or {}}
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def graphql_upload(self, actor: str, data: bytes) -> dict[str, Any]:
+        operations = {
+            "query": "mutation ($file: Upload!) { uploadFile(file: $file) "
+            "{ id filename owner { id email } } }",
+            "variables": {"file": None},
+        }
+        response = await self.rest(
+            actor,
+            "POST",
+            "/graphql",
+            data={
+                "operations": json.dumps(operations),
+                "map": json.dumps({"0": ["variables.file"]}),
+            },
+            files={"0": ("note.txt", data, "text/plain")},
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    # --- fresh objects, for cells that change or destroy what they touch ----------
+
+    async def fresh_product(self) -> int:
+        response = await self.http.post(
+            "/products",
+            json={"name": unique("product"), "price": 9.99, "stock": 3},
+            headers=self.admin.headers,
+        )
+        assert response.status_code == 201, response.text
+        product_id: int = response.json()["id"]
+        return product_id
+
+    async def fresh_file(self) -> int:
+        response = await self.http.post(
+            "/files",
+            files={"file": ("owner.txt", b"the owner's bytes", "text/plain")},
+            headers=self.owner.headers,
+        )
+        assert response.status_code == 201, response.text
+        file_id: int = response.json()["id"]
+        return file_id
+
+    async def fresh_private_room(self) -> str:
+        name = unique("private")
+        response = await self.http.post(
+            "/chat/rooms", json={"name": name, "is_private": True}, headers=self.owner.headers
+        )
+        assert response.status_code == 201, response.text
+        return name
+
+    async def fresh_refresh_token(self) -> str:
+        response = await self.http.post(
+            "/login", json={"email": self.spare.email, "password": PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        token: str = response.json()["refresh_token"]
+        return token
+
+    def target_user(self, actor: str) -> Account:
+        """Whom an actor talks to in DM cells: the ADMIN for the owner, else the owner."""
+        return self.admin if actor == "owner" else self.owner
+
+
+async def build_world(
+    service: Service, http: httpx.AsyncClient, make_account: MakeAccount
+) -> World:
+    admin = await make_account("admin@example.com", admin=True)
+    owner = await make_account("owner@example.com")
+    other = await make_account("other@example.com")
+    spare = await make_account("spare@example.com")
+    world = World(service, http, admin, owner, other, spare)
+    world.product_id = await world.fresh_product()
+    world.file_id = await world.fresh_file()
+    response = await http.post(
+        "/resources",
+        json={"title": "Handbook", "kind": "LINK", "url": "https://example.com/handbook"},
+        headers=admin.headers,
+    )
+    assert response.status_code == 201, response.text
+    world.resource_id = response.json()["id"]
+    world.room = await world.fresh_private_room()
+    response = await http.post(
+        f"/chat/rooms/{world.room}/messages",
+        json={"content": "owner only"},
+        headers=owner.headers,
+    )
+    assert response.status_code == 201, response.text
+    world.message_id = response.json()["id"]
+    world.room_id = response.json()["room_id"]
+    for sender, recipient in ((owner, admin), (admin, owner)):
+        response = await http.post(
+            f"/chat/dm/{recipient.id}", json={"content": "between us"}, headers=sender.headers
+        )
+        assert response.status_code == 201, response.text
+        world.dm_ids.append(response.json()["id"])
+    response = await http.post(
+        f"/chat/dm/{owner.id}", json={"content": "hello owner"}, headers=other.headers
+    )
+    assert response.status_code == 201, response.text
+    world.other_dm_id = response.json()["id"]
+    return world
+
+
+# --- a bare graphql-transport-ws client ---------------------------------------------
+
+
+@dataclass
+class Subscriber:
+    conn: ClientConnection
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.conn.send(json.dumps(message))
+
+    async def receive(self) -> dict[str, Any]:
+        while True:
+            raw = await asyncio.wait_for(self.conn.recv(), TIMEOUT)
+            message: dict[str, Any] = json.loads(raw)
+            if message.get("type") != "ping":
+                return message
+            await self.send({"type": "pong"})
+
+    async def close_code(self) -> int | None:
+        try:
+            while True:
+                await self.receive()
+        except ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else None
+
+
+@asynccontextmanager
+async def subscriber(service: Service) -> AsyncIterator[Subscriber]:
+    url = service.http_url.replace("http://", "ws://", 1) + "/graphql"
+    async with connect(url, subprotocols=[GRAPHQL_WS], open_timeout=TIMEOUT) as conn:  # type: ignore[list-item]
+        yield Subscriber(conn)

@@ -1,0 +1,716 @@
+"""The authorization matrix (OWASP API1, API3, API5), door by door.
+
+For every GraphQL root field, every REST route and every chat WebSocket
+frame type, the tables below say what each of four actors gets when aiming
+at the owner's things: ``anonymous``, the MEMBER ``owner``, an ``other``
+MEMBER and an ``admin``. A cell is ``ok`` (allowed, and the owner's object
+is there), ``hidden`` (allowed, but the owner's object is not shown),
+``null`` (a nullable field answering null, as for an id that does not
+exist) or the exact refusal: GraphQL ``extensions.code``, REST
+``<status> <code>``, WS ``error`` frame code, ``handshake 401`` for a chat
+WebSocket without a token, ``close 4403`` for a subscription without one.
+
+The tables come from the contract (``../shared/contract``) and the
+checklist; the entries are enumerated from the live schema (introspection),
+the app's routes and the frame parser, so a field, route or frame added
+without a row here fails ``test_every_*_has_a_row``.
+
+Every response read is kept per actor: none may carry a password hash, a
+refresh-token hash, or the email of another account (GraphQL
+``User.email`` is "" for others; ADMINs see addresses).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from starlette.routing import Route
+
+from tests.authz_world import ACTORS, World, build_world, subscriber, unique
+from tests.conftest import MakeAccount
+from tests.harness import Service
+from tests.ws_helpers import chat_client, handshake_status, request
+from ws.frames import PARSERS
+
+Expect = tuple[str, str, str, str]  # anonymous, owner, other, admin
+Probe = Callable[[World, str], Awaitable[str]]
+
+U, F, N = "UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND"
+OK, HIDDEN, NULL = "ok", "hidden", "null"
+ALL_OK: Expect = (OK, OK, OK, OK)
+SIGNED_IN: Expect = (U, OK, OK, OK)
+ADMIN_ONLY: Expect = (U, F, F, OK)
+MEMBERS_ONLY: Expect = (U, OK, N, N)  # the owner's private room
+
+R401, R403, R404 = "401 UNAUTHENTICATED", "403 FORBIDDEN", "404 NOT_FOUND"
+REST_SIGNED_IN: Expect = (R401, OK, OK, OK)
+REST_ADMIN_ONLY: Expect = (R401, R403, R403, OK)
+REST_MEMBERS_ONLY: Expect = (R401, OK, R404, R404)
+
+WS_ANON = "handshake 401"
+SUB_ANON = "close 4403"
+
+USER = "{ id email }"
+
+
+# --- GraphQL -------------------------------------------------------------------------
+
+
+def gql_outcome(body: dict[str, Any], judge: Callable[[dict[str, Any]], str]) -> str:
+    errors = body.get("errors")
+    if errors:
+        return ",".join(sorted({str((e.get("extensions") or {}).get("code")) for e in errors}))
+    data: dict[str, Any] = body["data"]
+    return judge(data)
+
+
+def ids(connection: dict[str, Any]) -> set[int]:
+    return {int(edge["node"]["id"]) for edge in connection["edges"]}
+
+
+def has(wanted: int | set[int] | list[int], found: set[int]) -> str:
+    wanted_ids = {wanted} if isinstance(wanted, int) else set(wanted)
+    return OK if wanted_ids & found else HIDDEN
+
+
+def gql(
+    query: str,
+    variables: Callable[[World, str], Awaitable[dict[str, Any]]] | None,
+    judge: Callable[[World, str, dict[str, Any]], str],
+) -> Probe:
+    async def probe(world: World, actor: str) -> str:
+        values = await variables(world, actor) if variables else {}
+        body = await world.graphql(actor, query, values)
+        return gql_outcome(body, lambda data: judge(world, actor, data))
+
+    return probe
+
+
+async def _none(world: World, actor: str) -> dict[str, Any]:
+    return {}
+
+
+async def _room(world: World, actor: str) -> dict[str, Any]:
+    return {"room": world.room}
+
+
+async def _fresh_room(world: World, actor: str) -> dict[str, Any]:
+    return {"room": await world.fresh_private_room()}
+
+
+async def _product(world: World, actor: str) -> dict[str, Any]:
+    return {"id": str(world.product_id)}
+
+
+async def _fresh_product(world: World, actor: str) -> dict[str, Any]:
+    return {"id": str(await world.fresh_product())}
+
+
+async def _fresh_file(world: World, actor: str) -> dict[str, Any]:
+    return {"id": str(await world.fresh_file())}
+
+
+async def _refresh(world: World, actor: str) -> dict[str, Any]:
+    return {"token": await world.fresh_refresh_token()}
+
+
+async def _peer(world: World, actor: str) -> dict[str, Any]:
+    return {"user": str(world.target_user(actor).id)}
+
+
+async def _register(world: World, actor: str) -> dict[str, Any]:
+    return {"input": {"email": f"{unique('new')}@example.com", "password": "long enough pw"}}
+
+
+async def _login(world: World, actor: str) -> dict[str, Any]:
+    return {"email": world.spare.email, "password": world.spare.password}
+
+
+async def _add_member(world: World, actor: str) -> dict[str, Any]:
+    # Outsiders try to add themselves; the owner adds the spare account.
+    account = world.account(actor) if actor in {"other", "admin"} else world.spare
+    assert account is not None
+    return {"room": await world.fresh_private_room(), "user": str(account.id)}
+
+
+def _ok_if(key: str) -> Callable[[World, str, dict[str, Any]], str]:
+    return lambda world, actor, data: OK if data[key] else f"falsy {key}"
+
+
+def _me(world: World, actor: str, data: dict[str, Any]) -> str:
+    me = data["me"]
+    if me is None:
+        return NULL
+    account = world.account(actor)
+    return OK if account and int(me["id"]) == account.id else f"me is {me['id']}"
+
+
+async def _upload_probe(world: World, actor: str) -> str:
+    body = await world.graphql_upload(actor, b"uploaded")
+    return gql_outcome(body, lambda data: OK if data["uploadFile"]["id"] else "no id")
+
+
+async def _subscription_probe(
+    world: World, actor: str, query: str, variables: dict[str, Any], judge: Callable[[int], str]
+) -> str:
+    account = world.account(actor)
+    async with subscriber(world.service) as client:
+        payload = {"Authorization": f"Bearer {account.token}"} if account else {}
+        await client.send({"type": "connection_init", "payload": payload})
+        if account is None:
+            return f"close {await client.close_code()}"
+        ack = await client.receive()
+        assert ack["type"] == "connection_ack", ack
+        await client.send(
+            {"id": "1", "type": "subscribe", "payload": {"query": query, "variables": variables}}
+        )
+        message = await client.receive()
+        world.record(actor, str(message))
+        if message["type"] == "error":
+            return gql_outcome({"errors": message["payload"]}, lambda data: "?")
+        assert message["type"] == "next", message
+        payload = message["payload"]
+        return gql_outcome(payload, lambda data: judge(int(next(iter(data.values()))["id"])))
+
+
+async def _room_subscription(world: World, actor: str) -> str:
+    query = f"""subscription ($room: String!) {{
+      roomMessages(room: $room, after: "0") {{ id author {USER} room {{ id members {USER} }} }}
+    }}"""
+    return await _subscription_probe(
+        world,
+        actor,
+        query,
+        {"room": world.room},
+        lambda got: OK if got == world.message_id else f"message {got}",
+    )
+
+
+async def _dm_subscription(world: World, actor: str) -> str:
+    query = f"""subscription {{
+      directMessages(after: "0") {{ id fromUser {USER} toUser {USER} }}
+    }}"""
+
+    def judge(got: int) -> str:
+        # DMs replay in id order; the other member's own DM comes after the
+        # owner<->admin ones, so seeing it first means those were not shown.
+        if got in world.dm_ids:
+            return OK
+        return HIDDEN if got == world.other_dm_id else f"dm {got}"
+
+    return await _subscription_probe(world, actor, query, {}, judge)
+
+
+ROOM_FIELDS = f"id name isPrivate createdBy {USER} members {USER}"
+MESSAGE_FIELDS = f"id content author {USER} room {{ id members {USER} }}"
+DM_FIELDS = f"id content fromUser {USER} toUser {USER}"
+
+GRAPHQL: dict[str, tuple[Probe, Expect]] = {
+    "Query.me": (gql(f"{{ me {USER} }}", None, _me), (NULL, OK, OK, OK)),
+    "Query.products": (
+        gql(
+            "{ products(first: 100) { edges { node { id } } } }",
+            None,
+            lambda w, a, d: has(w.product_id, ids(d["products"])),
+        ),
+        ALL_OK,
+    ),
+    "Query.product": (
+        gql(
+            "query ($id: ID!) { product(id: $id) { id } }",
+            _product,
+            lambda w, a, d: OK if d["product"] else NULL,
+        ),
+        ALL_OK,
+    ),
+    "Query.files": (
+        gql(
+            f"{{ files(first: 100) {{ edges {{ node {{ id owner {USER} }} }} }} }}",
+            None,
+            lambda w, a, d: has(w.file_id, ids(d["files"])),
+        ),
+        (U, OK, HIDDEN, OK),
+    ),
+    "Query.resources": (
+        gql(
+            "{ resources(first: 100) { edges { node { id file { id } } } } }",
+            None,
+            lambda w, a, d: has(w.resource_id, ids(d["resources"])),
+        ),
+        SIGNED_IN,
+    ),
+    "Query.rooms": (
+        gql(
+            f"{{ rooms {{ {ROOM_FIELDS} }} }}",
+            None,
+            lambda w, a, d: has(w.room_id, {int(r["id"]) for r in d["rooms"]}),
+        ),
+        (U, OK, HIDDEN, HIDDEN),
+    ),
+    "Query.room": (
+        gql(
+            f"query ($room: String!) {{ room(room: $room) {{ {ROOM_FIELDS} }} }}",
+            _room,
+            lambda w, a, d: OK if d["room"] else NULL,
+        ),
+        (U, OK, NULL, NULL),
+    ),
+    "Query.roomMessages": (
+        gql(
+            f"query ($room: String!) {{ roomMessages(room: $room) "
+            f"{{ edges {{ node {{ {MESSAGE_FIELDS} }} }} }} }}",
+            _room,
+            lambda w, a, d: has(w.message_id, ids(d["roomMessages"])),
+        ),
+        MEMBERS_ONLY,
+    ),
+    "Query.directMessages": (
+        gql(
+            f"query ($user: ID!) {{ directMessages(withUser: $user) "
+            f"{{ edges {{ node {{ {DM_FIELDS} }} }} }} }}",
+            _peer,
+            lambda w, a, d: has(w.dm_ids, ids(d["directMessages"])),
+        ),
+        (U, OK, HIDDEN, OK),
+    ),
+    "Mutation.register": (
+        gql(
+            f"mutation ($input: RegisterInput!) {{ register(input: $input) "
+            f"{{ accessToken user {USER} }} }}",
+            _register,
+            _ok_if("register"),
+        ),
+        ALL_OK,
+    ),
+    "Mutation.login": (
+        gql(
+            f"mutation ($email: String!, $password: String!) {{ login(email: $email, "
+            f"password: $password) {{ accessToken user {USER} }} }}",
+            _login,
+            _ok_if("login"),
+        ),
+        ALL_OK,
+    ),
+    "Mutation.refreshTokens": (
+        gql(
+            "mutation ($token: String!) { refreshTokens(refreshToken: $token) "
+            "{ accessToken refreshToken } }",
+            _refresh,
+            _ok_if("refreshTokens"),
+        ),
+        ALL_OK,
+    ),
+    "Mutation.logout": (
+        gql(
+            "mutation ($token: String!) { logout(refreshToken: $token) }",
+            _refresh,
+            _ok_if("logout"),
+        ),
+        ALL_OK,
+    ),
+    "Mutation.createProduct": (
+        gql(
+            'mutation { createProduct(input: {name: "Lamp", price: "12.50"}) { id } }',
+            None,
+            _ok_if("createProduct"),
+        ),
+        ADMIN_ONLY,
+    ),
+    "Mutation.updateProduct": (
+        gql(
+            "mutation ($id: ID!) { updateProduct(id: $id, input: {stock: 7}) { id } }",
+            _product,
+            _ok_if("updateProduct"),
+        ),
+        ADMIN_ONLY,
+    ),
+    "Mutation.deleteProduct": (
+        gql(
+            "mutation ($id: ID!) { deleteProduct(id: $id) }",
+            _fresh_product,
+            _ok_if("deleteProduct"),
+        ),
+        ADMIN_ONLY,
+    ),
+    "Mutation.uploadFile": (_upload_probe, SIGNED_IN),
+    "Mutation.deleteFile": (
+        gql("mutation ($id: ID!) { deleteFile(id: $id) }", _fresh_file, _ok_if("deleteFile")),
+        (U, OK, N, OK),
+    ),
+    "Mutation.createResource": (
+        gql(
+            'mutation { createResource(input: {title: "Guide", kind: LINK, '
+            'url: "https://example.com/guide"}) { id } }',
+            None,
+            _ok_if("createResource"),
+        ),
+        ADMIN_ONLY,
+    ),
+    "Mutation.createRoom": (
+        gql(
+            f"mutation ($name: String!) {{ createRoom(name: $name, isPrivate: true) "
+            f"{{ {ROOM_FIELDS} }} }}",
+            lambda w, a: _name(unique("room")),
+            _ok_if("createRoom"),
+        ),
+        SIGNED_IN,
+    ),
+    "Mutation.joinRoom": (
+        gql(
+            f"mutation ($room: String!) {{ joinRoom(room: $room) {{ {ROOM_FIELDS} }} }}",
+            _fresh_room,
+            _ok_if("joinRoom"),
+        ),
+        MEMBERS_ONLY,
+    ),
+    "Mutation.addRoomMember": (
+        gql(
+            f"mutation ($room: String!, $user: ID!) {{ addRoomMember(room: $room, "
+            f"userId: $user) {{ {ROOM_FIELDS} }} }}",
+            _add_member,
+            _ok_if("addRoomMember"),
+        ),
+        MEMBERS_ONLY,
+    ),
+    "Mutation.sendMessage": (
+        gql(
+            f'mutation ($room: String!) {{ sendMessage(room: $room, content: "hi") '
+            f"{{ {MESSAGE_FIELDS} }} }}",
+            _room,
+            _ok_if("sendMessage"),
+        ),
+        MEMBERS_ONLY,
+    ),
+    "Mutation.sendDirectMessage": (
+        gql(
+            f'mutation ($user: ID!) {{ sendDirectMessage(to: $user, content: "hi") '
+            f"{{ {DM_FIELDS} }} }}",
+            _peer,
+            _ok_if("sendDirectMessage"),
+        ),
+        SIGNED_IN,
+    ),
+    "Subscription.roomMessages": (_room_subscription, (SUB_ANON, OK, N, N)),
+    "Subscription.directMessages": (_dm_subscription, (SUB_ANON, OK, HIDDEN, OK)),
+}
+
+
+async def _name(name: str) -> dict[str, Any]:
+    return {"name": name}
+
+
+# --- REST ------------------------------------------------------------------------------
+
+
+def rest(
+    method: str,
+    path: Callable[[World, str], Awaitable[str]] | str,
+    success: int,
+    judge: Callable[[World, str, httpx.Response], str] | None = None,
+    **kwargs: Any,
+) -> Probe:
+    async def probe(world: World, actor: str) -> str:
+        url = path if isinstance(path, str) else await path(world, actor)
+        extra = {k: (v(world, actor) if callable(v) else v) for k, v in kwargs.items()}
+        response = await world.rest(actor, method, url, **extra)
+        if response.status_code != success:
+            try:
+                code = response.json()["error"]["code"]
+            except (ValueError, KeyError, TypeError):
+                code = "?"
+            return f"{response.status_code} {code}"
+        return judge(world, actor, response) if judge else OK
+
+    return probe
+
+
+def listed(attr: str) -> Callable[[World, str, httpx.Response], str]:
+    def judge(world: World, actor: str, response: httpx.Response) -> str:
+        wanted = getattr(world, attr)
+        return has(wanted, {int(item["id"]) for item in response.json()})
+
+    return judge
+
+
+def _me_rest(world: World, actor: str, response: httpx.Response) -> str:
+    account = world.account(actor)
+    return OK if account and response.json()["id"] == account.id else "someone else"
+
+
+async def _product_path(world: World, actor: str) -> str:
+    return f"/products/{world.product_id}"
+
+
+async def _fresh_product_path(world: World, actor: str) -> str:
+    return f"/products/{await world.fresh_product()}"
+
+
+async def _file_path(world: World, actor: str) -> str:
+    return f"/files/{world.file_id}"
+
+
+async def _fresh_file_path(world: World, actor: str) -> str:
+    return f"/files/{await world.fresh_file()}"
+
+
+async def _room_path(world: World, actor: str) -> str:
+    return f"/chat/rooms/{world.room}/messages"
+
+
+async def _dm_path(world: World, actor: str) -> str:
+    return f"/chat/dm/{world.target_user(actor).id}"
+
+
+def _token_probe(path: str, success: int) -> Probe:
+    async def probe(world: World, actor: str) -> str:
+        token = await world.fresh_refresh_token()
+        return await rest("POST", path, success, json={"refresh_token": token})(world, actor)
+
+    return probe
+
+
+RESOURCE_BODY = {"title": "Guide", "kind": "LINK", "url": "https://example.com/guide"}
+_resources_get = rest("GET", "/resources", 200, listed("resource_id"))
+_resources_post = rest("POST", "/resources", 201, json=RESOURCE_BODY)
+
+REST: dict[str, tuple[Probe, Expect]] = {
+    "GET /health": (rest("GET", "/health", 200), ALL_OK),
+    "POST /login": (
+        rest(
+            "POST",
+            "/login",
+            200,
+            json=lambda w, a: {"email": w.spare.email, "password": w.spare.password},
+        ),
+        ALL_OK,
+    ),
+    "POST /register": (
+        rest(
+            "POST",
+            "/register",
+            201,
+            json=lambda w, a: {
+                "email": f"{unique('new')}@example.com",
+                "password": "long enough pw",
+            },
+        ),
+        ALL_OK,
+    ),
+    "POST /refresh": (_token_probe("/refresh", 200), ALL_OK),
+    "POST /logout": (_token_probe("/logout", 204), ALL_OK),
+    "GET /me": (rest("GET", "/me", 200, _me_rest), REST_SIGNED_IN),
+    "GET /products": (rest("GET", "/products", 200, listed("product_id")), ALL_OK),
+    "POST /products": (
+        rest("POST", "/products", 201, json={"name": "Lamp", "price": 12.5}),
+        REST_ADMIN_ONLY,
+    ),
+    "GET /products/{id}": (rest("GET", _product_path, 200), ALL_OK),
+    "PATCH /products/{id}": (rest("PATCH", _product_path, 200, json={"stock": 7}), REST_ADMIN_ONLY),
+    "DELETE /products/{id}": (rest("DELETE", _fresh_product_path, 204), REST_ADMIN_ONLY),
+    "GET /files": (rest("GET", "/files", 200, listed("file_id")), (R401, OK, HIDDEN, OK)),
+    "POST /files": (
+        rest("POST", "/files", 201, files={"file": ("up.txt", b"uploaded", "text/plain")}),
+        REST_SIGNED_IN,
+    ),
+    "GET /files/{id}": (rest("GET", _file_path, 200), (R401, OK, R404, OK)),
+    "DELETE /files/{id}": (rest("DELETE", _fresh_file_path, 204), (R401, OK, R404, OK)),
+    "GET /resources": (_resources_get, REST_SIGNED_IN),
+    "POST /resources": (_resources_post, REST_ADMIN_ONLY),
+    "GET /ressources": (rest("GET", "/ressources", 200, listed("resource_id")), REST_SIGNED_IN),
+    "POST /ressources": (rest("POST", "/ressources", 201, json=RESOURCE_BODY), REST_ADMIN_ONLY),
+    "GET /chat/rooms": (
+        rest("GET", "/chat/rooms", 200, listed("room_id")),
+        (R401, OK, HIDDEN, HIDDEN),
+    ),
+    "POST /chat/rooms": (
+        rest(
+            "POST",
+            "/chat/rooms",
+            201,
+            json=lambda w, a: {"name": unique("room"), "is_private": True},
+        ),
+        REST_SIGNED_IN,
+    ),
+    "GET /chat/rooms/{room}/messages": (
+        rest("GET", _room_path, 200, listed("message_id")),
+        REST_MEMBERS_ONLY,
+    ),
+    "POST /chat/rooms/{room}/messages": (
+        rest("POST", _room_path, 201, json={"content": "hi"}),
+        REST_MEMBERS_ONLY,
+    ),
+    "GET /chat/dm/{user_id}": (
+        rest("GET", _dm_path, 200, listed("dm_ids")),
+        (R401, OK, HIDDEN, OK),
+    ),
+    "POST /chat/dm/{user_id}": (
+        rest("POST", _dm_path, 201, json={"content": "hi"}),
+        REST_SIGNED_IN,
+    ),
+}
+EXCLUDED_PATHS = {"/docs", "/openapi.json", "/graphql"}
+
+
+# --- WebSocket -------------------------------------------------------------------------
+
+WsFrame = Callable[[World, str], dict[str, Any]]
+
+
+def _ws_judge(world: World, reply: dict[str, Any]) -> str:
+    kind = reply["type"]
+    if kind == "error":
+        return str(reply["code"])
+    if kind == "room_history":
+        return has(world.message_id, {m["id"] for m in reply["messages"]})
+    if kind == "dm_history":
+        return has(world.dm_ids, {m["id"] for m in reply["messages"]})
+    return OK if kind in {"joined", "ack", "ready"} else f"frame {kind}"
+
+
+WS: dict[str, tuple[WsFrame, Expect]] = {
+    "join": (lambda w, a: {"type": "join", "room": w.room}, (WS_ANON, OK, N, N)),
+    "message": (
+        lambda w, a: {"type": "message", "room": w.room, "content": "hi"},
+        (WS_ANON, OK, N, N),
+    ),
+    "dm": (
+        lambda w, a: {"type": "dm", "to": w.target_user(a).id, "content": "hi"},
+        (WS_ANON, OK, OK, OK),
+    ),
+    "room_history": (lambda w, a: {"type": "room_history", "room": w.room}, (WS_ANON, OK, N, N)),
+    "dm_history": (
+        lambda w, a: {"type": "dm_history", "with": w.target_user(a).id},
+        (WS_ANON, OK, HIDDEN, OK),
+    ),
+    # Renewing a connection's token with the owner's: only the owner may.
+    "auth": (lambda w, a: {"type": "auth", "token": w.owner.token}, (WS_ANON, OK, F, F)),
+}
+
+
+# --- checks ----------------------------------------------------------------------------
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_BCRYPT = re.compile(r"\$2[aby]\$\d\d\$")
+_SECRET_KEYS = ("password_hash", "passwordHash", "token_hash", "tokenHash", "storage_key")
+
+
+def assert_nothing_leaked(world: World) -> None:
+    """No hash of any kind and no one else's email, in anything any actor saw."""
+    seen = {actor: "\n".join(texts) for actor, texts in world.seen.items()}
+    everything = "\n".join(seen.values())
+    refresh_hashes = {
+        hashlib.sha256(token.encode()).hexdigest() for token in _UUID.findall(everything)
+    }
+    for actor, text in seen.items():
+        for key in _SECRET_KEYS:
+            assert key not in text, (actor, key)
+        assert not _BCRYPT.search(text), actor
+        for digest in refresh_hashes:
+            assert digest not in text, (actor, "a refresh-token hash")
+        if actor == "admin":
+            continue
+        for name in ("owner", "other", "admin"):
+            if name != actor:
+                email = getattr(world, name).email
+                assert email not in text, f"{actor} was shown {name}'s email"
+
+
+def mismatches(table: dict[str, tuple[Any, Expect]], got: dict[tuple[str, str], str]) -> list[str]:
+    lines = []
+    for entry, (_probe, expected) in table.items():
+        for actor, want in zip(ACTORS, expected, strict=True):
+            if got[entry, actor] != want:
+                lines.append(f"{entry} [{actor}]: expected {want}, got {got[entry, actor]}")
+    return lines
+
+
+@pytest.fixture
+async def world(service: Service, http: httpx.AsyncClient, make_account: MakeAccount) -> World:
+    return await build_world(service, http, make_account)
+
+
+# --- every entry has a row --------------------------------------------------------------
+
+ROOT_FIELDS = """
+{ __schema {
+    queryType { fields { name } }
+    mutationType { fields { name } }
+    subscriptionType { fields { name } }
+} }
+"""
+
+
+async def test_every_graphql_root_field_has_a_row(http: httpx.AsyncClient) -> None:
+    response = await http.post("/graphql", json={"query": ROOT_FIELDS})
+    schema = response.json()["data"]["__schema"]
+    served = {
+        f"{root}.{f['name']}"
+        for root, key in (
+            ("Query", "queryType"),
+            ("Mutation", "mutationType"),
+            ("Subscription", "subscriptionType"),
+        )
+        for f in schema[key]["fields"]
+    }
+    assert served - set(GRAPHQL) == set(), "GraphQL fields without an authorization rule"
+    assert set(GRAPHQL) - served == set(), "rules for fields the schema no longer serves"
+
+
+def test_every_rest_route_has_a_row(service: Service) -> None:
+    served = {
+        f"{method} {route.path}"
+        for route in service.app.routes
+        if isinstance(route, Route) and route.path not in EXCLUDED_PATHS
+        for method in route.methods or ()
+        if method != "HEAD"
+    }
+    assert served - set(REST) == set(), "REST routes without an authorization rule"
+    assert set(REST) - served == set(), "rules for routes the app no longer serves"
+
+
+def test_every_ws_frame_type_has_a_row() -> None:
+    assert set(PARSERS) == set(WS)
+
+
+# --- the matrix ----------------------------------------------------------------------------
+
+
+async def test_graphql_matrix(world: World) -> None:
+    got = {}
+    for entry, (probe, _expected) in GRAPHQL.items():
+        for actor in ACTORS:
+            got[entry, actor] = await probe(world, actor)
+    assert mismatches(GRAPHQL, got) == []
+    assert_nothing_leaked(world)
+
+
+async def test_rest_matrix(world: World) -> None:
+    got = {}
+    for entry, (probe, _expected) in REST.items():
+        for actor in ACTORS:
+            got[entry, actor] = await probe(world, actor)
+    assert mismatches(REST, got) == []
+    assert_nothing_leaked(world)
+
+
+async def test_ws_matrix(world: World) -> None:
+    ws_url = world.service.ws_url
+    got: dict[tuple[str, str], str] = {}
+    for entry in WS:
+        status = await handshake_status(ws_url)
+        got[entry, "anonymous"] = WS_ANON if status == 401 else f"handshake {status}"
+    for actor in ACTORS[1:]:
+        account = world.account(actor)
+        assert account is not None
+        async with chat_client(ws_url, account.token) as ws:
+            for entry, (frame, _expected) in WS.items():
+                reply = await request(ws, frame(world, actor))
+                world.record(actor, str(reply))
+                got[entry, actor] = _ws_judge(world, reply)
+    assert mismatches(WS, got) == []
+    assert_nothing_leaked(world)
