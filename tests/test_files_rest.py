@@ -123,6 +123,10 @@ async def test_upload_round_trip_keeps_bytes_and_sha256(
         "report.pdf",
         "report.pdf",
     )
+    head = await http.head(body["url"], headers=member.headers)
+    assert head.status_code == 200
+    assert head.headers["content-length"] == str(len(data))
+    assert head.content == b""
     # and the bytes sit under a server-chosen name
     [blob] = stored_files(upload_dir)
     assert re.fullmatch(r"[0-9a-f]{32}", blob.name)
