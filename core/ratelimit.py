@@ -27,6 +27,12 @@ class RateLimiter(Protocol):
         """Count one event for ``key``."""
         ...
 
+    async def acquire(self, key: str, limit: int, window: float) -> float:
+        """Check and count in one atomic step: 0 when the event was counted,
+        else the seconds to wait (nothing counted). Unlike ``retry_after``
+        then ``hit``, concurrent callers cannot all pass the check."""
+        ...
+
     async def reset(self, key: str) -> None:
         """Forget every event of ``key``."""
         ...
@@ -70,6 +76,13 @@ class MemoryRateLimiter:
                 self._events.pop(next(iter(self._events)))
             events = self._events[key] = deque()
         events.append(now)
+
+    async def acquire(self, key: str, limit: int, window: float) -> float:
+        # No await in between: atomic within the event loop.
+        wait = await self.retry_after(key, limit, window)
+        if not wait:
+            await self.hit(key, window)
+        return wait
 
     async def reset(self, key: str) -> None:
         self._events.pop(key, None)
@@ -115,6 +128,30 @@ return 1
 """
 
 
+# KEYS[1]: the sorted set. ARGV: window (s), limit, a unique member, the
+# most events kept per key. Returns the seconds to wait, '0' when counted.
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local window = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local count = redis.call('ZCARD', KEYS[1])
+if count >= limit then
+  local oldest = redis.call('ZRANGE', KEYS[1], -limit, -limit, 'WITHSCORES')
+  local wait = tonumber(oldest[2]) + window - now
+  if wait < 0.001 then
+    wait = 0.001
+  end
+  return tostring(wait)
+end
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -tonumber(ARGV[4]) - 1)
+redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000) + 1000)
+return '0'
+"""
+
+
 class RedisRateLimiter:
     """The sliding window of :class:`MemoryRateLimiter`, shared through Redis.
 
@@ -128,6 +165,7 @@ class RedisRateLimiter:
         self._max_events = max_events_per_key
         self._retry_after: Any = self._redis.register_script(_RETRY_AFTER)
         self._hit: Any = self._redis.register_script(_HIT)
+        self._acquire: Any = self._redis.register_script(_ACQUIRE)
 
     def _key(self, key: str) -> str:
         return self._prefix + key
@@ -139,6 +177,10 @@ class RedisRateLimiter:
     async def hit(self, key: str, window: float) -> None:
         member = uuid.uuid4().hex
         await self._hit(keys=[self._key(key)], args=[window, member, self._max_events])
+
+    async def acquire(self, key: str, limit: int, window: float) -> float:
+        args = [window, limit, uuid.uuid4().hex, self._max_events]
+        return float(await self._acquire(keys=[self._key(key)], args=args))
 
     async def reset(self, key: str) -> None:
         await self._redis.delete(self._key(key))

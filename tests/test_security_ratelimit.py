@@ -55,6 +55,20 @@ async def test_sliding_window_counts_and_expires() -> None:
         await limiter.close()
 
 
+async def test_acquire_admits_exactly_the_limit_under_concurrency() -> None:
+    prefix = f"t-{uuid.uuid4().hex}"
+    limiters = [build_limiter(BROADCAST_URL, prefix=prefix) for _ in range(2)]
+    try:
+        waits = await asyncio.gather(*(limiters[i % 2].acquire("burst", 5, 60) for i in range(40)))
+        admitted = sum(1 for wait in waits if wait == 0)
+        # Two limiters on Redis share one count; in memory each has its own.
+        assert admitted == (5 if SHARED else 10)
+        assert all(0 < wait <= 60 for wait in waits if wait)
+    finally:
+        for limiter in limiters:
+            await limiter.close()
+
+
 async def test_two_limiters_share_counts_only_through_redis() -> None:
     # Two limiters stand for two processes: same configuration, own state.
     prefix = f"t-{uuid.uuid4().hex}"
