@@ -65,8 +65,8 @@ def http_config(options: Options) -> HttpConfig:
     from bench.http_bench import HttpConfig
 
     if options.quick:
-        return HttpConfig(seconds=3, warmup=1, rounds=1)
-    return HttpConfig(seconds=5, warmup=2, rounds=3)
+        return HttpConfig(seconds=2, warmup=1, rounds=2)
+    return HttpConfig(seconds=3, warmup=2, rounds=5)
 
 
 async def bench_http(options: Options) -> list[Line]:

@@ -11,6 +11,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 
 from bench.common import (
     HOST,
@@ -98,10 +99,11 @@ async def measure(
 
 
 async def rest_and_graphql(database_url: str, workdir: Path, config: HttpConfig) -> list[Line]:
-    """Interleaved rounds (bare, REST, GraphQL, bare, ...); each side's best round.
+    """Interleaved short rounds (bare, REST, GraphQL, bare, ...).
 
     The machine is shared: interleaving exposes every side to the same
-    drift, and the best round is the one least disturbed by others.
+    drift; figures are medians over rounds, ratios the median of each
+    round's ratio.
     """
     server = await start_comptoir("comptoir-http", database_url, workdir)
     runs: dict[str, list[float]] = {"base": [], "rest": [], "gql": []}
@@ -141,29 +143,36 @@ async def rest_and_graphql(database_url: str, workdir: Path, config: HttpConfig)
         "seconds_per_round": config.seconds,
         "rounds": runs,
     }
-    base = max(runs["base"])
+    base = median(runs["base"])
     return [
         Line(
             "REST GET /products (50 rows)",
             "req/s",
-            max(runs["rest"]),
+            median(runs["rest"]),
             base,
             "bare Starlette+Tortoise",
             "min",
             0.8,
             notes=shape,
+            paired_ratio=paired(runs["rest"], runs["base"]),
         ),
         Line(
             "GraphQL products(first: 50)",
             "req/s",
-            max(runs["gql"]),
+            median(runs["gql"]),
             base,
             "bare Starlette+Tortoise",
             "min",
             0.5,
             notes=shape,
+            paired_ratio=paired(runs["gql"], runs["base"]),
         ),
     ]
+
+
+def paired(mine: list[float], theirs: list[float]) -> float:
+    """The median of round-by-round ratios."""
+    return median([a / b for a, b in zip(mine, theirs, strict=True) if b])
 
 
 async def _concurrent_load(urls: list[str], config: HttpConfig) -> float:
@@ -208,7 +217,7 @@ async def two_processes(
             ones.append(await _concurrent_load(urls[:1], config))
             twos.append(await _concurrent_load(urls, config))
             log(f"  round {round_index + 1}: one {ones[-1]:.0f}, two {twos[-1]:.0f} req/s")
-        one, two = max(ones), max(twos)
+        one, two = median(ones), median(twos)
     finally:
         for server in servers:
             server.proc.stop()
@@ -226,4 +235,5 @@ async def two_processes(
             "one": ones,
             "two": twos,
         },
+        paired_ratio=paired(twos, ones),
     )

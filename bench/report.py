@@ -27,9 +27,14 @@ class Line:
     extra_check: str | None = None
     extra_ok: bool | None = None
     notes: dict[str, Any] = field(default_factory=dict)
+    # Paired measurements: the median of per-round ratios, which drift on a
+    # shared machine cancels better than a ratio of two medians.
+    paired_ratio: float | None = None
 
     @property
     def ratio(self) -> float:
+        if self.paired_ratio is not None:
+            return self.paired_ratio
         if not self.baseline or math.isnan(self.baseline) or math.isnan(self.comptoir):
             return float("nan")
         return self.comptoir / self.baseline
