@@ -267,7 +267,14 @@ _FILE = {
         "created_at": {"type": "string", "format": "date-time"},
     },
 }
-_ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+_ID = [
+    {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+    }
+]
 _NOT_FOUND = oa.error("404", "No such file, or not the caller's")
 OPENAPI: dict[str, Any] = {
     "schemas": {"File": _FILE},
