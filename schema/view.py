@@ -153,7 +153,10 @@ class GraphQLView(GraphQL[Context, None]):
             response = self._error(error.message, error.extensions(), error.status, headers)
         except HTTPException as error:
             code = _HTTP_CODES.get(error.status_code, "BAD_USER_INPUT")
-            headers = {"Allow": "POST"} if error.status_code == 405 else {}
+            headers = {}
+            if error.status_code == 405:
+                # A mutation over GET may be POSTed; other methods may GET too.
+                headers["Allow"] = "POST" if request.method == "GET" else "GET, POST"
             response = self._error(error.reason, {"code": code}, error.status_code, headers)
         else:
             if (

@@ -120,6 +120,10 @@ async def test_20_mutations_over_get_are_refused_and_not_run(http: httpx.AsyncCl
         "/login", json={"email": "get@example.com", "password": "long enough pw"}
     )
     assert login.status_code == 401
+    for method in ("PUT", "DELETE", "PATCH"):
+        response = await http.request(method, "/graphql", json={"query": "{ __typename }"})
+        assert response.status_code == 405, method
+        assert set(response.headers["allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
     # Queries over GET are fine.
     response = await http.get("/graphql", params={"query": "{ __typename }"})
     assert response.status_code == 200
