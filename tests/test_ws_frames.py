@@ -193,7 +193,7 @@ def test_frame_like_objects_parse_to_well_typed_frames(value: dict[str, Any]) ->
         assert isinstance(parsed.content, str)
     # And every reply the server could build from it encodes as JSON.
     reply = frames.error("BAD_USER_INPUT", "x", ref=parsed.ref)
-    assert json.loads(frames.encode(reply))["ref"] == parsed.ref
+    assert json.loads(frames.encode(reply)).get("ref") == parsed.ref
 
 
 @given(st.dictionaries(st.text(max_size=5), JSON, max_size=4))
