@@ -11,8 +11,10 @@ was shown to whom (no hashes, nobody else's email).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -188,6 +190,32 @@ async def build_world(
     assert response.status_code == 201, response.text
     world.other_dm_id = response.json()["id"]
     return world
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_BCRYPT = re.compile(r"\$2[aby]\$\d\d\$")
+_SECRET_KEYS = ("password_hash", "passwordHash", "token_hash", "tokenHash", "storage_key")
+
+
+def assert_nothing_leaked(world: World) -> None:
+    """No hash of any kind and no one else's email, in anything any actor saw."""
+    seen = {actor: "\n".join(texts) for actor, texts in world.seen.items()}
+    everything = "\n".join(seen.values())
+    refresh_hashes = {
+        hashlib.sha256(token.encode()).hexdigest() for token in _UUID.findall(everything)
+    }
+    for actor, text in seen.items():
+        for key in _SECRET_KEYS:
+            assert key not in text, (actor, key)
+        assert not _BCRYPT.search(text), actor
+        for digest in refresh_hashes:
+            assert digest not in text, (actor, "a refresh-token hash")
+        if actor == "admin":
+            continue
+        for name in ("owner", "other", "admin"):
+            if name != actor:
+                email = getattr(world, name).email
+                assert email not in text, f"{actor} was shown {name}'s email"
 
 
 # --- a bare graphql-transport-ws client ---------------------------------------------

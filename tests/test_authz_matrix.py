@@ -22,8 +22,6 @@ refresh-token hash, or the email of another account (GraphQL
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -31,7 +29,14 @@ import httpx
 import pytest
 from starlette.routing import Route
 
-from tests.authz_world import ACTORS, World, build_world, subscriber, unique
+from tests.authz_world import (
+    ACTORS,
+    World,
+    assert_nothing_leaked,
+    build_world,
+    subscriber,
+    unique,
+)
 from tests.conftest import MakeAccount
 from tests.harness import Service
 from tests.ws_helpers import chat_client, handshake_status, request
@@ -593,31 +598,6 @@ WS: dict[str, tuple[WsFrame, Expect]] = {
 
 
 # --- checks ----------------------------------------------------------------------------
-
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_BCRYPT = re.compile(r"\$2[aby]\$\d\d\$")
-_SECRET_KEYS = ("password_hash", "passwordHash", "token_hash", "tokenHash", "storage_key")
-
-
-def assert_nothing_leaked(world: World) -> None:
-    """No hash of any kind and no one else's email, in anything any actor saw."""
-    seen = {actor: "\n".join(texts) for actor, texts in world.seen.items()}
-    everything = "\n".join(seen.values())
-    refresh_hashes = {
-        hashlib.sha256(token.encode()).hexdigest() for token in _UUID.findall(everything)
-    }
-    for actor, text in seen.items():
-        for key in _SECRET_KEYS:
-            assert key not in text, (actor, key)
-        assert not _BCRYPT.search(text), actor
-        for digest in refresh_hashes:
-            assert digest not in text, (actor, "a refresh-token hash")
-        if actor == "admin":
-            continue
-        for name in ("owner", "other", "admin"):
-            if name != actor:
-                email = getattr(world, name).email
-                assert email not in text, f"{actor} was shown {name}'s email"
 
 
 def mismatches(table: dict[str, tuple[Any, Expect]], got: dict[tuple[str, str], str]) -> list[str]:
