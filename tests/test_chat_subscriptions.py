@@ -70,8 +70,8 @@ class Client:
     async def send(self, message: dict[str, Any]) -> None:
         await self.conn.send(json.dumps(message))
 
-    async def receive(self) -> dict[str, Any]:
-        raw = await asyncio.wait_for(self.conn.recv(), TIMEOUT)
+    async def receive(self, timeout: float = TIMEOUT) -> dict[str, Any]:
+        raw = await asyncio.wait_for(self.conn.recv(), timeout)
         message: dict[str, Any] = json.loads(raw)
         if message.get("type") == "ping":
             await self.send({"type": "pong"})
@@ -83,8 +83,8 @@ class Client:
             {"id": op_id, "type": "subscribe", "payload": {"query": query, "variables": variables}}
         )
 
-    async def next_data(self, op_id: str) -> dict[str, Any]:
-        message = await self.receive()
+    async def next_data(self, op_id: str, timeout: float = TIMEOUT) -> dict[str, Any]:
+        message = await self.receive(timeout)
         assert message["id"] == op_id, message
         assert message["type"] == "next", message
         assert not message["payload"].get("errors"), message
@@ -133,9 +133,34 @@ async def rest_post(http: httpx.AsyncClient, who: Account, room: object, content
     return message_id
 
 
-async def wait_subscribed(http: httpx.AsyncClient, client: Client) -> None:
-    """A subscription is live once the server has entered it: give it a turn."""
-    await asyncio.sleep(0.2)
+async def subscribe_live(
+    http: httpx.AsyncClient, client: Client, op_id: str, who: Account, room: object
+) -> None:
+    """Subscribe to a room; return once live messages are sure to arrive.
+
+    A marker posted first comes back through the replay, which only runs once
+    the pub/sub subscription is in place: anything posted afterwards is live.
+    """
+    marker = await rest_post(http, who, room, "marker")
+    await client.subscribe(op_id, ROOM_MESSAGES, {"room": str(room), "after": str(marker - 1)})
+    assert (await client.next_data(op_id))["roomMessages"]["id"] == str(marker)
+
+
+async def dm_live(
+    http: httpx.AsyncClient, herald: Account, clients: list[tuple[Client, Account]]
+) -> None:
+    """Subscribe each client to its user's DMs, live (as subscribe_live does,
+    with one marker DM from ``herald`` per user)."""
+    markers: dict[int, int] = {}
+    for _client, who in clients:
+        if who.id not in markers:
+            response = await http.post(
+                f"/chat/dm/{who.id}", json={"content": "marker"}, headers=herald.headers
+            )
+            markers[who.id] = response.json()["id"]
+    for client, who in clients:
+        await client.subscribe("dm", DIRECT_MESSAGES, {"after": str(markers[who.id] - 1)})
+        assert (await client.next_data("dm"))["directMessages"]["id"] == str(markers[who.id])
 
 
 # --- delivery ----------------------------------------------------------------
@@ -147,8 +172,7 @@ async def test_rest_post_reaches_a_graphql_subscriber(
     alice, bob = await make_account(), await make_account()
     room_id = await make_room(http, alice, "general")
     async with ws_client(service, alice.token) as client:
-        await client.subscribe("1", ROOM_MESSAGES, {"room": "general"})
-        await wait_subscribed(http, client)
+        await subscribe_live(http, client, "1", alice, "general")
 
         message_id = await rest_post(http, bob, "general", "<b>salut</b> '; --")
 
@@ -166,8 +190,7 @@ async def test_graphql_send_reaches_a_subscriber_by_room_id(
 ) -> None:
     room_id = await make_room(http, member, "general")
     async with ws_client(service, member.token) as client:
-        await client.subscribe("s", ROOM_MESSAGES, {"room": str(room_id)})
-        await wait_subscribed(http, client)
+        await subscribe_live(http, client, "s", member, room_id)
 
         sent = data_of(
             await graphql(SEND_MESSAGE, {"room": "general", "content": "hi"}, token=member.token)
@@ -185,13 +208,23 @@ async def test_a_subscriber_only_receives_its_room(
     await make_room(http, member, "random")
     async with ws_client(service, member.token) as client:
         await client.subscribe("1", ROOM_MESSAGES, {"room": "general"})
-        await wait_subscribed(http, client)
-
-        await rest_post(http, member, "random", "elsewhere")
+        # Without `after` nothing is replayed: probe until the subscription is live.
+        probes = set()
+        while True:
+            probes.add(str(await rest_post(http, member, "general", "probe")))
+            try:
+                first = (await client.next_data("1", timeout=0.2))["roomMessages"]["id"]
+                break
+            except TimeoutError:
+                continue
+        elsewhere = await rest_post(http, member, "random", "elsewhere")
         here = await rest_post(http, member, "general", "here")
 
-        data = (await client.next_data("1"))["roomMessages"]
-    assert data["id"] == str(here)
+        received = [first]
+        while received[-1] != str(here):
+            received.append((await client.next_data("1"))["roomMessages"]["id"])
+    assert set(received[:-1]) <= probes
+    assert str(elsewhere) not in received
 
 
 async def test_after_replays_stored_messages_then_goes_live(
@@ -235,15 +268,14 @@ async def test_direct_messages_reach_every_connection_of_both_parties_only(
     service: Service, http: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:
     alice, bob, eve = await make_account(), await make_account(), await make_account()
+    herald = await make_account()
     async with (
         ws_client(service, alice.token) as a,
         ws_client(service, bob.token) as b,
         ws_client(service, bob.token) as b2,
         ws_client(service, eve.token) as e,
     ):
-        for client in (a, b, b2, e):
-            await client.subscribe("dm", DIRECT_MESSAGES, {})
-        await wait_subscribed(http, a)
+        await dm_live(http, herald, [(a, alice), (b, bob), (b2, bob), (e, eve)])
 
         response = await http.post(
             f"/chat/dm/{bob.id}", json={"content": "psst"}, headers=alice.headers
@@ -337,9 +369,8 @@ async def test_logout_ends_the_sessions_subscriptions(
     alice, bob = await make_account(), await make_account()
     await make_room(http, alice, "general")
     async with ws_client(service, alice.token) as client:
-        await client.subscribe("room", ROOM_MESSAGES, {"room": "general"})
+        await subscribe_live(http, client, "room", alice, "general")
         await client.subscribe("dm", DIRECT_MESSAGES, {})
-        await wait_subscribed(http, client)
 
         response = await http.post("/logout", json={"refresh_token": alice.refresh_token})
         assert response.status_code == 204
@@ -368,8 +399,7 @@ async def test_subscriptions_end_when_the_token_expires(
         member.id, claims.session_id, now=datetime.now(UTC) - timedelta(seconds=tokens.ttl - 2)
     )
     async with ws_client(service, almost_expired) as client:
-        await client.subscribe("1", ROOM_MESSAGES, {"room": "general"})
-        await wait_subscribed(http, client)
+        await subscribe_live(http, client, "1", member, "general")
         message_id = await rest_post(http, member, "general", "still valid")
         assert (await client.next_data("1"))["roomMessages"]["id"] == str(message_id)
 
@@ -416,8 +446,7 @@ async def test_token_in_the_handshake_header_is_accepted(
         client = Client(conn)
         await client.send({"type": "connection_init", "payload": {}})
         assert (await client.receive())["type"] == "connection_ack"
-        await client.subscribe("1", ROOM_MESSAGES, {"room": "general"})
-        await wait_subscribed(http, client)
+        await subscribe_live(http, client, "1", member, "general")
 
         message_id = await rest_post(http, member, "general", "hello")
 
