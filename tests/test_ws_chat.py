@@ -7,11 +7,13 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 from websockets.asyncio.client import ClientConnection
 
 from tests.conftest import Account, GraphQL, MakeAccount, data_of
 from tests.harness import Service
 from tests.ws_helpers import chat_client, recv, recv_until, request, send, silence
+from ws import handlers
 
 ROOM_MESSAGES = """
 query ($room: String!) {
@@ -178,6 +180,24 @@ async def test_one_subscription_per_room_per_process_dropped_with_the_last_membe
             break
         await asyncio.sleep(0.02)
     assert not mine & hub.channels
+
+
+async def test_a_connection_joins_a_bounded_number_of_rooms(
+    service: Service,
+    http: httpx.AsyncClient,
+    member: Account,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(handlers, "MAX_ROOMS_PER_CONNECTION", 2)
+    for name in ("one", "two", "three"):
+        await create_room(http, member, name)
+    async with chat_client(service.ws_url, member.token) as ws:
+        await join(ws, "one")
+        await join(ws, "two")
+        await join(ws, "one")  # already joined: fine
+        reply = await request(ws, {"type": "join", "room": "three"})
+        assert reply["code"] == "BAD_USER_INPUT"
+        assert reply["field"] == "room"
 
 
 async def test_a_private_room_is_not_found_to_non_members_on_every_frame(

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from core.errors import Forbidden, Unauthenticated
+from core.errors import BadUserInput, Forbidden, Unauthenticated
 from core.security import AccessClaims
 from models import Room, User
 from resolvers import auth, chat
@@ -21,6 +21,8 @@ from ws.client import DEDUPE_MAX_IDS, Client, RoomFeed
 from ws.hub import Hub
 
 REPLAY_PAGE = 1000
+# Rooms one connection may listen to (each room is a subscription of the process).
+MAX_ROOMS_PER_CONNECTION = 200
 
 
 def user_frame(user: User) -> dict[str, Any]:
@@ -74,6 +76,11 @@ class Handlers:
         feed = client.feeds.get(channel)
         attached = feed is not None
         if feed is None:
+            if len(client.feeds) > MAX_ROOMS_PER_CONNECTION:  # rooms + the user's own channel
+                raise BadUserInput(
+                    f"A connection may join at most {MAX_ROOMS_PER_CONNECTION} rooms.",
+                    field="room",
+                )
             feed = client.feeds[channel] = RoomFeed()
         # Listen first (buffering), read history second: nothing falls between.
         if after is not None:
