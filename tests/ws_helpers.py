@@ -20,6 +20,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.conftest import Account
 from tests.harness import free_port, service_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,6 +138,51 @@ async def handshake_status(ws_url: str, headers: dict[str, str] | None = None) -
         return refused.response.status_code
     await ws.close()
     return 101
+
+
+# --- chat steps ------------------------------------------------------------------------
+
+
+async def create_room(
+    http: httpx.AsyncClient, owner: Account, name: str = "general", *, private: bool = False
+) -> dict[str, Any]:
+    response = await http.post(
+        "/chat/rooms", json={"name": name, "is_private": private}, headers=owner.headers
+    )
+    assert response.status_code == 201, response.text
+    room: dict[str, Any] = response.json()
+    return room
+
+
+async def join(ws: ClientConnection, room: str | int, **extra: Any) -> dict[str, Any]:
+    reply = await request(ws, {"type": "join", "room": room, **extra})
+    assert reply["type"] == "joined", reply
+    return reply
+
+
+async def say(ws: ClientConnection, content: str, room: str = "general", **extra: Any) -> int:
+    """Send a message with a ref and return the id of its ack."""
+    reply = await request(ws, {"type": "message", "room": room, "content": content, **extra})
+    assert reply["type"] == "ack", reply
+    return int(reply["id"])
+
+
+async def rest_history(
+    http: httpx.AsyncClient, who: Account, room: str = "general", **params: Any
+) -> list[dict[str, Any]]:
+    response = await http.get(f"/chat/rooms/{room}/messages", params=params, headers=who.headers)
+    assert response.status_code == 200, response.text
+    messages: list[dict[str, Any]] = response.json()
+    return messages
+
+
+async def recv_until_joined(
+    ws: ClientConnection, *, after: int, room: str = "general"
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    await send(ws, {"type": "join", "room": room, "after": after, "ref": "join"})
+    joined, before = await recv_until(ws, "joined")
+    assert joined["ref"] == "join"
+    return joined, before
 
 
 # --- a server in its own process ---------------------------------------------------
