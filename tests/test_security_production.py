@@ -1,8 +1,9 @@
-"""Production mode (checklist 19) and CORS origins (checklist 21).
+"""Production mode (checklist 19), CORS origins (checklist 21) and limits
+set from the environment.
 
 A server process started as an operator would (``DEMO=0``, GraphiQL and
-introspection left to their defaults, ``CORS_ORIGINS`` set), on a database
-of its own.
+introspection left to their defaults, ``CORS_ORIGINS`` and tighter limits
+set), on a database of its own.
 """
 
 from __future__ import annotations
@@ -30,6 +31,14 @@ async def production(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
             "BROADCAST_URL": os.environ.get("BROADCAST_URL") or "memory://",
             "DEMO": "0",
             "CORS_ORIGINS": APP_ORIGIN,
+            # An operator's tighter limits.
+            "GRAPHQL_MAX_DEPTH": "4",
+            "GRAPHQL_MAX_ALIASES": "3",
+            "GRAPHQL_MAX_TOKENS": "200",
+            "GRAPHQL_MAX_COST": "500",
+            "GRAPHQL_MAX_DIRECTIVES": "2",
+            "GRAPHQL_MAX_BATCH": "2",
+            "MAX_REQUEST_BYTES": "4096",
         }
         async with serving_process(env, tmp) as url:
             yield url
@@ -138,3 +147,31 @@ async def test_21_cors_allows_only_the_listed_origins_without_credentials(
         assert "access-control-allow-origin" not in response.headers
     for response in (preflight, simple):
         assert response.headers["access-control-allow-origin"] != "*"
+
+
+async def test_limits_follow_the_environment(prod: httpx.AsyncClient) -> None:
+    def message(body: dict[str, Any]) -> str:
+        assert "data" not in body, body
+        assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        return str(body["errors"][0]["message"])
+
+    page = "products(first: 100) {{ edges {{ node {{ {} }} }} }}"
+    assert "data" in await gql(prod, "{ " + page.format("id") + " }")
+    checks = [
+        ("{ a { b { c { d { e { id } } } } } }", "Query depth 5 is over the limit of 4"),
+        ("{ a: __typename b: __typename c: __typename d: __typename }", "aliases 4"),
+        ("{ " + "__typename " * 201 + "}", "more than 200 tokens"),
+        ("{ " + page.format("id name description price") + " }", "Query cost 601"),
+        (
+            "{ __typename @skip(if: false) a: __typename @skip(if: false) @include(if: true) }",
+            "directives 3",
+        ),
+    ]
+    for query, expected in checks:
+        assert expected in message(await gql(prod, query)), query
+    batch = await prod.post("/graphql", json=[{"query": "{ __typename }"}] * 3)
+    assert batch.status_code == 400
+    assert "at most 2" in batch.json()["errors"][0]["message"]
+    assert (await prod.post("/graphql", json=[{"query": "{ __typename }"}] * 2)).status_code == 200
+    big = await prod.post("/graphql", json={"query": "{ __typename }", "pad": "x" * 5000})
+    assert big.status_code == 413
