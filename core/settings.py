@@ -113,6 +113,7 @@ class Settings:
     graphql_max_batch: int = 10
     graphql_max_cost: int = 10000
     graphql_max_directives: int = 50
+    graphql_max_fields: int = 500
     introspection: bool = True
     graphiql: bool = True
     ws_max_connections_per_user: int = 20
@@ -185,6 +186,7 @@ class Settings:
             graphql_max_batch=_int(env, "GRAPHQL_MAX_BATCH", 10, low=1, high=1000),
             graphql_max_cost=_int(env, "GRAPHQL_MAX_COST", 10000, low=1, high=10**9),
             graphql_max_directives=_int(env, "GRAPHQL_MAX_DIRECTIVES", 50, low=0, high=10000),
+            graphql_max_fields=_int(env, "GRAPHQL_MAX_FIELDS", 500, low=1, high=10**6),
             introspection=_bool(env, "GRAPHQL_INTROSPECTION", demo),
             graphiql=_bool(env, "GRAPHIQL", demo),
             ws_max_connections_per_user=_int(

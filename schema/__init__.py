@@ -41,6 +41,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         max_directives=settings.graphql_max_directives,
         max_cost=settings.graphql_max_cost,
         max_tokens=settings.graphql_max_tokens,
+        max_fields=settings.graphql_max_fields,
     )
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         lambda: ErrorCodes(hide_suggestions=settings.production),

@@ -6,14 +6,16 @@ rules run and before anything executes, when any of these is over its limit:
 - tokens (checked by the parser itself, so a huge document is never built);
 - depth: nested selection sets (introspection fields excepted, which
   graphql-core's ``MaxIntrospectionDepthRule`` bounds instead);
-- aliases and directives, counted through fragments: a fragment spread ten
-  times counts ten times, so fragments cannot amplify a small document;
+- fields, aliases and directives, counted through fragments: a fragment
+  spread ten times counts ten times, so fragments cannot amplify a small
+  document (the field count also bounds the spec's overlapping-fields rule,
+  quadratic in the fields that share a name);
 - cost: every field costs 1, and the selections under a field are counted
   once per item it may return: ``first``/``last`` (or :data:`MAX_PAGE` when
   the value comes from a variable or is left out, since the resolvers clamp
   page sizes to it), :data:`LIST_FACTOR` for a list without paging, and once
   for the ``edges`` of a connection, whose size the connection already
-  counted.
+  counted, and for the lists of introspection types (small and in memory).
 
 Fragments are measured once each (memoized), so the check is linear in the
 size of the document even when fragments spread each other exponentially;
@@ -71,17 +73,20 @@ class Limits:
     max_directives: int
     max_cost: int
     max_tokens: int
+    max_fields: int = 500
 
 
 @dataclass(slots=True)
 class Measure:
     depth: int = 0
+    fields: int = 0
     aliases: int = 0
     directives: int = 0
     cost: int = 0
 
     def add(self, other: Measure, *, times: int = 1) -> None:
         self.depth = max(self.depth, other.depth)
+        self.fields += other.fields
         self.aliases += other.aliases
         self.directives += other.directives
         self.cost += other.cost * times
@@ -135,7 +140,7 @@ class _Measurer:
         definition = _field_definition(parent, node.name.value)
         child_type = get_named_type(definition.type) if definition else None
         inner = self.selections(node.selection_set, child_type)
-        measure = Measure(aliases=1 if node.alias else 0)
+        measure = Measure(fields=1 + inner.fields, aliases=1 if node.alias else 0)
         introspection = node.name.value.startswith("__")
         if node.selection_set is not None and not introspection:
             measure.depth = 1 + inner.depth
@@ -155,7 +160,7 @@ def _field_definition(parent: GraphQLNamedType | None, name: str) -> GraphQLFiel
 def _multiplier(
     node: FieldNode, definition: GraphQLField | None, parent: GraphQLNamedType | None
 ) -> int:
-    if definition is None:
+    if definition is None or (parent is not None and parent.name.startswith("__")):
         return 1
     if "first" in definition.args or "last" in definition.args:
         sizes = [
@@ -199,11 +204,13 @@ def check_limits(
     worst = Measure()
     for measure in measures:
         worst.depth = max(worst.depth, measure.depth)
+        worst.fields = max(worst.fields, measure.fields)
         worst.aliases = max(worst.aliases, measure.aliases)
         worst.directives = max(worst.directives, measure.directives)
         worst.cost = max(worst.cost, measure.cost)
     checks = [
         ("depth", worst.depth, limits.max_depth, "GRAPHQL_MAX_DEPTH"),
+        ("fields", worst.fields, limits.max_fields, "GRAPHQL_MAX_FIELDS"),
         ("aliases", worst.aliases, limits.max_aliases, "GRAPHQL_MAX_ALIASES"),
         ("directives", worst.directives, limits.max_directives, "GRAPHQL_MAX_DIRECTIVES"),
         ("cost", worst.cost, limits.max_cost, "GRAPHQL_MAX_COST"),

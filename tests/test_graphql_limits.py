@@ -1,4 +1,5 @@
-"""GraphQL limits: depth, aliases, tokens, directives, cost, fragments, batching.
+"""GraphQL limits: depth, fields, aliases, tokens, directives, cost, fragments,
+batching.
 
 Checklist 13 and 14: each refusal is a request error (no ``data``) with
 ``extensions.code`` BAD_USER_INPUT, decided before anything executes.
@@ -71,6 +72,15 @@ async def test_13_aliases_over_the_limit_are_refused(graphql: GraphQL) -> None:
 async def test_13_five_thousand_tokens_are_refused(graphql: GraphQL) -> None:
     query = "{ " + "__typename " * 4998 + "}"
     refused(await graphql(query), "Document contains more than 2000 tokens")
+
+
+async def test_13_fields_over_the_limit_are_refused(graphql: GraphQL) -> None:
+    # The spec's overlapping-fields rule is quadratic in same-named fields:
+    # the field count (through fragments) bounds it.
+    assert len(data_of(await graphql("{ " + "__typename " * 500 + "}"))) == 1
+    refused(await graphql("{ " + "__typename " * 501 + "}"), "Query fields 501 is over")
+    spread = "query { ...F ...F ...F } fragment F on Query { " + "__typename " * 200 + "}"
+    refused(await graphql(spread), "Query fields 600 is over the limit of 500")
 
 
 async def test_13_a_hundred_directives_are_refused(graphql: GraphQL) -> None:

@@ -34,6 +34,7 @@ async def production(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
             # An operator's tighter limits.
             "GRAPHQL_MAX_DEPTH": "4",
             "GRAPHQL_MAX_ALIASES": "3",
+            "GRAPHQL_MAX_FIELDS": "20",
             "GRAPHQL_MAX_TOKENS": "200",
             "GRAPHQL_MAX_COST": "500",
             "GRAPHQL_MAX_DIRECTIVES": "2",
@@ -161,6 +162,7 @@ async def test_limits_follow_the_environment(prod: httpx.AsyncClient) -> None:
         ("{ a { b { c { d { e { id } } } } } }", "Query depth 5 is over the limit of 4"),
         ("{ a: __typename b: __typename c: __typename d: __typename }", "aliases 4"),
         ("{ " + "__typename " * 201 + "}", "more than 200 tokens"),
+        ("{ " + "__typename " * 21 + "}", "Query fields 21 is over the limit of 20"),
         ("{ " + page.format("id name description price") + " }", "Query cost 601"),
         (
             "{ __typename @skip(if: false) a: __typename @skip(if: false) @include(if: true) }",
