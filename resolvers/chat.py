@@ -316,7 +316,13 @@ async def send_message(
     await check_rate(user)
     async with _locked([room_channel(found.id)]):
         try:
-            message = await Message.create(room=found, author=user, content=text, client_id=key)
+            async with in_transaction() as conn:
+                # Row lock: ids of a room are taken in commit order on every
+                # process, so a client resuming `after` its last id misses nothing.
+                await Room.filter(id=found.id).select_for_update().only("id").using_db(conn)
+                message = await Message.create(
+                    room=found, author=user, content=text, client_id=key, using_db=conn
+                )
         except IntegrityError:
             stored = await _stored_message(user, key) if key is not None else None
             if stored is None:
@@ -359,14 +365,25 @@ async def send_direct_message(
     channels = [user_channel(user.id), user_channel(recipient.id)]
     async with _locked(channels):
         try:
-            dm = await DirectMessage.create(
-                sender=user,
-                recipient=recipient,
-                user_low=low,
-                user_high=high,
-                content=text,
-                client_id=key,
-            )
+            async with in_transaction() as conn:
+                # Both parties' rows, in id order: every DM of a user gets its
+                # id in commit order, whichever process stores it.
+                await (
+                    User.filter(id__in=[low, high])
+                    .order_by("id")
+                    .select_for_update()
+                    .only("id")
+                    .using_db(conn)
+                )
+                dm = await DirectMessage.create(
+                    sender=user,
+                    recipient=recipient,
+                    user_low=low,
+                    user_high=high,
+                    content=text,
+                    client_id=key,
+                    using_db=conn,
+                )
         except IntegrityError:
             found = (
                 await DirectMessage.get_or_none(sender_id=user.id, client_id=key)
