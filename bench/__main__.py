@@ -141,7 +141,7 @@ async def bench_ws(options: Options) -> list[Line]:
 async def bench_logins(options: Options) -> list[Line]:
     from bench.login_bench import LoginConfig, login_line
 
-    config = LoginConfig(samples=80) if options.quick else LoginConfig()
+    config = LoginConfig(samples=80, windows=1) if options.quick else LoginConfig()
     emails = [f"login{i}@bench.test" for i in range(LOGIN_USERS)]
     return [
         await login_line(options.sqlite_url, options.workdir, config, "user0@bench.test", emails)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
@@ -18,6 +19,7 @@ from bench.common import (
     Proc,
     Server,
     Throughput,
+    cpu_seconds,
     free_port,
     have_wrk,
     load,
@@ -213,8 +215,11 @@ async def two_processes(
         await _concurrent_load(urls, warm)
         ones: list[float] = []
         twos: list[float] = []
+        cores: list[float] = []
         for round_index in range(config.rounds):
+            cpu0, wall0 = cpu_seconds(servers[0].proc.pid), time.monotonic()
             ones.append(await _concurrent_load(urls[:1], config))
+            cores.append((cpu_seconds(servers[0].proc.pid) - cpu0) / (time.monotonic() - wall0))
             twos.append(await _concurrent_load(urls, config))
             log(f"  round {round_index + 1}: one {ones[-1]:.0f}, two {twos[-1]:.0f} req/s")
         one, two = median(ones), median(twos)
@@ -234,6 +239,9 @@ async def two_processes(
             "seconds_per_round": config.seconds,
             "one": ones,
             "two": twos,
+            # What one process alone burns: with SQLite, its loop plus the
+            # aiosqlite thread; two of them cannot both get that on 2 cores.
+            "cores_used_by_one_process": round(median(cores), 2),
         },
         paired_ratio=paired(twos, ones),
     )

@@ -1,9 +1,10 @@
 """Chat latency while 20 logins (bcrypt cost 12) run at once, vs no logins.
 
 A paced probe posts chat messages (``POST /chat/rooms/general/messages``)
-at a fixed rate and times each response; during the second window, 20
-clients log in over and over (each with a cost-12 hash), so that 20
-logins are always in flight. bcrypt must stay off the event loop.
+at a fixed rate and times each response. Quiet windows alternate with busy
+ones, during which 20 clients log in over and over (each with a cost-12
+hash), so that 20 logins are always in flight. bcrypt must stay off the
+event loop.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from bench.ws_bench import WS_BENCH_ENV, login_all
 
 @dataclass
 class LoginConfig:
-    samples: int = 200
+    samples: int = 200  # per side
     rate: float = 20.0
     logins: int = 20
+    windows: int = 2
 
 
 async def probe(http_url: str, token: str, samples: int, rate: float) -> list[float]:
@@ -71,23 +73,28 @@ async def login_line(
     try:
         (token,) = await login_all(server.http_url, [sender])
         await probe(server.http_url, token, 20, config.rate)  # warm-up
-        log(f"chat latency, no logins: {config.samples} posts at {config.rate:g}/s")
-        quiet = await probe(server.http_url, token, config.samples, config.rate)
-        log(f"  p99 {percentile(quiet, 99):.1f} ms")
-        log(f"chat latency with {config.logins} logins in flight")
-        stop = asyncio.Event()
+        quiet: list[float] = []
+        busy: list[float] = []
         done: list[float] = []
-        logins = [
-            asyncio.create_task(login_loop(server.http_url, email, stop, done))
-            for email in login_emails[: config.logins]
-        ]
-        await asyncio.sleep(0.5)  # every login queued before the window opens
-        try:
-            busy = await probe(server.http_url, token, config.samples, config.rate)
-        finally:
-            stop.set()
-            await asyncio.wait_for(asyncio.gather(*logins), 180)
-        log(f"  p99 {percentile(busy, 99):.1f} ms; {len(done)} logins")
+        window = config.samples // config.windows
+        # Quiet and busy windows alternate, so both see the same drift.
+        for index in range(config.windows):
+            quiet += await probe(server.http_url, token, window, config.rate)
+            stop = asyncio.Event()
+            logins = [
+                asyncio.create_task(login_loop(server.http_url, email, stop, done))
+                for email in login_emails[: config.logins]
+            ]
+            await asyncio.sleep(0.5)  # every login queued before the window opens
+            try:
+                busy += await probe(server.http_url, token, window, config.rate)
+            finally:
+                stop.set()
+                await asyncio.wait_for(asyncio.gather(*logins), 180)
+            log(
+                f"  window {index + 1}: p99 {percentile(quiet[-window:], 99):.1f} ms quiet, "
+                f"{percentile(busy[-window:], 99):.1f} ms with logins ({len(done)} logins so far)"
+            )
     finally:
         server.proc.stop()
     return Line(
