@@ -24,6 +24,7 @@ from tests.ws_helpers import (
     bearer,
     chat_client,
     close_code,
+    handshake_status,
     open_ws,
     process_env,
     recv,
@@ -37,6 +38,7 @@ from tests.ws_helpers import (
 
 LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/test"
 LOCAL_REDIS = "redis://127.0.0.1:6379"
+PER_USER = 2
 
 
 def _postgres_url() -> str:
@@ -80,11 +82,15 @@ mutation ($to: ID!, $content: String!) { sendDirectMessage(to: $to, content: $co
 """
 
 
-async def test_two_processes_share_messages_dms_and_revocations(tmp_path: Path) -> None:
+async def test_two_processes_share_messages_dms_revocations_and_caps(tmp_path: Path) -> None:
     broadcast = _redis_url()
     await _require_redis(broadcast)
     async with scratch_database(_postgres_url(), tmp_path) as database_url:
-        shared = {"BROADCAST_URL": broadcast, "PUBSUB_PREFIX": f"scale-{uuid.uuid4().hex[:8]}"}
+        shared = {
+            "BROADCAST_URL": broadcast,
+            "PUBSUB_PREFIX": f"scale-{uuid.uuid4().hex[:8]}",
+            "WS_MAX_CONNECTIONS_PER_USER": str(PER_USER),
+        }
         env1 = process_env(database_url, tmp_path, **shared)
         env2 = process_env(database_url, tmp_path, **shared)
         await run_cli("migrate", env=env1)
@@ -161,3 +167,18 @@ async def _scenario(one: ServerProcess, two: ServerProcess) -> None:
         out = await http2.post("/logout", json={"refresh_token": refresh["refresh_token"]})
         assert out.status_code == 204
         assert await close_code(doomed, timeout=10) == 4001
+
+        # The per-user connection cap counts the connections on both processes.
+        _, carol = await register(http1, "carol@example.com")
+        held = [await open_ws(one.ws_url, carol), await open_ws(two.ws_url, carol)]
+        assert PER_USER == len(held)
+        for server in (one, two):
+            assert await handshake_status(server.ws_url, bearer(carol)) == 429
+        await held.pop(0).close()
+        for _ in range(50):  # released once process one sees the TCP connection end
+            if await handshake_status(two.ws_url, bearer(carol)) == 101:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the closed connection's slot was not released")
+        await held.pop().close()

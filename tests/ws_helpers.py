@@ -238,7 +238,7 @@ async def run_cli(*args: str, env: dict[str, str]) -> None:
 async def server_process(
     env: dict[str, str], *, migrate: bool = True, log: Path | None = None
 ) -> AsyncIterator[ServerProcess]:
-    """``python -m comptoir serve`` with ``env``, healthy; killed afterwards.
+    """``python -m comptoir serve`` with ``env``, healthy; stopped afterwards.
     Its stderr goes to ``log`` when given."""
     args = ["serve"] if migrate else ["serve", "--no-migrate"]
     with log.open("wb") if log else open(os.devnull, "wb") as stderr:
@@ -272,8 +272,13 @@ async def server_process(
                 raise AssertionError("server did not become healthy")
         yield server
     finally:
+        # A graceful stop first (it releases what the server holds in Redis).
         if process.returncode is None:
-            process.kill()
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 15)
+            except TimeoutError:
+                process.kill()
         await process.wait()
 
 

@@ -8,7 +8,8 @@ WebSocket is opened:
 - 503 when the process holds ``WS_MAX_CONNECTIONS`` connections;
 - 401 without a valid, unexpired access token (``Authorization: Bearer``
   or ``?token=``), with nothing else said;
-- 429 when the user holds ``WS_MAX_CONNECTIONS_PER_USER`` connections.
+- 429 when the user holds ``WS_MAX_CONNECTIONS_PER_USER`` connections
+  (on this process; on all of them with Redis, see :mod:`ws.leases`).
 
 Then one coroutine per connection reads frames (:mod:`ws.frames`) and
 hands them to :mod:`ws.handlers`. Close codes: 1001 on shutdown, 1003
@@ -41,6 +42,7 @@ from ws import frames
 from ws.client import CLOSE_AUTH, Client, ClientGone
 from ws.handlers import Handlers, ready_frame, still_valid
 from ws.hub import FeedUnavailable, Hub
+from ws.leases import SharedUserCaps
 from ws.limits import ConnectionCaps, Refusal, TokenBucket
 
 log = logging.getLogger("comptoir.ws")
@@ -79,6 +81,8 @@ class ChatServer:
         self._clients: set[Client] = set()
         self._by_session: dict[uuid.UUID, set[Client]] = {}
         self._sessions_task: asyncio.Task[None] | None = None
+        # With Redis, the per-user cap holds across processes.
+        self._shared: SharedUserCaps | None = None
 
     @property
     def port(self) -> int:
@@ -115,6 +119,11 @@ class ChatServer:
             response.headers["WWW-Authenticate"] = "Bearer"
             return response
         refusal = self._caps.acquire(user.id)
+        lease = connection.id.hex
+        if refusal is None and self._shared is not None:
+            if not await self._shared.acquire(user.id, lease):
+                self._caps.release(user.id)
+                refusal = Refusal.USER
         if refusal is Refusal.USER:
             return _busy(
                 connection, HTTPStatus.TOO_MANY_REQUESTS, "Too many connections for this user.\n"
@@ -124,13 +133,15 @@ class ChatServer:
         # The slot is held until the TCP connection ends, whatever happens next.
         self._pending[connection] = (user, claims)
         connection.connection_lost_waiter.add_done_callback(
-            lambda _: self._release(connection, user.id)
+            lambda _: self._release(connection, user.id, lease)
         )
         return None
 
-    def _release(self, connection: ServerConnection, user_id: int) -> None:
+    def _release(self, connection: ServerConnection, user_id: int, lease: str) -> None:
         self._pending.pop(connection, None)
         self._caps.release(user_id)
+        if self._shared is not None:
+            self._shared.release(lease)
 
     # --- connections ---------------------------------------------------------------------
 
@@ -271,6 +282,13 @@ class ChatServer:
         ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._sessions_task = asyncio.create_task(self._watch_sessions(ready))
         await ready
+        if settings.broadcast_url.startswith(("redis://", "rediss://")):
+            self._shared = SharedUserCaps(
+                settings.broadcast_url,
+                prefix=settings.pubsub_prefix,
+                per_user=settings.ws_max_connections_per_user,
+            )
+            self._shared.start()
         self._server = await serve(
             self._handler,
             settings.host,
@@ -307,6 +325,9 @@ class ChatServer:
             self._sessions_task = None
         if self._hub is not None:
             await self._hub.close()
+        if self._shared is not None:
+            await self._shared.close()
+            self._shared = None
 
 
 def _busy(connection: ServerConnection, status: HTTPStatus, text: str) -> Response:
