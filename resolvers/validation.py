@@ -9,6 +9,8 @@ from core.errors import BadUserInput
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_INT32 = 2**31 - 1
+MAX_PRICE = Decimal("10000000000")
+CENT = Decimal("0.01")
 
 
 def parse_id(value: object, field: str = "id") -> int:
@@ -33,6 +35,10 @@ def text(value: object, field: str, *, min_len: int = 0, max_len: int, strip: bo
         value = value.strip()
     if "\x00" in value:
         raise BadUserInput(f"{field} must not contain NUL characters.", field=field)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadUserInput(f"{field} must be valid Unicode text.", field=field) from None
     if len(value) < min_len:
         if min_len == 1:
             raise BadUserInput(f"{field} must not be empty.", field=field)
@@ -69,10 +75,9 @@ def money(value: object, field: str = "price") -> Decimal:
         raise BadUserInput(f"{field} must be a finite number.", field=field)
     if amount < 0:
         raise BadUserInput(f"{field} must be >= 0.", field=field)
-    exponent = amount.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2 and amount != amount.quantize(Decimal("0.01")):
+    # Bound the size first: quantize() fails on numbers beyond its precision.
+    if amount >= MAX_PRICE:
+        raise BadUserInput(f"{field} must be less than {MAX_PRICE}.", field=field)
+    if amount != amount.quantize(CENT):
         raise BadUserInput(f"{field} must have at most 2 decimal places.", field=field)
-    amount = amount.quantize(Decimal("0.01"))
-    if amount >= Decimal("1e10"):
-        raise BadUserInput(f"{field} must be less than 10000000000.", field=field)
-    return amount
+    return amount.quantize(CENT)

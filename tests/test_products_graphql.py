@@ -59,6 +59,9 @@ async def test_crud(graphql: GraphQL, admin: Account) -> None:
         {"name": "ok", "price": "-0.01"},
         {"name": "ok", "price": "1.001"},
         {"name": "ok", "price": "NaN"},
+        {"name": "ok", "price": "Infinity"},
+        {"name": "ok", "price": "1e30"},
+        {"name": "ok", "price": "1E-30"},
         {"name": "ok", "price": "1", "stock": -1},
     ],
 )

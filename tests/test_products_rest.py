@@ -58,6 +58,9 @@ async def test_prices_are_exact(http: httpx.AsyncClient, admin: Account) -> None
         ({"name": "ok", "price": "abc"}, "price"),
         ({"name": "ok", "price": True}, "price"),
         ({"name": "ok", "price": 1e20}, "price"),
+        ({"name": "ok", "price": 2.3e62}, "price"),
+        ({"name": "ok", "price": 1e-30}, "price"),
+        ({"name": "ok", "price": 10000000000}, "price"),
         ({"name": "ok", "price": 1, "stock": -1}, "stock"),
         ({"name": "ok", "price": 1, "stock": 1.5}, "stock"),
         ({"name": "ok", "price": 1, "stock": 2**40}, "stock"),
@@ -133,6 +136,15 @@ async def test_unknown_and_malformed_ids(http: httpx.AsyncClient, admin: Account
     assert (
         await http.patch("/products/999", json={"stock": 1}, headers=admin.headers)
     ).status_code == 404
+
+
+async def test_lone_surrogates_are_bad_input(http: httpx.AsyncClient, admin: Account) -> None:
+    body = b'{"name": "bad \\ud800 name", "price": 1}'
+    response = await http.post(
+        "/products", content=body, headers={**admin.headers, "content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "name"
 
 
 async def test_mass_assignment_is_ignored(http: httpx.AsyncClient, admin: Account) -> None:
