@@ -60,10 +60,9 @@ async def register(
         raise Forbidden("Registration is closed.")
     ip_key = f"register:ip:{client_ip}"
     window = rt.settings.login_window_seconds
-    wait = await rt.limiter.retry_after(ip_key, rt.settings.register_ip_max, window)
+    wait = await rt.limiter.acquire(ip_key, rt.settings.register_ip_max, window)
     if wait:
         raise RateLimited(wait, "Too many registrations from this address; retry later.")
-    await rt.limiter.hit(ip_key, window)
     user = await users.create_user(email=email, password=password, display_name=display_name)
     return await _open_session(user)
 
@@ -79,16 +78,17 @@ async def login(*, email: object, password: object, client_ip: str | None) -> To
     email_key = f"login:email:{address}"
     ip_key = f"login:ip:{client_ip}"
     window = settings.login_window_seconds
-    wait = max(
-        await rt.limiter.retry_after(email_key, settings.login_max_failures, window),
-        await rt.limiter.retry_after(ip_key, settings.login_ip_max_failures, window),
-    )
+    wait = await rt.limiter.retry_after(ip_key, settings.login_ip_max_failures, window)
+    if not wait:
+        # Each attempt on an account is counted before the password is checked
+        # (atomically), so concurrent guesses cannot all slip under the limit;
+        # a success forgets them.
+        wait = await rt.limiter.acquire(email_key, settings.login_max_failures, window)
     if wait:
         raise RateLimited(wait, "Too many failed logins; retry later.")
     user = await User.get_or_none(email=address)
     ok = await rt.hasher.verify(password, user.password_hash if user else None)
     if not ok or user is None or not user.is_active:
-        await rt.limiter.hit(email_key, window)
         await rt.limiter.hit(ip_key, window)
         raise Unauthenticated(INVALID_CREDENTIALS)
     await rt.limiter.reset(email_key)

@@ -287,10 +287,9 @@ async def check_rate(user: User) -> None:
     rt = runtime.get()
     key = f"msg:user:{user.id}"
     window = float(rt.settings.messages_window_seconds)
-    wait = await rt.limiter.retry_after(key, rt.settings.messages_per_window, window)
+    wait = await rt.limiter.acquire(key, rt.settings.messages_per_window, window)
     if wait > 0:
         raise RateLimited(wait, "Too many messages; slow down.")
-    await rt.limiter.hit(key, window)
 
 
 async def send_message(

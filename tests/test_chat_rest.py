@@ -245,6 +245,16 @@ async def test_invalid_content_is_422(
     assert history.json() == []
 
 
+async def test_lone_surrogate_content_is_422(http: httpx.AsyncClient, member: Account) -> None:
+    response = await http.post(
+        "/chat/rooms/general/messages",
+        content=b'{"content": "lone \\ud800 surrogate"}',
+        headers={**member.headers, "content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "content"
+
+
 async def test_content_of_4000_characters_is_accepted(
     http: httpx.AsyncClient, member: Account
 ) -> None:
