@@ -18,6 +18,7 @@ live or paging, has seen the whole history once, in order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -29,7 +30,7 @@ from typing import Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import WebSocketException
+from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from tests.harness import scratch_database
 from tests.ws_helpers import ServerProcess, bearer, process_env, register, send, server_process
@@ -324,3 +325,86 @@ async def test_28_sigkill_mid_traffic_loses_no_acknowledged_message(tmp_path: Pa
         assert client.received == history_ids, client.name
     assert reader.rest_ids == history_ids
     assert reader.graphql_ids == history_ids
+
+
+async def test_28_sigterm_mid_traffic_closes_with_1001_and_keeps_what_was_acknowledged(
+    tmp_path: Path,
+) -> None:
+    async with (
+        asyncio.timeout(TEST_SECONDS),
+        scratch_database(os.environ.get("DATABASE_URL"), tmp_path) as database_url,
+        AsyncExitStack() as stack,
+    ):
+        env = process_env(database_url, tmp_path, MESSAGES_PER_WINDOW="100000")
+        server = await stack.enter_async_context(server_process(env, log=tmp_path / "first.log"))
+        http = await stack.enter_async_context(server.client())
+        _, token = await register(http, "talker@example.com")
+        created = await http.post("/chat/rooms", json={"name": ROOM}, headers=bearer(token))
+        assert created.status_code == 201, created.text
+        chat = [
+            await stack.enter_async_context(
+                connect(server.ws_url, additional_headers=bearer(token))
+            )
+            for _ in range(2)
+        ]
+        for ws in chat:
+            assert json.loads(await ws.recv())["type"] == "ready"
+            await send(ws, {"type": "join", "room": ROOM, "ref": "j"})
+            assert json.loads(await ws.recv())["type"] == "joined"
+        graphql_ws = await stack.enter_async_context(
+            connect(
+                server.http_url.replace("http://", "ws://", 1) + "/graphql",
+                subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+            )
+        )
+        await graphql_ws.send(
+            json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
+        )
+        assert json.loads(await graphql_ws.recv())["type"] == "connection_ack"
+
+        # Given a client posting as fast as it can
+        acknowledged: dict[str, int] = {}
+
+        async def talk() -> None:
+            for n in range(10_000):
+                response = await http.post(
+                    f"/chat/rooms/{ROOM}/messages",
+                    json={"content": f"m{n}", "client_id": f"c{n}"},
+                    headers=bearer(token),
+                )
+                if response.status_code != 201:
+                    return
+                acknowledged[f"c{n}"] = response.json()["id"]
+
+        talking = asyncio.create_task(talk())
+        stack.callback(talking.cancel)
+        while len(acknowledged) < 20:
+            await asyncio.sleep(0.01)
+
+        # When the server is asked to stop
+        server.process.send_signal(signal.SIGTERM)
+        codes = []
+        for ws in chat:
+            try:
+                while True:
+                    await asyncio.wait_for(ws.recv(), 15)
+            except ConnectionClosed as closed:
+                codes.append(closed.rcvd.code if closed.rcvd else None)
+        try:
+            while True:
+                await asyncio.wait_for(graphql_ws.recv(), 15)
+        except ConnectionClosed as closed:
+            graphql_code = closed.rcvd.code if closed.rcvd else None
+        # uvicorn re-raises the SIGTERM it handled, once shut down
+        assert await asyncio.wait_for(server.process.wait(), 30) in {0, -signal.SIGTERM}
+        with contextlib.suppress(*DOWN):
+            await talking
+
+        # Then chat clients were told the server is going away
+        assert codes == [1001, 1001]
+        # (uvicorn closes GraphQL subscriptions with 1012, "service restart")
+        assert graphql_code in {1001, 1012}
+        # and after a restart every acknowledged message is there, once
+        await stack.enter_async_context(server_process(env, log=tmp_path / "second.log"))
+        history = await rest_history(http, token)
+        assert {m["client_id"]: m["id"] for m in history} == acknowledged
