@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from core.settings import Settings
 from schema.chat import ChatMutations, ChatQueries, ChatSubscriptions
-from schema.errors import ErrorCodes
+from schema.errors import ErrorCodes, log_unexpected
 from schema.files import FileMutations, FileQueries
 from schema.limits import Limits, QueryLimits
 from schema.products import ProductMutations, ProductQueries
@@ -33,6 +35,14 @@ class Subscription(ChatSubscriptions):
     pass
 
 
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Strawberry's default logs every error, client mistakes included.
+        log_unexpected(errors)
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     limits = Limits(
@@ -49,7 +59,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -37,6 +37,30 @@ def without_suggestions(message: str) -> str:
     return _SUGGESTION.sub("", message)
 
 
+def unexpected_cause(error: GraphQLError) -> BaseException | None:
+    """The exception behind ``error`` when it is a bug rather than the client's doing."""
+    original = _root_cause(error)
+    if (
+        original is None
+        or error.path is None
+        or isinstance(original, ComptoirError | GraphQLError | RecursionError)
+    ):
+        return None
+    return original
+
+
+def log_unexpected(errors: list[GraphQLError]) -> None:
+    """Log bugs with their stack; client errors (codes) are not worth a line."""
+    for error in errors:
+        cause = unexpected_cause(error)
+        if cause is not None:
+            log.error(
+                "unexpected error in %s",
+                ".".join(str(p) for p in error.path or ()),
+                exc_info=(type(cause), cause, cause.__traceback__),
+            )
+
+
 def client_error(error: GraphQLError, *, hide_suggestions: bool = False) -> GraphQLError:
     if error.extensions and "code" in error.extensions:
         return error
@@ -49,12 +73,7 @@ def client_error(error: GraphQLError, *, hide_suggestions: bool = False) -> Grap
         message, extensions = error.message, {"code": "BAD_USER_INPUT"}
         if hide_suggestions:
             message = without_suggestions(message)
-    else:
-        log.error(
-            "unexpected error in %s",
-            ".".join(str(p) for p in error.path),
-            exc_info=(type(original), original, original.__traceback__),
-        )
+    else:  # logged by log_unexpected (Schema.process_errors)
         message, extensions = INTERNAL_MESSAGE, {"code": "INTERNAL_SERVER_ERROR"}
     return GraphQLError(
         message,
