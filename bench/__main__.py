@@ -18,7 +18,6 @@ import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bench.common import log, workspace
 from bench.http_bench import HttpConfig
@@ -90,41 +89,25 @@ class SkipError(Exception):
 
 
 async def bench_history(options: Options) -> list[Line]:
-    from bench.common import run_module, scratch_postgres
+    from bench.common import scratch_postgres
+    from bench.history_runner import history_lines
 
     large = 200_000 if options.quick else 1_000_000
-    samples = "100" if options.quick else "300"
-    args = ["--small", "10000", "--large", str(large), "--samples", samples]
+    rounds, samples = (3, 30) if options.quick else (6, 50)
     lines: list[Line] = []
-
-    def add(result: dict[str, Any], backend: str) -> None:
-        for key, label in (("room", "room"), ("dm", "DM pair")):
-            at_small, at_large = result[key]["small"], result[key]["large"]
-            lines.append(
-                Line(
-                    f"last 50 of a {label}, {backend}, {large // 1000}k vs 10k msgs",
-                    "ms p50",
-                    at_large["p50"],
-                    at_small["p50"],
-                    "same at 10k",
-                    "max",
-                    1.5,
-                    notes={
-                        "p99_large": at_large["p99"],
-                        "p99_small": at_small["p99"],
-                        "load_seconds": result["load_seconds"],
-                    },
-                )
-            )
-
-    log(f"history on SQLite, 10k then {large:,} messages")
-    url = f"sqlite://{options.workdir / 'history.sqlite3'}"
-    add(await run_module("bench.history", url, *args, within=300), "SQLite")
-    (options.workdir / "history.sqlite3").unlink(missing_ok=True)
+    small_db = f"sqlite://{options.workdir / 'history-small.sqlite3'}"
+    large_db = f"sqlite://{options.workdir / 'history-large.sqlite3'}"
+    lines += await history_lines("SQLite", small_db, large_db, 10_000, large, rounds, samples)
+    for name in ("history-small.sqlite3", "history-large.sqlite3"):
+        (options.workdir / name).unlink(missing_ok=True)
     if options.pg_url:
-        log(f"history on PostgreSQL, 10k then {large:,} messages")
-        async with scratch_postgres(options.pg_url) as pg:
-            add(await run_module("bench.history", pg, *args, within=300), "PostgreSQL")
+        async with (
+            scratch_postgres(options.pg_url) as pg_small,
+            scratch_postgres(options.pg_url) as pg_large,
+        ):
+            lines += await history_lines(
+                "PostgreSQL", pg_small, pg_large, 10_000, large, rounds, samples
+            )
     return lines
 
 

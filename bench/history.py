@@ -1,8 +1,11 @@
 """Chat history reads at 10k vs 1M stored messages, through ``resolvers.chat``.
 
-``python -m bench.history DATABASE_URL --small 10000 --large 1000000``
-prints JSON with per-call latencies (ms) of the last 50 messages of a room
-(``room_messages``) and of a DM pair (``direct_messages``) at each size.
+``python -m bench.history DATABASE_URL --rows N`` loads N messages and N
+DMs, prints ``READY``, then answers each ``go K`` line on its input with the
+latencies (ms) of K reads of the last 50 messages of a room
+(``room_messages``) and of a DM pair (``direct_messages``). The bench runs
+one such process at 10k rows and one at 1M, and alternates between them,
+so that both sizes see the same machine.
 
 Rows are bulk-loaded with one SQL statement per table and size (a recursive
 CTE on SQLite, ``generate_series`` on PostgreSQL), spread over 10 rooms and
@@ -14,11 +17,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-from bench.common import JWT_SECRET, percentile
+from bench.common import JWT_SECRET
 from core import runtime
 from core.settings import Settings
 
@@ -103,9 +107,6 @@ async def measure(samples: int) -> dict[str, list[float]]:
     alice = await User.get(email="h1@bench.test")
     bob = await User.get(email="h2@bench.test")
     out: dict[str, list[float]] = {"room": [], "dm": []}
-    for _ in range(max(5, samples // 10)):  # warm-up
-        await chat.room_messages(actor=alice, room="history-1")
-        await chat.direct_messages(actor=alice, with_user=bob.id)
     for _ in range(samples):
         t0 = time.perf_counter()
         _, page = await chat.room_messages(actor=alice, room="history-1")
@@ -119,37 +120,31 @@ async def measure(samples: int) -> dict[str, list[float]]:
     return out
 
 
-def summary(values: list[float]) -> dict[str, float]:
-    return {"p50": percentile(values, 50), "p99": percentile(values, 99), "n": len(values)}
-
-
-async def main(url: str, small: int, large: int, samples: int) -> dict[str, Any]:
+async def serve(url: str, rows: int) -> None:
+    """Load ``rows`` messages and DMs, say ``READY``, then answer ``go N``
+    lines with N timed reads of each kind, until ``quit`` or end of input."""
     settings = Settings.from_env(
         {"DATABASE_URL": url, "JWT_SECRET": JWT_SECRET, "DEMO": "0", "LOG_LEVEL": "warning"}
     )
     await runtime.start(settings)
     try:
         await setup_rows()
-        load_small = await grow(url, 0, small)
-        at_small = await measure(samples)
-        load_large = await grow(url, small, large)
-        at_large = await measure(samples)
+        loaded = await grow(url, 0, rows)
+        await measure(20)  # warm-up
+        print("READY " + json.dumps({"rows": rows, "load_seconds": loaded}), flush=True)
+        for _ in range(10_000):
+            line = await asyncio.to_thread(sys.stdin.readline)
+            if not line or line.strip() == "quit":
+                break
+            count = int(line.split()[1])
+            print("RESULT " + json.dumps(await measure(count)), flush=True)
     finally:
         await runtime.stop()
-    return {
-        "small": small,
-        "large": large,
-        "load_seconds": {"small": load_small, "large": load_large},
-        "room": {"small": summary(at_small["room"]), "large": summary(at_large["room"])},
-        "dm": {"small": summary(at_small["dm"]), "large": summary(at_large["dm"])},
-    }
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("database_url")
-    parser.add_argument("--small", type=int, default=10_000)
-    parser.add_argument("--large", type=int, default=1_000_000)
-    parser.add_argument("--samples", type=int, default=300)
+    parser.add_argument("--rows", type=int, required=True)
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(main(args.database_url, args.small, args.large, args.samples))))
+    asyncio.run(serve(args.database_url, args.rows))
