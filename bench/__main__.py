@@ -116,7 +116,7 @@ async def bench_ws(options: Options) -> list[Line]:
 
     config = WsConfig()
     if options.quick:
-        config = WsConfig(clients=200, burst=50, paced=30, rate=10, gql_clients=50)
+        config = WsConfig(clients=200, burst=50, paced=30, rate=10, gql_clients=50, rounds=1)
     emails = [f"user{i}@bench.test" for i in range(USERS)]
     return await ws_lines(options.sqlite_url, options.workdir, config, emails)
 
