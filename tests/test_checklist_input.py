@@ -388,3 +388,64 @@ async def test_26_only_http_urls_and_nothing_fetched_on_graphql(
     finally:
         server.close()
         await server.wait_closed()
+
+
+# NUL cannot be stored in PostgreSQL text: a lookup by such a name must be
+# refused as input (or not found), never reach the database as a 500.
+NUL_NAMES = ["\x00", "a\x00b"]
+
+
+async def test_25_nul_bytes_in_lookups_are_client_errors_on_rest(
+    http: httpx.AsyncClient, member: Account
+) -> None:
+    for name in NUL_NAMES:
+        quoted = name.replace("\x00", "%00")
+        for method, body in (("GET", None), ("POST", {"content": "x"})):
+            response = await http.request(
+                method, f"/chat/rooms/{quoted}/messages", json=body, headers=member.headers
+            )
+            assert response.status_code in {404, 422}, (method, name, response.status_code)
+        login = await http.post(
+            "/login", json={"email": f"{name}@example.com", "password": "x" * 9}
+        )
+        assert login.status_code in {401, 422}, (name, login.status_code)
+
+
+async def test_25_nul_bytes_in_lookups_are_client_errors_on_graphql(
+    http: httpx.AsyncClient, member: Account
+) -> None:
+    for name in NUL_NAMES:
+        for query in (
+            "query ($r: String!) { room(room: $r) { id } }",
+            "query ($r: String!) { roomMessages(room: $r) { edges { cursor } } }",
+            'mutation ($r: String!) { sendMessage(room: $r, content: "x") { id } }',
+            "mutation ($r: String!) { joinRoom(room: $r) { id } }",
+        ):
+            response = await http.post(
+                "/graphql", json={"query": query, "variables": {"r": name}}, headers=member.headers
+            )
+            codes = error_codes(response.json())
+            assert set(codes) <= {"NOT_FOUND", "BAD_USER_INPUT"}, (query, codes)
+        login = await http.post(
+            "/graphql",
+            json={
+                "query": 'mutation ($e: String!) { login(email: $e, password: "xxxxxxxxx") '
+                "{ accessToken } }",
+                "variables": {"e": f"{name}@example.com"},
+            },
+        )
+        assert error_codes(login.json()) in (["UNAUTHENTICATED"], ["BAD_USER_INPUT"])
+
+
+async def test_25_nul_bytes_in_lookups_are_client_errors_on_ws(
+    service: Service, member: Account
+) -> None:
+    async with chat_client(service.ws_url, member.token) as ws:
+        for name in NUL_NAMES:
+            for frame in (
+                {"type": "join", "room": name},
+                {"type": "message", "room": name, "content": "x"},
+                {"type": "room_history", "room": name},
+            ):
+                reply = await request(ws, frame)
+                assert reply["code"] in {"NOT_FOUND", "BAD_USER_INPUT"}, (frame, reply)
