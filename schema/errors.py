@@ -93,6 +93,14 @@ class ErrorCodes(SchemaExtension):
     def _map(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         return [client_error(e, hide_suggestions=self.hide_suggestions) for e in errors]
 
+    def on_validate(self) -> Iterator[None]:
+        yield
+        # In place: a subscription's PreExecutionError holds this very list and
+        # is sent before on_operation resumes.
+        pre = self.execution_context.pre_execution_errors
+        if pre:
+            pre[:] = self._map(pre)
+
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
