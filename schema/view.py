@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+from collections.abc import AsyncGenerator
 from datetime import timedelta
 from typing import Any
 
@@ -30,7 +31,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
 from strawberry.schema import BaseSchema
@@ -123,8 +124,44 @@ def _token_from_params(params: dict[str, Any]) -> str | None:
     return None
 
 
+def _well_formed(message: object) -> bool:
+    """The shape graphql-transport-ws messages must have before Strawberry reads them.
+
+    Strawberry indexes messages without checking them: a JSON array, a number
+    or a subscribe without a payload would crash the connection (1011)
+    instead of closing it with the protocol's 4400.
+    """
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return False
+    kind = message["type"]
+    if kind in {"subscribe", "complete"} and not isinstance(message.get("id"), str):
+        return False
+    payload = message.get("payload")
+    if kind == "subscribe":
+        return (
+            isinstance(payload, dict)
+            and isinstance(payload.get("query"), str)
+            and isinstance(payload.get("variables") or {}, dict)
+            and isinstance(payload.get("extensions") or {}, dict)
+            and isinstance(payload.get("operationName") or "", str)
+        )
+    return payload is None or isinstance(payload, dict)
+
+
+class CheckedWebSocketAdapter(ASGIWebSocketAdapter):
+    async def iter_json(
+        self, *, ignore_parsing_errors: bool = False
+    ) -> AsyncGenerator[object, None]:
+        async for message in super().iter_json(ignore_parsing_errors=ignore_parsing_errors):
+            if not _well_formed(message):
+                await self.close(4400, "Invalid message")
+                return
+            yield message
+
+
 class GraphQLView(GraphQL[Context, None]):
     request_adapter_class = UploadRequestAdapter
+    websocket_adapter_class = CheckedWebSocketAdapter
 
     def __init__(self, schema: BaseSchema, settings: Settings) -> None:
         super().__init__(
