@@ -136,6 +136,10 @@ async def _login(world: World, actor: str) -> dict[str, Any]:
     return {"email": world.spare.email, "password": world.spare.password}
 
 
+async def _name(name: str) -> dict[str, Any]:
+    return {"name": name}
+
+
 async def _add_member(world: World, actor: str) -> dict[str, Any]:
     # Outsiders try to add themselves; the owner adds the spare account.
     account = world.account(actor) if actor in {"other", "admin"} else world.spare
@@ -403,10 +407,6 @@ GRAPHQL: dict[str, tuple[Probe, Expect]] = {
     "Subscription.roomMessages": (_room_subscription, (SUB_ANON, OK, N, N)),
     "Subscription.directMessages": (_dm_subscription, (SUB_ANON, OK, HIDDEN, OK)),
 }
-
-
-async def _name(name: str) -> dict[str, Any]:
-    return {"name": name}
 
 
 # --- REST ------------------------------------------------------------------------------
