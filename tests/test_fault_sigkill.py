@@ -3,9 +3,9 @@
 A real ``python -m comptoir serve`` (on the suite's database and broadcast)
 takes messages from several clients at once: three chat WebSocket clients
 (``message`` frames with ``ref`` and ``client_id``), one REST client
-(``POST``, 201) and one GraphQL client (``sendMessage``). Once some of them
-are acknowledged the process is killed with SIGKILL and started again on
-the same ports and database. Every client retries what was not
+(``POST``, 201), one GraphQL client (``sendMessage``) and one REST client
+sending direct messages. Once some of them are acknowledged the process is
+killed with SIGKILL and started again on the same ports and database. Every client retries what was not
 acknowledged with the same ``client_id``; WebSocket clients reconnect and
 ``join`` with ``after`` their last seen id, and two readers page through
 history with ``after`` (REST ``?after=``, GraphQL ``after`` cursors).
@@ -145,13 +145,16 @@ class WsClient:
             await self.ws.close()
 
 
-async def rest_sender(http: httpx.AsyncClient, token: str, acks: Acks) -> None:
+async def rest_sender(
+    http: httpx.AsyncClient, token: str, acks: Acks, path: str = f"/chat/rooms/{ROOM}/messages"
+) -> None:
+    prefix = "rest-dm" if path.startswith("/chat/dm/") else "rest"
     for n in range(MESSAGES_EACH):
-        client_id = f"rest-{n}"
+        client_id = f"{prefix}-{n}"
 
         async def attempt(client_id: str = client_id) -> httpx.Response:
             response = await http.post(
-                f"/chat/rooms/{ROOM}/messages",
+                path,
                 json={"content": client_id, "client_id": client_id},
                 headers=bearer(token),
             )
@@ -208,6 +211,20 @@ async def rest_history(http: httpx.AsyncClient, token: str, after: int = 0) -> l
             return messages
         messages.extend(page)
         after = page[-1]["id"]
+
+
+async def dm_history(http: httpx.AsyncClient, token: str, peer: int) -> list[dict[str, Any]]:
+    """The whole conversation with ``peer``, oldest first, paging with ``?after=``."""
+    messages: list[dict[str, Any]] = []
+    while True:
+        after = messages[-1]["id"] if messages else 0
+        response = await http.get(
+            f"/chat/dm/{peer}", params={"after": after, "limit": 100}, headers=bearer(token)
+        )
+        assert response.status_code == 200, response.text
+        if not response.json():
+            return messages
+        messages.extend(response.json())
 
 
 HISTORY = """
@@ -268,15 +285,16 @@ async def test_28_sigkill_mid_traffic_loses_no_acknowledged_message(tmp_path: Pa
         )
         server = await stack.enter_async_context(server_process(env, log=tmp_path / "first.log"))
         http = await stack.enter_async_context(server.client())
-        names = [f"ws{i}" for i in range(WS_SENDERS)] + ["rest", "graphql", "reader"]
-        tokens = {name: (await register(http, f"{name}@example.com"))[1] for name in names}
+        names = [f"ws{i}" for i in range(WS_SENDERS)] + ["rest", "graphql", "dm", "reader"]
+        users = {name: await register(http, f"{name}@example.com") for name in names}
+        tokens = {name: token for name, (_, token) in users.items()}
         created = await http.post(
             "/chat/rooms", json={"name": ROOM}, headers=bearer(tokens["reader"])
         )
         assert created.status_code == 201, created.text
 
         # Given clients sending through every door, and readers following history
-        acks = Acks()
+        acks, dm_acks = Acks(), Acks()
         ws_clients = [
             WsClient(server.ws_url, tokens[f"ws{i}"], f"ws{i}", acks) for i in range(WS_SENDERS)
         ]
@@ -288,6 +306,7 @@ async def test_28_sigkill_mid_traffic_loses_no_acknowledged_message(tmp_path: Pa
         sending = asyncio.gather(
             *(c.send_all() for c in ws_clients),
             rest_sender(http, tokens["rest"], acks),
+            rest_sender(http, tokens["dm"], dm_acks, f"/chat/dm/{users['reader'][0]}"),
             graphql_sender(http, tokens["graphql"], acks),
         )
         stack.callback(sending.cancel)
@@ -300,6 +319,7 @@ async def test_28_sigkill_mid_traffic_loses_no_acknowledged_message(tmp_path: Pa
         await stack.enter_async_context(server_process(env, log=tmp_path / "second.log"))
         await sending
         history = await rest_history(http, tokens["reader"])
+        dms = await until_up(lambda: dm_history(http, tokens["reader"], users["dm"][0]))
         last_id = history[-1]["id"]
         await asyncio.gather(*(c.drain(last_id) for c in ws_clients))
         stop_reading.set()
@@ -325,6 +345,9 @@ async def test_28_sigkill_mid_traffic_loses_no_acknowledged_message(tmp_path: Pa
         assert client.received == history_ids, client.name
     assert reader.rest_ids == history_ids
     assert reader.graphql_ids == history_ids
+    # and so is every acknowledged direct message
+    assert [d["client_id"] for d in dms] == [f"rest-dm-{n}" for n in range(MESSAGES_EACH)]
+    assert {d["client_id"]: d["id"] for d in dms} == dm_acks.ids
 
 
 async def test_28_sigterm_mid_traffic_closes_with_1001_and_keeps_what_was_acknowledged(
