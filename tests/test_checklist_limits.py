@@ -334,3 +334,44 @@ async def test_18_connections_per_user_are_capped_on_ws(
     # a closed connection frees its slot
     async with chat_client(service.ws_url, member.token):
         pass
+
+
+async def raw_post(service: Service, path: str, headers: dict[str, str], body: bytes) -> int:
+    """POST with headers as given (a Content-Length that lies); the status line's code."""
+    host, port = service.http_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        writer.write(head.encode() + body)
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 10)
+        return int(status_line.split()[1])
+    finally:
+        writer.close()
+
+
+async def test_17_a_false_content_length_cannot_smuggle_a_larger_file_on_rest_and_graphql(
+    service: Service, http: httpx.AsyncClient, member: Account, small_uploads: int
+) -> None:
+    before = blobs(service)
+    boundary = "b0undary"
+    body, _ = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + b"z" * (small_uploads * 4)
+        + f"\r\n--{boundary}--\r\n".encode(),
+        None,
+    )
+    headers = {
+        **member.headers,
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Content-Length": "300",  # far less than what follows
+    }
+    for path in ("/files", "/graphql"):
+        status = await raw_post(service, path, headers, body)
+        assert 400 <= status < 500, (path, status)
+    assert (await http.get("/files", headers=member.headers)).json() == []
+    assert blobs(service) == before
