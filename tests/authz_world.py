@@ -152,13 +152,23 @@ class World:
         return self.admin if actor == "owner" else self.owner
 
 
+async def register(http: httpx.AsyncClient, email: str) -> Account:
+    """A MEMBER signed up through POST /register."""
+    response = await http.post("/register", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 201, response.text
+    pair = response.json()
+    me = await http.get("/me", headers={"Authorization": f"Bearer {pair['access_token']}"})
+    return Account(me.json()["id"], email, PASSWORD, pair["access_token"], pair["refresh_token"])
+
+
 async def build_world(
     service: Service, http: httpx.AsyncClient, make_account: MakeAccount
 ) -> World:
+    # An ADMIN cannot sign up: it is made as operators do (createuser --admin).
     admin = await make_account("admin@example.com", admin=True)
-    owner = await make_account("owner@example.com")
-    other = await make_account("other@example.com")
-    spare = await make_account("spare@example.com")
+    owner = await register(http, "owner@example.com")
+    other = await register(http, "other@example.com")
+    spare = await register(http, "spare@example.com")
     world = World(service, http, admin, owner, other, spare)
     world.product_id = await world.fresh_product()
     world.file_id = await world.fresh_file()
