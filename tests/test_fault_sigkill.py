@@ -5,10 +5,11 @@ takes messages from several clients at once: three chat WebSocket clients
 (``message`` frames with ``ref`` and ``client_id``), one REST client
 (``POST``, 201), one GraphQL client (``sendMessage``) and one REST client
 sending direct messages. Once some of them are acknowledged the process is
-killed with SIGKILL and started again on the same ports and database. Every client retries what was not
-acknowledged with the same ``client_id``; WebSocket clients reconnect and
-``join`` with ``after`` their last seen id, and two readers page through
-history with ``after`` (REST ``?after=``, GraphQL ``after`` cursors).
+killed with SIGKILL and started again on the same ports and database. Every
+client retries what was not acknowledged with the same ``client_id``;
+WebSocket clients reconnect and ``join`` with ``after`` their last seen id,
+and two readers page through history with ``after`` (REST ``?after=``,
+GraphQL ``after`` cursors).
 
 Afterwards every acknowledged message is in history exactly once, with the
 id it was acknowledged with; nothing is stored twice; and every client,
@@ -269,6 +270,15 @@ class Reader:
             await asyncio.sleep(0.05)
 
 
+async def started(stack: AsyncExitStack, env: dict[str, str], log: Path) -> ServerProcess:
+    """A server process entered on ``stack``; its log in the error if it fails to start."""
+    try:
+        return await stack.enter_async_context(server_process(env, log=log))
+    except AssertionError as error:
+        tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+        raise AssertionError(f"{error}\n{tail}") from None
+
+
 async def kill(server: ServerProcess) -> None:
     server.process.send_signal(signal.SIGKILL)
     assert await server.process.wait() == -signal.SIGKILL
@@ -283,7 +293,7 @@ async def test_28_sigkill_mid_traffic_loses_no_acknowledged_message(tmp_path: Pa
         env = process_env(
             database_url, tmp_path, MESSAGES_PER_WINDOW="100000", WS_FRAME_RATE="100000"
         )
-        server = await stack.enter_async_context(server_process(env, log=tmp_path / "first.log"))
+        server = await started(stack, env, tmp_path / "first.log")
         http = await stack.enter_async_context(server.client())
         names = [f"ws{i}" for i in range(WS_SENDERS)] + ["rest", "graphql", "dm", "reader"]
         users = {name: await register(http, f"{name}@example.com") for name in names}
@@ -316,7 +326,7 @@ async def test_28_sigkill_mid_traffic_loses_no_acknowledged_message(tmp_path: Pa
         await acks.enough.wait()
         await kill(server)
         acked_before_kill = dict(acks.ids)
-        await stack.enter_async_context(server_process(env, log=tmp_path / "second.log"))
+        await started(stack, env, tmp_path / "second.log")
         await sending
         history = await rest_history(http, tokens["reader"])
         dms = await until_up(lambda: dm_history(http, tokens["reader"], users["dm"][0]))
@@ -359,7 +369,7 @@ async def test_28_sigterm_mid_traffic_closes_with_1001_and_keeps_what_was_acknow
         AsyncExitStack() as stack,
     ):
         env = process_env(database_url, tmp_path, MESSAGES_PER_WINDOW="100000")
-        server = await stack.enter_async_context(server_process(env, log=tmp_path / "first.log"))
+        server = await started(stack, env, tmp_path / "first.log")
         http = await stack.enter_async_context(server.client())
         _, token = await register(http, "talker@example.com")
         created = await http.post("/chat/rooms", json={"name": ROOM}, headers=bearer(token))
@@ -428,6 +438,6 @@ async def test_28_sigterm_mid_traffic_closes_with_1001_and_keeps_what_was_acknow
         # (uvicorn closes GraphQL subscriptions with 1012, "service restart")
         assert graphql_code in {1001, 1012}
         # and after a restart every acknowledged message is there, once
-        await stack.enter_async_context(server_process(env, log=tmp_path / "second.log"))
+        await started(stack, env, tmp_path / "second.log")
         history = await rest_history(http, token)
         assert {m["client_id"]: m["id"] for m in history} == acknowledged
