@@ -17,7 +17,7 @@ from core import runtime
 from core.errors import Forbidden, RateLimited, Unauthenticated
 from core.security import AccessClaims, hash_refresh_token
 from models import AuthSession, RefreshToken, User
-from resolvers import users
+from resolvers import users, validation
 
 INVALID_CREDENTIALS = "Invalid email or password."
 # Pub/sub channel announcing revoked sessions, so that every process closes
@@ -86,7 +86,8 @@ async def login(*, email: object, password: object, client_ip: str | None) -> To
         wait = await rt.limiter.acquire(email_key, settings.login_max_failures, window)
     if wait:
         raise RateLimited(wait, "Too many failed logins; retry later.")
-    user = await User.get_or_none(email=address)
+    # An address the database cannot hold cannot exist: no lookup, same cost.
+    user = await User.get_or_none(email=address) if validation.storable(address) else None
     ok = await rt.hasher.verify(password, user.password_hash if user else None)
     if not ok or user is None or not user.is_active:
         await rt.limiter.hit(ip_key, window)

@@ -175,7 +175,7 @@ async def resolve_room(*, actor: User | None, room: str | int | Room) -> Room:
     key = _room_key(room)
     if isinstance(key, int):
         found = await Room.get_or_none(id=key) if 1 <= key <= validation.MAX_INT32 else None
-    elif 1 <= len(key) <= ROOM_NAME_MAX:
+    elif 1 <= len(key) <= ROOM_NAME_MAX and validation.storable(key):
         found = await Room.get_or_none(name=key)
     else:
         found = None

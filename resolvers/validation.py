@@ -28,6 +28,20 @@ def parse_id(value: object, field: str = "id") -> int:
     return number
 
 
+def storable(value: str) -> bool:
+    """Whether the database can hold ``value``: PostgreSQL refuses NUL and lone surrogates.
+
+    Lookups by such a value can only find nothing.
+    """
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def text(value: object, field: str, *, min_len: int = 0, max_len: int, strip: bool = False) -> str:
     if not isinstance(value, str):
         raise BadUserInput(f"{field} must be a string.", field=field)
