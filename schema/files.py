@@ -15,8 +15,9 @@ from datetime import datetime
 
 import strawberry
 from cross_web import FormData, HTTPException, StarletteRequestAdapter
+from starlette.datastructures import FormData as StarletteFormData
 from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException, MultiPartParser
 from strawberry.file_uploads import Upload
 
 from core.errors import BadUserInput
@@ -35,14 +36,43 @@ MAX_UPLOAD_FILES = 4
 MAX_FORM_FIELDS = 4
 
 
+class _CompleteMultiPartParser(MultiPartParser):
+    """Starlette's parser, refusing a body that stops before its closing boundary.
+
+    Starlette accepts such a body and drops the unfinished part without
+    closing its spooled file.
+    """
+
+    ended = False
+
+    def on_end(self) -> None:
+        self.ended = True
+
+    async def parse(self) -> StarletteFormData:
+        form = await super().parse()
+        if not self.ended:
+            for file in self._files_to_close_on_error:  # every part's spool
+                file.close()
+            raise MultiPartException("Incomplete multipart body.")
+        return form
+
+
 class UploadRequestAdapter(StarletteRequestAdapter):
     """The view's request adapter, parsing multipart bodies with few parts."""
 
     async def get_form_data(self) -> FormData:
+        request = self._request
+        parser = _CompleteMultiPartParser(
+            request.headers,
+            request.stream(),
+            max_files=MAX_UPLOAD_FILES,
+            max_fields=MAX_FORM_FIELDS,
+        )
         try:
-            form = await self._request.form(max_files=MAX_UPLOAD_FILES, max_fields=MAX_FORM_FIELDS)
-        except StarletteHTTPException as error:
-            raise HTTPException(400, error.detail) from None
+            form = await parser.parse()
+        except MultiPartException as error:
+            raise HTTPException(400, error.message) from None
+        request._form = form  # closed with the request, after the response
         return FormData(files=form, form=form)
 
 
