@@ -27,6 +27,7 @@ class Runtime:
 
 
 _current: Runtime | None = None
+STALE_UPLOAD_SECONDS = 3600.0
 
 
 def get() -> Runtime:
@@ -59,6 +60,9 @@ async def start(settings: Settings, *, migrate: bool = True) -> Runtime:
     if migrate:
         await db.migrate(settings.database_url)
     await runtime.pubsub.connect()
+    # Uploads cut short by a crash leave partial files; another process may be
+    # writing a recent one, so only old ones go.
+    await runtime.storage.sweep(older_than=STALE_UPLOAD_SECONDS)
     _current = runtime
     return runtime
 

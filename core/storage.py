@@ -16,11 +16,13 @@ the partial file before the error propagates.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import hashlib
 import os
 import re
 import secrets
+import time
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +76,10 @@ class Storage(Protocol):
 
     async def delete(self, key: str) -> None:
         """Remove the blob; a missing blob is not an error."""
+        ...
+
+    async def sweep(self, *, older_than: float) -> int:
+        """Remove unfinished uploads left by a crash, older than ``older_than`` seconds."""
         ...
 
 
@@ -144,6 +150,21 @@ class LocalStorage:
     async def delete(self, key: str) -> None:
         path = self._path(key)
         await asyncio.to_thread(path.unlink, missing_ok=True)
+
+    async def sweep(self, *, older_than: float) -> int:
+        return await asyncio.to_thread(self._sweep, older_than)
+
+    def _sweep(self, older_than: float) -> int:
+        if not self.root.is_dir():
+            return 0
+        cutoff = time.time() - older_than
+        removed = 0
+        for partial in self.root.glob(".part-*"):
+            with contextlib.suppress(OSError):
+                if partial.stat().st_mtime < cutoff:
+                    partial.unlink()
+                    removed += 1
+        return removed
 
 
 def _write(handle: BinaryIO, digest: HASH, data: bytes) -> None:
