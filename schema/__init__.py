@@ -17,6 +17,7 @@ from schema.files import FileMutations, FileQueries
 from schema.limits import Limits, QueryLimits
 from schema.products import ProductMutations, ProductQueries
 from schema.resources import ResourceMutations, ResourceQueries
+from schema.subscriptions import WebSocketSession
 from schema.users import UserMutations, UserQueries
 
 
@@ -56,6 +57,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         lambda: ErrorCodes(hide_suggestions=settings.production),
         lambda: QueryLimits(limits),
+        WebSocketSession,
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)

@@ -16,6 +16,9 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from graphql import GraphQLError
+from starlette.websockets import WebSocket
+from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from core import runtime
 from core.errors import ComptoirError, Unauthenticated
@@ -89,3 +92,20 @@ async def while_session_lasts(
         if not ended.cancelled() and ended.exception() is not None:
             log.warning("session watch failed", exc_info=ended.exception())
         await stream.aclose()
+
+
+class WebSocketSession(SchemaExtension):
+    """Queries and mutations sent over a graphql-transport-ws connection run
+    only while the session that opened it lasts, like its subscriptions."""
+
+    async def on_execute(self) -> AsyncGenerator[None, None]:
+        context = self.execution_context.context
+        if (
+            isinstance(context, Context)
+            and isinstance(context.request, WebSocket)
+            and self.execution_context.operation_type != OperationType.SUBSCRIPTION
+        ):
+            claims = live_claims(context)
+            if not await auth.session_is_open(claims.session_id):
+                raise graphql_error(Unauthenticated(SESSION_ENDED))
+        yield
