@@ -36,6 +36,7 @@ def serve(args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        access_log=settings.log_level in {"debug", "info"},
         lifespan="on",
         ws_max_size=1024 * 1024,
         ws_per_message_deflate=False,

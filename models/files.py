@@ -6,6 +6,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
 
+from models.fields import DatetimeField
 from models.users import User
 
 
@@ -19,7 +20,7 @@ class StoredFile(Model):
     size = fields.BigIntField()
     sha256 = fields.CharField(max_length=64)
     storage_key = fields.CharField(max_length=128, unique=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "files"

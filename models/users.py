@@ -7,6 +7,8 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from models.fields import DatetimeField
+
 
 class Role(StrEnum):
     ADMIN = "ADMIN"
@@ -20,7 +22,7 @@ class User(Model):
     display_name = fields.CharField(max_length=100)
     role = fields.CharEnumField(Role, max_length=16, default=Role.MEMBER)
     is_active = fields.BooleanField(default=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "users"
@@ -37,8 +39,8 @@ class AuthSession(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="sessions", on_delete=fields.CASCADE
     )
-    created_at = fields.DatetimeField(auto_now_add=True)
-    revoked_at = fields.DatetimeField(null=True)
+    created_at = DatetimeField(auto_now_add=True)
+    revoked_at = DatetimeField(null=True)
 
     class Meta:
         table = "auth_sessions"
@@ -50,9 +52,9 @@ class RefreshToken(Model):
         "models.AuthSession", related_name="refresh_tokens", on_delete=fields.CASCADE
     )
     token_hash = fields.CharField(max_length=64, unique=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    expires_at = fields.DatetimeField()
-    used_at = fields.DatetimeField(null=True)
+    created_at = DatetimeField(auto_now_add=True)
+    expires_at = DatetimeField()
+    used_at = DatetimeField(null=True)
 
     class Meta:
         table = "refresh_tokens"

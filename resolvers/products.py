@@ -23,7 +23,11 @@ REST_LIMIT_MAX = 1000
 @dataclass(slots=True)
 class ProductPage:
     page: Page[Product]
-    total_count: int
+    matching: QuerySet[Product]
+
+    async def total_count(self) -> int:
+        """Products matching the search, counted only when asked for."""
+        return await self.matching.count()
 
 
 def require_admin(actor: User | None) -> User:
@@ -55,7 +59,7 @@ async def list_products(
     page = await keyset_page(
         queryset, first=first, after=after, last=last, before=before, default_first=50
     )
-    return ProductPage(page, await queryset.count())
+    return ProductPage(page, queryset)
 
 
 async def list_products_offset(

@@ -47,7 +47,11 @@ class ProductEdge:
 class ProductConnection:
     edges: list[ProductEdge]
     page_info: PageInfo
-    total_count: int
+    _result: strawberry.Private[products.ProductPage]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return await self._result.total_count()
 
 
 @strawberry.input
@@ -84,7 +88,7 @@ class ProductQueries:
         return ProductConnection(
             edges=edges(result.page, Product.from_row, ProductEdge),
             page_info=page_info(result.page),
-            total_count=result.total_count,
+            _result=result,
         )
 
     @strawberry.field(description="Public.")
