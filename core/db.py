@@ -14,9 +14,21 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 MODEL_MODULES = ["models", "aerich.models"]
 
 
+def _with_sqlite_defaults(database_url: str) -> str:
+    """SQLite in WAL mode with ``synchronous=NORMAL`` unless the URL says otherwise.
+
+    A commit then survives a crash of the process (SIGKILL) without an fsync
+    each; only a power loss can take the last commits back. Every chat
+    message is a commit: a full fsync each capped a room's throughput.
+    """
+    if not database_url.startswith("sqlite://") or "synchronous=" in database_url:
+        return database_url
+    return database_url + ("&" if "?" in database_url else "?") + "synchronous=NORMAL"
+
+
 def tortoise_config(database_url: str) -> dict[str, Any]:
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": _with_sqlite_defaults(database_url)},
         "apps": {"models": {"models": MODEL_MODULES, "default_connection": "default"}},
         "use_tz": True,
         "timezone": "UTC",

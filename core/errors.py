@@ -24,6 +24,17 @@ from typing import ClassVar
 
 INTERNAL_MESSAGE = "Internal server error."
 
+# The contract's code for an HTTP status raised outside the domain (routing,
+# framework refusals); other 4xx are the client's input.
+CODE_BY_STATUS = {
+    401: "UNAUTHENTICATED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    429: "RATE_LIMITED",
+}
+
 
 class ComptoirError(Exception):
     code: ClassVar[str] = "INTERNAL_SERVER_ERROR"

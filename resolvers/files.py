@@ -26,11 +26,10 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from core import runtime
-from core.errors import BadUserInput, Forbidden, NotFound, PayloadTooLarge
+from core.errors import Forbidden, NotFound, PayloadTooLarge
 from core.storage import BlobMissing, SizeLimitExceeded, StorageFull
 from models import Resource, Role, StoredFile, User
-from resolvers import validation
-from resolvers.pagination import Page, keyset_page
+from resolvers.pagination import Page, keyset_page, offset_page
 from resolvers.users import require_user
 
 log = logging.getLogger("comptoir.files")
@@ -39,8 +38,6 @@ FILENAME_MAX = 255
 EXTENSION_MAX = 32
 DEFAULT_FILENAME = "file"
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
-REST_LIMIT_DEFAULT = 100
-REST_LIMIT_MAX = 1000
 # RFC 9110 token characters, for both halves of type/subtype.
 _TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,127}"
 _MEDIA_TYPE = re.compile(rf"^({_TOKEN})/({_TOKEN})$")
@@ -176,13 +173,7 @@ async def list_files_offset(
 ) -> list[StoredFile]:
     """The legacy REST listing: offset paging, ordered by id."""
     queryset = _visible(require_user(actor))
-    limit = REST_LIMIT_DEFAULT if limit is None else limit
-    offset = 0 if offset is None else offset
-    if limit < 0 or offset < 0:
-        raise BadUserInput("limit and offset must not be negative.", field="limit")
-    limit = min(limit, REST_LIMIT_MAX)
-    offset = min(offset, validation.MAX_INT32)
-    return list(await queryset.order_by("id").offset(offset).limit(limit))
+    return await offset_page(queryset, limit=limit, offset=offset)
 
 
 def _owns(user: User, row: StoredFile) -> bool:

@@ -17,6 +17,9 @@ from tortoise.queryset import QuerySet
 from core.errors import BadUserInput
 
 MAX_PAGE = 100
+OFFSET_LIMIT_DEFAULT = 100
+OFFSET_LIMIT_MAX = 1000
+MAX_OFFSET = 2**31 - 1
 M = TypeVar("M", bound=Model)
 
 
@@ -96,3 +99,17 @@ async def keyset_page(
     items = rows[:first]
     has_previous = after is not None and await queryset.filter(id__lte=after).exists()
     return Page(items, has_next, has_previous)
+
+
+async def offset_page(
+    queryset: QuerySet[M], *, limit: int | None = None, offset: int | None = None
+) -> list[M]:
+    """The legacy REST listings: ``limit`` (default 100, clamped to 1000) rows
+    from ``offset``, ordered by id. Negative values are refused."""
+    limit = OFFSET_LIMIT_DEFAULT if limit is None else limit
+    offset = 0 if offset is None else offset
+    if limit < 0 or offset < 0:
+        raise BadUserInput("limit and offset must not be negative.", field="limit")
+    limit = min(limit, OFFSET_LIMIT_MAX)
+    offset = min(offset, MAX_OFFSET)
+    return list(await queryset.order_by("id").offset(offset).limit(limit))

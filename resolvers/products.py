@@ -8,16 +8,14 @@ from decimal import Decimal
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
-from core.errors import BadUserInput, Forbidden, NotFound, Unauthenticated
+from core.errors import Forbidden, NotFound, Unauthenticated
 from models import Product, Role, User
 from resolvers import validation
-from resolvers.pagination import Page, keyset_page
+from resolvers.pagination import Page, keyset_page, offset_page
 
 NAME_MAX = 200
 DESCRIPTION_MAX = 10_000
 SEARCH_MAX = 200
-REST_LIMIT_DEFAULT = 100
-REST_LIMIT_MAX = 1000
 
 
 @dataclass(slots=True)
@@ -66,13 +64,7 @@ async def list_products_offset(
     *, limit: int | None = None, offset: int | None = None, search: str | None = None
 ) -> list[Product]:
     """The legacy REST listing: offset paging, ordered by id."""
-    limit = REST_LIMIT_DEFAULT if limit is None else limit
-    offset = 0 if offset is None else offset
-    if limit < 0 or offset < 0:
-        raise BadUserInput("limit and offset must not be negative.", field="limit")
-    limit = min(limit, REST_LIMIT_MAX)
-    offset = min(offset, validation.MAX_INT32)
-    return list(await _search(search).order_by("id").offset(offset).limit(limit))
+    return await offset_page(_search(search), limit=limit, offset=offset)
 
 
 async def find_product(*, product_id: int) -> Product | None:

@@ -20,14 +20,12 @@ from tortoise.queryset import QuerySet
 from core.errors import BadUserInput, Forbidden
 from models import Resource, ResourceKind, Role, StoredFile, User
 from resolvers import validation
-from resolvers.pagination import Page, keyset_page
+from resolvers.pagination import Page, keyset_page, offset_page
 from resolvers.users import require_user
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 10_000
 URL_MAX = 2048
-REST_LIMIT_DEFAULT = 100
-REST_LIMIT_MAX = 1000
 
 
 @dataclass(slots=True)
@@ -114,13 +112,7 @@ async def list_resources_offset(
     """The legacy REST listing: offset paging, ordered by id."""
     require_user(actor)
     queryset = _filtered(kind)
-    limit = REST_LIMIT_DEFAULT if limit is None else limit
-    offset = 0 if offset is None else offset
-    if limit < 0 or offset < 0:
-        raise BadUserInput("limit and offset must not be negative.", field="limit")
-    limit = min(limit, REST_LIMIT_MAX)
-    offset = min(offset, validation.MAX_INT32)
-    return list(await queryset.order_by("id").offset(offset).limit(limit))
+    return await offset_page(queryset, limit=limit, offset=offset)
 
 
 async def create_resource(

@@ -283,18 +283,7 @@ OPENAPI: dict[str, Any] = {
             "get": {
                 "summary": "The caller's files (everyone's for an ADMIN)",
                 "security": oa.BEARER,
-                "parameters": [
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
-                    },
-                    {
-                        "name": "offset",
-                        "in": "query",
-                        "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
-                    },
-                ],
+                "parameters": oa.PAGING,
                 "responses": {
                     **oa.ok("200", {"type": "array", "items": oa.ref("File")}),
                     **oa.AUTH_ERRORS,

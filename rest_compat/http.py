@@ -15,7 +15,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from core.errors import INTERNAL_MESSAGE, BadUserInput, ComptoirError, PayloadTooLarge
+from core.errors import (
+    CODE_BY_STATUS,
+    INTERNAL_MESSAGE,
+    BadUserInput,
+    ComptoirError,
+    PayloadTooLarge,
+)
 from models import User
 from resolvers import auth, users
 
@@ -49,19 +55,9 @@ async def domain_error_handler(request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
-_HTTP_CODES = {
-    401: "UNAUTHENTICATED",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    409: "CONFLICT",
-    413: "PAYLOAD_TOO_LARGE",
-    429: "RATE_LIMITED",
-}
-
-
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    code = _HTTP_CODES.get(
+    code = CODE_BY_STATUS.get(
         exc.status_code, "BAD_USER_INPUT" if exc.status_code < 500 else "INTERNAL_SERVER_ERROR"
     )
     message = exc.detail if exc.status_code < 500 else INTERNAL_MESSAGE

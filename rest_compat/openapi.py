@@ -37,6 +37,12 @@ def ok(status: str, schema: dict[str, Any], description: str = "Success") -> dic
 
 
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+_COUNT = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
+# ?limit= and ?offset= of the legacy listings.
+PAGING: list[dict[str, Any]] = [
+    {"name": "limit", "in": "query", "schema": _COUNT},
+    {"name": "offset", "in": "query", "schema": _COUNT},
+]
 COMMON_ERRORS = {
     **error("422", "Invalid input"),
     **error("415", "Wrong content type"),

@@ -114,8 +114,7 @@ OPENAPI: dict[str, Any] = {
             "get": {
                 "summary": "List products",
                 "parameters": [
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    *oa.PAGING,
                     {"name": "q", "in": "query", "schema": {"type": "string"}},
                 ],
                 "responses": {

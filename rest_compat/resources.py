@@ -95,16 +95,7 @@ def _operations(summary_suffix: str) -> dict[str, Any]:
             "security": oa.BEARER,
             "parameters": [
                 {"name": "kind", "in": "query", "schema": {"type": "string", "enum": _KINDS}},
-                {
-                    "name": "limit",
-                    "in": "query",
-                    "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
-                },
-                {
-                    "name": "offset",
-                    "in": "query",
-                    "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
-                },
+                *oa.PAGING,
             ],
             "responses": {
                 **oa.ok("200", {"type": "array", "items": oa.ref("Resource")}),

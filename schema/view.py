@@ -40,7 +40,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.graphql import OperationType
 
-from core.errors import ComptoirError, PayloadTooLarge, Unauthenticated
+from core.errors import CODE_BY_STATUS, ComptoirError, PayloadTooLarge, Unauthenticated
 from core.settings import Settings
 from resolvers import auth
 from schema.context import Context
@@ -51,14 +51,6 @@ log = logging.getLogger("comptoir.graphql")
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 _JSON_RANGES = {JSON, "application/*", "*/*"}
-_HTTP_CODES = {
-    401: "UNAUTHENTICATED",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    409: "CONFLICT",
-    413: "PAYLOAD_TOO_LARGE",
-    429: "RATE_LIMITED",
-}
 _REQUEST_KEYS: dict[str, tuple[type, ...]] = {
     "query": (str,),
     "operationName": (str,),
@@ -189,7 +181,7 @@ class GraphQLView(GraphQL[Context, None]):
             headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
             response = self._error(error.message, error.extensions(), error.status, headers)
         except HTTPException as error:
-            code = _HTTP_CODES.get(error.status_code, "BAD_USER_INPUT")
+            code = CODE_BY_STATUS.get(error.status_code, "BAD_USER_INPUT")
             headers = {}
             if error.status_code == 405:
                 # A mutation over GET may be POSTed; other methods may GET too.
