@@ -30,9 +30,7 @@ async def test_many_clients_in_many_rooms_get_every_message_once(tmp_path: Path)
         )
         async with server_process(env) as server:
             async with server.client() as client:
-                tokens = [
-                    (await register(client, f"load{i}@example.com"))[1] for i in range(USERS)
-                ]
+                tokens = [(await register(client, f"load{i}@example.com"))[1] for i in range(USERS)]
             result = await run_load(
                 server.ws_url,
                 server.http_url,
