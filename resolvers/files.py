@@ -19,7 +19,6 @@ import logging
 import re
 import unicodedata
 from collections.abc import AsyncIterable, AsyncIterator
-from dataclasses import dataclass
 
 from tortoise.functions import Sum
 from tortoise.queryset import QuerySet
@@ -29,7 +28,7 @@ from core import runtime
 from core.errors import Forbidden, NotFound, PayloadTooLarge
 from core.storage import BlobMissing, SizeLimitExceeded, StorageFull
 from models import Resource, Role, StoredFile, User
-from resolvers.pagination import Page, keyset_page, offset_page
+from resolvers.pagination import CountedPage, keyset_page, offset_page
 from resolvers.users import require_user
 
 log = logging.getLogger("comptoir.files")
@@ -41,12 +40,6 @@ DEFAULT_CONTENT_TYPE = "application/octet-stream"
 # RFC 9110 token characters, for both halves of type/subtype.
 _TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,127}"
 _MEDIA_TYPE = re.compile(rf"^({_TOKEN})/({_TOKEN})$")
-
-
-@dataclass(slots=True)
-class FilePage:
-    page: Page[StoredFile]
-    total_count: int
 
 
 def sanitize_filename(raw: object) -> str:
@@ -159,13 +152,13 @@ async def list_files(
     after: int | None = None,
     last: int | None = None,
     before: int | None = None,
-) -> FilePage:
+) -> CountedPage[StoredFile]:
     """The caller's files (everyone's for an ADMIN), oldest first."""
     queryset = _visible(require_user(actor))
     page = await keyset_page(
         queryset, first=first, after=after, last=last, before=before, default_first=50
     )
-    return FilePage(page, await queryset.count())
+    return CountedPage(page, queryset)
 
 
 async def list_files_offset(

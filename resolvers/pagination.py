@@ -30,6 +30,18 @@ class Page(Generic[M]):
     has_previous: bool
 
 
+@dataclass(slots=True)
+class CountedPage(Generic[M]):
+    """A page of a filtered listing and the listing itself, counted on demand
+    (a COUNT(*) only when a client asks for ``totalCount``)."""
+
+    page: Page[M]
+    matching: QuerySet[M]
+
+    async def total_count(self) -> int:
+        return await self.matching.count()
+
+
 def encode_cursor(row_id: int) -> str:
     return base64.urlsafe_b64encode(f"c:{row_id}".encode()).decode("ascii")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 from tortoise.expressions import Q
@@ -11,21 +10,11 @@ from tortoise.queryset import QuerySet
 from core.errors import Forbidden, NotFound, Unauthenticated
 from models import Product, Role, User
 from resolvers import validation
-from resolvers.pagination import Page, keyset_page, offset_page
+from resolvers.pagination import CountedPage, keyset_page, offset_page
 
 NAME_MAX = 200
 DESCRIPTION_MAX = 10_000
 SEARCH_MAX = 200
-
-
-@dataclass(slots=True)
-class ProductPage:
-    page: Page[Product]
-    matching: QuerySet[Product]
-
-    async def total_count(self) -> int:
-        """Products matching the search, counted only when asked for."""
-        return await self.matching.count()
 
 
 def require_admin(actor: User | None) -> User:
@@ -52,12 +41,12 @@ async def list_products(
     last: int | None = None,
     before: int | None = None,
     search: str | None = None,
-) -> ProductPage:
+) -> CountedPage[Product]:
     queryset = _search(search)
     page = await keyset_page(
         queryset, first=first, after=after, last=last, before=before, default_first=50
     )
-    return ProductPage(page, queryset)
+    return CountedPage(page, queryset)
 
 
 async def list_products_offset(

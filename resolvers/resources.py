@@ -12,7 +12,6 @@ Rules:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from tortoise.queryset import QuerySet
@@ -20,18 +19,12 @@ from tortoise.queryset import QuerySet
 from core.errors import BadUserInput, Forbidden
 from models import Resource, ResourceKind, Role, StoredFile, User
 from resolvers import validation
-from resolvers.pagination import Page, keyset_page, offset_page
+from resolvers.pagination import CountedPage, keyset_page, offset_page
 from resolvers.users import require_user
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 10_000
 URL_MAX = 2048
-
-
-@dataclass(slots=True)
-class ResourcePage:
-    page: Page[Resource]
-    total_count: int
 
 
 def require_admin(actor: User | None) -> User:
@@ -88,7 +81,7 @@ async def list_resources(
     last: int | None = None,
     before: int | None = None,
     kind: object = None,
-) -> ResourcePage:
+) -> CountedPage[Resource]:
     require_user(actor)
     queryset = _filtered(kind)
     page = await keyset_page(
@@ -99,7 +92,7 @@ async def list_resources(
         before=before,
         default_first=50,
     )
-    return ResourcePage(page, await queryset.count())
+    return CountedPage(page, queryset)
 
 
 async def list_resources_offset(

@@ -101,7 +101,14 @@ class Message:
 
     @classmethod
     def from_row(cls, row: MessageRow) -> Message:
-        return cls.from_event(chat.message_event(row))
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            content=row.content,
+            client_id=row.client_id,
+            created_at=row.created_at,
+            _room_id=chat.fk(row, "room"),
+            _author_id=chat.fk(row, "author"),
+        )
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> Message:
@@ -146,7 +153,14 @@ class DirectMessage:
 
     @classmethod
     def from_row(cls, row: DirectMessageRow) -> DirectMessage:
-        return cls.from_event(chat.dm_event(row))
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            content=row.content,
+            client_id=row.client_id,
+            created_at=row.created_at,
+            _from_id=chat.fk(row, "sender"),
+            _to_id=chat.fk(row, "recipient"),
+        )
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> DirectMessage:

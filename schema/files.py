@@ -26,7 +26,7 @@ from resolvers import files
 from resolvers.validation import parse_id
 from schema import loaders
 from schema.context import Info
-from schema.pagination import PageInfo, cursors, edges, page_info
+from schema.pagination import CountedConnection, PageInfo, cursors, edges, page_info
 from schema.users import User
 
 READ_CHUNK = 1024 * 1024
@@ -114,10 +114,9 @@ class FileEdge:
 
 
 @strawberry.type
-class FileConnection:
+class FileConnection(CountedConnection):
     edges: list[FileEdge]
     page_info: PageInfo
-    total_count: int
 
 
 async def _read(upload: UploadFile) -> AsyncIterator[bytes]:
@@ -143,7 +142,7 @@ class FileQueries:
         return FileConnection(
             edges=edges(result.page, File.from_row, FileEdge),
             page_info=page_info(result.page),
-            total_count=result.total_count,
+            _counted=result,
         )
 
 

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import strawberry
 
-from resolvers.pagination import Page, decode_cursor, encode_cursor
+from resolvers.pagination import CountedPage, Page, decode_cursor, encode_cursor
 
 
 @strawberry.type
@@ -16,6 +16,17 @@ class PageInfo:
     has_previous_page: bool
     start_cursor: str | None
     end_cursor: str | None
+
+
+@strawberry.type
+class CountedConnection:
+    """The ``totalCount`` of a connection, counted only when selected."""
+
+    _counted: strawberry.Private[CountedPage[Any]]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return await self._counted.total_count()
 
 
 def page_info(page: Page[Any]) -> PageInfo:

@@ -11,7 +11,7 @@ from models import Product as ProductRow
 from resolvers import products
 from resolvers.validation import parse_id
 from schema.context import Info
-from schema.pagination import PageInfo, cursors, edges, page_info
+from schema.pagination import CountedConnection, PageInfo, cursors, edges, page_info
 
 
 @strawberry.type
@@ -44,14 +44,9 @@ class ProductEdge:
 
 
 @strawberry.type
-class ProductConnection:
+class ProductConnection(CountedConnection):
     edges: list[ProductEdge]
     page_info: PageInfo
-    _result: strawberry.Private[products.ProductPage]
-
-    @strawberry.field
-    async def total_count(self) -> int:
-        return await self._result.total_count()
 
 
 @strawberry.input
@@ -88,7 +83,7 @@ class ProductQueries:
         return ProductConnection(
             edges=edges(result.page, Product.from_row, ProductEdge),
             page_info=page_info(result.page),
-            _result=result,
+            _counted=result,
         )
 
     @strawberry.field(description="Public.")

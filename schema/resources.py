@@ -12,7 +12,7 @@ from models import StoredFile
 from resolvers import resources
 from schema.context import Info
 from schema.files import File
-from schema.pagination import PageInfo, cursors, edges, page_info
+from schema.pagination import CountedConnection, PageInfo, cursors, edges, page_info
 
 ResourceKind = strawberry.enum(ResourceKindEnum, name="ResourceKind")
 
@@ -49,10 +49,9 @@ class ResourceEdge:
 
 
 @strawberry.type
-class ResourceConnection:
+class ResourceConnection(CountedConnection):
     edges: list[ResourceEdge]
     page_info: PageInfo
-    total_count: int
 
 
 @strawberry.input
@@ -92,7 +91,7 @@ class ResourceQueries:
         return ResourceConnection(
             edges=edges(result.page, Resource.from_row, ResourceEdge),
             page_info=page_info(result.page),
-            total_count=result.total_count,
+            _counted=result,
         )
 
 
