@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from core.clientaddr import Network, parse_networks
+
 DEMO_JWT_SECRET_NOTE = "demo mode: a random JWT secret was generated for this process"
 
 
@@ -81,6 +83,13 @@ def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
     return origins
 
 
+def _networks(env: Mapping[str, str], name: str) -> tuple[Network, ...]:
+    try:
+        return parse_networks(env.get(name, ""))
+    except ValueError as error:
+        raise ConfigError(f"{name}: {error}") from None
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -100,6 +109,7 @@ class Settings:
     user_quota_bytes: int = 1024 * 1024 * 1024
     upload_dir: Path = Path("data/uploads")
     cors_origins: tuple[str, ...] = ()
+    trusted_proxies: tuple[Network, ...] = ()
     login_max_failures: int = 5
     login_ip_max_failures: int = 30
     login_window_seconds: int = 300
@@ -173,6 +183,7 @@ class Settings:
             user_quota_bytes=_int(env, "USER_QUOTA_BYTES", 1024**3, low=0, high=2**50),
             upload_dir=upload_dir,
             cors_origins=_origins(env),
+            trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
             login_max_failures=_int(env, "LOGIN_MAX_FAILURES", 5, low=1, high=10**6),
             login_ip_max_failures=_int(env, "LOGIN_IP_MAX_FAILURES", 30, low=1, high=10**6),
             login_window_seconds=_int(env, "LOGIN_WINDOW_SECONDS", 300, low=1, high=86400),

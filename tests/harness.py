@@ -111,6 +111,7 @@ async def running_service(
         lifespan="on",
         log_level="warning",
         ws_per_message_deflate=False,
+        proxy_headers=False,  # as `python -m comptoir serve` does
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
