@@ -113,6 +113,10 @@ class Settings:
     login_max_failures: int = 5
     login_ip_max_failures: int = 30
     login_window_seconds: int = 300
+    login_email_slow_after: int = 20
+    login_email_slow_seconds: int = 1
+    login_ip_concurrency: int = 4
+    refresh_grace_seconds: int = 10
     register_ip_max: int = 20
     messages_per_window: int = 30
     messages_window_seconds: int = 10
@@ -187,6 +191,10 @@ class Settings:
             login_max_failures=_int(env, "LOGIN_MAX_FAILURES", 5, low=1, high=10**6),
             login_ip_max_failures=_int(env, "LOGIN_IP_MAX_FAILURES", 30, low=1, high=10**6),
             login_window_seconds=_int(env, "LOGIN_WINDOW_SECONDS", 300, low=1, high=86400),
+            login_email_slow_after=_int(env, "LOGIN_EMAIL_SLOW_AFTER", 20, low=1, high=10**6),
+            login_email_slow_seconds=_int(env, "LOGIN_EMAIL_SLOW_SECONDS", 1, low=1, high=3600),
+            login_ip_concurrency=_int(env, "LOGIN_IP_CONCURRENCY", 4, low=1, high=10**4),
+            refresh_grace_seconds=_int(env, "REFRESH_GRACE_SECONDS", 10, low=0, high=300),
             register_ip_max=_int(env, "REGISTER_IP_MAX", 20, low=1, high=10**6),
             messages_per_window=_int(env, "MESSAGES_PER_WINDOW", 30, low=1, high=10**6),
             messages_window_seconds=_int(env, "MESSAGES_WINDOW_SECONDS", 10, low=1, high=3600),

@@ -17,7 +17,7 @@ from core import runtime
 from core.errors import Forbidden, RateLimited, Unauthenticated
 from core.security import AccessClaims, hash_refresh_token
 from models import AuthSession, RefreshToken, User
-from resolvers import users, validation
+from resolvers import login_guard, users, validation
 
 INVALID_CREDENTIALS = "Invalid email or password."
 # Pub/sub channel announcing revoked sessions, so that every process closes
@@ -63,36 +63,25 @@ async def register(
     wait = await rt.limiter.acquire(ip_key, rt.settings.register_ip_max, window)
     if wait:
         raise RateLimited(wait, "Too many registrations from this address; retry later.")
-    user = await users.create_user(email=email, password=password, display_name=display_name)
+    with login_guard.hashing_slot(client_ip):
+        user = await users.create_user(email=email, password=password, display_name=display_name)
     return await _open_session(user)
 
 
 async def login(*, email: object, password: object, client_ip: str | None) -> TokenPair:
     rt = runtime.get()
-    settings = rt.settings
     if not isinstance(email, str) or not isinstance(password, str):
         raise Unauthenticated(INVALID_CREDENTIALS)
     address = email.strip().lower()[:254]
     # Too long a password is a client error, not a wrong password.
     rt.hasher.check_length(password)
-    email_key = f"login:email:{address}"
-    ip_key = f"login:ip:{client_ip}"
-    window = settings.login_window_seconds
-    wait = await rt.limiter.retry_after(ip_key, settings.login_ip_max_failures, window)
-    if not wait:
-        # Each attempt on an account is counted before the password is checked
-        # (atomically), so concurrent guesses cannot all slip under the limit;
-        # a success forgets them.
-        wait = await rt.limiter.acquire(email_key, settings.login_max_failures, window)
-    if wait:
-        raise RateLimited(wait, "Too many failed logins; retry later.")
-    # An address the database cannot hold cannot exist: no lookup, same cost.
-    user = await User.get_or_none(email=address) if validation.storable(address) else None
-    ok = await rt.hasher.verify(password, user.password_hash if user else None)
-    if not ok or user is None or not user.is_active:
-        await rt.limiter.hit(ip_key, window)
+    async with login_guard.password_check(address, client_ip) as outcome:
+        # An address the database cannot hold cannot exist: no lookup, same cost.
+        user = await User.get_or_none(email=address) if validation.storable(address) else None
+        ok = await rt.hasher.verify(password, user.password_hash if user else None)
+        outcome.ok = ok and user is not None and user.is_active
+    if not outcome.ok or user is None:
         raise Unauthenticated(INVALID_CREDENTIALS)
-    await rt.limiter.reset(email_key)
     return await _open_session(user)
 
 
