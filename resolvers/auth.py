@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise.transactions import in_transaction
 
 from core import runtime
-from core.errors import Forbidden, RateLimited, Unauthenticated
+from core.errors import Conflict, Forbidden, RateLimited, Unauthenticated
 from core.security import AccessClaims, hash_refresh_token
 from models import AuthSession, RefreshToken, User
 from resolvers import login_guard, users, validation
@@ -26,6 +26,11 @@ INVALID_CREDENTIALS = "Invalid email or password."
 # the WebSocket connections opened with them.
 SESSIONS_CHANNEL = "sessions"
 INVALID_REFRESH = "Invalid or expired refresh token."
+# What registering a taken email answers: it does not say why. Registration
+# logs in at once (the contract's 201 pair), so a refusal cannot look like a
+# success; the per-address budget (REGISTER_IP_MAX) bounds how fast anyone
+# can probe, and this wording gives nothing beyond the refusal itself.
+REGISTER_REFUSED = "This email cannot be registered."
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +90,12 @@ async def register(
     if wait:
         raise RateLimited(wait, "Too many registrations from this address; retry later.")
     with login_guard.hashing_slot(client_ip):
-        user = await users.create_user(email=email, password=password, display_name=display_name)
+        try:
+            user = await users.create_user(
+                email=email, password=password, display_name=display_name
+            )
+        except Conflict:
+            raise Conflict(REGISTER_REFUSED, field="email") from None
     return await _open_session(user)
 
 

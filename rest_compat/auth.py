@@ -146,7 +146,7 @@ OPENAPI: dict[str, Any] = {
                     **oa.ok("201", oa.ref("Tokens")),
                     **oa.COMMON_ERRORS,
                     **oa.error("403", "Registration closed"),
-                    **oa.error("409", "Email taken"),
+                    **oa.error("409", "Email cannot be registered (the reason is not given)"),
                     **oa.error("429", "Too many registrations"),
                 },
             }
