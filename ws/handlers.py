@@ -17,7 +17,7 @@ from core.security import AccessClaims
 from models import Room, User
 from resolvers import auth, chat
 from ws import frames
-from ws.client import DEDUPE_MAX_IDS, Client, RoomFeed
+from ws.client import CLOSE_AUTH, DEDUPE_MAX_IDS, Client, RoomFeed
 from ws.hub import Hub
 
 REPLAY_PAGE = 1000
@@ -55,6 +55,14 @@ class Handlers:
         self._rebind = rebind
 
     async def handle(self, client: Client, frame: frames.Frame) -> None:
+        try:
+            async with auth.in_session(client.session_id):
+                await self._dispatch(client, frame)
+        except auth.SessionEnded:
+            client.close_soon(CLOSE_AUTH, "session revoked")
+            raise
+
+    async def _dispatch(self, client: Client, frame: frames.Frame) -> None:
         match frame:
             case frames.Join():
                 await self.join(client, frame)
@@ -68,6 +76,10 @@ class Handlers:
                 await self.dm_history(client, frame)
             case frames.Auth():
                 await self.auth(client, frame)
+            case frames.DeactivateUser():
+                await auth.deactivate_user(actor=client.user, user_id=frame.user, field="user")
+                reply = {"type": "user_deactivated", "user": frame.user}
+                await client.reply(frames.with_ref(reply, frame.ref))
 
     async def join(self, client: Client, frame: frames.Join) -> None:
         after = chat.check_after(frame.after) if frame.after is not None else None
