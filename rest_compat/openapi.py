@@ -12,6 +12,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from core import assets
+
 
 def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -104,12 +106,13 @@ def build_spec(modules: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-DOCS_HTML = """<!doctype html>
-<html><head><meta charset="utf-8"><title>Comptoir REST API</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css"></head>
-<body><div id="ui"></div>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script>
+DOCS_HTML = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Comptoir REST API</title>
+<link rel="icon" href="data:,">
+{assets.stylesheet("swagger-ui-dist/swagger-ui.css")}
+</head><body><div id="ui"></div>
+{assets.script("swagger-ui-dist/swagger-ui-bundle.js")}
+{assets.script("comptoir/docs.js")}
 <noscript>The description is at <a href="/openapi.json">/openapi.json</a>.</noscript>
 </body></html>"""
 
