@@ -23,6 +23,7 @@ from starlette.routing import Route
 from core.errors import BadUserInput
 from models import StoredFile
 from resolvers import files
+from resolvers.pagination import ORDERS
 from resolvers.validation import parse_id
 from rest_compat import openapi as oa
 from rest_compat.http import UnsupportedMediaType, iso, query_int, require_user
@@ -185,7 +186,10 @@ class MultipartFile:
 async def list_files(request: Request) -> Response:
     actor = await require_user(request)
     rows = await files.list_files_offset(
-        actor=actor, limit=query_int(request, "limit"), offset=query_int(request, "offset")
+        actor=actor,
+        limit=query_int(request, "limit"),
+        offset=query_int(request, "offset"),
+        order=request.query_params.get("order"),
     )
     return JSONResponse([file_body(r) for r in rows])
 
@@ -281,13 +285,21 @@ OPENAPI: dict[str, Any] = {
     "paths": {
         "/files": {
             "get": {
-                "summary": "The caller's files (everyone's for an ADMIN)",
+                "summary": "The caller's files (everyone's for an ADMIN), newest first",
                 "security": oa.BEARER,
-                "parameters": oa.PAGING,
+                "parameters": [
+                    *oa.PAGING,
+                    {
+                        "name": "order",
+                        "in": "query",
+                        "description": "By id: `desc` (default, newest first) or `asc`.",
+                        "schema": {"type": "string", "enum": list(ORDERS)},
+                    },
+                ],
                 "responses": {
                     **oa.ok("200", {"type": "array", "items": oa.ref("File")}),
                     **oa.AUTH_ERRORS,
-                    **oa.error("422", "Invalid paging"),
+                    **oa.error("422", "Invalid paging or order"),
                 },
             },
             "post": {
@@ -348,6 +360,7 @@ OPENAPI: dict[str, Any] = {
                     "204": {"description": "Deleted"},
                     **oa.AUTH_ERRORS,
                     **oa.error("403", "A resource's file, not the caller's"),
+                    **oa.error("409", "Resources link this file: only an ADMIN deletes it"),
                     **_NOT_FOUND,
                     **oa.error("422", "Invalid id"),
                 },
