@@ -148,6 +148,10 @@ async def test_docs_page_authorizes_and_tries_products_offline(
         assert created["name"] == "Docs mug"
 
         listing = await try_it_out(page, "get", "/products")
+        # The search box comes filled with the documented example ("cup").
+        search = listing.locator('tr[data-param-name="q"] input')
+        assert await search.input_value() == "cup"
+        await search.fill("")
         status, products = await execute(listing)
         assert status == 200
         names = [p["name"] for p in products]
