@@ -34,11 +34,11 @@ migrate: $(STAMP_RUN)
 	$(PY) -m comptoir migrate
 
 $(CHROMIUM):
-	apt-get update -qq && apt-get install -y -qq chromium
+	(apt-get update -qq && apt-get install -y -qq chromium) || echo "chromium unavailable: the browser tests will fail (install chromium, or set CHROMIUM=/path)"
 
 ## test: the whole suite (SQLite + in-memory broadcast unless DATABASE_URL / BROADCAST_URL say otherwise)
 test: $(STAMP_DEV) | $(CHROMIUM)
-	$(PY) -m pytest
+	CHROMIUM=$(CHROMIUM) $(PY) -m pytest
 
 ## lint / types: ruff and mypy --strict
 lint: $(STAMP_DEV)
