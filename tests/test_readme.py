@@ -11,9 +11,11 @@ without errors, subscriptions must be accepted (and their first event, if
 one comes, carry no error).
 
 Not run, each with its reason (:data:`NOT_RUN`): ``make run`` (this server
-is started by the same commands), ``make test`` (this suite), ``comptoir
-serve`` (ditto), and blocks after a ``<!-- not run: REASON -->`` comment
-(placeholders for another host). ``[--option]`` in a synopsis is dropped.
+is started by the same commands), ``make test`` (this suite), other make
+targets but ``migrate``, ``comptoir serve`` (the server), container and
+``pip install`` commands, and blocks after a ``<!-- not run: REASON -->``
+comment (placeholders for another host). ``[--option]`` in a synopsis is
+dropped.
 """
 
 from __future__ import annotations
@@ -45,7 +47,10 @@ SHELLS = {"sh", "bash", "shell"}
 NOT_RUN = {
     r"^make run\b": "the server under test is started as `make run` starts it",
     r"^make test\b": "this suite",
+    r"^make (?!migrate\b)": "other make targets lint, benchmark or rewrite the checkout",
     r"\bcomptoir serve\b": "the server under test",
+    r"^(sudo )?(docker|podman)\b": "needs a container engine, which test machines lack",
+    r"^(\S*/)?(pip|python3? -m pip) install\b": "would change the environment running the tests",
 }
 SKIP_COMMENT = re.compile(r"<!--\s*not run:\s*(?P<reason>[^>]+?)\s*-->\s*$")
 LOCAL = re.compile(r"(?:localhost|127\.0\.0\.1):(?P<port>8000|9001)\b")
@@ -125,6 +130,8 @@ def shell_examples() -> list[tuple[int, str]]:
 
 
 def run_shell(server: Server, line: int, command: str) -> subprocess.CompletedProcess[str]:
+    # `make migrate` runs in the checkout (its Makefile), on the server's database.
+    command = re.sub(r"^make ", f"make -C {ROOT} ", command.lstrip())
     script = PREAMBLE + OPTIONAL.sub("", local(command, server)) + "\n"
     names = sorted(set(re.findall(r"^\s*(?:export\s+)?([A-Z_][A-Z0-9_]*)=", command, re.M)))
     if names:

@@ -6,4 +6,6 @@ window.ui = SwaggerUIBundle({
   persistAuthorization: false,
   displayOperationId: true,
   tryItOutEnabled: false,
+  // No badge from the public validator service: the page must work offline.
+  validatorUrl: null,
 });
