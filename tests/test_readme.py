@@ -12,9 +12,10 @@ one comes, carry no error).
 
 Not run, each with its reason (:data:`NOT_RUN`): ``make run`` (this server
 is started by the same commands), ``make test`` (this suite), other make
-targets but ``migrate``, ``comptoir serve`` (the server), container and
-``pip install`` commands, and blocks after a ``<!-- not run: REASON -->``
-comment (placeholders for another host). ``[--option]`` in a synopsis is
+targets but ``migrate``, ``comptoir serve`` (the server); whole blocks with
+container, ``venv`` or ``pip install`` commands (:data:`NOT_RUN_BLOCK`), and
+blocks after a ``<!-- not run: REASON -->`` comment (placeholders for
+another host). ``[--option]`` in a synopsis is
 dropped.
 """
 
@@ -49,8 +50,13 @@ NOT_RUN = {
     r"^make test\b": "this suite",
     r"^make (?!migrate\b)": "other make targets lint, benchmark or rewrite the checkout",
     r"\bcomptoir serve\b": "the server under test",
+}
+# Blocks that set up another environment (installs, containers) are not run
+# at all, since their later commands depend on it (CI tests packaging apart).
+NOT_RUN_BLOCK = {
     r"^(sudo )?(docker|podman)\b": "needs a container engine, which test machines lack",
     r"^(\S*/)?(pip|python3? -m pip) install\b": "would change the environment running the tests",
+    r"^python3? -m venv\b": "creates an environment outside the test's folder",
 }
 SKIP_COMMENT = re.compile(r"<!--\s*not run:\s*(?P<reason>[^>]+?)\s*-->\s*$")
 LOCAL = re.compile(r"(?:localhost|127\.0\.0\.1):(?P<port>8000|9001)\b")
@@ -109,8 +115,8 @@ def commands(block: readme.Block) -> list[tuple[int, str]]:
     return [(n, c) for n, c in result if c.strip() and not c.lstrip().startswith("#")]
 
 
-def skipped_reason(block: readme.Block) -> str | None:
-    lines = readme.README.read_text().splitlines()
+def skipped_reason(block: readme.Block, path: Path) -> str | None:
+    lines = path.read_text().splitlines()
     index = block.line - 3  # the line before the opening fence
     while index >= 0 and not lines[index].strip():
         index -= 1
@@ -118,15 +124,19 @@ def skipped_reason(block: readme.Block) -> str | None:
     return match["reason"] if match else None
 
 
-def shell_examples() -> list[tuple[int, str]]:
+def shell_examples(path: Path = readme.README) -> list[tuple[int, str]]:
     examples: list[tuple[int, str]] = []
-    for block in readme.blocks():
-        if block.lang in SHELLS and skipped_reason(block) is None:
-            examples.extend(
-                (line, command)
-                for line, command in commands(block)
-                if not any(re.search(p, command.lstrip()) for p in NOT_RUN)
-            )
+    for block in readme.blocks(path=path):
+        if block.lang not in SHELLS or skipped_reason(block, path) is not None:
+            continue
+        lines = [command.lstrip() for _, command in commands(block)]
+        if any(re.search(p, c) for p in NOT_RUN_BLOCK for c in lines):
+            continue
+        examples.extend(
+            (line, command)
+            for line, command in commands(block)
+            if not any(re.search(p, command.lstrip()) for p in NOT_RUN)
+        )
     return examples
 
 
