@@ -14,12 +14,12 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 import rest_compat
 from comptoir import demo
 from comptoir.middleware import BodyLimit, SecurityHeaders
-from core import runtime
+from core import assets, runtime
 from core.settings import Settings
 from rest_compat.http import EXCEPTION_HANDLERS
 from schema import build_schema
@@ -55,6 +55,8 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         *rest_compat.routes(),
+        # GraphiQL's and /docs' pinned scripts and styles (no CDN).
+        Mount(assets.PREFIX, app=assets.static_app(), name="static"),
     ]
 
     routes.append(WebSocketRoute("/graphql", graphql))

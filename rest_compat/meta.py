@@ -16,39 +16,3 @@ async def health_check(request: Request) -> Response:
 
 
 routes = [Route("/health", health_check, methods=["GET"])]
-
-OPENAPI = {
-    "paths": {
-        "/health": {
-            "get": {
-                "summary": "Liveness and database check",
-                "responses": {
-                    "200": {
-                        "description": "Serving",
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["status"],
-                                    "properties": {"status": {"type": "string"}},
-                                }
-                            }
-                        },
-                    },
-                    "503": {
-                        "description": "Database unavailable",
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["status"],
-                                    "properties": {"status": {"type": "string"}},
-                                }
-                            }
-                        },
-                    },
-                },
-            }
-        },
-    },
-}
