@@ -101,6 +101,12 @@ class _RedisBackend(BroadcastBackend):
     async def publish(self, channel: str, message: Any) -> None:
         await self._conn.publish(channel, message)
 
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._conn.ping())
+        except BROKER_ERRORS:
+            return False
+
     async def next_published(self) -> Event:
         # None (connection lost) is handled by _Broadcast._listener.
         return await self._queue.get()  # type: ignore[return-value]
@@ -205,6 +211,11 @@ class PubSub:
 
     async def disconnect(self) -> None:
         await self._broadcast.disconnect()
+
+    async def ping(self) -> bool:
+        """Whether the broker answers (always, in memory)."""
+        backend = self._broadcast._backend
+        return await backend.ping() if isinstance(backend, _RedisBackend) else True
 
     async def publish(self, name: str, payload: dict[str, Any]) -> bool:
         """Publish; False (logged, not raised) when the broker is unreachable.
