@@ -44,7 +44,7 @@ FILL_PAGE = 1000
 # Live events held for one listener while it replays; past this it is dropped.
 HOLD_MAX = 10_000
 BACKOFF_FIRST = 0.05
-BACKOFF_MAX = 1.0
+BACKOFF_MAX = 0.5
 BROKER_AWAY = "The live feed's broker is unavailable; reconnect."
 
 
