@@ -94,6 +94,7 @@ class Settings:
     access_token_ttl: int = 900
     refresh_token_ttl: int = 30 * 24 * 3600
     bcrypt_rounds: int = 12
+    bcrypt_pool_size: int = 1
     demo: bool = False
     allow_registration: bool = True
     max_upload_bytes: int = 25 * 1024 * 1024
@@ -166,6 +167,7 @@ class Settings:
                 env, "REFRESH_TOKEN_TTL", 30 * 24 * 3600, low=60, high=365 * 24 * 3600
             ),
             bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", 12, low=4, high=16),
+            bcrypt_pool_size=_int(env, "BCRYPT_POOL_SIZE", 1, low=1, high=64),
             demo=demo,
             allow_registration=_bool(env, "ALLOW_REGISTRATION", True),
             # GraphQL File.size is an Int: 32 bits.
