@@ -66,7 +66,7 @@ def http_config(options: Options) -> HttpConfig:
     from bench.http_bench import HttpConfig
 
     if options.quick:
-        return HttpConfig(seconds=2, warmup=1, rounds=2)
+        return HttpConfig(seconds=2, warmup=1, rounds=3)
     return HttpConfig(seconds=3, warmup=2, rounds=5)
 
 
