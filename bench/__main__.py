@@ -78,12 +78,25 @@ async def bench_http(options: Options) -> list[Line]:
 
 
 async def bench_two_processes(options: Options) -> list[Line]:
-    from bench.http_bench import two_processes
+    from bench.scale_bench import two_processes, ws_two_processes
 
     if not options.redis_url:
         raise SkipError("no Redis (--redis)")
     config = http_config(options)
-    return [await two_processes(options.sqlite_url, options.workdir, config, options.redis_url)]
+    lines = await two_processes(options.sqlite_url, options.workdir, config, options.redis_url)
+    emails = [f"user{i}@bench.test" for i in range(USERS)]
+    clients = 200 if options.quick else 500
+    lines.append(
+        await ws_two_processes(
+            options.sqlite_url,
+            options.workdir,
+            options.redis_url,
+            emails,
+            clients=clients,
+            rounds=3,
+        )
+    )
+    return lines
 
 
 class SkipError(Exception):

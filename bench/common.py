@@ -184,9 +184,11 @@ async def start_comptoir(
     extra: Mapping[str, str] | None = None,
     *,
     migrate: bool = False,
+    cpus: str | None = None,
 ) -> Server:
+    """A Comptoir server; with ``cpus`` pinned to those cores (``taskset``)."""
     port, ws_port = free_port(), free_port()
-    args = [sys.executable, "-m", "comptoir", "serve"]
+    args = [*pinned(cpus), sys.executable, "-m", "comptoir", "serve"]
     if not migrate:
         args.append("--no-migrate")
     proc = start_process(
@@ -199,6 +201,15 @@ async def start_comptoir(
         proc.stop()
         raise
     return Server(proc, http_url, f"ws://{HOST}:{ws_port}")
+
+
+def pinned(cpus: str | None) -> list[str]:
+    """The command prefix that pins a process to ``cpus`` (taskset execs, same pid)."""
+    if cpus is None:
+        return []
+    if shutil.which("taskset") is None:
+        raise RuntimeError("taskset is needed to pin processes to cores")
+    return ["taskset", "-c", cpus]
 
 
 @contextlib.contextmanager
@@ -331,8 +342,10 @@ def start_wrk(
     threads: int,
     connections: int,
     script: Path | None = None,
+    cpus: str | None = None,
 ) -> subprocess.Popen[str]:
     args = [
+        *pinned(cpus),
         "wrk",
         f"-t{threads}",
         f"-c{connections}",
@@ -414,6 +427,7 @@ async def python_load(
     method: str = "GET",
     body: bytes | None = None,
     headers: Mapping[str, str] | None = None,
+    cpus: str | None = None,
 ) -> Throughput:
     """The fallback load generator: ``bench.loadgen`` in separate processes."""
     spec = json.dumps(
@@ -428,6 +442,7 @@ async def python_load(
     )
     procs = [
         await asyncio.create_subprocess_exec(
+            *pinned(cpus),
             sys.executable,
             "-m",
             "bench.loadgen",
