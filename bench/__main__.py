@@ -137,13 +137,16 @@ async def bench_ws(options: Options) -> list[Line]:
 
 
 async def bench_logins(options: Options) -> list[Line]:
-    from bench.login_bench import LoginConfig, login_line
+    from bench.login_bench import LoginConfig, login_lines
 
-    config = LoginConfig(samples=80, windows=1) if options.quick else LoginConfig()
+    config = LoginConfig(samples=90, windows=3) if options.quick else LoginConfig(samples=300)
     emails = [f"login{i}@bench.test" for i in range(LOGIN_USERS)]
-    return [
-        await login_line(options.sqlite_url, options.workdir, config, "user0@bench.test", emails)
-    ]
+    lines: list[Line] = []
+    for pool in (1, 2):
+        lines += await login_lines(
+            options.sqlite_url, options.workdir, config, "user0@bench.test", emails, pool
+        )
+    return lines
 
 
 async def bench_load(options: Options) -> list[Line]:
