@@ -219,7 +219,7 @@ class Query:
         )
 
 
-SCHEMA = strawberry.Schema(query=Query, extensions=[ParserCache(), ValidationCache()])
+SCHEMA = strawberry.Schema(query=Query, extensions=[ParserCache, ValidationCache])
 
 
 async def health(request: Request) -> Response:

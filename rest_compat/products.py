@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from models import Product
 from resolvers import products
+from resolvers.products import ProductView
 from resolvers.validation import parse_id
 from rest_compat import openapi as oa
 from rest_compat.http import current_user, iso, json_object, query_int, required
@@ -17,7 +18,7 @@ from rest_compat.http import current_user, iso, json_object, query_int, required
 WRITABLE = ("name", "description", "price", "stock")
 
 
-def product_body(row: Product) -> dict[str, Any]:
+def product_body(row: Product | ProductView) -> dict[str, Any]:
     return {
         "id": row.id,
         "name": row.name,

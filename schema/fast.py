@@ -118,7 +118,8 @@ def _field_attribute(definition: Any) -> tuple[str, bool] | None:
         return None
     if definition.is_basic_field:
         return definition.python_name, False
-    attribute = (definition.metadata or {}).get(PREFETCHED)
+    metadata: dict[str, Any] = dict(definition.metadata or {})
+    attribute = metadata.get(PREFETCHED)
     if attribute and not definition.arguments:
         return str(attribute), True
     return None
