@@ -115,6 +115,7 @@ class Settings:
     graphql_max_cost: int = 10000
     graphql_max_directives: int = 50
     graphql_max_fields: int = 500
+    apq_max_entries: int = 1000
     introspection: bool = True
     graphiql: bool = True
     ws_max_connections_per_user: int = 20
@@ -189,6 +190,7 @@ class Settings:
             graphql_max_cost=_int(env, "GRAPHQL_MAX_COST", 10000, low=1, high=10**9),
             graphql_max_directives=_int(env, "GRAPHQL_MAX_DIRECTIVES", 50, low=0, high=10000),
             graphql_max_fields=_int(env, "GRAPHQL_MAX_FIELDS", 500, low=1, high=10**6),
+            apq_max_entries=_int(env, "APQ_MAX_ENTRIES", 1000, low=0, high=10**6),
             introspection=_bool(env, "GRAPHQL_INTROSPECTION", demo),
             graphiql=_bool(env, "GRAPHIQL", demo),
             ws_max_connections_per_user=_int(

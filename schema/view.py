@@ -34,6 +34,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema import BaseSchema
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -43,6 +44,7 @@ from strawberry.types.graphql import OperationType
 from core.errors import CODE_BY_STATUS, ComptoirError, PayloadTooLarge, Unauthenticated
 from core.settings import Settings
 from resolvers import auth
+from schema import apq
 from schema.context import Context
 from schema.files import UploadRequestAdapter
 
@@ -166,6 +168,7 @@ class GraphQLView(GraphQL[Context, None]):
             allowed_origins=settings.cors_origins,
         )
         self.max_batch = settings.graphql_max_batch
+        self.persisted = apq.PersistedQueries(settings.apq_max_entries)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -200,6 +203,12 @@ class GraphQLView(GraphQL[Context, None]):
             await response(scope, receive, send)
         finally:
             await request.close()  # closes files spooled by a multipart request
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # A persisted query over GET has no ``query`` parameter, only its hash.
+        if apq.is_persisted_get(request.query_params):
+            return False
+        return super().should_render_graphql_ide(request)
 
     @staticmethod
     def _error(
@@ -280,6 +289,10 @@ class GraphQLView(GraphQL[Context, None]):
         allowed = {OperationType.QUERY}
         if method == "POST":
             allowed.add(OperationType.MUTATION)
+        try:
+            request_data = self.persisted.resolve(request_data)
+        except apq.NotFoundError as missing:
+            return ExecutionResult(data=None, errors=[missing.graphql_error()])
         try:
             return await self.schema.execute(
                 request_data.query,
