@@ -25,7 +25,7 @@ from models import StoredFile
 from resolvers import files
 from resolvers.validation import parse_id
 from rest_compat import openapi as oa
-from rest_compat.http import UnsupportedMediaType, iso, query_int, require_user
+from rest_compat.http import UnsupportedMediaType, iso, list_response, query_int, require_user
 
 FIELD = "file"
 MAX_PARTS = 16
@@ -187,7 +187,7 @@ async def list_files(request: Request) -> Response:
     rows = await files.list_files_offset(
         actor=actor, limit=query_int(request, "limit"), offset=query_int(request, "offset")
     )
-    return JSONResponse([file_body(r) for r in rows])
+    return list_response(request, [file_body(r) for r in rows])
 
 
 async def upload_file(request: Request) -> Response:

@@ -41,6 +41,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.graphql import OperationType
 
+from core import etag
 from core.errors import CODE_BY_STATUS, ComptoirError, PayloadTooLarge, Unauthenticated
 from core.settings import Settings
 from resolvers import auth
@@ -199,6 +200,8 @@ class GraphQLView(GraphQL[Context, None]):
                 response.status_code = 400 if media_type == GRAPHQL_RESPONSE else 200
         if response.media_type == JSON and media_type == GRAPHQL_RESPONSE:
             response.headers["content-type"] = GRAPHQL_RESPONSE
+        if request.method == "GET" and not request.state.request_error:
+            response = etag.conditional(request, response)
         try:
             await response(scope, receive, send)
         finally:
