@@ -233,6 +233,7 @@ class HttpClient:
         self.port = port
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self.last_headers: dict[str, str] = {}
 
     @classmethod
     def from_url(cls, url: str) -> HttpClient:
@@ -271,9 +272,11 @@ class HttpClient:
             length = 0
             chunked = False
             close = False
+            self.last_headers = {}
             for header in raw.split(b"\r\n")[1:]:
                 raw_name, _, raw_value = header.partition(b":")
                 key = raw_name.strip().lower()
+                self.last_headers[key.decode("latin-1")] = raw_value.strip().decode("latin-1")
                 if key == b"content-length":
                     length = int(raw_value)
                 elif key == b"transfer-encoding" and b"chunked" in raw_value.lower():

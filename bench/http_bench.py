@@ -14,6 +14,7 @@ parser and validation caches).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from dataclasses import dataclass, field
@@ -76,13 +77,34 @@ def graphql_post(url: str, query: str, token: str | None = None) -> Target:
     return Target(url + "/graphql", "POST", json.dumps({"query": query}).encode(), headers)
 
 
-def apq_get(url: str, query: str) -> Target:
-    """A persisted query by hash alone, over GET (registered beforehand)."""
-    import hashlib
-
+async def register_apq(url: str, query: str) -> Target:
+    """A persisted query by hash alone, over GET, registered first (Apollo's APQ)."""
     digest = hashlib.sha256(query.encode()).hexdigest()
-    ext = json.dumps({"persistedQuery": {"version": 1, "sha256Hash": digest}})
-    return Target(f"{url}/graphql?extensions={quote(ext)}")
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+    register = Target(
+        url + "/graphql",
+        "POST",
+        json.dumps({"query": query, "extensions": extensions}).encode(),
+        JSON_HEADERS,
+    )
+    status, body = await _get(url, register)
+    if status != 200 or not isinstance(body, dict) or body.get("errors"):
+        raise RuntimeError(f"APQ registration: {status} {body}")
+    return Target(f"{url}/graphql?extensions={quote(json.dumps(extensions))}")
+
+
+async def with_etag(target: Target) -> Target:
+    """The same GET, revalidated: ``If-None-Match`` with the current ETag (304s)."""
+    client = HttpClient.from_url(target.url)
+    try:
+        path = "/" + target.url.split("/", 3)[3]
+        await client.request("GET", path)
+        etag = client.last_headers.get("etag")
+    finally:
+        await client.close()
+    if not etag:
+        raise RuntimeError(f"no ETag from {target.url}")
+    return Target(target.url, headers={**target.headers, "If-None-Match": etag})
 
 
 async def start_baseline(database_url: str, workdir: Path) -> tuple[Proc, str]:
@@ -116,6 +138,8 @@ async def check_answers(targets: dict[str, Target], pairs: list[tuple[str, str]]
     """Every target answers 200, and each pair answers the same JSON."""
     answers = {}
     for name, target in targets.items():
+        if "If-None-Match" in target.headers:
+            continue
         status, body = await _get(target.url, target)
         if status != 200 or (isinstance(body, dict) and body.get("errors")):
             raise RuntimeError(f"{name}: {status} {str(body)[:300]}")
@@ -222,6 +246,8 @@ async def rest_and_graphql(database_url: str, workdir: Path, config: HttpConfig)
                 "rest_chat": Target(me + CHAT_PATH, headers=auth),
                 "gql_chat": graphql_post(me, CHAT_QUERY, token),
             }
+            targets["apq_get"] = await register_apq(me, PRODUCTS_QUERY)
+            targets["rest_304"] = await with_etag(Target(me + REST_PATH))
             await check_answers(
                 targets,
                 [
@@ -287,4 +313,16 @@ async def rest_and_graphql(database_url: str, workdir: Path, config: HttpConfig)
             "GraphQL chat page + author", runs, "gql_chat", "rest_chat", "Comptoir REST", 0.8, shape
         ),
         line("GraphQL chat page + author", runs, "gql_chat", "raw_chat", "raw driver", None, shape),
+        line(
+            "GraphQL products, APQ hash over GET",
+            runs,
+            "apq_get",
+            "gql",
+            "GraphQL POST",
+            None,
+            shape,
+        ),
+        line(
+            "REST /products, If-None-Match (304)", runs, "rest_304", "rest", "REST 200", None, shape
+        ),
     ]
