@@ -242,7 +242,7 @@ async def rest_and_graphql(database_url: str, workdir: Path, config: HttpConfig)
                 "strawberry": graphql_post(base, PRODUCTS_QUERY),
                 "rest": Target(me + REST_PATH),
                 "gql": graphql_post(me, PRODUCTS_QUERY),
-                "raw_chat": Target(base + "/raw/chat"),
+                "raw_chat": Target(base + "/raw/chat", headers=auth),
                 "rest_chat": Target(me + CHAT_PATH, headers=auth),
                 "gql_chat": graphql_post(me, CHAT_QUERY, token),
             }
