@@ -328,12 +328,13 @@ def have_wrk() -> bool:
 
 
 def wrk_script(workdir: Path, method: str, body: bytes | None, headers: Mapping[str, str]) -> Path:
-    path = workdir / f"wrk-{abs(hash((method, body))) % 10**8}.lua"
+    key = (method, body, tuple(sorted(headers.items())))
+    path = workdir / f"wrk-{abs(hash(key)) % 10**8}.lua"
     lua = [f'wrk.method = "{method}"']
     if body is not None:
         lua.append(f"wrk.body = {json.dumps(body.decode())}")
     for name, value in headers.items():
-        lua.append(f'wrk.headers["{name}"] = "{value}"')
+        lua.append(f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}")
     path.write_text("\n".join(lua) + "\n")
     return path
 
