@@ -144,8 +144,8 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if plan is not None:
             try:
                 return plan.run(result)
-            except _Slow:
-                pass
+            except Exception:  # _Slow, or an attribute that raised
+                pass  # graphql-core's path raises the spec's located error, if any
         return super().collect_and_execute_subfields(
             return_type, field_details_list, path, result, position_context
         )
