@@ -4,8 +4,10 @@ Each line compares Comptoir with a baseline measured in this same run on
 this same machine, and writes everything to ``bench/results/*.json``.
 Servers and load generators are separate processes on 127.0.0.1; every
 loop is bounded in count and time. The exit status is 1 when a line misses
-its target. ``--quick`` shrinks every line (200 WebSocket clients, 200k
-messages, one round) for a smoke run: its figures are not the targets'.
+its target. HTTP and login lines run at least 3 alternating rounds and the
+table prints their min–max beside the median. ``--quick`` shrinks every
+line (2-second rounds, 200 WebSocket clients, 200k messages, one WS round)
+for a smoke run: its figures are not the targets'.
 """
 
 from __future__ import annotations
