@@ -4,8 +4,10 @@ Each line compares Comptoir with a baseline measured in this same run on
 this same machine, and writes everything to ``bench/results/*.json``.
 Servers and load generators are separate processes on 127.0.0.1; every
 loop is bounded in count and time. The exit status is 1 when a line misses
-its target. ``--quick`` shrinks every line (200 WebSocket clients, 200k
-messages, one round) for a smoke run: its figures are not the targets'.
+its target. HTTP and login lines run at least 3 alternating rounds and the
+table prints their min–max beside the median. ``--quick`` shrinks every
+line (2-second rounds, 200 WebSocket clients, 200k messages, one WS round)
+for a smoke run: its figures are not the targets'.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def http_config(options: Options) -> HttpConfig:
     from bench.http_bench import HttpConfig
 
     if options.quick:
-        return HttpConfig(seconds=2, warmup=1, rounds=2)
+        return HttpConfig(seconds=2, warmup=1, rounds=3)
     return HttpConfig(seconds=3, warmup=2, rounds=5)
 
 
@@ -78,12 +80,25 @@ async def bench_http(options: Options) -> list[Line]:
 
 
 async def bench_two_processes(options: Options) -> list[Line]:
-    from bench.http_bench import two_processes
+    from bench.scale_bench import two_processes, ws_two_processes
 
     if not options.redis_url:
         raise SkipError("no Redis (--redis)")
     config = http_config(options)
-    return [await two_processes(options.sqlite_url, options.workdir, config, options.redis_url)]
+    lines = await two_processes(options.sqlite_url, options.workdir, config, options.redis_url)
+    emails = [f"user{i}@bench.test" for i in range(USERS)]
+    clients = 200 if options.quick else 500
+    lines.append(
+        await ws_two_processes(
+            options.sqlite_url,
+            options.workdir,
+            options.redis_url,
+            emails,
+            clients=clients,
+            rounds=3,
+        )
+    )
+    return lines
 
 
 class SkipError(Exception):
@@ -133,13 +148,16 @@ async def bench_ws(options: Options) -> list[Line]:
 
 
 async def bench_logins(options: Options) -> list[Line]:
-    from bench.login_bench import LoginConfig, login_line
+    from bench.login_bench import LoginConfig, login_lines
 
-    config = LoginConfig(samples=80, windows=1) if options.quick else LoginConfig()
+    config = LoginConfig(samples=90, windows=3) if options.quick else LoginConfig(samples=300)
     emails = [f"login{i}@bench.test" for i in range(LOGIN_USERS)]
-    return [
-        await login_line(options.sqlite_url, options.workdir, config, "user0@bench.test", emails)
-    ]
+    lines: list[Line] = []
+    for pool in (1, 2):
+        lines += await login_lines(
+            options.sqlite_url, options.workdir, config, "user0@bench.test", emails, pool
+        )
+    return lines
 
 
 async def bench_load(options: Options) -> list[Line]:

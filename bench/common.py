@@ -184,9 +184,11 @@ async def start_comptoir(
     extra: Mapping[str, str] | None = None,
     *,
     migrate: bool = False,
+    cpus: str | None = None,
 ) -> Server:
+    """A Comptoir server; with ``cpus`` pinned to those cores (``taskset``)."""
     port, ws_port = free_port(), free_port()
-    args = [sys.executable, "-m", "comptoir", "serve"]
+    args = [*pinned(cpus), sys.executable, "-m", "comptoir", "serve"]
     if not migrate:
         args.append("--no-migrate")
     proc = start_process(
@@ -199,6 +201,15 @@ async def start_comptoir(
         proc.stop()
         raise
     return Server(proc, http_url, f"ws://{HOST}:{ws_port}")
+
+
+def pinned(cpus: str | None) -> list[str]:
+    """The command prefix that pins a process to ``cpus`` (taskset execs, same pid)."""
+    if cpus is None:
+        return []
+    if shutil.which("taskset") is None:
+        raise RuntimeError("taskset is needed to pin processes to cores")
+    return ["taskset", "-c", cpus]
 
 
 @contextlib.contextmanager
@@ -222,6 +233,7 @@ class HttpClient:
         self.port = port
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self.last_headers: dict[str, str] = {}
 
     @classmethod
     def from_url(cls, url: str) -> HttpClient:
@@ -260,9 +272,11 @@ class HttpClient:
             length = 0
             chunked = False
             close = False
+            self.last_headers = {}
             for header in raw.split(b"\r\n")[1:]:
                 raw_name, _, raw_value = header.partition(b":")
                 key = raw_name.strip().lower()
+                self.last_headers[key.decode("latin-1")] = raw_value.strip().decode("latin-1")
                 if key == b"content-length":
                     length = int(raw_value)
                 elif key == b"transfer-encoding" and b"chunked" in raw_value.lower():
@@ -314,12 +328,13 @@ def have_wrk() -> bool:
 
 
 def wrk_script(workdir: Path, method: str, body: bytes | None, headers: Mapping[str, str]) -> Path:
-    path = workdir / f"wrk-{abs(hash((method, body))) % 10**8}.lua"
+    key = (method, body, tuple(sorted(headers.items())))
+    path = workdir / f"wrk-{abs(hash(key)) % 10**8}.lua"
     lua = [f'wrk.method = "{method}"']
     if body is not None:
         lua.append(f"wrk.body = {json.dumps(body.decode())}")
     for name, value in headers.items():
-        lua.append(f'wrk.headers["{name}"] = "{value}"')
+        lua.append(f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}")
     path.write_text("\n".join(lua) + "\n")
     return path
 
@@ -331,8 +346,10 @@ def start_wrk(
     threads: int,
     connections: int,
     script: Path | None = None,
+    cpus: str | None = None,
 ) -> subprocess.Popen[str]:
     args = [
+        *pinned(cpus),
         "wrk",
         f"-t{threads}",
         f"-c{connections}",
@@ -414,6 +431,7 @@ async def python_load(
     method: str = "GET",
     body: bytes | None = None,
     headers: Mapping[str, str] | None = None,
+    cpus: str | None = None,
 ) -> Throughput:
     """The fallback load generator: ``bench.loadgen`` in separate processes."""
     spec = json.dumps(
@@ -428,6 +446,7 @@ async def python_load(
     )
     procs = [
         await asyncio.create_subprocess_exec(
+            *pinned(cpus),
             sys.executable,
             "-m",
             "bench.loadgen",

@@ -1,43 +1,56 @@
-"""HTTP throughput: REST and GraphQL against the bare route; two processes vs one.
+"""HTTP throughput: every door against fair baselines, in alternating rounds.
 
-Closed loop at low, fixed concurrency (wrk -t2 -c8 by default) for a fixed
-time: throughput at moderate load, not at saturation.
+Closed loop at low, fixed concurrency (wrk -t2 -c8, else the Python load
+generator) for a fixed time: throughput at moderate load, not saturation.
+Each round measures every target once, in a rotated order, so that every
+side sees the same drift of a shared machine; a line's ratio is the median
+of its per-round ratios, printed with their min–max.
+
+Baselines (``bench.baseline_rest``, one process, same database):
+``tortoise`` (a bare Tortoise route, same C timestamp parsing), ``raw`` (the
+driver itself: the practical limit) and ``strawberry`` (plain Strawberry with
+parser and validation caches).
 """
 
 from __future__ import annotations
 
-import asyncio
+import hashlib
 import json
 import sys
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
+from urllib.parse import quote
 
 from bench.common import (
     HOST,
+    HttpClient,
     Proc,
-    Server,
     Throughput,
-    cpu_seconds,
     free_port,
     have_wrk,
     load,
     log,
-    parse_wrk,
-    python_load,
     start_comptoir,
     start_process,
-    start_wrk,
     wait_http,
 )
 from bench.report import Line
 
 ROWS = 50
 REST_PATH = f"/products?limit={ROWS}"
-GRAPHQL_QUERY = f"{{ products(first: {ROWS}) {{ edges {{ node {{ id name price stock }} }} }} }}"
-GRAPHQL_BODY = json.dumps({"query": GRAPHQL_QUERY}).encode()
+CHAT_PATH = f"/chat/rooms/general/messages?limit={ROWS}"
+# The same fields as REST returns.
+PRODUCTS_QUERY = (
+    f"{{ products(first: {ROWS}) {{ edges {{ node "
+    "{ id name description price stock createdAt updatedAt } } } }"
+)
+CHAT_QUERY = (
+    f'{{ roomMessages(room: "general", last: {ROWS}) {{ edges {{ node '
+    "{ id content clientId createdAt author { id displayName } } } } }"
+)
 JSON_HEADERS = {"Content-Type": "application/json"}
+HTTP_ENV = {"ACCESS_TOKEN_TTL": "7200"}
 
 
 @dataclass
@@ -46,13 +59,58 @@ class HttpConfig:
     warmup: float
     threads: int = 2
     connections: int = 8
-    rounds: int = 1
+    rounds: int = 3
+
+
+@dataclass
+class Target:
+    url: str
+    method: str = "GET"
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def graphql_post(url: str, query: str, token: str | None = None) -> Target:
+    headers = dict(JSON_HEADERS)
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return Target(url + "/graphql", "POST", json.dumps({"query": query}).encode(), headers)
+
+
+async def register_apq(url: str, query: str) -> Target:
+    """A persisted query by hash alone, over GET, registered first (Apollo's APQ)."""
+    digest = hashlib.sha256(query.encode()).hexdigest()
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+    register = Target(
+        url + "/graphql",
+        "POST",
+        json.dumps({"query": query, "extensions": extensions}).encode(),
+        JSON_HEADERS,
+    )
+    status, body = await _get(url, register)
+    if status != 200 or not isinstance(body, dict) or body.get("errors"):
+        raise RuntimeError(f"APQ registration: {status} {body}")
+    return Target(f"{url}/graphql?extensions={quote(json.dumps(extensions))}")
+
+
+async def with_etag(target: Target) -> Target:
+    """The same GET, revalidated: ``If-None-Match`` with the current ETag (304s)."""
+    client = HttpClient.from_url(target.url)
+    try:
+        path = "/" + target.url.split("/", 3)[3]
+        await client.request("GET", path)
+        etag = client.last_headers.get("etag")
+    finally:
+        await client.close()
+    if not etag:
+        raise RuntimeError(f"no ETag from {target.url}")
+    return Target(target.url, headers={**target.headers, "If-None-Match": etag})
 
 
 async def start_baseline(database_url: str, workdir: Path) -> tuple[Proc, str]:
     port = free_port()
     proc = start_process(
-        "baseline-rest",
+        "baseline-http",
         [sys.executable, "-m", "bench.baseline_rest", "--db", database_url, "--port", str(port)],
         {},
         workdir,
@@ -66,182 +124,205 @@ async def start_baseline(database_url: str, workdir: Path) -> tuple[Proc, str]:
     return proc, url
 
 
-async def check_responses(comptoir: str, baseline: str) -> None:
-    """Both sides must answer the same 50 rows before being timed."""
-    from bench.common import HttpClient
-
-    a, b = HttpClient.from_url(comptoir), HttpClient.from_url(baseline)
+async def _get(url: str, target: Target) -> tuple[int, object]:
+    client = HttpClient.from_url(url)
     try:
-        status, mine = await a.json("GET", REST_PATH)
-        status2, theirs = await b.json("GET", "/products")
-        if status != 200 or status2 != 200 or len(mine) != ROWS or mine != theirs:
-            raise RuntimeError(f"REST answers differ: {status} {status2} {len(mine)}")
-        status, body = await a.json("POST", "/graphql", {"query": GRAPHQL_QUERY})
-        edges = body["data"]["products"]["edges"]
-        if status != 200 or len(edges) != ROWS:
-            raise RuntimeError(f"GraphQL answer: {status} {body}")
+        path = "/" + target.url.split("/", 3)[3]
+        status, raw = await client.request(target.method, path, target.body, target.headers)
+        return status, json.loads(raw)
     finally:
-        await a.close()
-        await b.close()
+        await client.close()
 
 
-async def measure(
-    url: str, config: HttpConfig, workdir: Path, graphql: bool = False, warm: bool = True
-) -> Throughput:
-    kwargs: dict[str, object] = {}
-    if graphql:
-        kwargs = {"method": "POST", "body": GRAPHQL_BODY, "headers": JSON_HEADERS}
-    common = {"connections": config.connections, "threads": config.threads, "workdir": workdir}
-    if warm:
-        await load(url, seconds=config.warmup, **common, **kwargs)  # type: ignore[arg-type]
-    result = await load(url, seconds=config.seconds, **common, **kwargs)  # type: ignore[arg-type]
+async def check_answers(targets: dict[str, Target], pairs: list[tuple[str, str]]) -> None:
+    """Every target answers 200, and each pair answers the same JSON."""
+    answers = {}
+    for name, target in targets.items():
+        if "If-None-Match" in target.headers:
+            continue
+        status, body = await _get(target.url, target)
+        if status != 200 or (isinstance(body, dict) and body.get("errors")):
+            raise RuntimeError(f"{name}: {status} {str(body)[:300]}")
+        answers[name] = body
+    for a, b in pairs:
+        if answers[a] != answers[b]:
+            raise RuntimeError(f"{a} and {b} answer differently")
+
+
+async def measure(target: Target, seconds: float, config: HttpConfig, workdir: Path) -> Throughput:
+    result = await load(
+        target.url,
+        seconds=seconds,
+        connections=config.connections,
+        threads=config.threads,
+        method=target.method,
+        body=target.body,
+        headers=target.headers,
+        workdir=workdir,
+    )
     if result.errors:
-        raise RuntimeError(f"{result.errors} failed requests against {url}")
+        raise RuntimeError(f"{result.errors} failed requests against {target.url}")
     return result
 
 
-async def rest_and_graphql(database_url: str, workdir: Path, config: HttpConfig) -> list[Line]:
-    """Interleaved short rounds (bare, REST, GraphQL, bare, ...).
+async def rounds(
+    targets: dict[str, Target], config: HttpConfig, workdir: Path
+) -> dict[str, list[float]]:
+    runs: dict[str, list[float]] = {name: [] for name in targets}
+    for target in targets.values():
+        await measure(target, config.warmup, config, workdir)
+    names = list(targets)
+    for index in range(config.rounds):
+        shift = index % len(names)
+        for name in names[shift:] + names[:shift]:
+            runs[name].append(
+                (await measure(targets[name], config.seconds, config, workdir)).requests_per_second
+            )
+        log(f"  round {index + 1}: " + ", ".join(f"{n} {runs[n][-1]:.0f}" for n in names))
+    return runs
 
-    The machine is shared: interleaving exposes every side to the same
-    drift; figures are medians over rounds, ratios the median of each
-    round's ratio.
-    """
-    server = await start_comptoir("comptoir-http", database_url, workdir)
-    runs: dict[str, list[float]] = {"base": [], "rest": [], "gql": []}
+
+def paired(mine: list[float], theirs: list[float]) -> float:
+    """The median of round-by-round ratios."""
+    return median(ratios(mine, theirs))
+
+
+def ratios(mine: list[float], theirs: list[float]) -> list[float]:
+    return [a / b for a, b in zip(mine, theirs, strict=True) if b]
+
+
+def line(
+    name: str,
+    runs: dict[str, list[float]],
+    mine: str,
+    base: str,
+    base_name: str,
+    target: float | None,
+    shape: dict[str, object],
+) -> Line:
+    return Line(
+        name,
+        "req/s",
+        median(runs[mine]),
+        median(runs[base]),
+        base_name,
+        "report" if target is None else "min",
+        target,
+        notes=shape,
+        paired_ratio=paired(runs[mine], runs[base]),
+        comptoir_runs=runs[mine],
+        ratio_runs=ratios(runs[mine], runs[base]),
+    )
+
+
+async def token_for(http_url: str, email: str) -> str:
+    from bench.common import PASSWORD
+
+    client = HttpClient.from_url(http_url)
     try:
-        base_proc, base_url = await start_baseline(database_url, workdir)
+        status, body = await client.json("POST", "/login", {"email": email, "password": PASSWORD})
+    finally:
+        await client.close()
+    if status != 200:
+        raise RuntimeError(f"login: {status} {body}")
+    return str(body["access_token"])
+
+
+async def rest_and_graphql(database_url: str, workdir: Path, config: HttpConfig) -> list[Line]:
+    server = await start_comptoir("comptoir-http", database_url, workdir, HTTP_ENV)
+    try:
+        base_proc, base = await start_baseline(database_url, workdir)
         try:
-            await check_responses(server.http_url, base_url)
+            me = server.http_url
+            token = await token_for(me, "user0@bench.test")
+            auth = {"Authorization": f"Bearer {token}"}
             targets = {
-                "base": (base_url + "/products", False),
-                "rest": (server.http_url + REST_PATH, False),
-                "gql": (server.http_url + "/graphql", True),
+                "tortoise": Target(base + "/tortoise/products"),
+                "raw": Target(base + "/raw/products"),
+                "strawberry": graphql_post(base, PRODUCTS_QUERY),
+                "rest": Target(me + REST_PATH),
+                "gql": graphql_post(me, PRODUCTS_QUERY),
+                "raw_chat": Target(base + "/raw/chat", headers=auth),
+                "rest_chat": Target(me + CHAT_PATH, headers=auth),
+                "gql_chat": graphql_post(me, CHAT_QUERY, token),
             }
-            for url, graphql in targets.values():  # warm-up
-                await measure(
-                    url,
-                    HttpConfig(config.warmup, 0, config.threads, config.connections),
-                    workdir,
-                    graphql,
-                    warm=False,
-                )
-            for round_index in range(config.rounds):
-                for name, (url, graphql) in targets.items():
-                    result = await measure(url, config, workdir, graphql, warm=False)
-                    runs[name].append(result.requests_per_second)
-                log(
-                    f"  round {round_index + 1}: bare {runs['base'][-1]:.0f}, "
-                    f"REST {runs['rest'][-1]:.0f}, GraphQL {runs['gql'][-1]:.0f} req/s"
-                )
+            targets["apq_get"] = await register_apq(me, PRODUCTS_QUERY)
+            targets["rest_304"] = await with_etag(Target(me + REST_PATH))
+            await check_answers(
+                targets,
+                [
+                    ("tortoise", "rest"),
+                    ("raw", "rest"),
+                    ("strawberry", "gql"),
+                    ("raw_chat", "rest_chat"),
+                ],
+            )
+            runs = await rounds(targets, config, workdir)
         finally:
             base_proc.stop()
     finally:
         server.proc.stop()
-    shape = {
+    shape: dict[str, object] = {
         "tool": "wrk" if have_wrk() else "python",
         "threads": config.threads,
         "connections": config.connections,
         "seconds_per_round": config.seconds,
         "rounds": runs,
+        "products_query": PRODUCTS_QUERY,
+        "chat_query": CHAT_QUERY,
     }
-    base = median(runs["base"])
     return [
-        Line(
-            "REST GET /products (50 rows)",
-            "req/s",
-            median(runs["rest"]),
-            base,
-            "bare Starlette+Tortoise",
-            "min",
-            0.8,
-            notes=shape,
-            paired_ratio=paired(runs["rest"], runs["base"]),
+        line(
+            "REST GET /products (50 rows)", runs, "rest", "tortoise", "Tortoise route", 0.8, shape
         ),
-        Line(
-            "GraphQL products(first: 50)",
-            "req/s",
-            median(runs["gql"]),
-            base,
-            "bare Starlette+Tortoise",
-            "min",
-            0.5,
-            notes=shape,
-            paired_ratio=paired(runs["gql"], runs["base"]),
+        line("REST GET /products (50 rows)", runs, "rest", "raw", "raw driver", 0.6, shape),
+        line(
+            "GraphQL products(first: 50), 7 fields",
+            runs,
+            "gql",
+            "strawberry",
+            "plain Strawberry",
+            1.2,
+            shape,
+        ),
+        line(
+            "GraphQL products(first: 50), 7 fields",
+            runs,
+            "gql",
+            "tortoise",
+            "Tortoise route",
+            1.0,
+            shape,
+        ),
+        line(
+            "GraphQL products(first: 50), 7 fields", runs, "gql", "raw", "raw driver", None, shape
+        ),
+        line(
+            "plain Strawberry products(first: 50)",
+            runs,
+            "strawberry",
+            "raw",
+            "raw driver",
+            None,
+            shape,
+        ),
+        line(
+            "REST chat page (50 messages)", runs, "rest_chat", "raw_chat", "raw driver", 0.6, shape
+        ),
+        line(
+            "GraphQL chat page + author", runs, "gql_chat", "rest_chat", "Comptoir REST", 0.8, shape
+        ),
+        line("GraphQL chat page + author", runs, "gql_chat", "raw_chat", "raw driver", None, shape),
+        line(
+            "GraphQL products, APQ hash over GET",
+            runs,
+            "apq_get",
+            "gql",
+            "GraphQL POST",
+            None,
+            shape,
+        ),
+        line(
+            "REST /products, If-None-Match (304)", runs, "rest_304", "rest", "REST 200", None, shape
         ),
     ]
-
-
-def paired(mine: list[float], theirs: list[float]) -> float:
-    """The median of round-by-round ratios."""
-    return median([a / b for a, b in zip(mine, theirs, strict=True) if b])
-
-
-async def _concurrent_load(urls: list[str], config: HttpConfig) -> float:
-    """One load generator per server, all at once; the sum of their rates."""
-    per = max(1, config.connections // len(urls))
-    threads = max(1, config.threads // len(urls))
-    if not have_wrk():
-        results = await asyncio.gather(
-            *(
-                python_load(u, seconds=config.seconds, connections=per, processes=threads)
-                for u in urls
-            )
-        )
-        return sum(r.requests_per_second for r in results)
-    procs = [start_wrk(u, seconds=config.seconds, threads=threads, connections=per) for u in urls]
-    outs = await asyncio.gather(
-        *(asyncio.to_thread(p.communicate, None, config.seconds + 30) for p in procs)
-    )
-    results = [parse_wrk(out) for out, _ in outs]
-    if any(r.errors for r in results):
-        raise RuntimeError("failed requests in the two-process run")
-    return sum(r.requests_per_second for r in results)
-
-
-async def two_processes(
-    database_url: str, workdir: Path, config: HttpConfig, redis_url: str
-) -> Line:
-    extra = {"BROADCAST_URL": redis_url}
-    servers: list[Server] = []
-    try:
-        for index in range(2):
-            servers.append(
-                await start_comptoir(f"comptoir-redis-{index}", database_url, workdir, extra)
-            )
-        urls = [s.http_url + REST_PATH for s in servers]
-        log("two processes: warm-up")
-        warm = HttpConfig(config.warmup, 0, config.threads, config.connections)
-        await _concurrent_load(urls, warm)
-        ones: list[float] = []
-        twos: list[float] = []
-        cores: list[float] = []
-        for round_index in range(config.rounds):
-            cpu0, wall0 = cpu_seconds(servers[0].proc.pid), time.monotonic()
-            ones.append(await _concurrent_load(urls[:1], config))
-            cores.append((cpu_seconds(servers[0].proc.pid) - cpu0) / (time.monotonic() - wall0))
-            twos.append(await _concurrent_load(urls, config))
-            log(f"  round {round_index + 1}: one {ones[-1]:.0f}, two {twos[-1]:.0f} req/s")
-        one, two = median(ones), median(twos)
-    finally:
-        for server in servers:
-            server.proc.stop()
-    return Line(
-        "REST req/s, 2 processes + Redis vs 1",
-        "req/s",
-        two,
-        one,
-        "1 process + Redis",
-        "min",
-        1.4,
-        notes={
-            "connections_total": config.connections,
-            "seconds_per_round": config.seconds,
-            "one": ones,
-            "two": twos,
-            # What one process alone burns: with SQLite, its loop plus the
-            # aiosqlite thread; two of them cannot both get that on 2 cores.
-            "cores_used_by_one_process": round(median(cores), 2),
-        },
-        paired_ratio=paired(twos, ones),
-    )

@@ -30,6 +30,10 @@ class Line:
     # Paired measurements: the median of per-round ratios, which drift on a
     # shared machine cancels better than a ratio of two medians.
     paired_ratio: float | None = None
+    # Per-round figures, when the line has rounds: the table prints their
+    # min-max beside the median, so noise is visible next to the figure.
+    comptoir_runs: list[float] = field(default_factory=list)
+    ratio_runs: list[float] = field(default_factory=list)
 
     @property
     def ratio(self) -> float:
@@ -74,8 +78,19 @@ def _num(value: float) -> str:
     return f"{value:.2f}"
 
 
+def _spread(median_text: str, runs: list[float], fmt: Any) -> str:
+    if len(runs) < 2:
+        return median_text
+    return f"{median_text} ({fmt(min(runs))}–{fmt(max(runs))})"
+
+
+def _ratio(value: float) -> str:
+    return f"{value:.2f}x"
+
+
 def table(lines: list[Line], skipped: list[Skipped]) -> str:
-    header = ["what", "unit", "Comptoir", "baseline", "ratio", "target", "result"]
+    """Medians, with the min–max over rounds in brackets where there were rounds."""
+    header = ["what", "unit", "Comptoir", "baseline", "ratio (min–max)", "target", "result"]
     rows = [header]
     for line in lines:
         verdict = {True: "PASS", False: "FAIL", None: "-"}[line.passed]
@@ -83,9 +98,11 @@ def table(lines: list[Line], skipped: list[Skipped]) -> str:
             [
                 line.name,
                 line.unit,
-                _num(line.comptoir),
+                _spread(_num(line.comptoir), line.comptoir_runs, _num),
                 f"{_num(line.baseline)} ({line.baseline_name})",
-                "n/a" if math.isnan(line.ratio) else f"{line.ratio:.2f}x",
+                "n/a"
+                if math.isnan(line.ratio)
+                else _spread(_ratio(line.ratio), line.ratio_runs, _ratio),
                 line.target_text(),
                 verdict,
             ]

@@ -22,8 +22,10 @@ from core import db
 ROOMS = ["general", *[f"load-{i}" for i in range(10)]]
 
 
-async def seed(database_url: str, *, products: int, users: int, login_users: int) -> dict[str, Any]:
-    from models import Product, Role, Room, User
+async def seed(
+    database_url: str, *, products: int, users: int, login_users: int, messages: int = 60
+) -> dict[str, Any]:
+    from models import Message, Product, Role, Room, User
 
     await db.connect(database_url)
     try:
@@ -62,6 +64,20 @@ async def seed(database_url: str, *, products: int, users: int, login_users: int
             ]
         )
         await Room.bulk_create([Room(name=name, is_private=False) for name in ROOMS])
+        # A history page for the chat lines: authors vary, as in a real room.
+        general = await Room.get(name=ROOMS[0])
+        authors = await User.filter(email__startswith="user").order_by("id").limit(10)
+        if authors:
+            await Message.bulk_create(
+                [
+                    Message(
+                        room=general,
+                        author=authors[i % len(authors)],
+                        content=f"History message {i}: a line of chat of ordinary length.",
+                    )
+                    for i in range(messages)
+                ]
+            )
         rows = await User.all().order_by("id").values("id", "email")
         return {
             "users": [r for r in rows if r["email"].startswith("user")],
@@ -77,6 +93,7 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=60)
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--login-users", type=int, default=20)
+    parser.add_argument("--messages", type=int, default=60)
     args = parser.parse_args()
     result = asyncio.run(
         seed(
@@ -84,6 +101,7 @@ def main() -> None:
             products=args.products,
             users=args.users,
             login_users=args.login_users,
+            messages=args.messages,
         )
     )
     print(json.dumps(result))

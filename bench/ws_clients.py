@@ -24,7 +24,9 @@ from typing import Any
 from bench.wsproto import Connection, open_connection
 
 PATTERN = re.compile(rb"s=(\d+) t=(\d+\.\d+)")
-SUBSCRIPTION = 'subscription { roomMessages(room: "%s") { id content } }'
+SUBSCRIPTION = (
+    'subscription { roomMessages(room: "%s") { id content createdAt author { id displayName } } }'
+)
 CONNECT_PARALLEL = 50
 
 

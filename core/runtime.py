@@ -39,7 +39,7 @@ def get() -> Runtime:
 def build(settings: Settings) -> Runtime:
     return Runtime(
         settings=settings,
-        hasher=PasswordHasher(settings.bcrypt_rounds),
+        hasher=PasswordHasher(settings.bcrypt_rounds, settings.bcrypt_pool_size),
         tokens=TokenCodec(
             settings.jwt_secret,
             settings.jwt_issuer,

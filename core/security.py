@@ -1,8 +1,9 @@
 """Password hashing and access tokens.
 
-bcrypt runs in a one-thread pool: at cost 12 a hash takes ~350 ms, which on
-the event loop would freeze every open connection; one thread keeps a core
-free for the loop on a two-core machine.
+bcrypt runs in a thread pool (``BCRYPT_POOL_SIZE``, default one thread): at
+cost 12 a hash takes ~350 ms, which on the event loop would freeze every
+open connection; one thread keeps a core free for the loop on a two-core
+machine, more threads raise login capacity where there are more cores.
 """
 
 from __future__ import annotations

@@ -103,6 +103,7 @@ class Settings:
     access_token_ttl: int = 900
     refresh_token_ttl: int = 30 * 24 * 3600
     bcrypt_rounds: int = 12
+    bcrypt_pool_size: int = 1
     demo: bool = False
     allow_registration: bool = True
     max_upload_bytes: int = 25 * 1024 * 1024
@@ -128,6 +129,7 @@ class Settings:
     graphql_max_cost: int = 10000
     graphql_max_directives: int = 50
     graphql_max_fields: int = 500
+    apq_max_entries: int = 1000
     introspection: bool = True
     graphiql: bool = True
     ws_max_connections_per_user: int = 20
@@ -181,6 +183,7 @@ class Settings:
                 env, "REFRESH_TOKEN_TTL", 30 * 24 * 3600, low=60, high=365 * 24 * 3600
             ),
             bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", 12, low=4, high=16),
+            bcrypt_pool_size=_int(env, "BCRYPT_POOL_SIZE", 1, low=1, high=64),
             demo=demo,
             allow_registration=_bool(env, "ALLOW_REGISTRATION", True),
             # GraphQL File.size is an Int: 32 bits.
@@ -207,6 +210,7 @@ class Settings:
             graphql_max_cost=_int(env, "GRAPHQL_MAX_COST", 10000, low=1, high=10**9),
             graphql_max_directives=_int(env, "GRAPHQL_MAX_DIRECTIVES", 50, low=0, high=10000),
             graphql_max_fields=_int(env, "GRAPHQL_MAX_FIELDS", 500, low=1, high=10**6),
+            apq_max_entries=_int(env, "APQ_MAX_ENTRIES", 1000, low=0, high=10**6),
             introspection=_bool(env, "GRAPHQL_INTROSPECTION", demo),
             graphiql=_bool(env, "GRAPHIQL", demo),
             ws_max_connections_per_user=_int(

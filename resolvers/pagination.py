@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
@@ -23,22 +24,31 @@ MAX_OFFSET = 2**31 - 1
 # ?order= of the legacy listings that take one: id ascending or descending.
 ORDERS = {"asc": "id", "desc": "-id"}
 M = TypeVar("M", bound=Model)
+T = TypeVar("T")
+# How a page's rows are read from its ordered, limited queryset: model
+# objects by default; read-only listings pass a reader of plain rows
+# (``QuerySet.values``), which skips building model objects.
+Read = Callable[[QuerySet[Any]], Awaitable[Sequence[Any]]]
+
+
+async def _models(queryset: QuerySet[Any]) -> Sequence[Any]:
+    return list(await queryset)
 
 
 @dataclass(slots=True)
-class Page(Generic[M]):
-    items: list[M]
+class Page(Generic[T]):
+    items: list[T]
     has_next: bool
     has_previous: bool
 
 
 @dataclass(slots=True)
-class CountedPage(Generic[M]):
+class CountedPage(Generic[T]):
     """A page of a filtered listing and the listing itself, counted on demand
     (a COUNT(*) only when a client asks for ``totalCount``)."""
 
-    page: Page[M]
-    matching: QuerySet[M]
+    page: Page[T]
+    matching: QuerySet[Any]
 
     async def total_count(self) -> int:
         return await self.matching.count()
@@ -114,7 +124,8 @@ async def keyset_page(
     default_first: int | None = None,
     default_last: int | None = None,
     maximum: int = MAX_PAGE,
-) -> Page[M]:
+    read: Read = _models,
+) -> Page[Any]:
     """One page of ``queryset`` ordered by id ascending.
 
     With ``first`` (or no size and ``default_first``) it reads forward from
@@ -136,13 +147,13 @@ async def keyset_page(
     if before is not None:
         window = window.filter(id__lt=before)
     if last is not None:
-        rows = list(await window.order_by("-id").limit(last + 1))
+        rows = list(await read(window.order_by("-id").limit(last + 1)))
         has_previous = len(rows) > last
         items = rows[:last][::-1]
         has_next = before is not None and await queryset.filter(id__gte=before).exists()
         return Page(items, has_next, has_previous)
     assert first is not None
-    rows = list(await window.order_by("id").limit(first + 1))
+    rows = list(await read(window.order_by("id").limit(first + 1)))
     has_next = len(rows) > first
     items = rows[:first]
     has_previous = after is not None and await queryset.filter(id__lte=after).exists()
@@ -165,7 +176,8 @@ async def offset_page(
     limit: int | None = None,
     offset: int | None = None,
     order: str = "asc",
-) -> list[M]:
+    read: Read = _models,
+) -> list[Any]:
     """The legacy REST listings: ``limit`` (default 100, clamped to 1000) rows
     from ``offset``, ordered by id (``order``, see :data:`ORDERS`). Negative
     values are refused."""
@@ -175,4 +187,4 @@ async def offset_page(
         raise BadUserInput("limit and offset must not be negative.", field="limit")
     limit = min(limit, OFFSET_LIMIT_MAX)
     offset = min(offset, MAX_OFFSET)
-    return list(await queryset.order_by(ORDERS[order]).offset(offset).limit(limit))
+    return list(await read(queryset.order_by(ORDERS[order]).offset(offset).limit(limit)))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
@@ -15,6 +19,26 @@ from resolvers.pagination import CountedPage, keyset_page, offset_page
 NAME_MAX = 200
 DESCRIPTION_MAX = 10_000
 SEARCH_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ProductView:
+    """A product as listings read it: a plain row, no model object to build."""
+
+    id: int
+    name: str
+    description: str
+    price: Decimal
+    stock: int
+    created_at: datetime
+    updated_at: datetime
+
+
+_VIEW_FIELDS = tuple(ProductView.__slots__)
+
+
+async def _views(queryset: QuerySet[Any]) -> Sequence[ProductView]:
+    return [ProductView(**row) for row in await queryset.values(*_VIEW_FIELDS)]
 
 
 def require_admin(actor: User | None) -> User:
@@ -41,19 +65,25 @@ async def list_products(
     last: int | None = None,
     before: int | None = None,
     search: str | None = None,
-) -> CountedPage[Product]:
+) -> CountedPage[ProductView]:
     queryset = _search(search)
     page = await keyset_page(
-        queryset, first=first, after=after, last=last, before=before, default_first=50
+        queryset,
+        first=first,
+        after=after,
+        last=last,
+        before=before,
+        default_first=50,
+        read=_views,
     )
     return CountedPage(page, queryset)
 
 
 async def list_products_offset(
     *, limit: int | None = None, offset: int | None = None, search: str | None = None
-) -> list[Product]:
+) -> list[ProductView]:
     """The legacy REST listing: offset paging, ordered by id."""
-    return await offset_page(_search(search), limit=limit, offset=offset)
+    return await offset_page(_search(search), limit=limit, offset=offset, read=_views)
 
 
 async def find_product(*, product_id: int) -> Product | None:

@@ -19,7 +19,7 @@ from models import DirectMessage, Message, Room
 from resolvers import chat
 from resolvers.events import DirectMessageSent, MessagePosted
 from resolvers.pagination import Window
-from rest_compat.http import iso, json_object, query_int, require_user, required
+from rest_compat.http import iso, json_object, list_response, query_int, require_user, required
 
 
 def room_body(row: Room) -> dict[str, Any]:
@@ -68,7 +68,7 @@ def _paging(request: Request) -> dict[str, int | None]:
 
 async def list_rooms(request: Request) -> Response:
     rows = await chat.list_rooms(actor=await require_user(request))
-    return JSONResponse([room_body(r) for r in rows])
+    return list_response(request, [room_body(r) for r in rows])
 
 
 async def create_room(request: Request) -> Response:
@@ -88,7 +88,7 @@ async def room_messages(request: Request) -> Response:
     _room, page = await chat.room_messages(
         actor=actor, room=request.path_params["room"], **_paging(request)
     )
-    return JSONResponse([message_body(m) for m in page.items])
+    return list_response(request, [message_body(m) for m in page.items])
 
 
 async def post_message(request: Request) -> Response:
@@ -108,7 +108,7 @@ async def direct_messages(request: Request) -> Response:
     page = await chat.direct_messages(
         actor=actor, with_user=request.path_params["user_id"], **_paging(request)
     )
-    return JSONResponse([dm_body(d) for d in page.items])
+    return list_response(request, [dm_body(d) for d in page.items])
 
 
 async def post_direct_message(request: Request) -> Response:

@@ -24,7 +24,7 @@ from core.errors import BadUserInput
 from models import StoredFile
 from resolvers import files
 from resolvers.validation import parse_id
-from rest_compat.http import UnsupportedMediaType, iso, query_int, require_user
+from rest_compat.http import UnsupportedMediaType, iso, list_response, query_int, require_user
 
 FIELD = "file"
 MAX_PARTS = 16
@@ -189,7 +189,7 @@ async def list_files(request: Request) -> Response:
         offset=query_int(request, "offset"),
         order=request.query_params.get("order"),
     )
-    return JSONResponse([file_body(r) for r in rows])
+    return list_response(request, [file_body(r) for r in rows])
 
 
 async def upload_file(request: Request) -> Response:

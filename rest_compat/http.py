@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from core import runtime
+from core import etag, runtime
 from core.clientaddr import client_address
 from core.errors import (
     CODE_BY_STATUS,
@@ -36,6 +36,11 @@ class UnsupportedMediaType(ComptoirError):
     code = "BAD_USER_INPUT"
     status = 415
     default_message = "Content-Type must be application/json."
+
+
+def list_response(request: Request, items: list[Any]) -> Response:
+    """A JSON list with its ``ETag``; 304 when ``If-None-Match`` already has it."""
+    return etag.conditional(request, JSONResponse(items))
 
 
 def error_response(error: ComptoirError) -> JSONResponse:

@@ -10,13 +10,14 @@ from starlette.routing import Route
 
 from models import Product
 from resolvers import products
+from resolvers.products import ProductView
 from resolvers.validation import parse_id
-from rest_compat.http import current_user, iso, json_object, query_int, required
+from rest_compat.http import current_user, iso, json_object, list_response, query_int, required
 
 WRITABLE = ("name", "description", "price", "stock")
 
 
-def product_body(row: Product) -> dict[str, Any]:
+def product_body(row: Product | ProductView) -> dict[str, Any]:
     return {
         "id": row.id,
         "name": row.name,
@@ -35,7 +36,7 @@ async def list_products(request: Request) -> Response:
         offset=query_int(request, "offset"),
         search=request.query_params.get("q"),
     )
-    return JSONResponse([product_body(r) for r in rows])
+    return list_response(request, [product_body(r) for r in rows])
 
 
 async def get_product(request: Request) -> Response:

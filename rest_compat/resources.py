@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from models import Resource
 from resolvers import resources
-from rest_compat.http import current_user, iso, json_object, query_int, require_user
+from rest_compat.http import current_user, iso, json_object, list_response, query_int, require_user
 
 
 def resource_body(row: Resource) -> dict[str, Any]:
@@ -33,7 +33,7 @@ async def list_resources(request: Request) -> Response:
         offset=query_int(request, "offset"),
         kind=request.query_params.get("kind"),
     )
-    return JSONResponse([resource_body(r) for r in rows])
+    return list_response(request, [resource_body(r) for r in rows])
 
 
 async def create_resource(request: Request) -> Response:

@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 from core.settings import Settings
 from schema.chat import ChatMutations, ChatQueries, ChatSubscriptions
 from schema.errors import ErrorCodes, log_unexpected
+from schema.fast import FastExecutionContext
 from schema.files import FileMutations, FileQueries
 from schema.limits import Limits, QueryLimits
 from schema.products import ProductMutations, ProductQueries
@@ -66,5 +67,6 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
+        execution_context_class=FastExecutionContext,
         config=StrawberryConfig(disable_field_suggestions=settings.production),
     )

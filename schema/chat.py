@@ -14,8 +14,9 @@ as a GraphQL type. They end when the connection's session does
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
@@ -33,6 +34,7 @@ from resolvers.events import (
 )
 from schema import loaders
 from schema.context import Context, Info
+from schema.fast import prefetched
 from schema.pagination import PageInfo, cursors, edges, page_info
 from schema.subscriptions import graphql_error, live_claims, live_stream
 from schema.users import User
@@ -90,6 +92,8 @@ class Message:
     created_at: datetime
     _room_id: strawberry.Private[int]
     _author_id: strawberry.Private[int]
+    # Set when the page's authors were loaded in one batch (``room_messages``).
+    _author: strawberry.Private[User | None] = None
 
     @strawberry.field
     async def room(self, info: Info) -> Room:
@@ -98,8 +102,10 @@ class Message:
             raise NotFound(chat.ROOM_NOT_FOUND)
         return Room.from_row(row)
 
-    @strawberry.field
+    @strawberry.field(metadata=prefetched("_author"))
     async def author(self, info: Info) -> User:
+        if self._author is not None:
+            return self._author
         return await _user(info.context, self._author_id)
 
     @classmethod
@@ -189,6 +195,23 @@ class DirectMessageConnection:
     page_info: PageInfo
 
 
+def _selects(selections: Sequence[Any], name: str) -> bool:
+    """Whether a field called ``name`` is selected anywhere below ``selections``."""
+    return any(
+        getattr(s, "name", None) == name or _selects(getattr(s, "selections", ()), name)
+        for s in selections
+    )
+
+
+async def _prefetch_authors(context: Context, messages: list[Message]) -> None:
+    """A page's authors in one batch, so that ``author`` resolves without an await each."""
+    loader = loaders.users_by_id(context)
+    rows = await loader.load_many(sorted({m._author_id for m in messages}))
+    found = {row.id: User.from_row(row) for row in rows if row is not None}
+    for message in messages:
+        message._author = found.get(message._author_id)
+
+
 def _prime_rooms(info: Info, rows: list[RoomRow]) -> None:
     loaders.prime(loaders.rooms_by_id(info.context), rows)
 
@@ -233,9 +256,12 @@ class ChatQueries:
             before=before_id,
         )
         _prime_rooms(info, [found])
-        return MessageConnection(
+        connection = MessageConnection(
             edges=edges(page, Message.from_row, MessageEdge), page_info=page_info(page)
         )
+        if _selects(info.selected_fields, "author"):
+            await _prefetch_authors(info.context, [edge.node for edge in connection.edges])
+        return connection
 
     @strawberry.field(
         description="The conversation between the caller and withUser, oldest first within "

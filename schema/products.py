@@ -9,6 +9,7 @@ import strawberry
 
 from models import Product as ProductRow
 from resolvers import products
+from resolvers.products import ProductView
 from resolvers.validation import parse_id
 from schema.context import Info
 from schema.pagination import CountedConnection, PageInfo, cursors, edges, page_info
@@ -25,7 +26,7 @@ class Product:
     updated_at: datetime
 
     @classmethod
-    def from_row(cls, row: ProductRow) -> Product:
+    def from_row(cls, row: ProductRow | ProductView) -> Product:
         return cls(
             id=strawberry.ID(str(row.id)),
             name=row.name,

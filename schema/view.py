@@ -34,16 +34,19 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema import BaseSchema
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.graphql import OperationType
 
+from core import etag
 from core.clientaddr import client_address
 from core.errors import CODE_BY_STATUS, ComptoirError, PayloadTooLarge, Unauthenticated
 from core.settings import Settings
 from resolvers import auth
+from schema import apq
 from schema.context import Context
 from schema.files import UploadRequestAdapter
 from schema.graphiql import GRAPHIQL_HTML
@@ -165,6 +168,7 @@ class GraphQLView(GraphQL[Context, None]):
         )
         self.max_batch = settings.graphql_max_batch
         self.trusted_proxies = settings.trusted_proxies
+        self.persisted = apq.PersistedQueries(settings.apq_max_entries)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -204,6 +208,8 @@ class GraphQLView(GraphQL[Context, None]):
                 response.status_code = 400 if media_type == GRAPHQL_RESPONSE else 200
         if response.media_type == JSON and media_type == GRAPHQL_RESPONSE:
             response.headers["content-type"] = GRAPHQL_RESPONSE
+        if request.method == "GET" and not request.state.request_error:
+            response = etag.conditional(request, response)
         try:
             await response(scope, receive, send)
         finally:
@@ -211,6 +217,12 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(GRAPHIQL_HTML)
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # A persisted query over GET has no ``query`` parameter, only its hash.
+        if apq.is_persisted_get(request.query_params):
+            return False
+        return super().should_render_graphql_ide(request)
 
     @staticmethod
     def _error(
@@ -291,6 +303,10 @@ class GraphQLView(GraphQL[Context, None]):
         allowed = {OperationType.QUERY}
         if method == "POST":
             allowed.add(OperationType.MUTATION)
+        try:
+            request_data = self.persisted.resolve(request_data)
+        except apq.NotFoundError as missing:
+            return ExecutionResult(data=None, errors=[missing.graphql_error()])
         try:
             return await self.schema.execute(
                 request_data.query,

@@ -1,0 +1,229 @@
+"""A cheaper completion of plain objects for graphql-core.
+
+graphql-core runs every field of every object the same way: build a resolve
+info, call the resolver, check for an awaitable, complete the value. For a
+page of 50 products with 7 fields that is 450 field executions, most of
+them reading an attribute. The profile of ``products(first: 50)`` put
+graphql-core's completion at 36–41 % of a request.
+
+:class:`FastExecutionContext` completes an object in one tight loop when
+every field selected on it is *plain*:
+
+- a Strawberry field without a resolver, extensions or arguments (it reads
+  an attribute), or ``__typename``;
+- or a field declared with :func:`prefetched`: its resolver's value may
+  already sit in a private attribute (set by the parent's resolver, e.g.
+  a page of messages with their authors loaded in one batch);
+
+and its type is a scalar, an enum, or (a list of) such plain objects. The
+plan for an (object type, selection) pair is built once per operation.
+Anything else (a resolver, an argument, ``@defer``, a type with interfaces,
+middleware) takes graphql-core's own path, and so does any object whose fast
+completion meets a surprise (a null where the type says non-null, a value a
+scalar refuses, a prefetched value not there): the fast pass only reads
+attributes, so running the slow path after it is safe, and the slow path
+raises the spec's located error.
+
+Rules never live here: values are read from what resolvers returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLScalarType,
+)
+from graphql.pyutils import Path, Undefined
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types.field import StrawberryField
+
+PREFETCHED = "comptoir.prefetched"
+_BACKREF = "strawberry-definition"
+
+
+def prefetched(attribute: str) -> dict[str, str]:
+    """``metadata`` for a resolved field whose value may be prefetched into ``attribute``."""
+    return {PREFETCHED: attribute}
+
+
+class _Slow(Exception):
+    """This object needs graphql-core's own path."""
+
+
+@dataclass(slots=True)
+class _Field:
+    key: str  # the response key (alias or name)
+    attribute: str | None  # None: __typename
+    constant: str | None
+    non_null: bool
+    must_exist: bool  # prefetched: None means "not fetched", not null
+    serialize: Callable[[Any], Any] | None  # leaves
+    plan: _Plan | None  # objects
+    is_list: bool
+    item_non_null: bool
+
+
+@dataclass(slots=True)
+class _Plan:
+    fields: list[_Field]
+
+    def run(self, source: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for field in self.fields:
+            if field.attribute is None:
+                out[field.key] = field.constant
+                continue
+            value = getattr(source, field.attribute)
+            if value is None:
+                if field.non_null or field.must_exist:
+                    raise _Slow
+                out[field.key] = None
+            elif field.is_list:
+                out[field.key] = [
+                    self._complete(field, item, field.item_non_null) for item in value
+                ]
+            else:
+                out[field.key] = self._complete(field, value, field.non_null)
+        return out
+
+    @staticmethod
+    def _complete(field: _Field, value: Any, non_null: bool) -> Any:
+        if value is None:
+            if non_null:
+                raise _Slow
+            return None
+        if field.plan is not None:
+            return field.plan.run(value)
+        assert field.serialize is not None
+        try:
+            result = field.serialize(value)
+        except Exception:
+            raise _Slow from None
+        if result is None or result is Undefined:
+            raise _Slow
+        return result
+
+
+def _field_attribute(definition: Any) -> tuple[str, bool] | None:
+    """(attribute to read, whether None means "not prefetched") or None if not plain."""
+    if not isinstance(definition, StrawberryField):
+        return None
+    if definition.is_basic_field:
+        return definition.python_name, False
+    metadata: dict[str, Any] = dict(definition.metadata or {})
+    attribute = metadata.get(PREFETCHED)
+    if attribute and not definition.arguments:
+        return str(attribute), True
+    return None
+
+
+class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's execution context, with plain objects completed in one loop."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plans: dict[tuple[GraphQLObjectType, int], tuple[Any, _Plan | None]] = {}
+
+    def collect_and_execute_subfields(
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: Any,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        plan = self._plan(return_type, field_details_list)
+        if plan is not None:
+            try:
+                return plan.run(result)
+            except Exception:  # _Slow, or an attribute that raised
+                pass  # graphql-core's path raises the spec's located error, if any
+        return super().collect_and_execute_subfields(
+            return_type, field_details_list, path, result, position_context
+        )
+
+    def _plan(self, return_type: GraphQLObjectType, field_details_list: Any) -> _Plan | None:
+        key = (return_type, id(field_details_list))
+        cached = self._plans.get(key)
+        if cached is not None:
+            return cached[1]
+        manager = self.middleware_manager
+        middleware = manager is not None and bool(manager.middlewares)
+        plan = None if middleware else self._build(return_type, field_details_list)
+        # The list is kept alive with its plan, so its id is not reused.
+        self._plans[key] = (field_details_list, plan)
+        return plan
+
+    def _build(self, return_type: GraphQLObjectType, field_details_list: Any) -> _Plan | None:
+        if return_type.is_type_of is not None or return_type.interfaces:
+            return None
+        collected = self.collect_subfields(return_type, field_details_list)
+        grouped, defer_usages, forbidden = collected
+        if defer_usages or forbidden:
+            return None
+        fields: list[_Field] = []
+        for key, details in grouped.items():
+            node = details[0].node
+            if any(d.defer_usage is not None for d in details):
+                return None
+            name = node.name.value
+            if name == "__typename":
+                fields.append(
+                    _Field(key, None, return_type.name, True, False, None, None, False, False)
+                )
+                continue
+            field_def = return_type.fields.get(name)
+            if field_def is None or node.arguments or field_def.args:
+                return None
+            plain = _field_attribute((field_def.extensions or {}).get(_BACKREF))
+            if plain is None:
+                return None
+            attribute, must_exist = plain
+            built = self._output(field_def.type, details)
+            if built is None:
+                return None
+            non_null, is_list, item_non_null, serialize, plan = built
+            fields.append(
+                _Field(
+                    key,
+                    attribute,
+                    None,
+                    non_null,
+                    must_exist,
+                    serialize,
+                    plan,
+                    is_list,
+                    item_non_null,
+                )
+            )
+        return _Plan(fields)
+
+    def _output(
+        self, output: GraphQLOutputType, details: Any
+    ) -> tuple[bool, bool, bool, Callable[[Any], Any] | None, _Plan | None] | None:
+        non_null = isinstance(output, GraphQLNonNull)
+        inner = output.of_type if isinstance(output, GraphQLNonNull) else output
+        is_list = isinstance(inner, GraphQLList)
+        item_non_null = False
+        if isinstance(inner, GraphQLList):
+            item = inner.of_type
+            item_non_null = isinstance(item, GraphQLNonNull)
+            inner = item.of_type if isinstance(item, GraphQLNonNull) else item
+            if isinstance(inner, GraphQLList):
+                return None
+        if isinstance(inner, GraphQLScalarType | GraphQLEnumType):
+            return non_null, is_list, item_non_null, inner.coerce_output_value, None
+        if isinstance(inner, GraphQLObjectType):
+            plan = self._plan(inner, details)
+            if plan is None:
+                return None
+            return non_null, is_list, item_non_null, None, plan
+        return None
