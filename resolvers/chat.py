@@ -10,7 +10,9 @@ Every rule lives here, once, for the three doors:
 - a direct message is visible to its two parties only;
 - content is 1..4000 characters, stored and returned byte for byte;
 - ``client_id`` (1..64 characters) makes a send idempotent per author: a
-  retry returns the stored row and publishes nothing;
+  retry (same target, same content) returns the stored row and publishes
+  nothing; the same key with another target or content is CONFLICT, never
+  a silent success that would drop the new message (:func:`replayed`);
 - a send is stored first, then published on the pub/sub channel that every
   door's subscribers listen to (:func:`room_channel`, :func:`user_channel`).
   Within one process, publish order equals id order: an insert and its
@@ -311,7 +313,7 @@ async def send_message(
     if key is not None:
         stored = await _stored_message(user, key)
         if stored is not None:
-            return stored
+            return replayed(stored, fk(stored, "room") == found.id, text)
     await check_rate(user)
     async with _locked([room_channel(found.id)]):
         try:
@@ -326,9 +328,20 @@ async def send_message(
             stored = await _stored_message(user, key) if key is not None else None
             if stored is None:
                 raise
-            return stored
+            return replayed(stored, fk(stored, "room") == found.id, text)
         await runtime.get().pubsub.publish(room_channel(found.id), message_event(message))
     return message
+
+
+def replayed(stored: M, same_target: bool, content: str) -> M:
+    """A stored send found by its ``client_id``: the retry's answer when the
+    target and content match, CONFLICT otherwise."""
+    if not same_target or getattr(stored, "content", None) != content:
+        raise Conflict(
+            "clientId was already used for another message (other target or content).",
+            field="clientId",
+        )
+    return stored
 
 
 async def _stored_message(user: User, client_id: str) -> Message | None:
@@ -358,7 +371,7 @@ async def send_direct_message(
     if key is not None:
         stored = await DirectMessage.get_or_none(sender_id=user.id, client_id=key)
         if stored is not None:
-            return stored
+            return replayed(stored, fk(stored, "recipient") == recipient.id, text)
     await check_rate(user)
     low, high = sorted((user.id, recipient.id))
     channels = [user_channel(user.id), user_channel(recipient.id)]
@@ -391,7 +404,7 @@ async def send_direct_message(
             )
             if found is None:
                 raise
-            return found
+            return replayed(found, fk(found, "recipient") == recipient.id, text)
         event = dm_event(dm)
         for channel in channels:
             await runtime.get().pubsub.publish(channel, event)

@@ -3,8 +3,9 @@
 Message bodies are the WebSocket frames without ``type`` (one shape on
 every door). ``?limit=`` reads the last ``limit`` messages (before
 ``?before=`` if given); with only ``?after=`` it reads the first ``limit``
-after it. A retried POST with the same ``client_id`` answers 201 with the
-message already stored.
+after it. A retried POST with the same ``client_id`` (same target and content) answers
+201 with the message already stored; the same ``client_id`` with another
+target or content is 409.
 """
 
 from __future__ import annotations
@@ -169,8 +170,9 @@ _SEND = {
             "type": "string",
             "minLength": 1,
             "maxLength": 64,
-            "description": "Idempotency key: a retry with the same one stores nothing twice "
-            "and answers with the message already stored.",
+            "description": "Idempotency key: a retry with the same one (same target and "
+            "content) stores nothing twice and answers with the message already stored; the "
+            "same key with another target or content is 409 CONFLICT.",
         },
     },
 }
@@ -204,6 +206,7 @@ _ROOM_PARAM = {
 _USER_PARAM = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 _ROOM_NOT_FOUND = oa.error("404", "No such room, or a private room the caller is not in")
 _USER_NOT_FOUND = oa.error("404", "No such user")
+_CLIENT_ID_REUSED = oa.error("409", "client_id already used for another target or content")
 _RATE = oa.error("429", "Too many messages (Retry-After says when to retry)")
 OPENAPI: dict[str, Any] = {
     "schemas": {"Room": _ROOM, "Message": _MESSAGE, "DirectMessage": _DM},
@@ -266,6 +269,7 @@ OPENAPI: dict[str, Any] = {
                     **oa.AUTH_ERRORS,
                     **oa.COMMON_ERRORS,
                     **_ROOM_NOT_FOUND,
+                    **_CLIENT_ID_REUSED,
                     **_RATE,
                 },
             },
@@ -293,6 +297,7 @@ OPENAPI: dict[str, Any] = {
                     **oa.COMMON_ERRORS,
                     **_USER_NOT_FOUND,
                     **oa.error("422", "Invalid input, or a message to oneself"),
+                    **_CLIENT_ID_REUSED,
                     **_RATE,
                 },
             },

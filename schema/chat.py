@@ -280,7 +280,8 @@ class ChatMutations:
 
     @strawberry.mutation(
         description="Public room or member. clientId makes the send idempotent: the same "
-        "author and clientId return the message already stored."
+        "author, clientId, room and content return the message already stored; the same "
+        "clientId with another room or content is CONFLICT."
     )
     async def send_message(
         self, info: Info, room: str, content: str, client_id: str | None = None
@@ -291,7 +292,10 @@ class ChatMutations:
         _prime_rooms(info, [row.room])
         return Message.from_row(row)
 
-    @strawberry.mutation(description="Idempotent by clientId, like sendMessage.")
+    @strawberry.mutation(
+        description="Idempotent by clientId, like sendMessage (another recipient or content "
+        "is CONFLICT)."
+    )
     async def send_direct_message(
         self, info: Info, to: strawberry.ID, content: str, client_id: str | None = None
     ) -> DirectMessage:
