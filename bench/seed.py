@@ -45,6 +45,7 @@ async def seed(database_url: str, *, products: int, users: int, login_users: int
             [
                 User(
                     email=f"user{i}@bench.test",
+                    email_key=f"user{i}@bench.test",
                     password_hash=cheap,
                     display_name=f"User {i}",
                     role=Role.MEMBER,
@@ -54,6 +55,7 @@ async def seed(database_url: str, *, products: int, users: int, login_users: int
             + [
                 User(
                     email=f"login{i}@bench.test",
+                    email_key=f"login{i}@bench.test",
                     password_hash=costly,
                     display_name=f"Login {i}",
                     role=Role.MEMBER,
@@ -61,7 +63,9 @@ async def seed(database_url: str, *, products: int, users: int, login_users: int
                 for i in range(login_users)
             ]
         )
-        await Room.bulk_create([Room(name=name, is_private=False) for name in ROOMS])
+        await Room.bulk_create(
+            [Room(name=name, name_key=name.casefold(), is_private=False) for name in ROOMS]
+        )
         rows = await User.all().order_by("id").values("id", "email")
         return {
             "users": [r for r in rows if r["email"].startswith("user")],

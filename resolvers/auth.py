@@ -72,7 +72,8 @@ async def login(*, email: object, password: object, client_ip: str | None) -> To
     settings = rt.settings
     if not isinstance(email, str) or not isinstance(password, str):
         raise Unauthenticated(INVALID_CREDENTIALS)
-    address = email.strip().lower()[:254]
+    # Look-alike spellings of an address are one account and one counter.
+    address = users.email_key(email[:1024])
     # Too long a password is a client error, not a wrong password.
     rt.hasher.check_length(password)
     email_key = f"login:email:{address}"
@@ -87,7 +88,7 @@ async def login(*, email: object, password: object, client_ip: str | None) -> To
     if wait:
         raise RateLimited(wait, "Too many failed logins; retry later.")
     # An address the database cannot hold cannot exist: no lookup, same cost.
-    user = await User.get_or_none(email=address) if validation.storable(address) else None
+    user = await User.get_or_none(email_key=address) if validation.storable(address) else None
     ok = await rt.hasher.verify(password, user.password_hash if user else None)
     if not ok or user is None or not user.is_active:
         await rt.limiter.hit(ip_key, window)

@@ -36,7 +36,7 @@ from tortoise.transactions import in_transaction
 from core import runtime
 from core.errors import BadUserInput, Conflict, Forbidden, NotFound, RateLimited
 from models import DirectMessage, Membership, Message, Room, User
-from resolvers import validation
+from resolvers import names, validation
 from resolvers.pagination import Page, keyset_page
 from resolvers.users import require_user
 
@@ -48,6 +48,7 @@ HISTORY_MAX = 100
 REPLAY_MAX = 10_000
 ROOM_NOT_FOUND = "Room not found."
 USER_NOT_FOUND = "User not found."
+ROOM_NAME_TAKEN = "A room with this name already exists."
 
 M = TypeVar("M", bound=Model)
 
@@ -120,13 +121,34 @@ def check_client_id(value: object) -> str | None:
     return validation.text(value, "clientId", min_len=1, max_len=CLIENT_ID_MAX)
 
 
+# A REST path names a room in one segment: "/" cannot be carried in it (even
+# as %2F, which servers and proxies decode), and clients drop "." and ".."
+# segments before sending.
+PATH_UNSAFE_CHARS = "/"
+PATH_UNSAFE_NAMES = (".", "..")
+
+
 def check_room_name(value: object) -> str:
-    name = validation.single_line(value, "name", max_len=ROOM_NAME_MAX)
-    if name.isdigit():
+    """A new room's name: one line, no control characters, not all digits,
+    and carried as is in a REST path (``/chat/rooms/{room}/messages``)."""
+    name = names.refuse_controls(
+        validation.single_line(value, "name", max_len=ROOM_NAME_MAX), "name"
+    )
+    if name.isdigit() or names.unique_key(name).isdigit():
         raise BadUserInput(
             "name must not be all digits (rooms are also named by id).", field="name"
         )
+    if name in PATH_UNSAFE_NAMES or any(c in name for c in PATH_UNSAFE_CHARS):
+        raise BadUserInput(
+            'name must not contain "/" nor be "." or ".." (rooms are named in URL paths).',
+            field="name",
+        )
     return name
+
+
+def room_name_key(name: str) -> str:
+    """The uniqueness key of a room name (:mod:`resolvers.names`)."""
+    return names.checked_key(name, "name", names.ROOM_KEY_MAX)
 
 
 def check_after(value: object, field: str = "after") -> int:
@@ -178,7 +200,11 @@ async def resolve_room(*, actor: User | None, room: str | int | Room) -> Room:
     if isinstance(key, int):
         found = await Room.get_or_none(id=key) if 1 <= key <= validation.MAX_INT32 else None
     elif 1 <= len(key) <= ROOM_NAME_MAX and validation.storable(key):
+        # The exact name first (rows named before names had keys may share
+        # one), then any look-alike spelling of it.
         found = await Room.get_or_none(name=key)
+        if found is None:
+            found = await Room.get_or_none(name_key=names.unique_key(key))
     else:
         found = None
     return await _visible(user, found)
@@ -197,14 +223,19 @@ async def create_room(*, actor: User | None, name: object, is_private: object = 
     room_name = check_room_name(name)
     if not isinstance(is_private, bool):
         raise BadUserInput("isPrivate must be a boolean.", field="isPrivate")
-    if await Room.filter(name=room_name).exists():
-        raise Conflict("A room with this name already exists.", field="name")
+    key = room_name_key(room_name)
+    # One namespace for every room, private ones included (README, Security):
+    # a name is how every door addresses a room, so it must mean one room.
+    if await Room.filter(name_key=key).exists():
+        raise Conflict(ROOM_NAME_TAKEN, field="name")
     try:
         async with in_transaction():
-            room = await Room.create(name=room_name, is_private=is_private, created_by=user)
+            room = await Room.create(
+                name=room_name, name_key=key, is_private=is_private, created_by=user
+            )
             await Membership.create(room=room, user=user)
     except IntegrityError:
-        raise Conflict("A room with this name already exists.", field="name") from None
+        raise Conflict(ROOM_NAME_TAKEN, field="name") from None
     return room
 
 

@@ -62,7 +62,8 @@ async def test_rest_dm_client_id_reused_for_another_recipient_is_409(
     first = await http.post(f"/chat/dm/{bob.id}", json=body, headers=member.headers)
     assert first.status_code == 201
     retry = await http.post(f"/chat/dm/{bob.id}", json=body, headers=member.headers)
-    assert retry.status_code == 201 and retry.json()["id"] == first.json()["id"]
+    assert retry.status_code == 201
+    assert retry.json()["id"] == first.json()["id"]
     elsewhere = await http.post(f"/chat/dm/{carol.id}", json=body, headers=member.headers)
     assert elsewhere.status_code == 409, elsewhere.text
     changed = await http.post(
@@ -73,7 +74,10 @@ async def test_rest_dm_client_id_reused_for_another_recipient_is_409(
     assert history.json() == []
 
 
-SEND = 'mutation($r: String!, $c: String!) { sendMessage(room: $r, content: $c, clientId: "g-1") { id } }'
+SEND = (
+    "mutation($r: String!, $c: String!) "
+    '{ sendMessage(room: $r, content: $c, clientId: "g-1") { id } }'
+)
 SEND_DM = (
     "mutation($to: ID!, $c: String!) { sendDirectMessage(to: $to, content: $c, "
     'clientId: "g-2") { id } }'
@@ -113,13 +117,14 @@ async def test_ws_client_id_reuse_is_a_conflict_error_frame(
         ack = await request(ws, dict(frame))
         assert ack["type"] == "ack", ack
         again = await request(ws, dict(frame))
-        assert again["type"] == "ack" and again["id"] == ack["id"], again
+        assert again["type"] == "ack", again
+        assert again["id"] == ack["id"]
         moved = await request(ws, {**frame, "room": "afterworks"})
-        assert moved["type"] == "error" and moved["code"] == "CONFLICT", moved
+        assert (moved["type"], moved["code"]) == ("error", "CONFLICT"), moved
         dm = {"type": "dm", "to": bob.id, "content": "yo", "client_id": "w-2"}
         assert (await request(ws, dict(dm)))["type"] == "ack"
         other = await request(ws, {**dm, "to": carol.id})
-        assert other["type"] == "error" and other["code"] == "CONFLICT", other
+        assert (other["type"], other["code"]) == ("error", "CONFLICT"), other
         # The connection is still usable.
         assert (await request(ws, {**frame, "client_id": "w-3"}))["type"] == "ack"
     assert await _history(http, member, "afterworks") == []

@@ -150,7 +150,7 @@ async def test_ws_ids_and_cursors_never_crash(
     number: int,
 ) -> None:
     await _fuzz_world(http, admin, member)
-    frames = [
+    frames: list[dict[str, Any]] = [
         {"type": "join", "room": ident},
         {"type": "join", "room": "fuzz", "after": number},
         {"type": "room_history", "room": ident, "after": number},
