@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
@@ -37,7 +37,7 @@ from core import runtime
 from core.errors import BadUserInput, Conflict, Forbidden, NotFound, RateLimited
 from models import DirectMessage, Membership, Message, Room, User
 from resolvers import names, validation
-from resolvers.pagination import Page, keyset_page
+from resolvers.pagination import MAX_PAGE, Page, keyset_page, page_size
 from resolvers.users import require_user
 
 ROOM_NAME_MAX = 64
@@ -46,6 +46,10 @@ CLIENT_ID_MAX = 64
 HISTORY_DEFAULT = 50
 HISTORY_MAX = 100
 REPLAY_MAX = 10_000
+# Room lists and member lists are pages: ``first`` (this default, at most
+# MAX_PAGE) after an id (``after``), by id.
+ROOMS_PAGE_DEFAULT = 20
+MEMBERS_PAGE_DEFAULT = 10
 ROOM_NOT_FOUND = "Room not found."
 USER_NOT_FOUND = "User not found."
 ROOM_NAME_TAKEN = "A room with this name already exists."
@@ -210,12 +214,34 @@ async def resolve_room(*, actor: User | None, room: str | int | Room) -> Room:
     return await _visible(user, found)
 
 
-async def list_rooms(*, actor: User | None) -> list[Room]:
-    """Public rooms and the private rooms the actor belongs to, by id."""
+def _list_page(first: int | None, after: object, default: int) -> tuple[int, int]:
+    """``first`` (default ``default``, clamped to MAX_PAGE, never negative) and
+    the id to start after (0: from the start) of a room or member list."""
+    size = page_size(first, "first", maximum=MAX_PAGE)
+    return (default if size is None else size), check_after(after)
+
+
+async def list_rooms(
+    *, actor: User | None, first: int | None = None, after: object = None
+) -> list[Room]:
+    """A page of the public rooms and the private rooms the actor belongs
+    to, by id: the first ``first`` (default :data:`ROOMS_PAGE_DEFAULT`, at
+    most MAX_PAGE) after the room id ``after``."""
     user = require_user(actor)
-    memberships = await Membership.filter(user_id=user.id).only("id", "room_id")
-    room_ids = [fk(m, "room") for m in memberships]
-    return list(await Room.filter(Q(is_private=False) | Q(id__in=room_ids)).order_by("id"))
+    size, after_id = _list_page(first, after, ROOMS_PAGE_DEFAULT)
+    mine = Subquery(Membership.filter(user_id=user.id).values("room_id"))
+    visible = Room.filter(Q(is_private=False) | Q(id__in=mine), id__gt=after_id)
+    return list(await visible.order_by("id").limit(size))
+
+
+async def check_room_rate(user: User) -> None:
+    """Rooms each user may create per window (ROOMS_PER_WINDOW /
+    ROOMS_WINDOW_SECONDS): every room is a row that lists and joins carry."""
+    rt = runtime.get()
+    window = float(rt.settings.rooms_window_seconds)
+    wait = await rt.limiter.acquire(f"rooms:user:{user.id}", rt.settings.rooms_per_window, window)
+    if wait > 0:
+        raise RateLimited(wait, "Too many rooms created; retry later.")
 
 
 async def create_room(*, actor: User | None, name: object, is_private: object = False) -> Room:
@@ -226,6 +252,8 @@ async def create_room(*, actor: User | None, name: object, is_private: object = 
     key = room_name_key(room_name)
     # One namespace for every room, private ones included (README, Security):
     # a name is how every door addresses a room, so it must mean one room.
+    # Counted before the name is looked up: probing names costs budget too.
+    await check_room_rate(user)
     if await Room.filter(name_key=key).exists():
         raise Conflict(ROOM_NAME_TAKEN, field="name")
     try:
@@ -275,18 +303,56 @@ async def add_room_member(*, actor: User | None, room: str | int | Room, user_id
     return found
 
 
-async def members_of_rooms(*, actor: User | None, room_ids: list[int]) -> list[list[User]]:
-    """Members of each room, in the order asked, in one query; a room the
-    actor is not a member of yields [] (members are visible to members only)."""
+async def members_of_rooms(
+    *, actor: User | None, room_ids: list[int], first: int | None = None, after: object = None
+) -> list[list[User]]:
+    """A page of the members of each room (rooms in the order asked, members
+    in the order they joined): the first ``first`` (default
+    :data:`MEMBERS_PAGE_DEFAULT`, at most MAX_PAGE) after the member whose
+    user id is ``after``, in two queries for all the rooms.
+    A room the actor is not a member of yields [] (members are visible to
+    members only)."""
     user = require_user(actor)
+    size, after_id = _list_page(first, after, MEMBERS_PAGE_DEFAULT)
     by_room: dict[int, list[User]] = {i: [] for i in room_ids}
     mine = await Membership.filter(room_id__in=room_ids, user_id=user.id).only("id", "room_id")
-    member_of = [fk(m, "room") for m in mine]
-    if member_of:
-        rows = Membership.filter(room_id__in=member_of).select_related("user").order_by("id")
-        for row in await rows:
-            by_room[fk(row, "room")].append(row.user)
+    member_of = sorted({fk(m, "room") for m in mine})
+    if member_of and size > 0:
+        pairs = await _member_pages(member_of, after_id, size)
+        users = {u.id: u for u in await User.filter(id__in={u for _, u in pairs})}
+        for room_id, user_id in pairs:
+            by_room[room_id].append(users[user_id])
     return [by_room[i] for i in room_ids]
+
+
+async def _member_pages(room_ids: list[int], after: int, size: int) -> list[tuple[int, int]]:
+    """(room id, user id) of the first ``size`` members of each room, in join
+    order, after the membership of user ``after`` (0: from the first; not a
+    member: nothing): one window query, so a page never reads a whole room."""
+    conn = Membership._meta.db
+    values: list[int] = [*room_ids]
+    after_clause = ""
+    if after:
+        values.append(after)
+        after_clause = (
+            " AND id > (SELECT m.id FROM memberships m WHERE m.room_id = memberships.room_id "
+            "AND m.user_id = {})"
+        )
+    values.append(size)
+    marks = (
+        [f"${i}" for i in range(1, len(values) + 1)]
+        if conn.capabilities.dialect == "postgres"
+        else ["?"] * len(values)
+    )
+    rooms_in = ", ".join(marks[: len(room_ids)])
+    sql = (
+        "SELECT room_id, user_id, id FROM (SELECT room_id, user_id, id, ROW_NUMBER() OVER "
+        "(PARTITION BY room_id ORDER BY id) AS n FROM memberships "
+        f"WHERE room_id IN ({rooms_in}){after_clause.format(marks[-2]) if after else ''}) "
+        f"AS ranked WHERE n <= {marks[-1]} ORDER BY room_id, id"
+    )
+    _count, rows = await conn.execute_query(sql, values)
+    return [(int(row["room_id"]), int(row["user_id"])) for row in rows]
 
 
 async def room_members(*, actor: User | None, room: Room) -> list[User]:

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from models import DirectMessage, Message, Room
 from resolvers import chat
+from resolvers.pagination import MAX_PAGE
 from rest_compat import openapi as oa
 from rest_compat.http import iso, json_object, query_int, require_user, required
 
@@ -57,7 +58,11 @@ def _paging(request: Request) -> dict[str, int | None]:
 
 
 async def list_rooms(request: Request) -> Response:
-    rows = await chat.list_rooms(actor=await require_user(request))
+    rows = await chat.list_rooms(
+        actor=await require_user(request),
+        first=query_int(request, "limit"),
+        after=query_int(request, "after"),
+    )
     return JSONResponse([room_body(r) for r in rows])
 
 
@@ -196,6 +201,21 @@ _PAGING = [
         "schema": {"type": "integer", "minimum": 0},
     },
 ]
+_ROOM_PAGING = [
+    {
+        "name": "limit",
+        "in": "query",
+        "description": f"Page size, default {chat.ROOMS_PAGE_DEFAULT}; over {MAX_PAGE} is "
+        f"clamped to {MAX_PAGE}. A page shorter than `limit` is the last.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    {
+        "name": "after",
+        "in": "query",
+        "description": "The rooms after this room id (the last id of the previous page).",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+]
 _ROOM_PARAM = {
     "name": "room",
     "in": "path",
@@ -213,11 +233,13 @@ OPENAPI: dict[str, Any] = {
     "paths": {
         "/chat/rooms": {
             "get": {
-                "summary": "Public rooms and the caller's private rooms",
+                "summary": "Public rooms and the caller's private rooms, a page by id",
                 "security": oa.BEARER,
+                "parameters": _ROOM_PAGING,
                 "responses": {
                     **oa.ok("200", {"type": "array", "items": oa.ref("Room")}),
                     **oa.AUTH_ERRORS,
+                    **oa.error("422", "Invalid paging (negative or not an integer)"),
                 },
             },
             "post": {
@@ -232,7 +254,8 @@ OPENAPI: dict[str, Any] = {
                                 "type": "string",
                                 "minLength": 1,
                                 "maxLength": 64,
-                                "description": "Unique; not all digits",
+                                "description": "Unique (look-alike spellings are one name); "
+                                'not all digits; no "/", not "." or ".."',
                             },
                             "is_private": {"type": "boolean", "default": False},
                         },
@@ -242,7 +265,8 @@ OPENAPI: dict[str, Any] = {
                     **oa.ok("201", oa.ref("Room"), "Created"),
                     **oa.AUTH_ERRORS,
                     **oa.COMMON_ERRORS,
-                    **oa.error("409", "The name is taken"),
+                    **oa.error("409", "The name is taken (look-alike spellings included)"),
+                    **oa.error("429", "Too many rooms created (Retry-After says when to retry)"),
                     **oa.error("422", "Invalid name (empty, too long, all digits) or is_private"),
                 },
             },

@@ -26,8 +26,10 @@ from models import Message as MessageRow
 from models import Room as RoomRow
 from models import User as UserRow
 from resolvers import chat
+from resolvers.pagination import MAX_PAGE
 from schema import loaders
 from schema.context import Context, Info
+from schema.limits import DEFAULT_PAGE
 from schema.pagination import PageInfo, cursors, edges, page_info
 from schema.subscriptions import graphql_error, live_claims, while_session_lasts
 from schema.users import User
@@ -60,9 +62,19 @@ class Room:
         row = await loaders.users_by_id(info.context).load(self._created_by_id)
         return User.from_row(row) if row else None
 
-    @strawberry.field(description="Visible to members only: empty for anyone else.")
-    async def members(self, info: Info) -> list[User]:
-        rows = await loaders.room_members(info.context).load(self._row_id)
+    @strawberry.field(
+        description="Visible to members only: empty for anyone else. A page in join order: "
+        f"the first `first` (default {chat.MEMBERS_PAGE_DEFAULT}, at most {MAX_PAGE}) after "
+        "the member whose user id is `after`; a page shorter than `first` is the last."
+    )
+    async def members(
+        self,
+        info: Info,
+        first: int = chat.MEMBERS_PAGE_DEFAULT,
+        after: strawberry.ID | None = None,
+    ) -> list[User]:
+        key = (self._row_id, first, None if after is None else str(after))
+        rows = await loaders.room_members(info.context).load(key)
         return [User.from_row(r) for r in rows]
 
     @classmethod
@@ -192,9 +204,16 @@ def _prime_rooms(info: Info, rows: list[RoomRow]) -> None:
 
 @strawberry.type
 class ChatQueries:
-    @strawberry.field(description="Public rooms and the private rooms the caller belongs to.")
-    async def rooms(self, info: Info) -> list[Room]:
-        return [Room.from_row(r) for r in await chat.list_rooms(actor=info.context.user)]
+    @strawberry.field(
+        description="Public rooms and the private rooms the caller belongs to, a page by id: "
+        f"the first `first` (default {chat.ROOMS_PAGE_DEFAULT}, at most {MAX_PAGE}) after the "
+        "room id `after`; a page shorter than `first` is the last."
+    )
+    async def rooms(
+        self, info: Info, first: int = chat.ROOMS_PAGE_DEFAULT, after: strawberry.ID | None = None
+    ) -> list[Room]:
+        rows = await chat.list_rooms(actor=info.context.user, first=first, after=after)
+        return [Room.from_row(r) for r in rows]
 
     @strawberry.field(
         description="A room by id or name; null if it does not exist or is private "
@@ -209,7 +228,8 @@ class ChatQueries:
 
     @strawberry.field(
         description="A room's history, oldest first within a page; the last 50 by default, "
-        "at most 100. Private rooms: members only."
+        "at most 100. Private rooms: members only.",
+        metadata={DEFAULT_PAGE: chat.HISTORY_DEFAULT},
     )
     async def room_messages(
         self,
@@ -236,7 +256,8 @@ class ChatQueries:
 
     @strawberry.field(
         description="The conversation between the caller and withUser, oldest first within "
-        "a page; the last 50 by default, at most 100."
+        "a page; the last 50 by default, at most 100.",
+        metadata={DEFAULT_PAGE: chat.HISTORY_DEFAULT},
     )
     async def direct_messages(
         self,
