@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 import rest_compat
 from comptoir import demo
 from comptoir.middleware import BodyLimit, SecurityHeaders
+from comptoir.timeouts import BodyIdleTimeout
 from core import runtime
 from core.settings import Settings
 from rest_compat.http import EXCEPTION_HANDLERS
@@ -74,6 +75,7 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
             limit=settings.max_request_bytes,
             multipart_limit=settings.max_upload_bytes + MULTIPART_OVERHEAD,
         ),
+        Middleware(BodyIdleTimeout, timeout=settings.http_body_timeout),
     ]
     app = Starlette(
         routes=routes,

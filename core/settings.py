@@ -108,6 +108,9 @@ class Settings:
     messages_window_seconds: int = 10
     rooms_per_window: int = 20
     rooms_window_seconds: int = 300
+    http_header_timeout: int = 10
+    http_body_timeout: int = 30
+    http_keepalive_timeout: int = 5
     max_request_bytes: int = 1024 * 1024
     graphql_max_depth: int = 10
     graphql_max_aliases: int = 15
@@ -183,6 +186,9 @@ class Settings:
             messages_window_seconds=_int(env, "MESSAGES_WINDOW_SECONDS", 10, low=1, high=3600),
             rooms_per_window=_int(env, "ROOMS_PER_WINDOW", 20, low=1, high=10**6),
             rooms_window_seconds=_int(env, "ROOMS_WINDOW_SECONDS", 300, low=1, high=86400),
+            http_header_timeout=_int(env, "HTTP_HEADER_TIMEOUT", 10, low=1, high=3600),
+            http_body_timeout=_int(env, "HTTP_BODY_TIMEOUT", 30, low=1, high=3600),
+            http_keepalive_timeout=_int(env, "HTTP_KEEPALIVE_TIMEOUT", 5, low=1, high=3600),
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 1024 * 1024, low=1024, high=2**31),
             graphql_max_depth=_int(env, "GRAPHQL_MAX_DEPTH", 10, low=1, high=100),
             graphql_max_aliases=_int(env, "GRAPHQL_MAX_ALIASES", 15, low=1, high=10000),
