@@ -21,7 +21,7 @@ from tests.harness import Service
 from tests.ws_helpers import chat_client, request
 
 FUZZ = settings(
-    max_examples=40,
+    max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -62,6 +62,9 @@ CURSOR_QUERIES = [
 ID_QUERIES = [
     "query($i: ID!) { product(id: $i) { id } }",
     "query($i: ID!) { room(room: $i) { id } }",
+    "query($i: ID!) { rooms(first: 1, after: $i) { id } }",
+    'query($i: ID!) { room(room: "fuzz") { members(first: 1, after: $i) { id } } }',
+    "query($i: ID!) { rooms { members(after: $i) { id } } }",
     "query($i: ID!) { directMessages(withUser: $i) { edges { cursor } } }",
     "mutation($i: ID!) { deleteProduct(id: $i) }",
     'mutation($i: ID!) { updateProduct(id: $i, input: {name: "x"}) { id } }',
@@ -127,6 +130,7 @@ async def test_rest_ids_and_cursors_never_crash(
         ("GET", f"/chat/rooms/fuzz/messages?after={number}"),
         ("GET", f"/chat/rooms/fuzz/messages?before={number}&limit={number}"),
         ("GET", f"/chat/dm/{member.id}?after={number}"),
+        ("GET", f"/chat/rooms?after={number}&limit={number}"),
         ("GET", f"/products?offset={number}&limit={number}"),
         ("GET", f"/files?offset={number}&limit={number}"),
         ("GET", f"/ressources?offset={number}&limit={number}"),
