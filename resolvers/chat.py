@@ -204,11 +204,10 @@ async def resolve_room(*, actor: User | None, room: str | int | Room) -> Room:
     if isinstance(key, int):
         found = await Room.get_or_none(id=key) if 1 <= key <= validation.MAX_INT32 else None
     elif 1 <= len(key) <= ROOM_NAME_MAX and validation.storable(key):
-        # The exact name first (rows named before names had keys may share
-        # one), then any look-alike spelling of it.
-        found = await Room.get_or_none(name=key)
-        if found is None:
-            found = await Room.get_or_none(name_key=names.unique_key(key))
+        # The exact name, else any look-alike spelling of it (rows named
+        # before names had keys may share one: the exact name wins).
+        rows = await Room.filter(Q(name=key) | Q(name_key=names.unique_key(key))).limit(2)
+        found = next((r for r in rows if r.name == key), rows[0] if rows else None)
     else:
         found = None
     return await _visible(user, found)
