@@ -14,14 +14,15 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 import rest_compat
 from comptoir import demo
 from comptoir.middleware import BodyLimit, SecurityHeaders
 from comptoir.timeouts import BodyIdleTimeout
-from core import runtime
+from core import assets, runtime
 from core.settings import Settings
+from resolvers import live
 from rest_compat.http import EXCEPTION_HANDLERS
 from schema import build_schema
 from schema.view import GraphQLView
@@ -43,6 +44,7 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
         try:
             if settings.demo:
                 await demo.seed_if_empty()
+            await live.start()
             await chat.start()
             log.info("chat WebSocket server on ws://%s:%d", settings.host, chat.port)
             try:
@@ -50,12 +52,15 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
             finally:
                 await chat.close()
         finally:
+            await live.stop()
             await runtime.stop()
 
     graphql = GraphQLView(build_schema(settings), settings)
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         *rest_compat.routes(),
+        # GraphiQL's and /docs' pinned scripts and styles (no CDN).
+        Mount(assets.PREFIX, app=assets.static_app(), name="static"),
     ]
 
     routes.append(WebSocketRoute("/graphql", graphql))

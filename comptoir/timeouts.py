@@ -158,5 +158,8 @@ def uvicorn_config(app: ASGIApp, settings: Settings, **options: Any) -> uvicorn.
         timeout_keep_alive=settings.http_keepalive_timeout,
         lifespan="on",
         ws_per_message_deflate=False,
+        # X-Forwarded-For is read by core.clientaddr, from TRUSTED_PROXIES only;
+        # uvicorn's handling would trust any header sent from 127.0.0.1.
+        proxy_headers=False,
         **options,
     )

@@ -21,6 +21,8 @@ MAX_PAGE = 100
 OFFSET_LIMIT_DEFAULT = 100
 OFFSET_LIMIT_MAX = 1000
 MAX_OFFSET = 2**31 - 1
+# ?order= of the legacy listings that take one: id ascending or descending.
+ORDERS = {"asc": "id", "desc": "-id"}
 M = TypeVar("M", bound=Model)
 
 
@@ -75,6 +77,40 @@ def page_size(value: int | None, field: str, *, maximum: int = MAX_PAGE) -> int 
     return min(value, maximum)
 
 
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A history page asked by ``limit``/``before``/``after`` (REST, chat WS).
+
+    ``before`` (with or without ``after``): the ``limit`` items just before
+    it (and after ``after``); only ``after``: the ``limit`` items just after
+    it; neither: the last ``limit``. A negative ``limit`` is refused, as
+    ``first``/``last`` are; the default and the maximum are the caller's.
+    """
+
+    first: int | None
+    last: int | None
+    after: int | None
+    before: int | None
+
+    @classmethod
+    def of(cls, limit: int | None, *, before: int | None, after: int | None) -> Window:
+        size = page_size(limit, "limit", maximum=2**31 - 1)
+        if after is not None and before is None:
+            return cls(first=size, last=None, after=after, before=None)
+        return cls(first=None, last=size, after=after, before=before)
+
+    @property
+    def forward(self) -> bool:
+        return self.first is not None or (self.after is not None and self.before is None)
+
+    def has_more(self, page: Page[M]) -> bool:
+        """Whether more items lie beyond the page, in the window's direction."""
+        return page.has_next if self.forward else page.has_previous
+
+    def args(self) -> dict[str, int | None]:
+        return {"first": self.first, "last": self.last, "after": self.after, "before": self.before}
+
+
 async def keyset_page(
     queryset: QuerySet[M],
     *,
@@ -120,15 +156,30 @@ async def keyset_page(
     return Page(items, has_next, has_previous)
 
 
+def parse_order(value: object, default: str) -> str:
+    """An ``?order=`` value (``asc`` or ``desc``), else BAD_USER_INPUT."""
+    if value is None:
+        return default
+    if value not in ORDERS:
+        raise BadUserInput(f"order must be one of {', '.join(ORDERS)}.", field="order")
+    assert isinstance(value, str)
+    return value
+
+
 async def offset_page(
-    queryset: QuerySet[M], *, limit: int | None = None, offset: int | None = None
+    queryset: QuerySet[M],
+    *,
+    limit: int | None = None,
+    offset: int | None = None,
+    order: str = "asc",
 ) -> list[M]:
     """The legacy REST listings: ``limit`` (default 100, clamped to 1000) rows
-    from ``offset``, ordered by id. Negative values are refused."""
+    from ``offset``, ordered by id (``order``, see :data:`ORDERS`). Negative
+    values are refused."""
     limit = OFFSET_LIMIT_DEFAULT if limit is None else limit
     offset = 0 if offset is None else offset
     if limit < 0 or offset < 0:
         raise BadUserInput("limit and offset must not be negative.", field="limit")
     limit = min(limit, OFFSET_LIMIT_MAX)
     offset = min(offset, MAX_OFFSET)
-    return list(await queryset.order_by("id").offset(offset).limit(limit))
+    return list(await queryset.order_by(ORDERS[order]).offset(offset).limit(limit))

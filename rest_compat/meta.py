@@ -1,4 +1,6 @@
-"""REST: /health."""
+"""REST: /health (liveness: the process serves, its database answers) and
+/ready (readiness: the database and the pub/sub broker both answer; 503
+names what is down, for a load balancer to route around this process)."""
 
 from __future__ import annotations
 
@@ -15,40 +17,16 @@ async def health_check(request: Request) -> Response:
     return JSONResponse({"status": "unavailable"}, status_code=503)
 
 
-routes = [Route("/health", health_check, methods=["GET"])]
+async def ready_check(request: Request) -> Response:
+    checks = await health.readiness()
+    body: dict[str, object] = {
+        "status": "ok" if all(checks.values()) else "unavailable",
+        **{name: "ok" if ok else "down" for name, ok in checks.items()},
+    }
+    return JSONResponse(body, status_code=200 if all(checks.values()) else 503)
 
-OPENAPI = {
-    "paths": {
-        "/health": {
-            "get": {
-                "summary": "Liveness and database check",
-                "responses": {
-                    "200": {
-                        "description": "Serving",
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["status"],
-                                    "properties": {"status": {"type": "string"}},
-                                }
-                            }
-                        },
-                    },
-                    "503": {
-                        "description": "Database unavailable",
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["status"],
-                                    "properties": {"status": {"type": "string"}},
-                                }
-                            }
-                        },
-                    },
-                },
-            }
-        },
-    },
-}
+
+routes = [
+    Route("/health", health_check, methods=["GET"]),
+    Route("/ready", ready_check, methods=["GET"]),
+]

@@ -27,9 +27,9 @@ from datetime import timedelta
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
@@ -40,11 +40,13 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.graphql import OperationType
 
+from core.clientaddr import client_address
 from core.errors import CODE_BY_STATUS, ComptoirError, PayloadTooLarge, Unauthenticated
 from core.settings import Settings
 from resolvers import auth
 from schema.context import Context
 from schema.files import UploadRequestAdapter
+from schema.graphiql import GRAPHIQL_HTML
 
 log = logging.getLogger("comptoir.graphql")
 
@@ -57,10 +59,6 @@ _REQUEST_KEYS: dict[str, tuple[type, ...]] = {
     "variables": (dict,),
     "extensions": (dict,),
 }
-
-
-def client_ip(connection: HTTPConnection) -> str | None:
-    return connection.client.host if connection.client else None
 
 
 def response_media_type(accept: str | None) -> str:
@@ -166,10 +164,20 @@ class GraphQLView(GraphQL[Context, None]):
             allowed_origins=settings.cors_origins,
         )
         self.max_batch = settings.graphql_max_batch
+        self.trusted_proxies = settings.trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
+            return
+        if scope["method"] == "HEAD":
+            # HEAD is GET without the body (RFC 9110, 9.3.2).
+            async def send_head(message: Message) -> None:
+                if message["type"] == "http.response.body":
+                    message = {**message, "body": b""}
+                await send(message)
+
+            await self({**scope, "method": "GET"}, receive, send_head)
             return
         request = Request(scope, receive)
         media_type = response_media_type(request.headers.get("accept"))
@@ -200,6 +208,9 @@ class GraphQLView(GraphQL[Context, None]):
             await response(scope, receive, send)
         finally:
             await request.close()  # closes files spooled by a multipart request
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(GRAPHIQL_HTML)
 
     @staticmethod
     def _error(
@@ -334,7 +345,8 @@ class GraphQLView(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        context = Context(request=request, response=response, client_ip=client_ip(request))
+        address = client_address(request.scope, self.trusted_proxies)
+        context = Context(request=request, response=response, client_ip=address)
         if isinstance(request, Request):
             token = auth.bearer_token(request.headers.get("authorization"))
             if token is not None:

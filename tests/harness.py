@@ -81,6 +81,8 @@ def service_env(database_url: str, tmp: Path, **overrides: str) -> dict[str, str
         "GRAPHIQL": "1",
         "GRAPHQL_INTROSPECTION": "1",
         "LOG_LEVEL": "warning",
+        # Short, so that tests of reuse after the window do not wait 10 s.
+        "REFRESH_GRACE_SECONDS": "2",
     }
     env.update(overrides)
     return env
