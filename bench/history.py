@@ -47,12 +47,18 @@ async def setup_rows() -> None:
     await User.bulk_create(
         [
             User(
-                email=f"h{i}@bench.test", password_hash="x", display_name=f"H{i}", role=Role.MEMBER
+                email=f"h{i}@bench.test",
+                email_key=f"h{i}@bench.test",
+                password_hash="x",
+                display_name=f"H{i}",
+                role=Role.MEMBER,
             )
             for i in range(1, USERS + 1)
         ]
     )
-    await Room.bulk_create([Room(name=f"history-{i}", is_private=False) for i in range(ROOMS)])
+    await Room.bulk_create(
+        [Room(name=f"history-{i}", name_key=f"history-{i}", is_private=False) for i in range(ROOMS)]
+    )
 
 
 async def grow(url: str, start: int, end: int) -> float:

@@ -47,6 +47,7 @@ async def seed(
             [
                 User(
                     email=f"user{i}@bench.test",
+                    email_key=f"user{i}@bench.test",
                     password_hash=cheap,
                     display_name=f"User {i}",
                     role=Role.MEMBER,
@@ -56,6 +57,7 @@ async def seed(
             + [
                 User(
                     email=f"login{i}@bench.test",
+                    email_key=f"login{i}@bench.test",
                     password_hash=costly,
                     display_name=f"Login {i}",
                     role=Role.MEMBER,
@@ -63,7 +65,9 @@ async def seed(
                 for i in range(login_users)
             ]
         )
-        await Room.bulk_create([Room(name=name, is_private=False) for name in ROOMS])
+        await Room.bulk_create(
+            [Room(name=name, name_key=name.casefold(), is_private=False) for name in ROOMS]
+        )
         # A history page for the chat lines: authors vary, as in a real room.
         general = await Room.get(name=ROOMS[0])
         authors = await User.filter(email__startswith="user").order_by("id").limit(10)

@@ -29,22 +29,19 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from comptoir.app import build_app
+    from comptoir.timeouts import uvicorn_config
 
     settings = _settings()
-    config = uvicorn.Config(
+    config = uvicorn_config(
         build_app(settings, migrate=not args.no_migrate),
+        settings,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
         access_log=settings.log_level in {"debug", "info"},
-        lifespan="on",
         ws_max_size=1024 * 1024,
-        ws_per_message_deflate=False,
         timeout_graceful_shutdown=10,
         server_header=False,
-        # X-Forwarded-For is read by core.clientaddr, from TRUSTED_PROXIES only;
-        # uvicorn's handling would trust any header sent from 127.0.0.1.
-        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     server.run()

@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 import rest_compat
 from comptoir import demo
 from comptoir.middleware import BodyLimit, SecurityHeaders
+from comptoir.timeouts import BodyIdleTimeout
 from core import assets, runtime
 from core.settings import Settings
 from resolvers import live
@@ -79,6 +80,7 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
             limit=settings.max_request_bytes,
             multipart_limit=settings.max_upload_bytes + MULTIPART_OVERHEAD,
         ),
+        Middleware(BodyIdleTimeout, timeout=settings.http_body_timeout),
     ]
     app = Starlette(
         routes=routes,

@@ -6,7 +6,7 @@ import logging
 from decimal import Decimal
 
 from models import Membership, Product, Resource, ResourceKind, Role, Room, User
-from resolvers import users
+from resolvers import chat, users
 
 log = logging.getLogger("comptoir.demo")
 
@@ -52,7 +52,9 @@ async def seed_if_empty() -> bool:
         email="alice@test.com", password=DEMO_PASSWORD, display_name="Alice"
     )
     for name in ("general", "afterworks"):
-        room = await Room.create(name=name, is_private=False, created_by=admin)
+        room = await Room.create(
+            name=name, name_key=chat.room_name_key(name), is_private=False, created_by=admin
+        )
         for member in (admin, alice):
             await Membership.create(room=room, user=member)
     for name, description, price, stock in PRODUCTS:

@@ -121,12 +121,17 @@ class Settings:
     register_ip_max: int = 20
     messages_per_window: int = 30
     messages_window_seconds: int = 10
+    rooms_per_window: int = 20
+    rooms_window_seconds: int = 300
+    http_header_timeout: int = 10
+    http_body_timeout: int = 30
+    http_keepalive_timeout: int = 5
     max_request_bytes: int = 1024 * 1024
     graphql_max_depth: int = 10
     graphql_max_aliases: int = 15
     graphql_max_tokens: int = 2000
     graphql_max_batch: int = 10
-    graphql_max_cost: int = 10000
+    graphql_max_cost: int = 3000
     graphql_max_directives: int = 50
     graphql_max_fields: int = 500
     apq_max_entries: int = 1000
@@ -202,12 +207,17 @@ class Settings:
             register_ip_max=_int(env, "REGISTER_IP_MAX", 20, low=1, high=10**6),
             messages_per_window=_int(env, "MESSAGES_PER_WINDOW", 30, low=1, high=10**6),
             messages_window_seconds=_int(env, "MESSAGES_WINDOW_SECONDS", 10, low=1, high=3600),
+            rooms_per_window=_int(env, "ROOMS_PER_WINDOW", 20, low=1, high=10**6),
+            rooms_window_seconds=_int(env, "ROOMS_WINDOW_SECONDS", 300, low=1, high=86400),
+            http_header_timeout=_int(env, "HTTP_HEADER_TIMEOUT", 10, low=1, high=3600),
+            http_body_timeout=_int(env, "HTTP_BODY_TIMEOUT", 30, low=1, high=3600),
+            http_keepalive_timeout=_int(env, "HTTP_KEEPALIVE_TIMEOUT", 5, low=1, high=3600),
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 1024 * 1024, low=1024, high=2**31),
             graphql_max_depth=_int(env, "GRAPHQL_MAX_DEPTH", 10, low=1, high=100),
             graphql_max_aliases=_int(env, "GRAPHQL_MAX_ALIASES", 15, low=1, high=10000),
             graphql_max_tokens=_int(env, "GRAPHQL_MAX_TOKENS", 2000, low=10, high=10**6),
             graphql_max_batch=_int(env, "GRAPHQL_MAX_BATCH", 10, low=1, high=1000),
-            graphql_max_cost=_int(env, "GRAPHQL_MAX_COST", 10000, low=1, high=10**9),
+            graphql_max_cost=_int(env, "GRAPHQL_MAX_COST", 3000, low=1, high=10**9),
             graphql_max_directives=_int(env, "GRAPHQL_MAX_DIRECTIVES", 50, low=0, high=10000),
             graphql_max_fields=_int(env, "GRAPHQL_MAX_FIELDS", 500, low=1, high=10**6),
             apq_max_entries=_int(env, "APQ_MAX_ENTRIES", 1000, low=0, high=10**6),

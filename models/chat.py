@@ -18,6 +18,8 @@ from models.users import User
 class Room(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=64, unique=True)
+    # resolvers.names.unique_key(name): look-alike names are one name.
+    name_key = fields.CharField(max_length=256, unique=True)
     is_private = fields.BooleanField(default=False)
     created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="rooms_created", null=True, on_delete=fields.SET_NULL

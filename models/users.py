@@ -18,6 +18,8 @@ class Role(StrEnum):
 class User(Model):
     id = fields.IntField(primary_key=True)
     email = fields.CharField(max_length=254, unique=True)
+    # resolvers.names.unique_key(email): look-alike addresses are one account.
+    email_key = fields.CharField(max_length=1024, unique=True)
     password_hash = fields.CharField(max_length=128)
     display_name = fields.CharField(max_length=100)
     role = fields.CharEnumField(Role, max_length=16, default=Role.MEMBER)

@@ -106,12 +106,13 @@ async def login(*, email: object, password: object, client_ip: str | None) -> To
     rt = runtime.get()
     if not isinstance(email, str) or not isinstance(password, str):
         raise Unauthenticated(INVALID_CREDENTIALS)
-    address = email.strip().lower()[:254]
+    # Look-alike spellings of an address are one account and one counter.
+    address = users.email_key(email[:1024])
     # Too long a password is a client error, not a wrong password.
     rt.hasher.check_length(password)
     async with login_guard.password_check(address, client_ip) as outcome:
         # An address the database cannot hold cannot exist: no lookup, same cost.
-        user = await User.get_or_none(email=address) if validation.storable(address) else None
+        user = await User.get_or_none(email_key=address) if validation.storable(address) else None
         ok = await rt.hasher.verify(password, user.password_hash if user else None)
         outcome.ok = ok and user is not None and user.is_active
     if not outcome.ok or user is None:

@@ -10,7 +10,9 @@ Every rule lives here, once, for the three doors:
 - a direct message is visible to its two parties only;
 - content is 1..4000 characters, stored and returned byte for byte;
 - ``client_id`` (1..64 characters) makes a send idempotent per author: a
-  retry returns the stored row and publishes nothing;
+  retry (same target, same content) returns the stored row and publishes
+  nothing; the same key with another target or content is CONFLICT, never
+  a silent success that would drop the new message (:func:`replayed`);
 - a send is stored first, then published as a typed event
   (:mod:`resolvers.events`) through :mod:`resolvers.live`, with the
   channel's previous id read in the same transaction; a process that sees
@@ -29,16 +31,16 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TypeVar
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from core import runtime
 from core.errors import BadUserInput, Conflict, Forbidden, NotFound, RateLimited
 from models import DirectMessage, Membership, Message, Room, User
-from resolvers import events, live, validation
+from resolvers import events, live, names, validation
 from resolvers.live import sources
-from resolvers.pagination import Page, decode_cursor, keyset_page
+from resolvers.pagination import MAX_PAGE, Page, decode_cursor, keyset_page, page_size
 from resolvers.users import require_user
 
 ROOM_NAME_MAX = 64
@@ -46,8 +48,13 @@ CONTENT_MAX = 4000
 CLIENT_ID_MAX = 64
 HISTORY_DEFAULT = 50
 HISTORY_MAX = 100
+# Room lists and member lists are pages: ``first`` (this default, at most
+# MAX_PAGE) after an id (``after``), by id.
+ROOMS_PAGE_DEFAULT = 20
+MEMBERS_PAGE_DEFAULT = 10
 ROOM_NOT_FOUND = "Room not found."
 USER_NOT_FOUND = "User not found."
+ROOM_NAME_TAKEN = "A room with this name already exists."
 
 M = TypeVar("M", bound=Model)
 
@@ -72,13 +79,34 @@ def check_client_id(value: object) -> str | None:
     return validation.text(value, "clientId", min_len=1, max_len=CLIENT_ID_MAX)
 
 
+# A REST path names a room in one segment: "/" cannot be carried in it (even
+# as %2F, which servers and proxies decode), and clients drop "." and ".."
+# segments before sending.
+PATH_UNSAFE_CHARS = "/"
+PATH_UNSAFE_NAMES = (".", "..")
+
+
 def check_room_name(value: object) -> str:
-    name = validation.single_line(value, "name", max_len=ROOM_NAME_MAX)
-    if name.isdigit():
+    """A new room's name: one line, no control characters, not all digits,
+    and carried as is in a REST path (``/chat/rooms/{room}/messages``)."""
+    name = names.refuse_controls(
+        validation.single_line(value, "name", max_len=ROOM_NAME_MAX), "name"
+    )
+    if name.isdigit() or names.unique_key(name).isdigit():
         raise BadUserInput(
             "name must not be all digits (rooms are also named by id).", field="name"
         )
+    if name in PATH_UNSAFE_NAMES or any(c in name for c in PATH_UNSAFE_CHARS):
+        raise BadUserInput(
+            'name must not contain "/" nor be "." or ".." (rooms are named in URL paths).',
+            field="name",
+        )
     return name
+
+
+def room_name_key(name: str) -> str:
+    """The uniqueness key of a room name (:mod:`resolvers.names`)."""
+    return names.checked_key(name, "name", names.ROOM_KEY_MAX)
 
 
 def check_after(value: object, field: str = "after") -> int:
@@ -137,18 +165,43 @@ async def resolve_room(*, actor: User | None, room: str | int | Room) -> Room:
     if isinstance(key, int):
         found = await Room.get_or_none(id=key) if 1 <= key <= validation.MAX_INT32 else None
     elif 1 <= len(key) <= ROOM_NAME_MAX and validation.storable(key):
-        found = await Room.get_or_none(name=key)
+        # The exact name, else any look-alike spelling of it (rows named
+        # before names had keys may share one: the exact name wins).
+        rows = await Room.filter(Q(name=key) | Q(name_key=names.unique_key(key))).limit(2)
+        found = next((r for r in rows if r.name == key), rows[0] if rows else None)
     else:
         found = None
     return await _visible(user, found)
 
 
-async def list_rooms(*, actor: User | None) -> list[Room]:
-    """Public rooms and the private rooms the actor belongs to, by id."""
+def _list_page(first: int | None, after: object, default: int) -> tuple[int, int]:
+    """``first`` (default ``default``, clamped to MAX_PAGE, never negative) and
+    the id to start after (0: from the start) of a room or member list."""
+    size = page_size(first, "first", maximum=MAX_PAGE)
+    return (default if size is None else size), check_after(after)
+
+
+async def list_rooms(
+    *, actor: User | None, first: int | None = None, after: object = None
+) -> list[Room]:
+    """A page of the public rooms and the private rooms the actor belongs
+    to, by id: the first ``first`` (default :data:`ROOMS_PAGE_DEFAULT`, at
+    most MAX_PAGE) after the room id ``after``."""
     user = require_user(actor)
-    memberships = await Membership.filter(user_id=user.id).only("id", "room_id")
-    room_ids = [fk(m, "room") for m in memberships]
-    return list(await Room.filter(Q(is_private=False) | Q(id__in=room_ids)).order_by("id"))
+    size, after_id = _list_page(first, after, ROOMS_PAGE_DEFAULT)
+    mine = Subquery(Membership.filter(user_id=user.id).values("room_id"))
+    visible = Room.filter(Q(is_private=False) | Q(id__in=mine), id__gt=after_id)
+    return list(await visible.order_by("id").limit(size))
+
+
+async def check_room_rate(user: User) -> None:
+    """Rooms each user may create per window (ROOMS_PER_WINDOW /
+    ROOMS_WINDOW_SECONDS): every room is a row that lists and joins carry."""
+    rt = runtime.get()
+    window = float(rt.settings.rooms_window_seconds)
+    wait = await rt.limiter.acquire(f"rooms:user:{user.id}", rt.settings.rooms_per_window, window)
+    if wait > 0:
+        raise RateLimited(wait, "Too many rooms created; retry later.")
 
 
 async def create_room(*, actor: User | None, name: object, is_private: object = False) -> Room:
@@ -156,14 +209,21 @@ async def create_room(*, actor: User | None, name: object, is_private: object = 
     room_name = check_room_name(name)
     if not isinstance(is_private, bool):
         raise BadUserInput("isPrivate must be a boolean.", field="isPrivate")
-    if await Room.filter(name=room_name).exists():
-        raise Conflict("A room with this name already exists.", field="name")
+    key = room_name_key(room_name)
+    # One namespace for every room, private ones included (README, Security):
+    # a name is how every door addresses a room, so it must mean one room.
+    # Counted before the name is looked up: probing names costs budget too.
+    await check_room_rate(user)
+    if await Room.filter(name_key=key).exists():
+        raise Conflict(ROOM_NAME_TAKEN, field="name")
     try:
         async with in_transaction():
-            room = await Room.create(name=room_name, is_private=is_private, created_by=user)
+            room = await Room.create(
+                name=room_name, name_key=key, is_private=is_private, created_by=user
+            )
             await Membership.create(room=room, user=user)
     except IntegrityError:
-        raise Conflict("A room with this name already exists.", field="name") from None
+        raise Conflict(ROOM_NAME_TAKEN, field="name") from None
     return room
 
 
@@ -203,18 +263,56 @@ async def add_room_member(*, actor: User | None, room: str | int | Room, user_id
     return found
 
 
-async def members_of_rooms(*, actor: User | None, room_ids: list[int]) -> list[list[User]]:
-    """Members of each room, in the order asked, in one query; a room the
-    actor is not a member of yields [] (members are visible to members only)."""
+async def members_of_rooms(
+    *, actor: User | None, room_ids: list[int], first: int | None = None, after: object = None
+) -> list[list[User]]:
+    """A page of the members of each room (rooms in the order asked, members
+    in the order they joined): the first ``first`` (default
+    :data:`MEMBERS_PAGE_DEFAULT`, at most MAX_PAGE) after the member whose
+    user id is ``after``, in two queries for all the rooms.
+    A room the actor is not a member of yields [] (members are visible to
+    members only)."""
     user = require_user(actor)
+    size, after_id = _list_page(first, after, MEMBERS_PAGE_DEFAULT)
     by_room: dict[int, list[User]] = {i: [] for i in room_ids}
     mine = await Membership.filter(room_id__in=room_ids, user_id=user.id).only("id", "room_id")
-    member_of = [fk(m, "room") for m in mine]
-    if member_of:
-        rows = Membership.filter(room_id__in=member_of).select_related("user").order_by("id")
-        for row in await rows:
-            by_room[fk(row, "room")].append(row.user)
+    member_of = sorted({fk(m, "room") for m in mine})
+    if member_of and size > 0:
+        pairs = await _member_pages(member_of, after_id, size)
+        users = {u.id: u for u in await User.filter(id__in={u for _, u in pairs})}
+        for room_id, user_id in pairs:
+            by_room[room_id].append(users[user_id])
     return [by_room[i] for i in room_ids]
+
+
+async def _member_pages(room_ids: list[int], after: int, size: int) -> list[tuple[int, int]]:
+    """(room id, user id) of the first ``size`` members of each room, in join
+    order, after the membership of user ``after`` (0: from the first; not a
+    member: nothing): one window query, so a page never reads a whole room."""
+    conn = Membership._meta.db
+    values: list[int] = [*room_ids]
+    after_clause = ""
+    if after:
+        values.append(after)
+        after_clause = (
+            " AND id > (SELECT m.id FROM memberships m WHERE m.room_id = memberships.room_id "
+            "AND m.user_id = {})"
+        )
+    values.append(size)
+    marks = (
+        [f"${i}" for i in range(1, len(values) + 1)]
+        if conn.capabilities.dialect == "postgres"
+        else ["?"] * len(values)
+    )
+    rooms_in = ", ".join(marks[: len(room_ids)])
+    sql = (
+        "SELECT room_id, user_id, id FROM (SELECT room_id, user_id, id, ROW_NUMBER() OVER "
+        "(PARTITION BY room_id ORDER BY id) AS n FROM memberships "
+        f"WHERE room_id IN ({rooms_in}){after_clause.format(marks[-2]) if after else ''}) "
+        f"AS ranked WHERE n <= {marks[-1]} ORDER BY room_id, id"
+    )
+    _count, rows = await conn.execute_query(sql, values)
+    return [(int(row["room_id"]), int(row["user_id"])) for row in rows]
 
 
 async def room_members(*, actor: User | None, room: Room) -> list[User]:
@@ -272,7 +370,7 @@ async def send_message(
     if key is not None:
         stored = await _stored_message(user, key)
         if stored is not None:
-            return stored
+            return replayed(stored, fk(stored, "room") == found.id, text)
     await check_rate(user)
     async with _locked([room_channel(found.id)]):
         try:
@@ -290,10 +388,21 @@ async def send_message(
             stored = await _stored_message(user, key) if key is not None else None
             if stored is None:
                 raise
-            return stored
+            return replayed(stored, fk(stored, "room") == found.id, text)
         # Committed: publish (never raises; a lost publish is filled from the database).
         await live.publish(events.MessagePosted.from_row(message), {room_channel(found.id): prev})
     return message
+
+
+def replayed(stored: M, same_target: bool, content: str) -> M:
+    """A stored send found by its ``client_id``: the retry's answer when the
+    target and content match, CONFLICT otherwise."""
+    if not same_target or getattr(stored, "content", None) != content:
+        raise Conflict(
+            "clientId was already used for another message (other target or content).",
+            field="clientId",
+        )
+    return stored
 
 
 async def _stored_message(user: User, client_id: str) -> Message | None:
@@ -323,7 +432,7 @@ async def send_direct_message(
     if key is not None:
         stored = await DirectMessage.get_or_none(sender_id=user.id, client_id=key)
         if stored is not None:
-            return stored
+            return replayed(stored, fk(stored, "recipient") == recipient.id, text)
     await check_rate(user)
     low, high = sorted((user.id, recipient.id))
     channels = [user_channel(user.id), user_channel(recipient.id)]
@@ -360,7 +469,7 @@ async def send_direct_message(
             )
             if found is None:
                 raise
-            return found
+            return replayed(found, fk(found, "recipient") == recipient.id, text)
         await live.publish(events.DirectMessageSent.from_row(dm), prevs)
     return dm
 

@@ -16,6 +16,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from core.errors import BadUserInput
+from resolvers.validation import MAX_INT32
 
 MAX_PAGE = 100
 OFFSET_LIMIT_DEFAULT = 100
@@ -59,16 +60,22 @@ def encode_cursor(row_id: int) -> str:
 
 
 def decode_cursor(cursor: str | None, field: str) -> int | None:
+    """The row id inside a cursor; BAD_USER_INPUT for anything this server
+    could not have issued, including ids beyond the 32-bit id columns (which
+    PostgreSQL would refuse to compare with)."""
     if cursor is None:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii")
         prefix, _, number = raw.partition(":")
-        if prefix != "c" or not number.isdigit():
+        if prefix != "c" or not number.isdigit() or len(number) > len(str(MAX_INT32)):
             raise ValueError(cursor)
-        return int(number)
+        row_id = int(number)
     except (ValueError, UnicodeError, binascii.Error):
         raise BadUserInput(f"{field} is not a valid cursor.", field=field) from None
+    if row_id > MAX_INT32:
+        raise BadUserInput(f"{field} is not a valid cursor.", field=field)
+    return row_id
 
 
 def page_size(value: int | None, field: str, *, maximum: int = MAX_PAGE) -> int | None:

@@ -10,7 +10,7 @@ from core import runtime
 from core.errors import BadUserInput, Conflict, Unauthenticated
 from core.security import MIN_PASSWORD_CHARS, PasswordHasher
 from models import Role, User
-from resolvers import validation
+from resolvers import names, validation
 
 _EMAIL = re.compile(
     r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]{1,253}\.[^@\s\x00-\x1f\x7f.]{1,63}$"
@@ -21,7 +21,13 @@ def normalize_email(value: object) -> str:
     email = validation.text(value, "email", min_len=1, max_len=254, strip=True).lower()
     if not _EMAIL.match(email):
         raise BadUserInput("email is not a valid address.", field="email")
-    return email
+    return names.refuse_controls(email, "email")
+
+
+def email_key(address: str) -> str:
+    """The uniqueness key of an email (:mod:`resolvers.names`): look-alike
+    addresses are one account."""
+    return names.unique_key(address.strip())
 
 
 def check_password(password: object) -> str:
@@ -45,12 +51,13 @@ async def create_user(
         if display_name is None or display_name == ""
         else validation.single_line(display_name, "displayName", max_len=100)
     )
-    if await User.filter(email=address).exists():
+    key = names.checked_key(address, "email", names.EMAIL_KEY_MAX)
+    if await User.filter(email_key=key).exists():
         raise Conflict("An account with this email already exists.", field="email")
     password_hash = await runtime.get().hasher.hash(secret)
     try:
         return await User.create(
-            email=address, password_hash=password_hash, display_name=name, role=role
+            email=address, email_key=key, password_hash=password_hash, display_name=name, role=role
         )
     except IntegrityError:
         raise Conflict("An account with this email already exists.", field="email") from None

@@ -3,8 +3,9 @@
 Message bodies are the WebSocket frames without ``type`` (one shape on
 every door). ``?limit=`` reads the last ``limit`` messages (before
 ``?before=`` if given); with only ``?after=`` it reads the first ``limit``
-after it. A retried POST with the same ``client_id`` answers 201 with the
-message already stored.
+after it. A retried POST with the same ``client_id`` (same target and content) answers
+201 with the message already stored; the same ``client_id`` with another
+target or content is 409.
 """
 
 from __future__ import annotations
@@ -67,7 +68,11 @@ def _paging(request: Request) -> dict[str, int | None]:
 
 
 async def list_rooms(request: Request) -> Response:
-    rows = await chat.list_rooms(actor=await require_user(request))
+    rows = await chat.list_rooms(
+        actor=await require_user(request),
+        first=query_int(request, "limit"),
+        after=query_int(request, "after"),
+    )
     return list_response(request, [room_body(r) for r in rows])
 
 

@@ -32,9 +32,11 @@ from resolvers.events import (
     room_channel,
     user_channel,
 )
+from resolvers.pagination import MAX_PAGE
 from schema import loaders
 from schema.context import Context, Info
 from schema.fast import prefetched
+from schema.limits import DEFAULT_PAGE
 from schema.pagination import PageInfo, cursors, edges, page_info
 from schema.subscriptions import graphql_error, live_claims, live_stream
 from schema.users import User
@@ -65,9 +67,19 @@ class Room:
         row = await loaders.users_by_id(info.context).load(self._created_by_id)
         return User.from_row(row) if row else None
 
-    @strawberry.field(description="Visible to members only: empty for anyone else.")
-    async def members(self, info: Info) -> list[User]:
-        rows = await loaders.room_members(info.context).load(self._row_id)
+    @strawberry.field(
+        description="Visible to members only: empty for anyone else. A page in join order: "
+        f"the first `first` (default {chat.MEMBERS_PAGE_DEFAULT}, at most {MAX_PAGE}) after "
+        "the member whose user id is `after`; a page shorter than `first` is the last."
+    )
+    async def members(
+        self,
+        info: Info,
+        first: int = chat.MEMBERS_PAGE_DEFAULT,
+        after: strawberry.ID | None = None,
+    ) -> list[User]:
+        key = (self._row_id, first, None if after is None else str(after))
+        rows = await loaders.room_members(info.context).load(key)
         return [User.from_row(r) for r in rows]
 
     @classmethod
@@ -218,9 +230,16 @@ def _prime_rooms(info: Info, rows: list[RoomRow]) -> None:
 
 @strawberry.type
 class ChatQueries:
-    @strawberry.field(description="Public rooms and the private rooms the caller belongs to.")
-    async def rooms(self, info: Info) -> list[Room]:
-        return [Room.from_row(r) for r in await chat.list_rooms(actor=info.context.user)]
+    @strawberry.field(
+        description="Public rooms and the private rooms the caller belongs to, a page by id: "
+        f"the first `first` (default {chat.ROOMS_PAGE_DEFAULT}, at most {MAX_PAGE}) after the "
+        "room id `after`; a page shorter than `first` is the last."
+    )
+    async def rooms(
+        self, info: Info, first: int = chat.ROOMS_PAGE_DEFAULT, after: strawberry.ID | None = None
+    ) -> list[Room]:
+        rows = await chat.list_rooms(actor=info.context.user, first=first, after=after)
+        return [Room.from_row(r) for r in rows]
 
     @strawberry.field(
         description="A room by id or name; null if it does not exist or is private "
@@ -235,7 +254,8 @@ class ChatQueries:
 
     @strawberry.field(
         description="A room's history, oldest first within a page; the last 50 by default, "
-        "at most 100. Private rooms: members only."
+        "at most 100. Private rooms: members only.",
+        metadata={DEFAULT_PAGE: chat.HISTORY_DEFAULT},
     )
     async def room_messages(
         self,
@@ -265,7 +285,8 @@ class ChatQueries:
 
     @strawberry.field(
         description="The conversation between the caller and withUser, oldest first within "
-        "a page; the last 50 by default, at most 100."
+        "a page; the last 50 by default, at most 100.",
+        metadata={DEFAULT_PAGE: chat.HISTORY_DEFAULT},
     )
     async def direct_messages(
         self,
@@ -309,7 +330,8 @@ class ChatMutations:
 
     @strawberry.mutation(
         description="Public room or member. clientId makes the send idempotent: the same "
-        "author and clientId return the message already stored."
+        "author, clientId, room and content return the message already stored; the same "
+        "clientId with another room or content is CONFLICT."
     )
     async def send_message(
         self, info: Info, room: str, content: str, client_id: str | None = None
@@ -320,7 +342,10 @@ class ChatMutations:
         _prime_rooms(info, [row.room])
         return Message.from_row(row)
 
-    @strawberry.mutation(description="Idempotent by clientId, like sendMessage.")
+    @strawberry.mutation(
+        description="Idempotent by clientId, like sendMessage (another recipient or content "
+        "is CONFLICT)."
+    )
     async def send_direct_message(
         self, info: Info, to: strawberry.ID, content: str, client_id: str | None = None
     ) -> DirectMessage:

@@ -23,6 +23,7 @@ from strawberry.file_uploads import Upload
 from core.errors import BadUserInput
 from models import StoredFile
 from resolvers import files
+from resolvers.users import require_user
 from resolvers.validation import parse_id
 from schema import loaders
 from schema.context import Info
@@ -58,10 +59,17 @@ class _CompleteMultiPartParser(MultiPartParser):
 
 
 class UploadRequestAdapter(StarletteRequestAdapter):
-    """The view's request adapter, parsing multipart bodies with few parts."""
+    """The view's request adapter, parsing multipart bodies with few parts.
+
+    A multipart body is an upload, which needs a signed-in user: the caller
+    (authenticated by the view's ``get_context`` from the headers, before
+    any body is read) is checked first, so an anonymous upload is refused
+    with UNAUTHENTICATED without spooling a byte, as on REST ``/files``.
+    """
 
     async def get_form_data(self) -> FormData:
         request = self._request
+        require_user(getattr(request.state, "viewer", None))
         parser = _CompleteMultiPartParser(
             request.headers,
             request.stream(),

@@ -11,8 +11,10 @@ rules run and before anything executes, when any of these is over its limit:
   document (the field count also bounds the spec's overlapping-fields rule,
   quadratic in the fields that share a name);
 - cost: every field costs 1, and the selections under a field are counted
-  once per item it may return: ``first``/``last`` (or :data:`MAX_PAGE` when
-  the value comes from a variable or is left out, since the resolvers clamp
+  once per item it may return: ``first``/``last`` (the resolver's default
+  page when left out: :data:`DEFAULT_PAGE` metadata, or the argument's
+  declared default, as for ``rooms`` and ``members``; :data:`MAX_PAGE` when the
+  value comes from a variable or has no default, since the resolvers clamp
   page sizes to it), :data:`LIST_FACTOR` for a list without paging, and once
   for the ``edges`` of a connection, whose size the connection already
   counted, and for the lists of introspection types (small and in memory).
@@ -173,12 +175,37 @@ def _multiplier(
             for arg in node.arguments or ()
             if arg.name.value in {"first", "last"} and not isinstance(arg.value, IntValueNode)
         ]
-        return MAX_PAGE if others or not sizes else max(sizes)
+        if others:
+            return MAX_PAGE
+        return max(sizes) if sizes else _default_page(definition)
     if isinstance(get_nullable_type(definition.type), GraphQLList):
         if parent is not None and parent.name.endswith("Connection"):
             return 1
         return LIST_FACTOR
     return 1
+
+
+# strawberry.field(metadata={DEFAULT_PAGE: n}): the page size a connection's
+# resolver uses when neither first nor last is given (not a schema default).
+DEFAULT_PAGE = "default_page"
+
+
+def _default_page(definition: GraphQLField) -> int:
+    """The page a field returns when neither ``first`` nor ``last`` is given:
+    the resolver's default (``DEFAULT_PAGE`` metadata), or the declared
+    argument default (``rooms(first: Int! = 20)``), else MAX_PAGE."""
+    field = (definition.extensions or {}).get("strawberry-definition")
+    declared = getattr(field, "metadata", None) or {}
+    if isinstance(declared.get(DEFAULT_PAGE), int):
+        return min(max(int(declared[DEFAULT_PAGE]), 0), MAX_PAGE)
+    defaults = [
+        arg.default_value
+        for name, arg in definition.args.items()
+        if name in {"first", "last"}
+        and isinstance(arg.default_value, int)
+        and not isinstance(arg.default_value, bool)
+    ]
+    return min(max(max(defaults), 0), MAX_PAGE) if defaults else MAX_PAGE
 
 
 def measure_operations(schema: GraphQLSchema, document: DocumentNode) -> list[Measure]:

@@ -47,11 +47,22 @@ def rooms_by_id(context: Context) -> DataLoader[int, Room | None]:
     return _loader(context, "rooms_by_id", chat.rooms_by_id)
 
 
-def room_members(context: Context) -> DataLoader[int, list[User]]:
-    """Members of rooms by room id; [] where the viewer is not a member."""
+MembersKey = tuple[int, int | None, str | None]
 
-    async def load(room_ids: list[int]) -> list[list[User]]:
-        return await chat.members_of_rooms(actor=context.user, room_ids=room_ids)
+
+def room_members(context: Context) -> DataLoader[MembersKey, list[User]]:
+    """A page of members of rooms by (room id, first, after); [] where the
+    viewer is not a member. One batch per page shape."""
+
+    async def load(keys: list[MembersKey]) -> list[list[User]]:
+        pages: dict[MembersKey, list[User]] = {}
+        for first, after in {(k[1], k[2]) for k in keys}:
+            room_ids = [k[0] for k in keys if (k[1], k[2]) == (first, after)]
+            members = await chat.members_of_rooms(
+                actor=context.user, room_ids=room_ids, first=first, after=after
+            )
+            pages.update({(r, first, after): m for r, m in zip(room_ids, members, strict=True)})
+        return [pages[k] for k in keys]
 
     return _loader(context, "room_members", load)
 

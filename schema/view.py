@@ -367,6 +367,8 @@ class GraphQLView(GraphQL[Context, None]):
             token = auth.bearer_token(request.headers.get("authorization"))
             if token is not None:
                 context.user, context.claims = await auth.authenticate(token)
+            # Read by the upload adapter before it reads a multipart body.
+            request.state.viewer = context.user
         return context
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:

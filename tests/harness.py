@@ -26,6 +26,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from comptoir.app import build_app
+from comptoir.timeouts import uvicorn_config
 from core.settings import Settings
 
 TEST_SECRET = "test-secret-" + "x" * 60
@@ -106,15 +107,7 @@ async def running_service(
 ) -> AsyncIterator[Service]:
     settings = Settings.from_env(env)
     app = build_app(settings, migrate=migrate)
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=0,
-        lifespan="on",
-        log_level="warning",
-        ws_per_message_deflate=False,
-        proxy_headers=False,  # as `python -m comptoir serve` does
-    )
+    config = uvicorn_config(app, settings, host="127.0.0.1", port=0, log_level="warning")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:

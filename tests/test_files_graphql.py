@@ -122,8 +122,13 @@ async def test_upload_sanitizes_the_filename(http: httpx.AsyncClient, member: Ac
 async def test_upload_requires_authentication(
     http: httpx.AsyncClient, member: Account, upload_dir: Path
 ) -> None:
-    result = await graphql_upload(http, None, b"anonymous")
-    assert error_codes(result) == ["UNAUTHENTICATED"]
+    # Refused before the body is read (issue 11, finding 7): a 401, as for a
+    # bad token, with the GraphQL error shape.
+    body, headers = upload_request(b"anonymous")
+    response = await post_graphql_upload(http, None, body, headers)
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert error_codes(response.json()) == ["UNAUTHENTICATED"]
     assert stored_files(upload_dir) == []
     assert (await http.get("/files", headers=member.headers)).json() == []
 

@@ -220,13 +220,18 @@ async def test_16_deeply_nested_json_is_422_never_500(
     assert response.status_code in {400, 422}
 
 
-async def test_uploads_keep_their_own_larger_limit(http: httpx.AsyncClient) -> None:
+async def test_uploads_keep_their_own_larger_limit(
+    http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
     # A 2 MiB multipart body is not refused for its size (the upload code
-    # enforces MAX_UPLOAD_BYTES); without a token it is refused for that.
+    # enforces MAX_UPLOAD_BYTES); without a query it is refused for that.
+    # (Signed in: an anonymous upload is refused before its body is read.)
+    account = await make_account()
     response = await http.post(
         "/graphql",
         files={"file": ("a.bin", b"x" * (2 * MIB))},
         data={"operations": "{}", "map": "{}"},
+        headers=account.headers,
     )
     assert response.status_code == 400
     assert "No GraphQL query" in graphql_error(response)["message"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from resolvers import chat
+from resolvers.pagination import MAX_PAGE
 from rest_compat.spec import common as oa
 
 _TIMESTAMP = {"type": "string", "format": "date-time"}
@@ -53,8 +55,9 @@ _SEND = {
             "type": "string",
             "minLength": 1,
             "maxLength": 64,
-            "description": "Idempotency key: a retry with the same one stores nothing twice "
-            "and answers with the message already stored.",
+            "description": "Idempotency key: a retry with the same one (same target and "
+            "content) stores nothing twice and answers with the message already stored; the "
+            "same key with another target or content is 409 CONFLICT.",
         },
     },
 }
@@ -95,6 +98,22 @@ _USER_PARAM = {
 }
 _ROOM_NOT_FOUND = oa.error("404", "No such room, or a private room the caller is not in")
 _USER_NOT_FOUND = oa.error("404", "No such user")
+_ROOM_PAGING = [
+    {
+        "name": "limit",
+        "in": "query",
+        "description": f"Page size, default {chat.ROOMS_PAGE_DEFAULT}; over {MAX_PAGE} is "
+        f"clamped to {MAX_PAGE}. A page shorter than `limit` is the last.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    {
+        "name": "after",
+        "in": "query",
+        "description": "The rooms after this room id (the last id of the previous page).",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+]
+_CLIENT_ID_REUSED = oa.error("409", "client_id already used for another target or content")
 _RATE = oa.error("429", "Too many messages (Retry-After says when to retry)")
 OPENAPI: dict[str, Any] = {
     "schemas": {
@@ -129,11 +148,13 @@ OPENAPI: dict[str, Any] = {
         "/chat/rooms": {
             "get": {
                 "operationId": "listRooms",
-                "summary": "Public rooms and the caller's private rooms",
+                "summary": "Public rooms and the caller's private rooms, a page by id",
                 "security": oa.BEARER,
+                "parameters": _ROOM_PAGING,
                 "responses": {
                     **oa.ok("200", {"type": "array", "items": oa.ref("Room")}),
                     **oa.AUTH_ERRORS,
+                    **oa.error("422", "Invalid paging (negative or not an integer)"),
                 },
             },
             "post": {
@@ -149,7 +170,8 @@ OPENAPI: dict[str, Any] = {
                                 "type": "string",
                                 "minLength": 1,
                                 "maxLength": 64,
-                                "description": "Unique; not all digits",
+                                "description": "Unique (look-alike spellings are one name); "
+                                'not all digits; no "/", not "." or ".."',
                             },
                             "is_private": {"type": "boolean", "default": False},
                         },
@@ -160,7 +182,8 @@ OPENAPI: dict[str, Any] = {
                     **oa.ok("201", oa.ref("Room"), "Created"),
                     **oa.AUTH_ERRORS,
                     **oa.COMMON_ERRORS,
-                    **oa.error("409", "The name is taken"),
+                    **oa.error("409", "The name is taken (look-alike spellings included)"),
+                    **oa.error("429", "Too many rooms created (Retry-After says when to retry)"),
                     **oa.error("422", "Invalid name (empty, too long, all digits) or is_private"),
                 },
             },
@@ -191,6 +214,7 @@ OPENAPI: dict[str, Any] = {
                     **oa.AUTH_ERRORS,
                     **oa.COMMON_ERRORS,
                     **_ROOM_NOT_FOUND,
+                    **_CLIENT_ID_REUSED,
                     **_RATE,
                 },
             },
@@ -220,6 +244,7 @@ OPENAPI: dict[str, Any] = {
                     **oa.COMMON_ERRORS,
                     **_USER_NOT_FOUND,
                     **oa.error("422", "Invalid input, or a message to oneself"),
+                    **_CLIENT_ID_REUSED,
                     **_RATE,
                 },
             },

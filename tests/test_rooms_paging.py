@@ -1,0 +1,151 @@
+"""Room creation is rate-limited; ``rooms`` and ``members`` are pages, and the
+GraphQL cost model counts them by their real page size (issue 11, finding 2).
+
+The event-loop bound is measured, not timed here: ``python -m bench.worst_query``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from core import runtime
+from resolvers import chat
+from resolvers.pagination import MAX_PAGE
+from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
+from tests.harness import Service
+
+
+@pytest.fixture
+def roomy(service: Service) -> Iterator[None]:
+    """Enough room budget to build long lists."""
+    rt = runtime.get()
+    saved = rt.settings
+    rt.settings = dataclasses.replace(saved, rooms_per_window=1000)
+    yield
+    rt.settings = saved
+
+
+async def test_room_creation_is_rate_limited_per_user(
+    http: httpx.AsyncClient, graphql: GraphQL, service: Service, make_account: MakeAccount
+) -> None:
+    alice = await make_account("alice@example.com")
+    bob = await make_account("bob@example.com")
+    budget = runtime.get().settings.rooms_per_window
+    for n in range(budget):
+        response = await http.post("/chat/rooms", json={"name": f"r{n}"}, headers=alice.headers)
+        assert response.status_code == 201, (n, response.text)
+    refused = await http.post("/chat/rooms", json={"name": "one-more"}, headers=alice.headers)
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["error"]["code"] == "RATE_LIMITED"
+    assert int(refused.headers["retry-after"]) >= 1
+    body = await graphql('mutation { createRoom(name: "gql-more") { id } }', token=alice.token)
+    assert error_codes(body) == ["RATE_LIMITED"]
+    # Probing taken names costs budget too, and other users are not affected.
+    assert (
+        await http.post("/chat/rooms", json={"name": "r0"}, headers=alice.headers)
+    ).status_code == 429
+    assert (
+        await http.post("/chat/rooms", json={"name": "bobs"}, headers=bob.headers)
+    ).status_code == 201
+
+
+async def _rooms(http: httpx.AsyncClient, owner: Account, count: int) -> list[int]:
+    ids = []
+    for n in range(count):
+        response = await http.post("/chat/rooms", json={"name": f"room-{n}"}, headers=owner.headers)
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["id"])
+    return ids
+
+
+async def test_rooms_are_paged_on_rest_and_graphql(
+    http: httpx.AsyncClient, graphql: GraphQL, member: Account, roomy: None
+) -> None:
+    ids = await _rooms(http, member, chat.ROOMS_PAGE_DEFAULT + 5)
+    first = (await http.get("/chat/rooms", headers=member.headers)).json()
+    assert [r["id"] for r in first] == ids[: chat.ROOMS_PAGE_DEFAULT]
+    rest = await http.get(f"/chat/rooms?after={first[-1]['id']}", headers=member.headers)
+    assert [r["id"] for r in rest.json()] == ids[chat.ROOMS_PAGE_DEFAULT :]
+    small = await http.get(f"/chat/rooms?limit=3&after={ids[1]}", headers=member.headers)
+    assert [r["id"] for r in small.json()] == ids[2:5]
+    for bad in ("limit=-1", "after=-1", "limit=x"):
+        response = await http.get(f"/chat/rooms?{bad}", headers=member.headers)
+        assert response.status_code == 422, (bad, response.text)
+
+    default = data_of(await graphql("{ rooms { id } }", token=member.token))["rooms"]
+    assert [int(r["id"]) for r in default] == ids[: chat.ROOMS_PAGE_DEFAULT]
+    page = await graphql(
+        "query($a: ID) { rooms(first: 4, after: $a) { id } }",
+        {"a": str(ids[2])},
+        token=member.token,
+    )
+    assert [int(r["id"]) for r in data_of(page)["rooms"]] == ids[3:7]
+    huge = data_of(await graphql("{ rooms(first: 100000) { id } }", token=member.token))
+    assert len(huge["rooms"]) == min(len(ids), MAX_PAGE)
+    assert error_codes(await graphql("{ rooms(first: -1) { id } }", token=member.token)) == [
+        "BAD_USER_INPUT"
+    ]
+
+
+async def test_members_are_paged_in_join_order(
+    http: httpx.AsyncClient, graphql: GraphQL, member: Account, make_account: MakeAccount
+) -> None:
+    assert (
+        await http.post("/chat/rooms", json={"name": "crowd"}, headers=member.headers)
+    ).status_code == 201
+    joined = [member.id]
+    for n in range(chat.MEMBERS_PAGE_DEFAULT + 3):
+        account = await make_account(f"m{n}@example.com")
+        response = await http.post(
+            "/graphql",
+            json={"query": 'mutation { joinRoom(room: "crowd") { id } }'},
+            headers=account.headers,
+        )
+        assert response.status_code == 200
+        joined.append(account.id)
+    query = 'query($a: ID) { room(room: "crowd") { members(first: 5, after: $a) { id } } }'
+    default = await graphql('{ room(room: "crowd") { members { id } } }', token=member.token)
+    ids = [int(u["id"]) for u in data_of(default)["room"]["members"]]
+    assert ids == joined[: chat.MEMBERS_PAGE_DEFAULT]
+    page = await graphql(query, {"a": str(joined[3])}, token=member.token)
+    assert [int(u["id"]) for u in data_of(page)["room"]["members"]] == joined[4:9]
+    # Through rooms, every room's page in one request.
+    listed = data_of(
+        await graphql("{ rooms { name members(first: 2) { id } } }", token=member.token)
+    )
+    assert listed["rooms"] == [
+        {"name": "crowd", "members": [{"id": str(joined[0])}, {"id": str(joined[1])}]}
+    ]
+
+
+async def test_the_cost_model_counts_lists_by_their_real_page_size(
+    graphql: GraphQL, member: Account, service: Service
+) -> None:
+    limit = service.settings.graphql_max_cost
+    # rooms(first: R) { members(first: M) { id } } costs 1 + R * (1 + M).
+    rooms, members = 100, (limit - 1) // 100 - 1
+    assert 1 + rooms * (1 + members) <= limit < 1 + rooms * (2 + members)
+    fits = f"{{ rooms(first: {rooms}) {{ members(first: {members}) {{ id }} }} }}"
+    assert not (await graphql(fits, token=member.token)).get("errors")
+    over = f"{{ rooms(first: {rooms}) {{ members(first: {members + 1}) {{ id }} }} }}"
+    body = await graphql(over, token=member.token)
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert body["errors"][0]["extensions"]["limit"] == "cost"
+    # Left out, a page counts as its default size, not as the largest page.
+    default_cost = 1 + chat.ROOMS_PAGE_DEFAULT * (1 + MAX_PAGE)
+    assert default_cost <= limit < 1 + MAX_PAGE * (1 + MAX_PAGE)
+    by_default = f"{{ rooms {{ members(first: {MAX_PAGE}) {{ id }} }} }}"
+    assert not (await graphql(by_default, token=member.token)).get("errors")
+    # The attack run's query: 15 aliases of rooms { members } no longer passes
+    # as cheap (it counted as 10 rooms each).
+    aliases = " ".join(f"a{i}: rooms {{ id name members {{ id }} }}" for i in range(15))
+    attack_cost = 15 * (1 + chat.ROOMS_PAGE_DEFAULT * (2 + 1 + chat.MEMBERS_PAGE_DEFAULT))
+    body = await graphql(f"{{ {aliases} }}", token=member.token)
+    if attack_cost > limit:
+        assert body["errors"][0]["extensions"]["limit"] == "cost"
+    else:
+        assert not body.get("errors")
