@@ -90,6 +90,8 @@ class TokenCodec:
         self.ttl = ttl
 
     def issue(self, user_id: int, session_id: uuid.UUID, now: datetime | None = None) -> str:
+        if not self._secret:
+            raise RuntimeError("JWT_SECRET is not set: this process may not sign tokens")
         now = now or datetime.now(UTC)
         payload: dict[str, Any] = {
             "sub": str(user_id),

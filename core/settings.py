@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from core.startup import redact
+
 DEMO_JWT_SECRET_NOTE = "demo mode: a random JWT secret was generated for this process"
 
 
@@ -54,7 +56,8 @@ def _database_url(env: Mapping[str, str], data_dir: Path) -> str:
     scheme = urlsplit(raw).scheme
     if scheme not in {"sqlite", "postgres", "postgresql", "asyncpg"}:
         raise ConfigError(
-            f"DATABASE_URL must start with sqlite://, postgres:// or postgresql://, got {scheme!r}"
+            "DATABASE_URL must start with sqlite://, postgres:// or postgresql://, "
+            f"got {redact(raw)!r}"
         )
     if scheme == "postgresql":
         raw = "postgres" + raw[len("postgresql") :]
@@ -65,7 +68,7 @@ def _broadcast_url(env: Mapping[str, str]) -> str:
     raw = env.get("BROADCAST_URL") or "memory://"
     scheme = urlsplit(raw).scheme
     if scheme not in {"memory", "redis", "rediss"}:
-        raise ConfigError(f"BROADCAST_URL must be memory:// or redis://..., got {raw!r}")
+        raise ConfigError(f"BROADCAST_URL must be memory:// or redis://..., got {redact(raw)!r}")
     return raw
 
 
@@ -127,6 +130,8 @@ class Settings:
     ws_frame_rate: int = 50
     pubsub_prefix: str = "comptoir"
     log_level: str = "info"
+    log_format: str = "text"
+    startup_timeout: int = 10
     notes: tuple[str, ...] = ()
 
     @property
@@ -134,12 +139,15 @@ class Settings:
         return not self.demo
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, *, signing: bool = True) -> Settings:
+        """Read and check every setting; ``signing=False`` is for the commands
+        that never issue a token (migrate, createuser...): they run without
+        ``JWT_SECRET`` (the token codec then refuses to sign)."""
         env = os.environ if env is None else env
         demo = _bool(env, "DEMO", False)
         notes: list[str] = []
         secret = env.get("JWT_SECRET", "")
-        if not secret:
+        if not secret and (signing or demo):
             if not demo:
                 raise ConfigError(
                     "JWT_SECRET is required outside demo mode "
@@ -147,13 +155,16 @@ class Settings:
                 )
             secret = secrets.token_urlsafe(48)
             notes.append(DEMO_JWT_SECRET_NOTE)
-        elif len(secret) < 32 and not demo:
+        elif secret and len(secret) < 32 and not demo:
             raise ConfigError("JWT_SECRET must be at least 32 characters long")
         data_dir = Path(env.get("DATA_DIR") or "data")
         upload_dir = Path(env.get("UPLOAD_DIR") or data_dir / "uploads")
         log_level = (env.get("LOG_LEVEL") or "info").lower()
         if log_level not in {"debug", "info", "warning", "error"}:
             raise ConfigError(f"LOG_LEVEL must be debug, info, warning or error, got {log_level!r}")
+        log_format = (env.get("LOG_FORMAT") or "text").lower()
+        if log_format not in {"text", "json"}:
+            raise ConfigError(f"LOG_FORMAT must be text or json, got {log_format!r}")
         return cls(
             host=env.get("HOST") or "127.0.0.1",
             port=_port(env, "PORT", 8000),
@@ -202,5 +213,7 @@ class Settings:
             ws_frame_rate=_int(env, "WS_FRAME_RATE", 50, low=1, high=10**6),
             pubsub_prefix=env.get("PUBSUB_PREFIX") or "comptoir",
             log_level=log_level,
+            log_format=log_format,
+            startup_timeout=_int(env, "STARTUP_TIMEOUT", 10, low=1, high=600),
             notes=tuple(notes),
         )
