@@ -43,7 +43,7 @@ class AccessLog:
         if self.trusted(scope):
             for name, value in scope.get("headers", []):
                 if name == REQUEST_ID_HEADER and _REQUEST_ID.fullmatch(value):
-                    return value.decode("ascii")
+                    return bytes(value).decode("ascii")
         return uuid.uuid4().hex
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

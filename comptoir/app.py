@@ -15,11 +15,14 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.types import Scope
 
 import rest_compat
-from comptoir import demo
+from comptoir import demo, metrics_http
+from comptoir.access import AccessLog
 from comptoir.middleware import BodyLimit, SecurityHeaders
 from core import runtime
+from core.clientaddr import _trusted
 from core.settings import Settings
 from rest_compat.http import EXCEPTION_HANDLERS
 from schema import build_schema
@@ -29,6 +32,12 @@ from ws.server import ChatServer
 log = logging.getLogger("comptoir")
 
 MULTIPART_OVERHEAD = 64 * 1024
+
+
+def from_trusted_proxy(scope: Scope, settings: Settings) -> bool:
+    """Whether the peer is one of TRUSTED_PROXIES (whose X-Request-ID counts)."""
+    client = scope.get("client")
+    return client is not None and _trusted(str(client[0]), settings.trusted_proxies)
 
 
 def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
@@ -55,10 +64,12 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         *rest_compat.routes(),
+        *metrics_http.routes,
     ]
 
     routes.append(WebSocketRoute("/graphql", graphql))
     middleware = [
+        Middleware(AccessLog, trusted=lambda scope: from_trusted_proxy(scope, settings)),
         Middleware(SecurityHeaders),
         Middleware(
             CORSMiddleware,

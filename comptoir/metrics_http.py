@@ -16,7 +16,6 @@ from core import metrics
 from core.errors import NotFound, Unauthenticated
 
 
-
 async def scrape(request: Request) -> Response:
     expected = request.app.state.settings.metrics_token
     if not expected:

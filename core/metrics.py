@@ -9,11 +9,12 @@ first :data:`MAX_OPERATION_NAMES` distinct ones get a series of their own.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
 
 __all__ = ["CONTENT_TYPE_LATEST", "exposition"]
 
@@ -114,7 +115,7 @@ class DatabasePool(Collector):
         yield size
 
 
-def _asyncpg_pool() -> object | None:
+def _asyncpg_pool() -> Any:
     from tortoise import Tortoise
 
     try:

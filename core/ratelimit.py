@@ -17,6 +17,8 @@ from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
+from core import audit
+
 
 class RateLimiter(Protocol):
     async def retry_after(self, key: str, limit: int, window: float) -> float:
@@ -87,6 +89,8 @@ class MemoryRateLimiter:
         wait = await self.retry_after(key, limit, window)
         if not wait:
             await self.hit(key, window)
+        else:
+            audit.rate_limited(key, wait)
         return wait
 
     async def refund(self, key: str) -> None:
@@ -192,7 +196,10 @@ class RedisRateLimiter:
 
     async def acquire(self, key: str, limit: int, window: float) -> float:
         args = [window, limit, uuid.uuid4().hex, self._max_events]
-        return float(await self._acquire(keys=[self._key(key)], args=args))
+        wait = float(await self._acquire(keys=[self._key(key)], args=args))
+        if wait:
+            audit.rate_limited(key, wait)
+        return wait
 
     async def refund(self, key: str) -> None:
         await self._redis.zpopmax(self._key(key))

@@ -92,6 +92,13 @@ def _networks(env: Mapping[str, str], name: str) -> tuple[Network, ...]:
         raise ConfigError(f"{name}: {error}") from None
 
 
+def _metrics_token(env: Mapping[str, str]) -> str:
+    token = (env.get("METRICS_TOKEN") or "").strip()
+    if token and len(token) < 16:
+        raise ConfigError("METRICS_TOKEN must be at least 16 characters long")
+    return token
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -145,6 +152,7 @@ class Settings:
     log_level: str = "info"
     log_format: str = "text"
     startup_timeout: int = 10
+    metrics_token: str = field(default="", repr=False)
     notes: tuple[str, ...] = ()
 
     @property
@@ -233,5 +241,6 @@ class Settings:
             log_level=log_level,
             log_format=log_format,
             startup_timeout=_int(env, "STARTUP_TIMEOUT", 10, low=1, high=600),
+            metrics_token=_metrics_token(env),
             notes=tuple(notes),
         )

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
-from core import runtime
+from core import audit, logs, runtime
 from core.errors import Forbidden, RateLimited, Unauthenticated
 from core.security import AccessClaims, hash_refresh_token
 from models import AuthSession, RefreshToken, User
@@ -102,6 +102,7 @@ async def login(*, email: object, password: object, client_ip: str | None) -> To
         ok = await rt.hasher.verify(password, user.password_hash if user else None)
         outcome.ok = ok and user is not None and user.is_active
     if not outcome.ok or user is None:
+        audit.login_failed(address, client_ip)
         raise Unauthenticated(INVALID_CREDENTIALS)
     return await _open_session(user)
 
@@ -162,6 +163,7 @@ async def refresh(*, refresh_token: object) -> TokenPair:
             user = session.user
             return _pair(user, session, refresh=successor, issued_at=row.used_at, jti=jti)
     # Reuse of a spent token: it leaked, so the family is revoked.
+    audit.refresh_reuse(session.id, session.user.id)
     await _revoke(session.id)
     raise Unauthenticated(INVALID_REFRESH)
 
@@ -199,6 +201,7 @@ async def authenticate(token: str) -> tuple[User, AccessClaims]:
         or not session.user.is_active
     ):
         raise Unauthenticated("Invalid or expired token.")
+    logs.set_user(session.user.id)
     return session.user, claims
 
 

@@ -15,6 +15,7 @@ from schema.chat import ChatMutations, ChatQueries, ChatSubscriptions
 from schema.errors import ErrorCodes, log_unexpected
 from schema.files import FileMutations, FileQueries
 from schema.limits import Limits, QueryLimits
+from schema.observe import OperationMetrics
 from schema.products import ProductMutations, ProductQueries
 from schema.resources import ResourceMutations, ResourceQueries
 from schema.subscriptions import WebSocketSession
@@ -55,6 +56,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         max_fields=settings.graphql_max_fields,
     )
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        OperationMetrics,
         lambda: ErrorCodes(hide_suggestions=settings.production),
         lambda: QueryLimits(limits),
         WebSocketSession,
