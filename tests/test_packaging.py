@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # Folders of the checkout that are not part of the installed service.
-NOT_SHIPPED = ("tests/", "bench/", ".ci/", "deploy/", ".github/")
+NOT_SHIPPED = ("tests/", "bench/", "tools/", ".ci/", "deploy/", ".github/")
 
 
 def test_the_wheel_holds_every_file_of_the_service(tmp_path: Path) -> None:
