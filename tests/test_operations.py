@@ -19,6 +19,7 @@ from tests.process_server import serving_process
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+LOCKOUT_ATTEMPTS = 5
 
 
 async def scrape(http: httpx.AsyncClient) -> Samples:
@@ -119,6 +120,7 @@ async def test_request_ids_and_json_access_lines(tmp_path: Path) -> None:
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "info",
         "TRUSTED_PROXIES": "127.0.0.1",
+        "LOGIN_MAX_FAILURES": "3",
     }
     async with serving_process(env, tmp_path) as url:
         async with httpx.AsyncClient(base_url=url) as http:
@@ -143,17 +145,37 @@ async def test_request_ids_and_json_access_lines(tmp_path: Path) -> None:
             )
             assert me.status_code == 200
             user_id = me.json()["id"]
-            failed = await http.post(
-                "/login", json={"email": "log@example.com", "password": "not the one"}
+            denied = await http.post(
+                "/products",
+                json={"name": "x", "price": "1.00", "stock": 1},
+                headers={"Authorization": f"Bearer {token}"},
             )
-            assert failed.status_code == 401
+            assert denied.status_code == 403
+            refresh = register.json()["refresh_token"]
+            rotated = await http.post("/refresh", json={"refresh_token": refresh})
+            successor = rotated.json()["refresh_token"]
+            assert (await http.post("/refresh", json={"refresh_token": successor})).is_success
+            # Spent, and not a retry (its successor was used): reuse revokes the family.
+            reused = await http.post("/refresh", json={"refresh_token": refresh})
+            assert reused.status_code == 401
+            failures = [
+                (
+                    await http.post(
+                        "/login", json={"email": "log@example.com", "password": "not the one"}
+                    )
+                ).status_code
+                for _ in range(LOCKOUT_ATTEMPTS)
+            ]
+            assert failures[0] == 401
+            assert failures[-1] == 429
         ws_url = url.replace("http://", "ws://") + "/graphql"
         async with connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
             # Without a token the server closes with 4403: the code is logged.
             await ws.send(json.dumps({"type": "connection_init"}))
             with pytest.raises(ConnectionClosed):
                 await ws.recv()
-        logs = _lines(next(tmp_path.glob("server-*.log")))
+    # Read once the server stopped: every line is written.
+    logs = _lines(next(tmp_path.glob("server-*.log")))
     access = [line for line in logs if line["logger"] == "comptoir.access"]
     me_line = next(line for line in access if line["request_id"] == "me-1")
     assert me_line["method"] == "GET"
@@ -164,9 +186,8 @@ async def test_request_ids_and_json_access_lines(tmp_path: Path) -> None:
     assert "time" in me_line
     assert any(line["request_id"] == "proxy-id-42" for line in access)
     security = [line for line in logs if line["logger"] == "comptoir.security"]
-    assert any(
-        line["level"] == "WARNING" and line.get("event") == "login failed" for line in security
-    ), security
+    events = {line.get("event") for line in security if line["level"] == "WARNING"}
+    assert {"login failed", "login lockout", "refresh reuse", "denied"} <= events, security
     opened = [line for line in access if line["message"].startswith("websocket open /graphql")]
     closed = [line for line in access if line["message"].startswith("websocket close /graphql")]
     assert opened
