@@ -20,9 +20,8 @@ from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
-JSON_FIELDS = ["asctime", "levelname", "name", "request_id", "message"]
-JSON_RENAMES = {"asctime": "time", "levelname": "level", "name": "logger"}
-ISO_TIME = "%Y-%m-%dT%H:%M:%S%z"
+JSON_FIELDS = ["levelname", "name", "request_id", "message"]
+JSON_RENAMES = {"levelname": "level", "name": "logger"}
 NO_REQUEST = "-"
 
 
@@ -63,8 +62,9 @@ def formatter(log_format: str) -> logging.Formatter:
     if log_format == "json":
         return JsonFormatter(
             JSON_FIELDS,
-            datefmt=ISO_TIME,
             rename_fields=JSON_RENAMES,
+            # ISO 8601 in UTC, to the microsecond.
+            timestamp="time",
             # uvicorn repeats each message with terminal colours.
             reserved_attrs=[*RESERVED_ATTRS, "color_message"],
         )
