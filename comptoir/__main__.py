@@ -34,6 +34,10 @@ def _check(settings: Settings) -> None:
     """Reach the database and the broker before serving: a failure is one line
     (uvicorn would print the lifespan's traceback)."""
     from core import runtime
+    from core.startup import check_listen
+
+    check_listen("PORT", settings.host, settings.port)
+    check_listen("WS_PORT", settings.host, settings.ws_port)
 
     async def main() -> None:
         await runtime.start(settings, migrate=False)

@@ -8,6 +8,7 @@ never hang (see :func:`core.runtime.start`, which cleans up after one).
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Awaitable
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -66,3 +67,20 @@ async def reach(variable: str, url: str, step: Awaitable[T], *, seconds: float) 
             f"{variable}: cannot use {kind} at {where(url)} ({_reason(error)}"
             + (f" after {seconds:g} s)" if isinstance(error, TimeoutError) else ")")
         ) from error
+
+
+def check_listen(variable: str, host: str, port: int) -> None:
+    """Fail now, with one line, if ``host:port`` cannot be listened on (in use,
+    no such address); port 0 picks a free one and always can."""
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _name, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as error:
+        raise StartupError(
+            f"{variable}: cannot listen on {host}:{port} ({_reason(error)})"
+        ) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -85,7 +86,7 @@ def _closed_port_url(scheme: str) -> tuple[str, str]:
     return f"{scheme}://user:hunter2@127.0.0.1:{port}/x", f"127.0.0.1:{port}"
 
 
-@pytest.mark.parametrize("case", ["redis", "postgres", "nonsense", "bad-path"])
+@pytest.mark.parametrize("case", ["redis", "postgres", "nonsense", "bad-path", "port-taken"])
 def test_startup_failure_is_one_line_naming_the_setting_and_host(case: str, tmp_path: Path) -> None:
     env = _env(
         DEMO="1",
@@ -107,13 +108,24 @@ def test_startup_failure_is_one_line_naming_the_setting_and_host(case: str, tmp_
     elif case == "nonsense":
         env.update(DATABASE_URL="nonsense")
         variable, host = "DATABASE_URL", "'nonsense'"
+    elif case == "port-taken":
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env.update(WS_PORT=str(port))
+        variable, host = "WS_PORT", f"127.0.0.1:{port}"
     else:
         # A file in place of the database's folder: SQLite cannot open it.
         (tmp_path / "file").write_text("not a folder")
         env.update(DATABASE_URL=f"sqlite://{tmp_path / 'file' / 'db.sqlite3'}")
         variable, host = "DATABASE_URL", str(tmp_path / "file" / "db.sqlite3")
     started = time.monotonic()
-    result = _cli("serve", env=env)
+    try:
+        result = _cli("serve", env=env)
+    finally:
+        if case == "port-taken":
+            taken.close()
     elapsed = time.monotonic() - started
     assert result.returncode != 0
     assert elapsed < STARTUP_FAILURE_SECONDS, f"took {elapsed:.1f} s"
