@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pty
 import socket
 import subprocess
 import sys
@@ -79,6 +80,56 @@ async def test_management_commands_need_no_jwt_secret(tmp_path: Path) -> None:
         serve = await asyncio.to_thread(_cli, "serve", env=env)
         assert serve.returncode == 2
         assert "JWT_SECRET is required" in serve.stderr
+
+
+def _on_a_terminal(args: list[str], env: dict[str, str], answers: list[str]) -> tuple[int, str]:
+    """Run ``args`` with a pseudo-terminal as its controlling terminal, typing
+    each answer after the next prompt; the exit status and all it printed."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the terminal is its stdin, stdout and /dev/tty
+        try:
+            os.chdir(ROOT)
+            os.execve(args[0], args, env)
+        finally:
+            os._exit(127)  # never back into the test runner
+    output = b""
+    pending = list(answers)
+    try:
+        while True:
+            try:
+                chunk = os.read(fd, 1024)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+            if pending and output.endswith(b": "):
+                os.write(fd, pending.pop(0).encode() + b"\n")
+    finally:
+        os.close(fd)
+        _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), output.decode(errors="replace")
+
+
+async def test_createuser_prompts_for_the_password_twice(tmp_path: Path) -> None:
+    async with scratch_database(os.environ.get("DATABASE_URL"), tmp_path) as database_url:
+        env = _env(
+            DEMO="0", DATABASE_URL=database_url, BROADCAST_URL="memory://", BCRYPT_ROUNDS="4"
+        )
+        assert (await asyncio.to_thread(_cli, "migrate", env=env)).returncode == 0
+        command = [sys.executable, "-m", "comptoir", "createuser", "--email", "tty@example.com"]
+        code, output = await asyncio.to_thread(
+            _on_a_terminal, command, env, ["typed password", "typed password"]
+        )
+        assert code == 0, output
+        assert "Password (again):" in output
+        assert "typed password" not in output  # not echoed
+        assert "created MEMBER tty@example.com" in output
+        code, output = await asyncio.to_thread(
+            _on_a_terminal, [*command[:-1], "other@example.com"], env, ["one", "another"]
+        )
+        assert code != 0
+        assert "do not match" in output
 
 
 def _closed_port_url(scheme: str) -> tuple[str, str]:
