@@ -150,7 +150,8 @@ class TokenCodec:
             user_id = int(payload["sub"])
             session_id = uuid.UUID(str(payload["sid"]))
             expires_at = datetime.fromtimestamp(int(payload["exp"]), UTC)
-        except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError, OverflowError, OSError):
+            # OverflowError, OSError: an ``exp`` no datetime can hold (1e20).
             raise Unauthenticated("Invalid or expired token.") from None
         return AccessClaims(user_id, session_id, expires_at, str(payload["jti"]))
 

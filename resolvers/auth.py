@@ -10,15 +10,18 @@ carries its ``sid``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from tortoise.exceptions import BaseORMException
 from tortoise.transactions import in_transaction
 
 from core import audit, logs, runtime
-from core.errors import Forbidden, RateLimited, Unauthenticated
+from core.errors import BadUserInput, Conflict, Forbidden, NotFound, RateLimited, Unauthenticated
 from core.security import AccessClaims, hash_refresh_token
-from models import AuthSession, RefreshToken, User
+from models import AuthSession, RefreshToken, Role, User
 from resolvers import login_guard, users, validation
 
 INVALID_CREDENTIALS = "Invalid email or password."
@@ -26,6 +29,11 @@ INVALID_CREDENTIALS = "Invalid email or password."
 # the WebSocket connections opened with them.
 SESSIONS_CHANNEL = "sessions"
 INVALID_REFRESH = "Invalid or expired refresh token."
+# What registering a taken email answers: it does not say why. Registration
+# logs in at once (the contract's 201 pair), so a refusal cannot look like a
+# success; the per-address budget (REGISTER_IP_MAX) bounds how fast anyone
+# can probe, and this wording gives nothing beyond the refusal itself.
+REGISTER_REFUSED = "This email cannot be registered."
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +93,12 @@ async def register(
     if wait:
         raise RateLimited(wait, "Too many registrations from this address; retry later.")
     with login_guard.hashing_slot(client_ip):
-        user = await users.create_user(email=email, password=password, display_name=display_name)
+        try:
+            user = await users.create_user(
+                email=email, password=password, display_name=display_name
+            )
+        except Conflict:
+            raise Conflict(REGISTER_REFUSED, field="email") from None
     return await _open_session(user)
 
 
@@ -180,6 +193,31 @@ async def logout(*, refresh_token: object) -> bool:
     return True
 
 
+async def deactivate_user(*, actor: User | None, user_id: object, field: str = "id") -> bool:
+    """ADMIN only: the account can no longer log in or refresh, and every
+    session of it is revoked as logout does, so every process ends its
+    WebSocket connections and subscriptions."""
+    admin = users.require_user(actor)
+    if admin.role != Role.ADMIN:
+        raise Forbidden("Only an ADMIN may deactivate users.")
+    target = validation.parse_id(user_id, field)
+    if target == admin.id:
+        raise BadUserInput("An ADMIN cannot deactivate their own account.", field=field)
+    if not await User.filter(id=target).update(is_active=False):
+        raise NotFound("User not found.")
+    await revoke_user_sessions(target)
+    return True
+
+
+async def revoke_user_sessions(user_id: int) -> None:
+    """Revoke every open session of a user, one by one, as logout does."""
+    open_ids = await AuthSession.filter(user_id=user_id, revoked_at__isnull=True).values_list(
+        "id", flat=True
+    )
+    for session_id in open_ids:
+        await _revoke(session_id)  # type: ignore[arg-type]
+
+
 async def _revoke(session_id: uuid.UUID) -> None:
     revoked = await AuthSession.filter(id=session_id, revoked_at__isnull=True).update(
         revoked_at=datetime.now(UTC)
@@ -207,6 +245,26 @@ async def authenticate(token: str) -> tuple[User, AccessClaims]:
 
 async def session_is_open(session_id: uuid.UUID) -> bool:
     return await AuthSession.filter(id=session_id, revoked_at__isnull=True).exists()
+
+
+class SessionEnded(Unauthenticated):
+    """The session behind a long-lived connection is gone."""
+
+
+@asynccontextmanager
+async def in_session(session_id: uuid.UUID) -> AsyncIterator[None]:
+    """Work done for a long-lived connection (a chat WebSocket).
+
+    A user deleted under an open connection takes their sessions along
+    unannounced, and the work then fails on the database's foreign keys:
+    that is the session's end (SessionEnded), not a server error.
+    """
+    try:
+        yield
+    except BaseORMException:
+        if await session_is_open(session_id):
+            raise
+        raise SessionEnded("Your session has ended.") from None
 
 
 def bearer_token(header: str | None) -> str | None:

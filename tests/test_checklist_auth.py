@@ -64,6 +64,9 @@ def forged_tokens(valid: str) -> dict[str, str]:
         "HS512": signed({}, algorithm="HS512"),
         "expired beyond the leeway": signed({"exp": now - 60, "iat": now - 960, "nbf": now - 960}),
         "nbf in the future": signed({"nbf": now + 120}),
+        # Issue 11 finding 14: no datetime holds these; once a 500.
+        "exp 1e20": signed({"exp": 1e20}),
+        "exp 10**20": signed({"exp": 10**20}),
         "no exp": signed({}, drop="exp"),
         "no sub": signed({}, drop="sub"),
         "sub of another user": signed({"sub": str(int(claims["sub"]) + 1)}),
