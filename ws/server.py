@@ -9,7 +9,7 @@ WebSocket is opened:
 - 401 without a valid, unexpired access token (``Authorization: Bearer``
   or ``?token=``), with nothing else said;
 - 429 when the user holds ``WS_MAX_CONNECTIONS_PER_USER`` connections
-  (on this process; on all of them with Redis, see :mod:`ws.leases`).
+  (on this process; on all of them with Redis, see :mod:`core.leases`).
 
 Then one coroutine per connection reads frames (:mod:`ws.frames`) and
 hands them to :mod:`ws.handlers`. Close codes: 1001 on shutdown, 1003
@@ -34,6 +34,7 @@ from websockets.http11 import Request, Response
 
 from core import runtime
 from core.errors import INTERNAL_MESSAGE, ComptoirError, RateLimited, Unauthenticated
+from core.leases import ConnectionCaps, Refusal, SharedUserCaps
 from core.security import AccessClaims
 from core.settings import Settings
 from models import User
@@ -42,8 +43,7 @@ from ws import frames
 from ws.client import CLOSE_AUTH, Client, ClientGone
 from ws.handlers import Handlers, ready_frame, still_valid
 from ws.hub import FeedUnavailable, Hub
-from ws.leases import SharedUserCaps
-from ws.limits import ConnectionCaps, Refusal, TokenBucket
+from ws.limits import TokenBucket
 
 log = logging.getLogger("comptoir.ws")
 
