@@ -44,9 +44,11 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
                 await demo.seed_if_empty()
             await chat.start()
             log.info("chat WebSocket server on ws://%s:%d", settings.host, chat.port)
+            graphql.live_sockets.start()
             try:
                 yield
             finally:
+                await graphql.live_sockets.close()
                 await chat.close()
         finally:
             await runtime.stop()

@@ -28,6 +28,7 @@ from models import User as UserRow
 from resolvers import chat
 from schema import loaders
 from schema.context import Context, Info
+from schema.fanout import VIEWER_DEPENDENT
 from schema.pagination import PageInfo, cursors, edges, page_info
 from schema.subscriptions import graphql_error, live_claims, while_session_lasts
 from schema.users import User
@@ -60,7 +61,9 @@ class Room:
         row = await loaders.users_by_id(info.context).load(self._created_by_id)
         return User.from_row(row) if row else None
 
-    @strawberry.field(description="Visible to members only: empty for anyone else.")
+    @strawberry.field(
+        description="Visible to members only: empty for anyone else.", metadata=VIEWER_DEPENDENT
+    )
     async def members(self, info: Info) -> list[User]:
         rows = await loaders.room_members(info.context).load(self._row_id)
         return [User.from_row(r) for r in rows]
