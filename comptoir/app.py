@@ -21,6 +21,7 @@ from comptoir import demo
 from comptoir.middleware import BodyLimit, SecurityHeaders
 from core import runtime
 from core.settings import Settings
+from resolvers import live
 from rest_compat.http import EXCEPTION_HANDLERS
 from schema import build_schema
 from schema.view import GraphQLView
@@ -42,6 +43,7 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
         try:
             if settings.demo:
                 await demo.seed_if_empty()
+            await live.start()
             await chat.start()
             log.info("chat WebSocket server on ws://%s:%d", settings.host, chat.port)
             graphql.live_sockets.start()
@@ -51,6 +53,7 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
                 await graphql.live_sockets.close()
                 await chat.close()
         finally:
+            await live.stop()
             await runtime.stop()
 
     graphql = GraphQLView(build_schema(settings), settings)

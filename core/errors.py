@@ -10,6 +10,7 @@
     ├── PayloadTooLarge           PAYLOAD_TOO_LARGE      413
     ├── BadUserInput              BAD_USER_INPUT         422
     ├── RateLimited               RATE_LIMITED           429 (+ retry_after_ms)
+    ├── ServiceUnavailable        SERVICE_UNAVAILABLE    503 (+ retry_after_ms)
     └── InternalError             INTERNAL_SERVER_ERROR  500
 
 Resolvers raise these; each door (GraphQL, REST, WebSocket) maps them once.
@@ -89,10 +90,8 @@ class BadUserInput(ComptoirError):
     default_message = "Invalid input."
 
 
-class RateLimited(ComptoirError):
-    code = "RATE_LIMITED"
-    status = 429
-    default_message = "Too many requests; retry later."
+class RetryLater(ComptoirError):
+    """An error that says when to retry (``retry_after_ms``; REST Retry-After)."""
 
     def __init__(self, retry_after: float, message: str | None = None) -> None:
         super().__init__(message)
@@ -106,6 +105,20 @@ class RateLimited(ComptoirError):
         ext = super().extensions()
         ext["retryAfterMs"] = self.retry_after_ms
         return ext
+
+
+class RateLimited(RetryLater):
+    code = "RATE_LIMITED"
+    status = 429
+    default_message = "Too many requests; retry later."
+
+
+class ServiceUnavailable(RetryLater):
+    """A dependency (the pub/sub broker) is away for now."""
+
+    code = "SERVICE_UNAVAILABLE"
+    status = 503
+    default_message = "Temporarily unavailable; retry later."
 
 
 class InternalError(ComptoirError):

@@ -130,6 +130,7 @@ class Settings:
     ws_close_timeout: int = 5
     ws_frame_rate: int = 50
     pubsub_prefix: str = "comptoir"
+    broker_grace_seconds: int = 30
     log_level: str = "info"
     notes: tuple[str, ...] = ()
 
@@ -217,6 +218,7 @@ class Settings:
             ws_close_timeout=_int(env, "WS_CLOSE_TIMEOUT", 5, low=1, high=60),
             ws_frame_rate=_int(env, "WS_FRAME_RATE", 50, low=1, high=10**6),
             pubsub_prefix=env.get("PUBSUB_PREFIX") or "comptoir",
+            broker_grace_seconds=_int(env, "BROKER_GRACE_SECONDS", 30, low=1, high=86400),
             log_level=log_level,
             notes=tuple(notes),
         )

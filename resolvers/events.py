@@ -1,0 +1,181 @@
+"""Typed domain events: what happened, once, for every real-time door.
+
+A resolver stores a row, commits, then publishes one event per domain fact
+(:func:`resolvers.live.publish`). Each event names the channels it belongs to and carries
+what a door needs to render it; the doors translate it into their own wire
+format (the WS frame in ``ws/``, the GraphQL type in ``schema/``, REST JSON
+in ``rest_compat/``). No door parses another door's format.
+
+On the broker an event travels as JSON ``{"kind", "prev_id", ...fields}``.
+``prev_id`` is the id of the previous event *of that channel* (read in the
+transaction that stored the row), so that a process receiving it can tell a
+gap (``prev_id`` above what it delivered last) and fill it from the
+database (:mod:`resolvers.live`).
+
+Adding a kind: a frozen dataclass with ``kind``, ``id`` and ``channels()``,
+decorated with :func:`register`; the doors then add their rendering.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from tortoise.models import Model
+
+from models import DirectMessage, Message, Room
+
+
+def room_channel(room_id: int) -> str:
+    return f"room:{room_id}"
+
+
+def user_channel(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def fk(row: Model, name: str) -> int:
+    """The raw id behind a foreign key (``room_id``, ``author_id``...)."""
+    value = getattr(row, f"{name}_id")
+    assert isinstance(value, int)
+    return value
+
+
+class Event(Protocol):
+    """What every event kind offers (see :func:`register`)."""
+
+    kind: ClassVar[str]
+
+    @property
+    def id(self) -> int:
+        """The ordering id: strictly increasing within each of its channels."""
+        ...
+
+    def channels(self) -> tuple[str, ...]: ...
+
+
+E = TypeVar("E", bound=type)
+KINDS: dict[str, type[Any]] = {}
+
+
+def register(cls: E) -> E:
+    kind = cls.kind  # type: ignore[attr-defined]
+    if kind in KINDS:
+        raise ValueError(f"event kind {kind!r} registered twice")
+    KINDS[kind] = cls
+    return cls
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class MessagePosted:
+    """A message was posted in a room."""
+
+    kind: ClassVar[str] = "message"
+    id: int
+    room_id: int
+    room_name: str
+    author_id: int
+    content: str
+    created_at: datetime
+    client_id: str | None
+
+    def channels(self) -> tuple[str, ...]:
+        return (room_channel(self.room_id),)
+
+    @classmethod
+    def from_row(cls, m: Message) -> MessagePosted:
+        """From a stored message whose ``room`` is loaded."""
+        room = m.room
+        if not isinstance(room, Room):
+            raise TypeError("MessagePosted needs the message's room loaded")
+        return cls(
+            id=m.id,
+            room_id=room.id,
+            room_name=room.name,
+            author_id=fk(m, "author"),
+            content=m.content,
+            created_at=_utc(m.created_at),
+            client_id=m.client_id,
+        )
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class DirectMessageSent:
+    """A direct message was sent; it belongs to both parties' channels."""
+
+    kind: ClassVar[str] = "dm"
+    id: int
+    sender_id: int
+    recipient_id: int
+    content: str
+    created_at: datetime
+    client_id: str | None
+
+    def channels(self) -> tuple[str, ...]:
+        return (user_channel(self.sender_id), user_channel(self.recipient_id))
+
+    @classmethod
+    def from_row(cls, d: DirectMessage) -> DirectMessageSent:
+        return cls(
+            id=d.id,
+            sender_id=fk(d, "sender"),
+            recipient_id=fk(d, "recipient"),
+            content=d.content,
+            created_at=_utc(d.created_at),
+            client_id=d.client_id,
+        )
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+# --- broker JSON -------------------------------------------------------------
+
+_DATETIME_FIELDS: dict[str, frozenset[str]] = {}
+
+
+def _datetime_fields(cls: type[Any]) -> frozenset[str]:
+    names = _DATETIME_FIELDS.get(cls.kind)
+    if names is None:
+        names = frozenset(f.name for f in dataclasses.fields(cls) if f.type in ("datetime",))
+        _DATETIME_FIELDS[cls.kind] = names
+    return names
+
+
+def encode(event: Event, prev_id: int) -> dict[str, Any]:
+    """The broker document of ``event`` on a channel whose previous event is ``prev_id``."""
+    doc: dict[str, Any] = {"kind": event.kind, "prev_id": prev_id}
+    for field in dataclasses.fields(event):  # type: ignore[arg-type]
+        value = getattr(event, field.name)
+        doc[field.name] = value.isoformat() if isinstance(value, datetime) else value
+    return doc
+
+
+class Undecodable(ValueError):
+    """A broker document that is not an event of a known kind."""
+
+
+def decode(doc: Mapping[str, Any]) -> tuple[Event, int]:
+    """``(event, prev_id)`` from a broker document; :class:`Undecodable` otherwise."""
+    cls = KINDS.get(str(doc.get("kind")))
+    if cls is None:
+        raise Undecodable(f"unknown event kind {doc.get('kind')!r}")
+    try:
+        values = {f.name: doc[f.name] for f in dataclasses.fields(cls)}
+        for name in _datetime_fields(cls):
+            values[name] = datetime.fromisoformat(values[name])
+        prev_id = doc["prev_id"]
+        if not isinstance(prev_id, int) or not isinstance(values.get("id"), int):
+            raise Undecodable("ids must be integers")
+        event: Event = cls(**values)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Undecodable(str(exc)) from exc
+    return event, prev_id

@@ -1,0 +1,231 @@
+"""One channel's feed in this process: one broker subscription, in order, no gap.
+
+A :class:`Feed` subscribes to its channel once for all its local listeners.
+Once the broker confirms the subscription (the probe, see
+:meth:`resolvers.live.Live.probe`), it reads the channel's head from the
+database: that is ``last``, the id delivered last. From then on each event
+from the broker is:
+
+- a duplicate when ``id <= last`` (dropped);
+- next when ``prev_id <= last`` (delivered, ``last = id``);
+- after a gap when ``prev_id > last``: another process's publish has not
+  arrived yet, or was lost. The feed reads ``(last, id]`` from the
+  database, in order, and delivers it.
+
+When the broker goes away the feed keeps its listeners and resubscribes
+with backoff; once live again it fills ``(last, head]`` from the database.
+Only a broker that stays away past ``BROKER_GRACE_SECONDS`` ends the feed
+(``Listener.lost``).
+
+A listener attaching with ``after`` gets the stored events after it
+(replay, in pages), while live events are held for it; the held ones it
+has not seen follow, and it is live. Without ``after`` it is live at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from core.errors import ServiceUnavailable
+from resolvers.events import Event, Undecodable, decode
+from resolvers.live import sources
+
+if TYPE_CHECKING:
+    from resolvers.live import Listener
+
+log = logging.getLogger("comptoir.live")
+
+REPLAY_PAGE = 200
+FILL_PAGE = 1000
+# Live events held for one listener while it replays; past this it is dropped.
+HOLD_MAX = 10_000
+BACKOFF_FIRST = 0.05
+BACKOFF_MAX = 1.0
+BROKER_AWAY = "The live feed's broker is unavailable; reconnect."
+
+
+class _Member:
+    __slots__ = ("held", "last", "listener")
+
+    def __init__(self, listener: Listener) -> None:
+        self.listener = listener
+        self.last = 0
+        # Events held while replaying; None once live.
+        self.held: list[Event] | None = []
+
+
+class Feed:
+    def __init__(
+        self,
+        channel: str,
+        subscribe: Callable[[str], Any],
+        probe: Callable[[], Awaitable[None]],
+        grace: float,
+    ) -> None:
+        self.channel = channel
+        self._subscribe = subscribe
+        self._probe = probe
+        self._grace = grace
+        self.members: dict[Listener, _Member] = {}
+        self.last: int | None = None
+        self.live = False
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.task: asyncio.Task[None] | None = None
+        self.delivered = 0
+        self.recoveries = 0
+
+    # --- listeners ---------------------------------------------------------------------
+
+    async def attach(self, listener: Listener, after: int | None) -> None:
+        if listener in self.members:
+            raise ValueError(f"listener already attached to {self.channel}")
+        member = self.members[listener] = _Member(listener)
+        start = self.last if self.ready.done() else None
+        await asyncio.shield(self.ready)
+        if self.members.get(listener) is not member:
+            return  # detached meanwhile
+        if after is None:
+            member.last = start if start is not None else self._base
+        else:
+            member.last = after
+            await self._replay(member)
+        held, member.held = member.held or [], None
+        for event in held:
+            if event.id > member.last:
+                member.last = event.id
+                member.listener.deliver(event)
+
+    async def _replay(self, member: _Member) -> None:
+        drained = getattr(member.listener, "drained", None)
+        while True:
+            batch = await sources.events_after(self.channel, member.last, REPLAY_PAGE)
+            for event in batch:
+                if member.held is None:
+                    return  # dropped meanwhile
+                member.last = event.id
+                member.listener.deliver(event)
+            if len(batch) < REPLAY_PAGE:
+                return
+            if drained is not None:
+                await drained()
+
+    def detach(self, listener: Listener) -> bool:
+        """Forget ``listener``; True when the feed has no listener left."""
+        self.members.pop(listener, None)
+        return not self.members
+
+    # --- delivery --------------------------------------------------------------------------
+
+    def _emit(self, event: Event) -> None:
+        self.last = event.id
+        for member in list(self.members.values()):
+            held = member.held
+            if held is not None:
+                held.append(event)
+                if len(held) > HOLD_MAX:
+                    self._drop(member, "fell behind while replaying")
+                continue
+            if event.id > member.last:
+                member.last = event.id
+                try:
+                    member.listener.deliver(event)
+                except Exception:
+                    log.exception("listener of %s failed", self.channel)
+                else:
+                    self.delivered += 1
+
+    def _drop(self, member: _Member, why: str) -> None:
+        self.members.pop(member.listener, None)
+        member.held = None
+        member.listener.lost(ServiceUnavailable(5, f"Live feed ended: {why}."))
+
+    async def _fill(self, upto: int | None) -> None:
+        """Deliver stored events after ``last`` (up to ``upto``), in order."""
+        assert self.last is not None
+        while upto is None or self.last < upto:
+            batch = await sources.events_after(self.channel, self.last, FILL_PAGE)
+            for event in batch:
+                if upto is not None and event.id > upto:
+                    return
+                self._emit(event)
+            if len(batch) < FILL_PAGE:
+                return
+
+    async def _on_document(self, doc: dict[str, Any]) -> None:
+        try:
+            event, prev_id = decode(doc)
+        except Undecodable:
+            return  # not an event (a probe, another version's kind)
+        last = self.last
+        assert last is not None
+        if event.id <= last:
+            return
+        if prev_id > last:
+            await self._fill(event.id)
+            if self.last is not None and event.id <= self.last:
+                return
+        self._emit(event)
+
+    # --- the broker subscription ----------------------------------------------------------------
+
+    @property
+    def _base(self) -> int:
+        assert self.last is not None
+        return self.last
+
+    async def run(self, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        backoff = BACKOFF_FIRST
+        away_since: float | None = None
+        while True:
+            try:
+                async with self._subscribe(self.channel) as documents:
+                    await self._probe()
+                    top = await sources.head(self.channel)
+                    if self.last is None:
+                        self.last = top
+                    else:
+                        await self._fill(None)
+                    if away_since is not None:
+                        self.recoveries += 1
+                        log.info(
+                            "live feed %s back after %.2fs",
+                            self.channel,
+                            time.monotonic() - away_since,
+                        )
+                    self.live, away_since, backoff = True, None, BACKOFF_FIRST
+                    if not self.ready.done():
+                        self.ready.set_result(None)
+                    async for doc in documents:
+                        await self._on_document(doc)
+            except asyncio.CancelledError:
+                if not self.ready.done():
+                    self.ready.cancel()
+                raise
+            except Exception as exc:
+                if self.live or away_since is None:
+                    log.warning("live feed %s lost its broker: %s", self.channel, exc)
+                if not self.ready.done():  # never live: refuse now, do not hang
+                    self.ready.set_exception(ServiceUnavailable(5, BROKER_AWAY))
+                    self._end()
+                    return
+            self.live = False
+            now = time.monotonic()
+            away_since = now if away_since is None else away_since
+            if now - away_since > self._grace:
+                log.error("live feed %s: broker away past %.0fs", self.channel, self._grace)
+                self._end()
+                return
+            await asyncio.sleep(backoff)
+            backoff = min(BACKOFF_MAX, backoff * 2)
+
+    def _end(self) -> None:
+        members, self.members = list(self.members.values()), {}
+        for member in members:
+            member.held = None
+            member.listener.lost(ServiceUnavailable(5, BROKER_AWAY))
