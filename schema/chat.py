@@ -5,35 +5,38 @@ per-request DataLoaders (``schema.loaders``): a page of 50 messages costs the
 same few queries as a page of 5.
 
 Subscriptions (graphql-transport-ws; ``context.user`` is set by
-``connection_init``) check access first, subscribe to the pub/sub channel,
-then replay what was stored after ``after`` and go live, dropping live
-events already replayed: no gap and no duplicate. They end when the
-connection's session does (``schema.subscriptions``).
+``connection_init``) check access first, then listen to the live module's
+feed of the channel (``resolvers.live``: replay after ``after``, then live,
+in id order across processes, no gap, no duplicate) and render each event
+as a GraphQL type. They end when the connection's session does
+(``schema.subscriptions``).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
-from core import runtime
 from core.errors import ComptoirError, NotFound
 from models import DirectMessage as DirectMessageRow
 from models import Message as MessageRow
 from models import Room as RoomRow
-from models import User as UserRow
 from resolvers import chat
+from resolvers.events import (
+    DirectMessageSent,
+    Event,
+    MessagePosted,
+    room_channel,
+    user_channel,
+)
 from schema import loaders
 from schema.context import Context, Info
-from schema.fanout import VIEWER_DEPENDENT
+from schema.fanout import VIEWER_DEPENDENT, LiveSource
 from schema.pagination import PageInfo, cursors, edges, page_info
-from schema.subscriptions import graphql_error, live_claims, while_session_lasts
+from schema.subscriptions import graphql_error, live_claims
 from schema.users import User
-
-REPLAY_BATCH = 500
 
 
 async def _user(context: Context, user_id: int) -> User:
@@ -114,14 +117,14 @@ class Message:
         )
 
     @classmethod
-    def from_event(cls, event: dict[str, Any]) -> Message:
+    def from_event(cls, event: MessagePosted) -> Message:
         return cls(
-            id=strawberry.ID(str(event["id"])),
-            content=event["content"],
-            client_id=event["client_id"],
-            created_at=datetime.fromisoformat(event["timestamp"]),
-            _room_id=event["room_id"],
-            _author_id=event["from_user"],
+            id=strawberry.ID(str(event.id)),
+            content=event.content,
+            client_id=event.client_id,
+            created_at=event.created_at,
+            _room_id=event.room_id,
+            _author_id=event.author_id,
         )
 
 
@@ -166,14 +169,14 @@ class DirectMessage:
         )
 
     @classmethod
-    def from_event(cls, event: dict[str, Any]) -> DirectMessage:
+    def from_event(cls, event: DirectMessageSent) -> DirectMessage:
         return cls(
-            id=strawberry.ID(str(event["id"])),
-            content=event["content"],
-            client_id=event["client_id"],
-            created_at=datetime.fromisoformat(event["timestamp"]),
-            _from_id=event["from_user"],
-            _to_id=event["to_user"],
+            id=strawberry.ID(str(event.id)),
+            content=event.content,
+            client_id=event.client_id,
+            created_at=event.created_at,
+            _from_id=event.sender_id,
+            _to_id=event.recipient_id,
         )
 
 
@@ -304,34 +307,12 @@ class ChatMutations:
         return DirectMessage.from_row(row)
 
 
-async def _room_stream(room: RoomRow, after: int | None) -> AsyncGenerator[Message, None]:
-    async with runtime.get().pubsub.subscribe(chat.room_channel(room.id)) as events:
-        last = after or 0
-        while after is not None:
-            batch = await chat.messages_after(room_id=room.id, after=last, limit=REPLAY_BATCH)
-            for row in batch:
-                last = row.id
-                yield Message.from_row(row)
-            if len(batch) < REPLAY_BATCH:
-                break
-        async for event in events:
-            if event.get("type") == "message" and event["id"] > last:
-                yield Message.from_event(event)
+def _message_of(event: Event) -> Message | None:
+    return Message.from_event(event) if isinstance(event, MessagePosted) else None
 
 
-async def _dm_stream(user: UserRow, after: int | None) -> AsyncGenerator[DirectMessage, None]:
-    async with runtime.get().pubsub.subscribe(chat.user_channel(user.id)) as events:
-        last = after or 0
-        while after is not None:
-            batch = await chat.direct_messages_after(actor=user, after=last, limit=REPLAY_BATCH)
-            for row in batch:
-                last = row.id
-                yield DirectMessage.from_row(row)
-            if len(batch) < REPLAY_BATCH:
-                break
-        async for event in events:
-            if event.get("type") == "dm" and event["id"] > last:
-                yield DirectMessage.from_event(event)
+def _dm_of(event: Event) -> DirectMessage | None:
+    return DirectMessage.from_event(event) if isinstance(event, DirectMessageSent) else None
 
 
 @strawberry.type
@@ -343,14 +324,14 @@ class ChatSubscriptions:
     )
     async def room_messages(
         self, info: Info, room: str, after: strawberry.ID | None = None
-    ) -> AsyncGenerator[Message, None]:
+    ) -> AsyncIterator[Message]:
         claims = live_claims(info.context)
         try:
             found = await chat.resolve_room(actor=info.context.user, room=room)
             after_id = None if after is None else chat.check_after(after)
         except ComptoirError as error:
             raise graphql_error(error) from None
-        return while_session_lasts(claims, _room_stream(found, after_id))
+        return LiveSource(claims, room_channel(found.id), after_id, _message_of)
 
     @strawberry.subscription(
         description="Every new DM to or from the caller; with `after`, the stored ones "
@@ -358,7 +339,7 @@ class ChatSubscriptions:
     )
     async def direct_messages(
         self, info: Info, after: strawberry.ID | None = None
-    ) -> AsyncGenerator[DirectMessage, None]:
+    ) -> AsyncIterator[DirectMessage]:
         claims = live_claims(info.context)
         user = info.context.user
         assert user is not None
@@ -366,4 +347,4 @@ class ChatSubscriptions:
             after_id = None if after is None else chat.check_after(after)
         except ComptoirError as error:
             raise graphql_error(error) from None
-        return while_session_lasts(claims, _dm_stream(user, after_id))
+        return LiveSource(claims, user_channel(user.id), after_id, _dm_of)

@@ -42,8 +42,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from contextvars import ContextVar
-from copy import copy
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from graphql import (
     FieldNode,
@@ -61,15 +60,16 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from core import runtime
-from core.errors import ComptoirError
+from core.errors import ComptoirError, Unauthenticated
 from core.security import AccessClaims
 from resolvers import live
 from resolvers.events import Event
 from schema.context import Context
 from schema.errors import client_error, log_unexpected
-from schema.subscriptions import graphql_error
+from schema.subscriptions import SESSION_ENDED, graphql_error
 
 log = logging.getLogger("comptoir.graphql")
+T = TypeVar("T")
 
 VIEWER_DEPENDENT = {"viewer_dependent": True}
 """``strawberry.field(metadata=VIEWER_DEPENDENT)``: this field's value depends on who asks."""
@@ -101,23 +101,21 @@ class FanoutExecutor(StrawberryGraphQLCoreExecutionContext):
         return super().cancellable_iterable(iterable)
 
 
-class LiveSource:
+class LiveSource(Generic[T]):
     """What a live subscription resolver returns: a channel from ``after`` on,
-    for a viewer whose session must last, each event rendered by ``render``."""
+    while the session of ``claims`` lasts, each event rendered by ``render``
+    (None: not for this subscription)."""
 
     def __init__(
         self,
-        *,
-        context: Context,
+        claims: AccessClaims,
         channel: str,
         after: int | None,
-        claims: AccessClaims,
-        render: Callable[[Event], Any],
+        render: Callable[[Event], T | None],
     ) -> None:
-        self.context = context
+        self.claims = claims
         self.channel = channel
         self.after = after
-        self.claims = claims
         self.render = render
         self.executor: FanoutExecutor | None = None
         self._ended: asyncio.Future[ComptoirError | None] = (
@@ -130,29 +128,34 @@ class LiveSource:
         if not self._ended.done():
             self._ended.set_result(error)
 
-    def __aiter__(self) -> LiveSource:
+    def __aiter__(self) -> LiveSource[T]:
         return self
 
-    async def __anext__(self) -> Any:
+    async def __anext__(self) -> T:
         if self._closed:
             raise StopAsyncIteration
         target = TARGET.get()
         if self._queue is None and self.executor is not None and target is not None:
             self._closed = True
             await self._grouped(*target)
+            raise StopAsyncIteration  # pragma: no cover (_grouped raises)
         if self._queue is None:
             self._queue = asyncio.Queue()
             await self._open(_Queued(self._queue, self))
-        getter = asyncio.ensure_future(self._queue.get())
+        getter: asyncio.Future[Any] = asyncio.ensure_future(self._queue.get())
         try:
             await asyncio.wait({getter, self._ended}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             getter.cancel()
         if getter.done() and not getter.cancelled():
-            return self.render(getter.result())
+            value = self.render(getter.result())
+            if value is None:
+                return await self.__anext__()
+            return value
         self._closed = True
         await self._close_fallback()
         self._raise_end()
+        raise StopAsyncIteration  # pragma: no cover (_raise_end raises)
 
     def _raise_end(self) -> None:
         error = self._ended.result()
@@ -166,14 +169,13 @@ class LiveSource:
 
     # --- fallback: one subscriber, iterated by graphql-core ------------------------------
 
-    async def _open(self, listener: live.Listener) -> None:
-        self._listener = listener
+    async def _open(self, listener: _Queued) -> None:
         self._watch = await _watch(self.claims, self.end)
+        self._listener: _Queued | None = listener
         try:
             await live.get().attach(self.channel, listener, after=self.after)
         except BaseException:
-            self._watch.cancel()
-            live.get().detach(self.channel, listener)
+            await self._close_fallback()
             raise
 
     async def _close_fallback(self) -> None:
@@ -204,8 +206,11 @@ class LiveSource:
 
 
 async def _watch(claims: AccessClaims, on_end: Callable[[ComptoirError], None]) -> Any:
+    def ended(_: ComptoirError) -> None:
+        on_end(Unauthenticated(SESSION_ENDED))
+
     try:
-        return await live.get().watch_session(claims, on_end)
+        return await live.get().watch_session(claims, ended)
     except ComptoirError as error:
         raise graphql_error(error) from None
 
@@ -215,7 +220,7 @@ class _Queued:
 
     __slots__ = ("queue", "source")
 
-    def __init__(self, queue: asyncio.Queue[Event], source: LiveSource) -> None:
+    def __init__(self, queue: asyncio.Queue[Event], source: LiveSource[Any]) -> None:
         self.queue = queue
         self.source = source
 
@@ -231,7 +236,7 @@ class Subscriber:
 
     __slots__ = ("active", "group", "source", "target")
 
-    def __init__(self, group: Group, source: LiveSource, target: Target) -> None:
+    def __init__(self, group: Group, source: LiveSource[Any], target: Target) -> None:
         self.group = group
         self.source = source
         self.target = target
@@ -272,6 +277,8 @@ class Group:
                 while self.queue and self.queue[0][0] is event:
                     batch.append(self.queue.popleft()[1])
                 head = await self._execute(event, first.source)
+                if head is None:
+                    continue
                 for done, subscriber in enumerate(batch, 1):
                     if subscriber.active:
                         subscriber.target.write(head + subscriber.target.id_json + "}")
@@ -284,10 +291,14 @@ class Group:
             if self.queue:  # arrived while the last write yielded
                 self.task = asyncio.create_task(self._run())
 
-    async def _execute(self, event: Event, source: LiveSource) -> str:
-        """The ``next`` message for ``event``, up to its id (appended per subscriber)."""
+    async def _execute(self, event: Event, source: LiveSource[Any]) -> str | None:
+        """The ``next`` message for ``event``, up to its id (appended per
+        subscriber); None when the event is not for this subscription."""
+        value = source.render(event)
+        if value is None:
+            return None
         self.executions += 1
-        viewer = source.context
+        viewer: Context = self.template.context_value
         context = Context(
             request=viewer.request,
             response=None,
@@ -296,7 +307,7 @@ class Group:
             claims=viewer.claims,
         )
         # A fresh executor per event, with a field cache of its own (see the module doc).
-        executor = self.template.build_per_event_executor(source.render(event))
+        executor = self.template.build_per_event_executor(value)
         executor.context_value = context
         executor._relevant_sub_fields = {}
         result: Any = executor.execute_operation(False)
@@ -317,7 +328,7 @@ class Fanout:
     def __init__(self) -> None:
         self.groups: dict[GroupKey, Group] = {}
 
-    def join(self, source: LiveSource, target: Target, executor: FanoutExecutor) -> Subscriber:
+    def join(self, source: LiveSource[Any], target: Target, executor: FanoutExecutor) -> Subscriber:
         key = group_key(source, executor)
         group = self.groups.get(key)
         if group is None:
@@ -338,7 +349,7 @@ class Fanout:
         return sum(len(g.members) for g in self.groups.values())
 
 
-def group_key(source: LiveSource, executor: FanoutExecutor) -> GroupKey:
+def group_key(source: LiveSource[Any], executor: FanoutExecutor) -> GroupKey:
     operation = executor.operation
     document = operation.loc.source.body if operation.loc else print_ast(operation)
     name = operation.name.value if operation.name else ""
@@ -348,7 +359,7 @@ def group_key(source: LiveSource, executor: FanoutExecutor) -> GroupKey:
     if root is not None and depends_on_viewer(
         root, operation.selection_set, executor.fragment_definitions, set()
     ):
-        user = source.context.user
+        user = executor.context_value.user
         viewer = user.id if user is not None else 0
     return (source.channel, document, name, variables, viewer)
 
