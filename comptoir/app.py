@@ -87,5 +87,6 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
         lifespan=lifespan,
     )
     app.state.chat = chat
+    app.state.graphql = graphql
     app.state.settings = settings
     return app
