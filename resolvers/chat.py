@@ -11,10 +11,13 @@ Every rule lives here, once, for the three doors:
 - content is 1..4000 characters, stored and returned byte for byte;
 - ``client_id`` (1..64 characters) makes a send idempotent per author: a
   retry returns the stored row and publishes nothing;
-- a send is stored first, then published on the pub/sub channel that every
-  door's subscribers listen to (:func:`room_channel`, :func:`user_channel`).
-  Within one process, publish order equals id order: an insert and its
-  publish run under a lock (per room; per user for direct messages).
+- a send is stored first, then published as a typed event
+  (:mod:`resolvers.events`) through :mod:`resolvers.live`, with the
+  channel's previous id read in the same transaction; a process that sees
+  a gap fills it from the database, so every door's feed is gapless and in
+  id order across processes. Within one process an insert and its publish
+  also run under a lock (per room; per user for direct messages), which
+  keeps gap fills rare.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import weakref
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -34,8 +37,9 @@ from tortoise.transactions import in_transaction
 from core import runtime
 from core.errors import BadUserInput, Conflict, Forbidden, NotFound, RateLimited
 from models import DirectMessage, Membership, Message, Room, User
-from resolvers import validation
-from resolvers.pagination import Page, keyset_page
+from resolvers import events, live, validation
+from resolvers.live import sources
+from resolvers.pagination import Page, decode_cursor, keyset_page
 from resolvers.users import require_user
 
 ROOM_NAME_MAX = 64
@@ -43,29 +47,17 @@ CONTENT_MAX = 4000
 CLIENT_ID_MAX = 64
 HISTORY_DEFAULT = 50
 HISTORY_MAX = 100
-REPLAY_MAX = 10_000
 ROOM_NOT_FOUND = "Room not found."
 USER_NOT_FOUND = "User not found."
 
 M = TypeVar("M", bound=Model)
 
 
-# --- channels and events (the WS contract frames; what gets published) -----
+# --- channels (the live feeds of resolvers.live) ---------------------------------
 
-
-def room_channel(room_id: int) -> str:
-    return f"room:{room_id}"
-
-
-def user_channel(user_id: int) -> str:
-    return f"user:{user_id}"
-
-
-def fk(row: Model, name: str) -> int:
-    """The raw id behind a foreign key (``room_id``, ``author_id``...)."""
-    value = getattr(row, f"{name}_id")
-    assert isinstance(value, int)
-    return value
+room_channel = events.room_channel
+user_channel = events.user_channel
+fk = events.fk
 
 
 def timestamp(value: datetime) -> str:
@@ -73,36 +65,6 @@ def timestamp(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat()
-
-
-def message_event(m: Message) -> dict[str, Any]:
-    """The ``message`` frame of a stored message (``m.room`` must be loaded)."""
-    room = m.room
-    if not isinstance(room, Room):
-        raise TypeError("message_event needs the message's room loaded")
-    return {
-        "type": "message",
-        "id": m.id,
-        "room": room.name,
-        "room_id": room.id,
-        "from_user": fk(m, "author"),
-        "content": m.content,
-        "timestamp": timestamp(m.created_at),
-        "client_id": m.client_id,
-    }
-
-
-def dm_event(d: DirectMessage) -> dict[str, Any]:
-    """The ``dm`` frame of a stored direct message."""
-    return {
-        "type": "dm",
-        "id": d.id,
-        "from_user": fk(d, "sender"),
-        "to_user": fk(d, "recipient"),
-        "content": d.content,
-        "timestamp": timestamp(d.created_at),
-        "client_id": d.client_id,
-    }
 
 
 # --- input checks ------------------------------------------------------------
@@ -128,11 +90,18 @@ def check_room_name(value: object) -> str:
 
 
 def check_after(value: object, field: str = "after") -> int:
-    """A message id to read after: 0 means from the start."""
+    """Where a live feed resumes: a message id (an integer or a string of
+    digits) or a cursor that a history query returned; 0 means from the start."""
     if value is None:
         return 0
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
-        value = int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and text.lstrip("-").isdigit() and len(text) <= 11:
+            value = int(text)
+        else:
+            value = decode_cursor(text, field)
+    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+        raise BadUserInput(f"{field} must not be negative.", field=field)
     return validation.non_negative_int(value, field)
 
 
@@ -322,12 +291,16 @@ async def send_message(
                 message = await Message.create(
                     room=found, author=user, content=text, client_id=key, using_db=conn
                 )
+                # The room's previous id travels with the event: a process
+                # that has not delivered it yet knows it has a gap to fill.
+                prev = await sources.prev_message_id(found.id, message.id, conn)
         except IntegrityError:
             stored = await _stored_message(user, key) if key is not None else None
             if stored is None:
                 raise
             return stored
-        await runtime.get().pubsub.publish(room_channel(found.id), message_event(message))
+        # Committed: publish (never raises; a lost publish is filled from the database).
+        await live.publish(events.MessagePosted.from_row(message), {room_channel(found.id): prev})
     return message
 
 
@@ -383,6 +356,10 @@ async def send_direct_message(
                     client_id=key,
                     using_db=conn,
                 )
+                prevs = {
+                    user_channel(party): await sources.prev_dm_id(party, dm.id, conn)
+                    for party in (low, high)
+                }
         except IntegrityError:
             found = (
                 await DirectMessage.get_or_none(sender_id=user.id, client_id=key)
@@ -392,9 +369,7 @@ async def send_direct_message(
             if found is None:
                 raise
             return found
-        event = dm_event(dm)
-        for channel in channels:
-            await runtime.get().pubsub.publish(channel, event)
+        await live.publish(events.DirectMessageSent.from_row(dm), prevs)
     return dm
 
 
@@ -432,19 +407,6 @@ async def room_messages(
     return found, page
 
 
-async def messages_after(*, room_id: int, after: int, limit: int = 1000) -> list[Message]:
-    """Stored messages of a room after an id, oldest first, room attached.
-
-    The replay of subscriptions: the caller has already checked access.
-    """
-    limit = max(1, min(limit, REPLAY_MAX))
-    room = await Room.get_or_none(id=room_id)
-    if room is None:
-        return []
-    rows = await Message.filter(room_id=room_id, id__gt=after).order_by("id").limit(limit)
-    return _attach_room(list(rows), room)
-
-
 def _conversation(user_id: int, other_id: int) -> Q:
     low, high = sorted((user_id, other_id))
     return Q(user_low=low, user_high=high)
@@ -471,16 +433,6 @@ async def direct_messages(
         default_last=HISTORY_DEFAULT,
         maximum=HISTORY_MAX,
     )
-
-
-async def direct_messages_after(
-    *, actor: User | None, after: int, limit: int = 1000
-) -> list[DirectMessage]:
-    """Every DM to or from the actor after an id, oldest first (replay)."""
-    user = require_user(actor)
-    limit = max(1, min(limit, REPLAY_MAX))
-    mine = Q(sender_id=user.id) | Q(recipient_id=user.id)
-    return list(await DirectMessage.filter(mine, id__gt=after).order_by("id").limit(limit))
 
 
 # --- batch loads (DataLoaders) -----------------------------------------------

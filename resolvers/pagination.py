@@ -68,6 +68,40 @@ def page_size(value: int | None, field: str, *, maximum: int = MAX_PAGE) -> int 
     return min(value, maximum)
 
 
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A history page asked by ``limit``/``before``/``after`` (REST, chat WS).
+
+    ``before`` (with or without ``after``): the ``limit`` items just before
+    it (and after ``after``); only ``after``: the ``limit`` items just after
+    it; neither: the last ``limit``. A negative ``limit`` is refused, as
+    ``first``/``last`` are; the default and the maximum are the caller's.
+    """
+
+    first: int | None
+    last: int | None
+    after: int | None
+    before: int | None
+
+    @classmethod
+    def of(cls, limit: int | None, *, before: int | None, after: int | None) -> Window:
+        size = page_size(limit, "limit", maximum=2**31 - 1)
+        if after is not None and before is None:
+            return cls(first=size, last=None, after=after, before=None)
+        return cls(first=None, last=size, after=after, before=before)
+
+    @property
+    def forward(self) -> bool:
+        return self.first is not None or (self.after is not None and self.before is None)
+
+    def has_more(self, page: Page[M]) -> bool:
+        """Whether more items lie beyond the page, in the window's direction."""
+        return page.has_next if self.forward else page.has_previous
+
+    def args(self) -> dict[str, int | None]:
+        return {"first": self.first, "last": self.last, "after": self.after, "before": self.before}
+
+
 async def keyset_page(
     queryset: QuerySet[M],
     *,

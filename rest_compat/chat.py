@@ -17,6 +17,8 @@ from starlette.routing import Route
 
 from models import DirectMessage, Message, Room
 from resolvers import chat
+from resolvers.events import DirectMessageSent, MessagePosted
+from resolvers.pagination import Window
 from rest_compat import openapi as oa
 from rest_compat.http import iso, json_object, query_int, require_user, required
 
@@ -31,28 +33,38 @@ def room_body(row: Room) -> dict[str, Any]:
 
 
 def message_body(row: Message) -> dict[str, Any]:
-    event = chat.message_event(row)
-    del event["type"]
-    return event
+    """A message as the contract shows it on every door (no ``type`` here)."""
+    event = MessagePosted.from_row(row)
+    return {
+        "id": event.id,
+        "room": event.room_name,
+        "room_id": event.room_id,
+        "from_user": event.author_id,
+        "content": event.content,
+        "timestamp": iso(event.created_at),
+        "client_id": event.client_id,
+    }
 
 
 def dm_body(row: DirectMessage) -> dict[str, Any]:
-    event = chat.dm_event(row)
-    del event["type"]
-    return event
+    event = DirectMessageSent.from_row(row)
+    return {
+        "id": event.id,
+        "from_user": event.sender_id,
+        "to_user": event.recipient_id,
+        "content": event.content,
+        "timestamp": iso(event.created_at),
+        "client_id": event.client_id,
+    }
 
 
 def _paging(request: Request) -> dict[str, int | None]:
-    limit = query_int(request, "limit")
-    before = query_int(request, "before")
-    after = query_int(request, "after")
-    forward = after is not None and before is None
-    return {
-        "first": limit if forward else None,
-        "last": None if forward else limit,
-        "after": after,
-        "before": before,
-    }
+    window = Window.of(
+        query_int(request, "limit"),
+        before=query_int(request, "before"),
+        after=query_int(request, "after"),
+    )
+    return window.args()
 
 
 async def list_rooms(request: Request) -> Response:

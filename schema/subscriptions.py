@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator
-from contextlib import suppress
-from datetime import UTC, datetime
+from collections.abc import AsyncGenerator, Callable
 from typing import TypeVar
 
 from graphql import GraphQLError
@@ -20,10 +18,10 @@ from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from core import runtime
 from core.errors import ComptoirError, Unauthenticated
 from core.security import AccessClaims
-from resolvers import auth
+from resolvers import auth, live
+from resolvers.events import Event
 from schema.context import Context
 
 log = logging.getLogger("comptoir.graphql")
@@ -37,61 +35,66 @@ def graphql_error(error: ComptoirError) -> GraphQLError:
     return GraphQLError(error.message, extensions=error.extensions())
 
 
-def _seconds_left(claims: AccessClaims) -> float:
-    return (claims.expires_at - datetime.now(UTC)).total_seconds()
-
-
 def live_claims(context: Context) -> AccessClaims:
     """The connection's claims, if its token has not expired yet."""
     claims = context.claims
-    if context.user is None or claims is None or _seconds_left(claims) <= 0:
+    if context.user is None or claims is None:
         raise graphql_error(Unauthenticated(SESSION_ENDED))
+    try:
+        live.check_unexpired(claims)
+    except Unauthenticated:
+        raise graphql_error(Unauthenticated(SESSION_ENDED)) from None
     return claims
 
 
-async def _session_end(claims: AccessClaims) -> None:
-    """Returns once the token expires or its session is revoked."""
-    async with runtime.get().pubsub.subscribe(auth.SESSIONS_CHANNEL) as events:
-        if not await auth.session_is_open(claims.session_id):
-            return
-        session_id = str(claims.session_id)
+class _Subscriber:
+    """One subscription as a live listener: events queue up for its generator.
 
-        async def revoked() -> None:
-            async for event in events:
-                if event.get("session_id") == session_id:
-                    return
+    Per subscriber for now; grouped execution replaces it (issue 9 item 5).
+    """
 
-        with suppress(TimeoutError):
-            await asyncio.wait_for(revoked(), timeout=max(0.0, _seconds_left(claims)))
+    __slots__ = ("queue",)
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Event | ComptoirError] = asyncio.Queue()
+
+    def deliver(self, event: Event) -> None:
+        self.queue.put_nowait(event)
+
+    def lost(self, error: ComptoirError) -> None:
+        self.queue.put_nowait(error)
+
+    def session_ended(self, error: ComptoirError) -> None:
+        self.queue.put_nowait(Unauthenticated(SESSION_ENDED))
 
 
-async def while_session_lasts(
-    claims: AccessClaims, stream: AsyncGenerator[T, None]
+async def live_stream(
+    claims: AccessClaims, channel: str, after: int | None, render: Callable[[Event], T | None]
 ) -> AsyncGenerator[T, None]:
-    """Items of ``stream`` until it ends or the session does (then an error)."""
-    ended = asyncio.ensure_future(_session_end(claims))
-    pending: asyncio.Future[T] | None = None
+    """The rendered events of ``channel`` (after ``after``: stored ones
+    first), until the session ends (UNAUTHENTICATED) or the broker stays away
+    (SERVICE_UNAVAILABLE)."""
+    feeds = live.get()
+    subscriber = _Subscriber()
     try:
+        watch = await feeds.watch_session(claims, subscriber.session_ended)
+    except Unauthenticated:
+        raise graphql_error(Unauthenticated(SESSION_ENDED)) from None
+    try:
+        try:
+            await feeds.attach(channel, subscriber, after=after)
+        except ComptoirError as error:
+            raise graphql_error(error) from None
         while True:
-            pending = asyncio.ensure_future(anext(stream))
-            await asyncio.wait({pending, ended}, return_when=asyncio.FIRST_COMPLETED)
-            if not pending.done():
-                raise graphql_error(Unauthenticated(SESSION_ENDED))
-            try:
-                item = pending.result()
-            except StopAsyncIteration:
-                return
-            pending = None
-            yield item
+            item = await subscriber.queue.get()
+            if isinstance(item, ComptoirError):
+                raise graphql_error(item)
+            rendered = render(item)
+            if rendered is not None:
+                yield rendered
     finally:
-        for task in (pending, ended):
-            if task is not None and not task.done():
-                task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await task
-        if not ended.cancelled() and ended.exception() is not None:
-            log.warning("session watch failed", exc_info=ended.exception())
-        await stream.aclose()
+        watch.cancel()
+        feeds.detach(channel, subscriber)
 
 
 class WebSocketSession(SchemaExtension):

@@ -41,15 +41,16 @@ def test_dm_takes_an_integer_or_a_digit_string_user_id() -> None:
     assert parse(frame(type="dm", to="2", content="yo")).to == 2  # type: ignore[union-attr]
 
 
-def test_history_frames_default_to_50_and_clamp_limit_to_1_100() -> None:
+def test_history_frames_carry_limit_as_sent_for_the_resolvers_to_judge() -> None:
+    """The window rule (default 50, clamp to 100, refuse negative) is the
+    resolvers' (resolvers.pagination.Window); a frame only checks types."""
     assert parse(frame(type="room_history", room="general")) == frames.RoomHistory(
-        ref=None, room="general", limit=50
+        ref=None, room="general", limit=None
     )
-    assert parse(frame(type="room_history", room="g", limit=0)).limit == 1  # type: ignore[union-attr]
-    assert parse(frame(type="room_history", room="g", limit=-5)).limit == 1  # type: ignore[union-attr]
-    assert parse(frame(type="dm_history", **{"with": 2}, limit=10**9)).limit == 100  # type: ignore[union-attr]
+    assert parse(frame(type="room_history", room="g", limit=0)).limit == 0  # type: ignore[union-attr]
+    assert parse(frame(type="room_history", room="g", limit=-5)).limit == -5  # type: ignore[union-attr]
     assert parse(frame(type="dm_history", **{"with": 2}, before=9, after=3)) == frames.DmHistory(
-        ref=None, with_user=2, limit=50, before=9, after=3
+        ref=None, with_user=2, limit=None, before=9, after=3
     )
 
 
@@ -186,7 +187,9 @@ def test_frame_like_objects_parse_to_well_typed_frames(value: dict[str, Any]) ->
         not isinstance(parsed.ref, bool) and isinstance(parsed.ref, str | int | float)
     )
     if isinstance(parsed, frames.RoomHistory | frames.DmHistory):
-        assert 1 <= parsed.limit <= 100
+        assert parsed.limit is None or (
+            isinstance(parsed.limit, int) and not isinstance(parsed.limit, bool)
+        )
     if isinstance(parsed, frames.Join | frames.SendMessage | frames.RoomHistory):
         assert isinstance(parsed.room, str | int)
         assert not isinstance(parsed.room, bool)

@@ -218,10 +218,21 @@ async def test_room_history_is_the_last_50_oldest_first_then_pages_back(
             w0, {"type": "room_history", "room": "general", "after": ids[49], "limit": 3}
         )
         assert [m["id"] for m in after["messages"]] == ids[50:53]
-        # limit is clamped to 1..100.
-        for limit, expected in ((0, ids[-1:]), (-7, ids[-1:]), (1000, ids), (10**12, ids)):
+        # limit follows the resolvers' rule, as on REST: clamped to 100, negative refused.
+        for limit, expected in ((0, []), (1000, ids), (10**12, ids)):
             page = await request(w0, {"type": "room_history", "room": "general", "limit": limit})
             assert [m["id"] for m in page["messages"]] == expected, limit
+            if limit <= 1000:  # the REST door refuses query integers past int32
+                rest = await rest_history(http, writers[0], limit=limit)
+                assert [m["id"] for m in rest] == expected, limit
+        refused = await request(w0, {"type": "room_history", "room": "general", "limit": -7})
+        assert (refused["code"], refused["field"]) == ("BAD_USER_INPUT", "limit"), refused
+        assert refused["message"] == "limit must not be negative."
+        rest_refused = await http.get(
+            "/chat/rooms/general/messages", params={"limit": -7}, headers=writers[0].headers
+        )
+        assert rest_refused.status_code == 422
+        assert rest_refused.json()["error"]["message"] == refused["message"]
         for bad in ({"limit": "50"}, {"limit": None, "before": -1}, {"after": 2**40}):
             reply = await request(w0, {"type": "room_history", "room": "general", **bad})
             assert reply["code"] == "BAD_USER_INPUT", (bad, reply)

@@ -5,16 +5,17 @@ Two kinds of writes reach a connection:
 - replies to its own frames, sent by its handler with backpressure
   (:meth:`Client.reply` waits until the socket drains, and closes the
   connection with 1008 if that takes longer than ``send_timeout``);
-- events fanned out by the hub, written without waiting. Before each one
-  :meth:`Client.accept` looks at the transport's write buffer: past
+- live events, delivered by :mod:`resolvers.live` (the client is a
+  ``Listener``) and written without waiting. Before each one
+  :meth:`Client.writable` looks at the transport's write buffer: past
   ``max_queue_bytes`` (plus the reply being written, if any) the client has
   stopped reading, and is closed with 1008 instead of being written to. A
   slow client therefore costs at most that much memory and never delays
   the others.
 
-Joining a room with ``after`` replays stored messages while live events of
-that room are buffered; the buffer is flushed (without the replayed ids)
-before the room goes live. See :class:`RoomFeed`.
+Ordering, replay, dedupe and gap filling are the live module's; this
+module only turns an event into its frame (encoded once per event for all
+the connections of the process).
 """
 
 from __future__ import annotations
@@ -23,13 +24,16 @@ import asyncio
 import logging
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.frames import CloseCode
 
+from core.errors import ComptoirError
 from models import User
+from resolvers.events import Event
+from resolvers.live import SessionWatch
 from ws import frames
 from ws.limits import TokenBucket
 
@@ -39,42 +43,31 @@ log = logging.getLogger("comptoir.ws")
 # 1007 invalid UTF-8, 1009 frame over 64 KiB, 1011 keepalive timeout).
 CLOSE_GOING_AWAY = CloseCode.GOING_AWAY  # 1001: server shutting down
 CLOSE_POLICY = CloseCode.POLICY_VIOLATION  # 1008: not reading fast enough
-CLOSE_TRY_AGAIN = CloseCode.TRY_AGAIN_LATER  # 1013: pub/sub feed lost
+CLOSE_TRY_AGAIN = CloseCode.TRY_AGAIN_LATER  # 1013: broker away past BROKER_GRACE_SECONDS
 CLOSE_AUTH = 4001  # token expired, or session revoked (logout, refresh reuse)
-
-# Replayed ids are remembered this long after a join, so that a late live
-# copy of a replayed message is dropped.
-DEDUPE_SECONDS = 10.0
-DEDUPE_MAX_IDS = 1000
 
 
 class ClientGone(Exception):
     """The connection is closing: stop handling its frames."""
 
 
-class RoomFeed:
-    """The state of one joined room for one connection."""
+class _Encoded:
+    """The last event's frame, encoded once for every connection it goes to."""
 
-    __slots__ = ("buffer", "buffered_bytes", "seen", "seen_until")
+    __slots__ = ("event", "payload")
 
     def __init__(self) -> None:
-        # Live events held back during a replay; None once live.
-        self.buffer: list[tuple[int, bytes]] | None = None
-        self.buffered_bytes = 0
-        self.seen: frozenset[int] = frozenset()
-        self.seen_until = 0.0
+        self.event: Event | None = None
+        self.payload: bytes | None = None
 
-    def start_replay(self) -> None:
-        self.buffer = []
-        self.buffered_bytes = 0
+    def of(self, event: Event) -> bytes | None:
+        if event is not self.event:
+            frame = frames.event_frame(event)
+            self.event, self.payload = event, None if frame is None else frames.encode(frame)
+        return self.payload
 
-    def duplicate(self, event_id: int) -> bool:
-        if not self.seen:
-            return False
-        if time.monotonic() > self.seen_until:
-            self.seen = frozenset()
-            return False
-        return event_id in self.seen
+
+_encoded = _Encoded()
 
 
 class Client:
@@ -99,35 +92,43 @@ class Client:
         self.max_queue_bytes = max_queue_bytes
         self.send_timeout = send_timeout
         self.close_timeout = close_timeout
-        # channel -> feed; a room feed for room channels, None for the user's own channel.
-        self.feeds: dict[str, RoomFeed | None] = {}
+        # The live channels it listens to: its own user channel and its rooms.
+        self.channels: set[str] = set()
+        self.watch: SessionWatch | None = None
         self.reply_bytes = 0
         self.closing = False
         # Frames handled per second: bursts of twice the rate.
         self.bucket = TokenBucket(frame_rate, 2 * frame_rate, time.monotonic())
-        self._expiry: asyncio.TimerHandle | None = None
         self._close_task: asyncio.Task[None] | None = None
 
     @property
     def connection(self) -> ServerConnection:
         return self._connection
 
-    # --- hub side (synchronous, never blocks) ---------------------------------
+    # --- live side (a resolvers.live Listener: synchronous, never blocks) ----------
 
-    def accept(self, channel: str, event_id: int, payload: bytes) -> bool:
-        if self.closing or channel not in self.feeds:
-            return False
-        feed = self.feeds[channel]
-        if feed is not None:
-            if feed.buffer is not None:
-                feed.buffer.append((event_id, payload))
-                feed.buffered_bytes += len(payload)
-                if feed.buffered_bytes > self.max_queue_bytes:
-                    self.lag_out()
-                return False
-            if feed.duplicate(event_id):
-                return False
-        return self.writable()
+    def deliver(self, event: Event) -> None:
+        if self.closing:
+            return
+        payload = _encoded.of(event)
+        if payload is not None and self.writable():
+            broadcast([self._connection], payload, text=True)
+
+    def lost(self, error: ComptoirError) -> None:
+        self.close_soon(CLOSE_TRY_AGAIN, "chat feed lost; reconnect")
+
+    async def drained(self) -> None:
+        """Between replay pages: wait until the socket's write buffer drains
+        (bounded in time, as a reply is)."""
+        try:
+            async with asyncio.timeout(self.send_timeout):
+                await self._connection.drain()
+        except TimeoutError:
+            self.close_soon(CLOSE_POLICY, "too slow: replay not read")
+            raise ClientGone from None
+
+    def session_ended(self, error: ComptoirError) -> None:
+        self.close_soon(CLOSE_AUTH, error.message)
 
     def writable(self) -> bool:
         """False (and closing with 1008) once the outgoing buffer is too full."""
@@ -142,29 +143,6 @@ class Client:
         close frame waits behind what it has not read yet, so it gets
         ``send_timeout`` to read it before the TCP connection is aborted."""
         self.close_soon(CLOSE_POLICY, "too slow: outgoing buffer full", grace=self.send_timeout)
-
-    def feed_lost(self) -> None:
-        self.close_soon(CLOSE_TRY_AGAIN, "chat feed lost; reconnect")
-
-    # --- replay ------------------------------------------------------------------
-
-    def go_live(self, channel: str, replayed: list[int]) -> None:
-        """End a replay: flush buffered events not replayed, then go live.
-
-        Synchronous, so no event can slip between the flush and going live.
-        """
-        feed = self.feeds.get(channel)
-        if feed is None or feed.buffer is None:
-            return
-        seen = frozenset(replayed[-DEDUPE_MAX_IDS:])
-        buffered, feed.buffer, feed.buffered_bytes = feed.buffer, None, 0
-        feed.seen = seen
-        feed.seen_until = time.monotonic() + DEDUPE_SECONDS
-        for event_id, payload in buffered:
-            if event_id in seen or self.closing:
-                continue
-            if self.writable():
-                broadcast([self._connection], payload, text=True)
 
     # --- handler side --------------------------------------------------------------
 
@@ -188,7 +166,8 @@ class Client:
         if self.closing:
             return
         self.closing = True
-        self.cancel_expiry()
+        if self.watch is not None:
+            self.watch.cancel()
         wait = self.close_timeout if grace is None else grace
         self._close_task = asyncio.create_task(self._close(code, reason, wait))
 
@@ -201,22 +180,3 @@ class Client:
         except Exception:  # the connection is going away anyway
             log.debug("closing a connection failed", exc_info=True)
             self._connection.transport.abort()
-
-    # --- token expiry ------------------------------------------------------------------
-
-    def schedule_expiry(self, expires_at: datetime) -> None:
-        """Close with 4001 at ``expires_at`` (no leeway) unless renewed."""
-        self.cancel_expiry()
-        self.expires_at = expires_at
-        delay = (expires_at - datetime.now(UTC)).total_seconds()
-        loop = asyncio.get_running_loop()
-        self._expiry = loop.call_later(max(0.0, delay), self._expire)
-
-    def cancel_expiry(self) -> None:
-        if self._expiry is not None:
-            self._expiry.cancel()
-            self._expiry = None
-
-    def _expire(self) -> None:
-        self._expiry = None
-        self.close_soon(CLOSE_AUTH, "token expired")

@@ -16,11 +16,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
-HISTORY_DEFAULT = 50
-HISTORY_MIN = 1
-HISTORY_MAX = 100
+from resolvers.events import DirectMessageSent, Event, MessagePosted
+
 REF_MAX_CHARS = 256
 
 Ref: TypeAlias = str | int | float | None
@@ -66,7 +66,7 @@ class SendDm:
 class RoomHistory:
     ref: Ref
     room: RoomRef
-    limit: int = HISTORY_DEFAULT
+    limit: int | None = None
     before: int | None = None
     after: int | None = None
 
@@ -75,7 +75,7 @@ class RoomHistory:
 class DmHistory:
     ref: Ref
     with_user: int
-    limit: int = HISTORY_DEFAULT
+    limit: int | None = None
     before: int | None = None
     after: int | None = None
 
@@ -177,13 +177,6 @@ class _Fields:
             raise self.fail("room", "room is not valid Unicode.")
         return value
 
-    def limit(self) -> int:
-        """``limit`` clamped to 1..100 (50 when absent)."""
-        value = self.integer("limit")
-        if value is None:
-            return HISTORY_DEFAULT
-        return max(HISTORY_MIN, min(HISTORY_MAX, value))
-
 
 def _join(f: _Fields) -> Join:
     return Join(ref=f.ref, room=f.room(), after=f.integer("after"))
@@ -211,7 +204,7 @@ def _room_history(f: _Fields) -> RoomHistory:
     return RoomHistory(
         ref=f.ref,
         room=f.room(),
-        limit=f.limit(),
+        limit=f.integer("limit"),
         before=f.integer("before"),
         after=f.integer("after"),
     )
@@ -221,7 +214,7 @@ def _dm_history(f: _Fields) -> DmHistory:
     return DmHistory(
         ref=f.ref,
         with_user=f.user_id("with"),
-        limit=f.limit(),
+        limit=f.integer("limit"),
         before=f.integer("before"),
         after=f.integer("after"),
     )
@@ -310,3 +303,48 @@ def error(
 def without_type(event: Mapping[str, Any]) -> dict[str, Any]:
     """A ``message``/``dm`` frame as an item of a history frame."""
     return {k: v for k, v in event.items() if k != "type"}
+
+
+def timestamp(value: datetime) -> str:
+    """ISO 8601 in UTC, with its offset."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
+
+
+# --- domain events as frames ------------------------------------------------------
+
+
+def message_frame(event: MessagePosted) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "id": event.id,
+        "room": event.room_name,
+        "room_id": event.room_id,
+        "from_user": event.author_id,
+        "content": event.content,
+        "timestamp": timestamp(event.created_at),
+        "client_id": event.client_id,
+    }
+
+
+def dm_frame(event: DirectMessageSent) -> dict[str, Any]:
+    return {
+        "type": "dm",
+        "id": event.id,
+        "from_user": event.sender_id,
+        "to_user": event.recipient_id,
+        "content": event.content,
+        "timestamp": timestamp(event.created_at),
+        "client_id": event.client_id,
+    }
+
+
+def event_frame(event: Event) -> dict[str, Any] | None:
+    """The frame of a live event; None for a kind this door does not forward."""
+    match event:
+        case MessagePosted():
+            return message_frame(event)
+        case DirectMessageSent():
+            return dm_frame(event)
+    return None

@@ -7,20 +7,19 @@ Rights, validation, storage and rate limits are decided by
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from core.errors import BadUserInput, Forbidden, Unauthenticated
+from core.errors import BadUserInput, Forbidden
 from core.security import AccessClaims
-from models import Room, User
-from resolvers import auth, chat
+from models import User
+from resolvers import auth, chat, live
+from resolvers.events import DirectMessageSent, MessagePosted, room_channel
+from resolvers.pagination import Window
 from ws import frames
-from ws.client import DEDUPE_MAX_IDS, Client, RoomFeed
-from ws.hub import Hub
+from ws.client import Client
 
-REPLAY_PAGE = 1000
 # Rooms one connection may listen to (each room is a subscription of the process).
 MAX_ROOMS_PER_CONNECTION = 200
 
@@ -30,28 +29,12 @@ def user_frame(user: User) -> dict[str, Any]:
 
 
 def ready_frame(user: User, expires_at: datetime, ref: frames.Ref = None) -> dict[str, Any]:
-    frame = {"type": "ready", "user": user_frame(user), "expires_at": chat.timestamp(expires_at)}
+    frame = {"type": "ready", "user": user_frame(user), "expires_at": frames.timestamp(expires_at)}
     return frames.with_ref(frame, ref)
 
 
-def still_valid(claims: AccessClaims) -> None:
-    """The chat server ends a connection at ``exp``: it accepts no token past
-    it, whatever leeway the token codec grants elsewhere."""
-    if claims.expires_at <= datetime.now(UTC):
-        raise Unauthenticated("Invalid or expired token.")
-
-
-def _page_args(limit: int, before: int | None, after: int | None) -> dict[str, int | None]:
-    """``before``: the ``limit`` messages just before it (and after ``after``
-    if given); only ``after``: the ``limit`` just after it; neither: the last."""
-    if after is not None and before is None:
-        return {"first": limit, "after": after}
-    return {"last": limit, "before": before, "after": after}
-
-
 class Handlers:
-    def __init__(self, hub: Hub, rebind: Callable[[Client, AccessClaims], None]) -> None:
-        self.hub = hub
+    def __init__(self, rebind: Callable[[Client, AccessClaims], None]) -> None:
         self._rebind = rebind
 
     async def handle(self, client: Client, frame: frames.Frame) -> None:
@@ -70,50 +53,31 @@ class Handlers:
                 await self.auth(client, frame)
 
     async def join(self, client: Client, frame: frames.Join) -> None:
+        """Join a room (idempotent); with ``after``, the stored messages after
+        it come first, then live ones (no gap, no duplicate: resolvers.live)."""
         after = chat.check_after(frame.after) if frame.after is not None else None
         room = await chat.join_room(actor=client.user, room=frame.room)
-        channel = chat.room_channel(room.id)
-        feed = client.feeds.get(channel)
-        attached = feed is not None
-        if feed is None:
-            if len(client.feeds) > MAX_ROOMS_PER_CONNECTION:  # rooms + the user's own channel
+        channel = room_channel(room.id)
+        feeds = live.get()
+        if channel in client.channels and after is not None:
+            # Joined already, and asking for a replay: start over from `after`.
+            client.channels.discard(channel)
+            feeds.detach(channel, client)
+        if channel not in client.channels:
+            if len(client.channels) > MAX_ROOMS_PER_CONNECTION:  # rooms + the user's own channel
                 raise BadUserInput(
                     f"A connection may join at most {MAX_ROOMS_PER_CONNECTION} rooms.",
                     field="room",
                 )
-            feed = client.feeds[channel] = RoomFeed()
-        # Listen first (buffering), read history second: nothing falls between.
-        if after is not None:
-            feed.start_replay()
-        replayed: deque[int] = deque(maxlen=DEDUPE_MAX_IDS)
-        if not attached:
+            client.channels.add(channel)
             try:
-                await self.hub.attach(channel, client)
+                await feeds.attach(channel, client, after=after)
             except BaseException:
-                client.feeds.pop(channel, None)
-                self.hub.detach(channel, client)
+                client.channels.discard(channel)
                 raise
-        try:
-            if after is not None:
-                await self._replay(client, room, after, replayed)
-            await client.reply(
-                frames.with_ref(
-                    {"type": "joined", "room": room.name, "room_id": room.id}, frame.ref
-                )
-            )
-        finally:
-            client.go_live(channel, list(replayed))
-
-    async def _replay(self, client: Client, room: Room, after: int, replayed: deque[int]) -> None:
-        cursor = after
-        while True:
-            batch = await chat.messages_after(room_id=room.id, after=cursor, limit=REPLAY_PAGE)
-            for message in batch:
-                await client.reply(chat.message_event(message))
-                replayed.append(message.id)
-            if len(batch) < REPLAY_PAGE:
-                return
-            cursor = batch[-1].id
+        await client.reply(
+            frames.with_ref({"type": "joined", "room": room.name, "room_id": room.id}, frame.ref)
+        )
 
     async def message(self, client: Client, frame: frames.SendMessage) -> None:
         message = await chat.send_message(
@@ -130,33 +94,33 @@ class Handlers:
             await client.reply(_ack(frame.ref, dm.id, dm.created_at))
 
     async def room_history(self, client: Client, frame: frames.RoomHistory) -> None:
-        room, page = await chat.room_messages(
-            actor=client.user,
-            room=frame.room,
-            **_page_args(frame.limit, frame.before, frame.after),
-        )
-        forward = frame.after is not None and frame.before is None
+        window = Window.of(frame.limit, before=frame.before, after=frame.after)
+        room, page = await chat.room_messages(actor=client.user, room=frame.room, **window.args())
         reply = {
             "type": "room_history",
             "room": room.name,
             "room_id": room.id,
-            "messages": [frames.without_type(chat.message_event(m)) for m in page.items],
-            "has_more": page.has_next if forward else page.has_previous,
+            "messages": [
+                frames.without_type(frames.message_frame(MessagePosted.from_row(m)))
+                for m in page.items
+            ],
+            "has_more": window.has_more(page),
         }
         await client.reply(frames.with_ref(reply, frame.ref))
 
     async def dm_history(self, client: Client, frame: frames.DmHistory) -> None:
+        window = Window.of(frame.limit, before=frame.before, after=frame.after)
         page = await chat.direct_messages(
-            actor=client.user,
-            with_user=frame.with_user,
-            **_page_args(frame.limit, frame.before, frame.after),
+            actor=client.user, with_user=frame.with_user, **window.args()
         )
-        forward = frame.after is not None and frame.before is None
         reply = {
             "type": "dm_history",
             "with": frame.with_user,
-            "messages": [frames.without_type(chat.dm_event(d)) for d in page.items],
-            "has_more": page.has_next if forward else page.has_previous,
+            "messages": [
+                frames.without_type(frames.dm_frame(DirectMessageSent.from_row(d)))
+                for d in page.items
+            ],
+            "has_more": window.has_more(page),
         }
         await client.reply(frames.with_ref(reply, frame.ref))
 
@@ -165,7 +129,7 @@ class Handlers:
         UNAUTHENTICATED error frame, another user's a FORBIDDEN one; either
         way the connection goes on with the token it had."""
         user, claims = await auth.authenticate(frame.token)
-        still_valid(claims)
+        live.check_unexpired(claims)
         if user.id != client.user.id:
             raise Forbidden("This token belongs to another user.")
         client.user = user
@@ -174,4 +138,4 @@ class Handlers:
 
 
 def _ack(ref: frames.Ref, row_id: int, created_at: datetime) -> dict[str, Any]:
-    return {"type": "ack", "ref": ref, "id": row_id, "timestamp": chat.timestamp(created_at)}
+    return {"type": "ack", "ref": ref, "id": row_id, "timestamp": frames.timestamp(created_at)}

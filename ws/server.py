@@ -16,7 +16,7 @@ hands them to :mod:`ws.handlers`. Close codes: 1001 on shutdown, 1003
 never (a binary frame gets an ``error`` frame), 1007 invalid UTF-8 and
 1009 a frame over 64 KiB (both from websockets), 1008 a client that does
 not read what it is sent, 1011 a client that does not answer pings,
-1013 the pub/sub feed was lost, 4001 token expired or session revoked.
+1013 the broker stayed away past ``BROKER_GRACE_SECONDS``, 4001 token expired or session revoked.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,17 +31,23 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from core import runtime
-from core.errors import INTERNAL_MESSAGE, ComptoirError, RateLimited, Unauthenticated
+from core.errors import (
+    INTERNAL_MESSAGE,
+    ComptoirError,
+    RateLimited,
+    RetryLater,
+    ServiceUnavailable,
+    Unauthenticated,
+)
 from core.leases import ConnectionCaps, Refusal, SharedUserCaps
 from core.security import AccessClaims
 from core.settings import Settings
 from models import User
-from resolvers import auth, chat
+from resolvers import auth, live
+from resolvers.events import user_channel
 from ws import frames
-from ws.client import CLOSE_AUTH, Client, ClientGone
-from ws.handlers import Handlers, ready_frame, still_valid
-from ws.hub import FeedUnavailable, Hub
+from ws.client import Client, ClientGone
+from ws.handlers import Handlers, ready_frame
 from ws.limits import TokenBucket
 
 log = logging.getLogger("comptoir.ws")
@@ -72,15 +77,12 @@ class ChatServer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._server: Server | None = None
-        self._hub: Hub | None = None
         self._handlers: Handlers | None = None
         self._caps = ConnectionCaps(
             per_user=settings.ws_max_connections_per_user, total=settings.ws_max_connections
         )
         self._pending: dict[ServerConnection, tuple[User, AccessClaims]] = {}
         self._clients: set[Client] = set()
-        self._by_session: dict[uuid.UUID, set[Client]] = {}
-        self._sessions_task: asyncio.Task[None] | None = None
         # With Redis, the per-user cap holds across processes.
         self._shared: SharedUserCaps | None = None
 
@@ -91,9 +93,9 @@ class ChatServer:
         return int(sockets[0].getsockname()[1])
 
     @property
-    def hub(self) -> Hub:
-        assert self._hub is not None
-        return self._hub
+    def hub(self) -> live.Live:
+        """The process's live feeds (shared with GraphQL subscriptions)."""
+        return live.get()
 
     @property
     def connection_count(self) -> int:
@@ -113,7 +115,7 @@ class ChatServer:
             if token is None:
                 raise Unauthenticated()
             user, claims = await auth.authenticate(token)
-            still_valid(claims)
+            live.check_unexpired(claims)
         except ComptoirError:
             response = connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
             response.headers["WWW-Authenticate"] = "Bearer"
@@ -145,24 +147,12 @@ class ChatServer:
 
     # --- connections ---------------------------------------------------------------------
 
-    def _register(self, client: Client) -> None:
-        self._clients.add(client)
-        self._by_session.setdefault(client.session_id, set()).add(client)
-
-    def _unregister(self, client: Client) -> None:
-        self._clients.discard(client)
-        clients = self._by_session.get(client.session_id)
-        if clients is not None:
-            clients.discard(client)
-            if not clients:
-                del self._by_session[client.session_id]
-
     def _rebind(self, client: Client, claims: AccessClaims) -> None:
         """A renewed token: follow its session and its expiry."""
-        self._unregister(client)
         client.session_id = claims.session_id
-        self._register(client)
-        client.schedule_expiry(claims.expires_at)
+        client.expires_at = claims.expires_at
+        if client.watch is not None:
+            client.watch.renew(claims)
 
     async def _handler(self, connection: ServerConnection) -> None:
         pending = self._pending.pop(connection, None)
@@ -180,16 +170,18 @@ class ChatServer:
             close_timeout=settings.ws_close_timeout,
             frame_rate=settings.ws_frame_rate,
         )
-        self._register(client)
-        client.schedule_expiry(claims.expires_at)
+        feeds = live.get()
+        self._clients.add(client)
         try:
-            # A session revoked while the handshake ran was not seen by the watcher.
-            if not await auth.session_is_open(claims.session_id):
-                client.close_soon(CLOSE_AUTH, "session revoked")
+            try:
+                # Ends the connection with 4001 at exp, logout or refresh reuse.
+                client.watch = await feeds.watch_session(claims, client.session_ended)
+            except Unauthenticated as error:
+                client.session_ended(error)
                 return
-            own = chat.user_channel(user.id)
-            client.feeds[own] = None
-            await self.hub.attach(own, client)  # DMs are live before `ready`
+            own = user_channel(user.id)
+            client.channels.add(own)
+            await feeds.attach(own, client, after=None)  # DMs are live before `ready`
             await client.reply(ready_frame(user, claims.expires_at))
             async for data in connection:
                 if client.closing:
@@ -197,12 +189,14 @@ class ChatServer:
                 await self._on_frame(client, data)
         except (ConnectionClosed, ClientGone):
             pass
-        except FeedUnavailable:
-            client.feed_lost()
+        except ServiceUnavailable as error:
+            client.lost(error)
         finally:
-            client.cancel_expiry()
-            self.hub.detach_all(client.feeds, client)
-            self._unregister(client)
+            if client.watch is not None:
+                client.watch.cancel()
+            for channel in client.channels:
+                feeds.detach(channel, client)
+            self._clients.discard(client)
 
     async def _on_frame(self, client: Client, data: str | bytes) -> None:
         wait = client.bucket.take(time.monotonic())
@@ -232,10 +226,10 @@ class ChatServer:
                     error.message,
                     ref=frame.ref,
                     field=error.field,
-                    retry_after_ms=error.retry_after_ms if isinstance(error, RateLimited) else None,
+                    retry_after_ms=error.retry_after_ms if isinstance(error, RetryLater) else None,
                 )
             )
-        except (ConnectionClosed, ClientGone, FeedUnavailable):
+        except (ConnectionClosed, ClientGone):
             raise
         except Exception:
             log.exception("chat frame %s failed", type(frame).__name__)
@@ -247,41 +241,11 @@ class ChatServer:
         assert self._handlers is not None
         return self._handlers
 
-    # --- revoked sessions -------------------------------------------------------------------
-
-    async def _watch_sessions(self, ready: asyncio.Future[None]) -> None:
-        pubsub = runtime.get().pubsub
-        try:
-            async with pubsub.subscribe(auth.SESSIONS_CHANNEL) as events:
-                await self.hub.probe()
-                ready.set_result(None)
-                async for event in events:
-                    if event.get("type") == "session_revoked":
-                        self._revoke(event.get("session_id"))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.exception("watching revoked sessions failed")
-            if not ready.done():
-                ready.set_exception(exc)
-
-    def _revoke(self, session_id: object) -> None:
-        try:
-            sid = uuid.UUID(str(session_id))
-        except ValueError:
-            return
-        for client in list(self._by_session.get(sid, ())):
-            client.close_soon(CLOSE_AUTH, "session revoked")
-
     # --- life cycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
         settings = self.settings
-        self._hub = Hub(runtime.get().pubsub)
-        self._handlers = Handlers(self._hub, self._rebind)
-        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._sessions_task = asyncio.create_task(self._watch_sessions(ready))
-        await ready
+        self._handlers = Handlers(self._rebind)
         if settings.broadcast_url.startswith(("redis://", "rediss://")):
             self._shared = SharedUserCaps(
                 settings.broadcast_url,
@@ -319,12 +283,6 @@ class ChatServer:
                         await server.wait_closed()
                 except TimeoutError:
                     log.warning("chat connections still open at shutdown")
-        if self._sessions_task is not None:
-            self._sessions_task.cancel()
-            await asyncio.wait([self._sessions_task])
-            self._sessions_task = None
-        if self._hub is not None:
-            await self._hub.close()
         if self._shared is not None:
             await self._shared.close()
             self._shared = None

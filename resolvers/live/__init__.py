@@ -104,6 +104,10 @@ class Live:
     def feed(self, channel: str) -> Feed | None:
         return self._feeds.get(channel)
 
+    def members(self, channel: str) -> int:
+        feed = self._feeds.get(channel)
+        return len(feed.members) if feed else 0
+
     async def attach(self, channel: str, listener: Listener, *, after: int | None) -> None:
         """Returns once ``listener`` will receive every event of ``channel``
         after ``after`` (stored ones first), or, without ``after``, every event
@@ -154,7 +158,8 @@ class Live:
         live before it."""
         name = f"live-probe:{uuid.uuid4().hex}"
         async with self._pubsub.subscribe(name) as probes:
-            await self._pubsub.publish(name, {"type": "probe"})
+            if not await self._pubsub.publish(name, {"type": "probe"}):
+                raise ServiceUnavailable(1, "The broker is unreachable.")
             async with asyncio.timeout(PROBE_TIMEOUT):
                 async for _ in probes:
                     return
@@ -175,10 +180,7 @@ async def publish(event: Event, prev_ids: Mapping[str, int]) -> None:
     the document fills the event in from the database."""
     pubsub = runtime.get().pubsub
     for channel in event.channels():
-        try:
-            await pubsub.publish(channel, encode(event, prev_ids.get(channel, 0)))
-        except Exception as exc:
-            log.warning("publishing %s %s on %s failed: %s", event.kind, event.id, channel, exc)
+        await pubsub.publish(channel, encode(event, prev_ids.get(channel, 0)))
 
 
 _current: Live | None = None
