@@ -130,7 +130,7 @@ async def test_one_execution_per_group_and_the_same_bytes_for_every_member(
         await live_in(service, http, owner, clients)
         before = group.executions
 
-        await rest_post(http, owner, "general", "é \"quoted\" <b>")
+        await rest_post(http, owner, "general", 'é "quoted" <b>')
         raw = [await asyncio.wait_for(c.conn.recv(), 10) for c in clients]
 
         assert group.executions == before + 1
