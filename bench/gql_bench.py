@@ -22,7 +22,7 @@ from statistics import median
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.common import HttpClient, Server, log, percentile
-from bench.fanout import FanoutResult, Probe, RestSender, baseline_fanout, run_fanout
+from bench.fanout import ChatWsSender, FanoutResult, Probe, baseline_fanout, run_fanout
 from bench.report import Line
 
 SELECTION = "id content createdAt author { id displayName }"
@@ -118,7 +118,7 @@ async def graphql_lines(
                 tokens=receiver_tokens,
                 clients=clients,
                 processes=processes,
-                sender=RestSender(server.http_url, sender_token, "general"),
+                sender=ChatWsSender(server.ws_url, sender_token, "general"),
                 server_pid=server.proc.pid,
                 burst=burst,
                 paced=paced,
