@@ -87,9 +87,24 @@ class Target(Protocol):
         """Queue a message; never blocks (a slow reader is closed instead)."""
         ...
 
+    def adopt(self, subscriber: Subscriber) -> None:
+        """The operation is now served by ``subscriber``: its task may end."""
+        ...
+
+    def finish(self, error: GraphQLError | None) -> None:
+        """End the operation: a ``next`` with ``error`` if any, then ``complete``."""
+        ...
+
 
 TARGET: ContextVar[tuple[Target, Fanout] | None] = ContextVar("comptoir_target", default=None)
 """Set by the transport around a subscription's operation: where its payloads go."""
+
+
+class Handover(BaseException):
+    """Raised out of a grouped subscription's stream once its group serves it:
+    the transport lets the operation's task end, and no per-subscription
+    task, generator or executor stays behind (a BaseException, so that the
+    layers in between do not turn it into an error result)."""
 
 
 class FanoutExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -118,15 +133,11 @@ class LiveSource(Generic[T]):
         self.after = after
         self.render = render
         self.executor: FanoutExecutor | None = None
-        self._ended: asyncio.Future[ComptoirError | None] = (
-            asyncio.get_running_loop().create_future()
-        )
+        self._ended: asyncio.Future[ComptoirError | None] | None = None
         self._queue: asyncio.Queue[Event] | None = None
+        self._listener: _Queued | None = None
+        self._watch: Any = None
         self._closed = False
-
-    def end(self, error: ComptoirError | None) -> None:
-        if not self._ended.done():
-            self._ended.set_result(error)
 
     def __aiter__(self) -> LiveSource[T]:
         return self
@@ -137,80 +148,84 @@ class LiveSource(Generic[T]):
         target = TARGET.get()
         if self._queue is None and self.executor is not None and target is not None:
             self._closed = True
-            await self._grouped(*target)
-            raise StopAsyncIteration  # pragma: no cover (_grouped raises)
+            await self._hand_over(*target)
+        return await self._next_queued()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        self._close_queued()
+
+    # --- grouped: served by the fan-out ---------------------------------------------------
+
+    async def _hand_over(self, target: Target, fanout: Fanout) -> None:
+        """Join a group, attach to the live feed, then hand the operation over."""
+        assert self.executor is not None
+        executor, self.executor = self.executor, None
+        subscriber = fanout.join(self, target, executor)
+        try:
+            subscriber.watch = await _watch(self.claims, subscriber.session_ended)
+            await live.get().attach(self.channel, subscriber, after=self.after)
+        except ComptoirError as error:
+            subscriber.end(None)
+            raise graphql_error(error) from None
+        except BaseException:
+            subscriber.end(None)
+            raise
+        if subscriber.active:
+            target.adopt(subscriber)
+        raise Handover
+
+    # --- fallback: one subscriber, iterated by graphql-core ------------------------------
+
+    def end(self, error: ComptoirError | None) -> None:
+        if self._ended is not None and not self._ended.done():
+            self._ended.set_result(error)
+
+    async def _next_queued(self) -> T:
         if self._queue is None:
             self._queue = asyncio.Queue()
-            await self._open(_Queued(self._queue, self))
-        getter: asyncio.Future[Any] = asyncio.ensure_future(self._queue.get())
-        try:
-            await asyncio.wait({getter, self._ended}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            getter.cancel()
-        if getter.done() and not getter.cancelled():
+            self._ended = asyncio.get_running_loop().create_future()
+            self._listener = _Queued(self._queue, self)
+            self._watch = await _watch(self.claims, lambda _: self.end(_session_ended()))
+            try:
+                await live.get().attach(self.channel, self._listener, after=self.after)
+            except BaseException:
+                self._close_queued()
+                raise
+        ended = self._ended
+        assert ended is not None
+        while True:
+            getter: asyncio.Future[Any] = asyncio.ensure_future(self._queue.get())
+            try:
+                await asyncio.wait({getter, ended}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                getter.cancel()
+            if not getter.done() or getter.cancelled():
+                break
             value = self.render(getter.result())
-            if value is None:
-                return await self.__anext__()
-            return value
+            if value is not None:
+                return value
         self._closed = True
-        await self._close_fallback()
-        self._raise_end()
-        raise StopAsyncIteration  # pragma: no cover (_raise_end raises)
-
-    def _raise_end(self) -> None:
-        error = self._ended.result()
+        self._close_queued()
+        error = ended.result()
         if error is None:
             raise StopAsyncIteration
         raise graphql_error(error)
 
-    async def aclose(self) -> None:
-        self._closed = True
-        await self._close_fallback()
-
-    # --- fallback: one subscriber, iterated by graphql-core ------------------------------
-
-    async def _open(self, listener: _Queued) -> None:
-        self._watch = await _watch(self.claims, self.end)
-        self._listener: _Queued | None = listener
-        try:
-            await live.get().attach(self.channel, listener, after=self.after)
-        except BaseException:
-            await self._close_fallback()
-            raise
-
-    async def _close_fallback(self) -> None:
-        listener = getattr(self, "_listener", None)
+    def _close_queued(self) -> None:
+        listener, self._listener = self._listener, None
         if listener is not None:
-            self._listener = None
             self._watch.cancel()
             live.get().detach(self.channel, listener)
 
-    # --- grouped: served by the fan-out ---------------------------------------------------
 
-    async def _grouped(self, target: Target, fanout: Fanout) -> None:
-        assert self.executor is not None
-        subscriber = fanout.join(self, target, self.executor)
-        try:
-            watch = await _watch(self.claims, self.end)
-            try:
-                await live.get().attach(self.channel, subscriber, after=self.after)
-                await asyncio.shield(self._ended)
-            finally:
-                watch.cancel()
-                live.get().detach(self.channel, subscriber)
-        except ComptoirError as error:
-            raise graphql_error(error) from None
-        finally:
-            fanout.leave(subscriber)
-        self._raise_end()
+def _session_ended() -> ComptoirError:
+    return Unauthenticated(SESSION_ENDED)
 
 
 async def _watch(claims: AccessClaims, on_end: Callable[[ComptoirError], None]) -> Any:
-    def ended(_: ComptoirError) -> None:
-        on_end(Unauthenticated(SESSION_ENDED))
-
     try:
-        return await live.get().watch_session(claims, ended)
+        return await live.get().watch_session(claims, on_end)
     except ComptoirError as error:
         raise graphql_error(error) from None
 
@@ -232,21 +247,43 @@ class _Queued:
 
 
 class Subscriber:
-    """One subscription in a group; the live module's listener for it."""
+    """One grouped subscription: the live module's listener for it, and all
+    that remains of it once handed over."""
 
-    __slots__ = ("active", "group", "source", "target")
+    __slots__ = ("active", "channel", "group", "render", "target", "watch")
 
     def __init__(self, group: Group, source: LiveSource[Any], target: Target) -> None:
         self.group = group
-        self.source = source
+        self.channel = source.channel
+        self.render = source.render
         self.target = target
+        self.watch: Any = None
         self.active = True
 
     def deliver(self, event: Event) -> None:
         self.group.push(event, self)
 
     def lost(self, error: ComptoirError) -> None:
-        self.source.end(error)
+        self.end(graphql_error(error))
+
+    def session_ended(self, _: ComptoirError) -> None:
+        self.end(graphql_error(_session_ended()))
+
+    def end(self, error: GraphQLError | None) -> None:
+        """Stop listening; with an error, tell the client (then ``complete``).
+
+        ``end(None)`` is the client's doing (``complete``, a closed socket):
+        nothing is sent.
+        """
+        if not self.active:
+            return
+        self.active = False
+        if self.watch is not None:
+            self.watch.cancel()
+        live.get().detach(self.channel, self)
+        self.group.fanout.leave(self)
+        if error is not None:
+            self.target.finish(error)
 
 
 GroupKey = tuple[str, str, str, str, int | None]
@@ -276,7 +313,7 @@ class Group:
                 batch = [first]
                 while self.queue and self.queue[0][0] is event:
                     batch.append(self.queue.popleft()[1])
-                head = await self._execute(event, first.source)
+                head = await self._execute(event, first.render)
                 if head is None:
                     continue
                 for done, subscriber in enumerate(batch, 1):
@@ -291,10 +328,10 @@ class Group:
             if self.queue:  # arrived while the last write yielded
                 self.task = asyncio.create_task(self._run())
 
-    async def _execute(self, event: Event, source: LiveSource[Any]) -> str | None:
+    async def _execute(self, event: Event, render: Callable[[Event], Any]) -> str | None:
         """The ``next`` message for ``event``, up to its id (appended per
         subscriber); None when the event is not for this subscription."""
-        value = source.render(event)
+        value = render(event)
         if value is None:
             return None
         self.executions += 1
@@ -338,7 +375,6 @@ class Fanout:
         return subscriber
 
     def leave(self, subscriber: Subscriber) -> None:
-        subscriber.active = False
         group = subscriber.group
         group.members.discard(subscriber)
         if not group.members and self.groups.get(group.key) is group:

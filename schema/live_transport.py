@@ -27,7 +27,7 @@ import json
 import logging
 import uuid
 from collections import deque
-from collections.abc import Coroutine, Generator
+from collections.abc import Coroutine, Generator, Mapping
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +48,7 @@ from strawberry.types.unset import UnsetType
 from core.leases import Refusal, UserConnections
 from core.settings import Settings
 from schema.context import Context
-from schema.fanout import TARGET, Fanout
+from schema.fanout import TARGET, Fanout, Handover, Subscriber
 
 if TYPE_CHECKING:
     from schema.view import GraphQLView
@@ -153,19 +153,42 @@ class Outbox:
 
 
 class LiveOperation(Operation[Context, None]):
-    """An operation whose ``next`` messages the fan-out writes directly."""
+    """An operation whose ``next`` messages the fan-out writes directly.
 
-    __slots__ = ("id_json",)
+    Once its subscriber is adopted, the operation has no task: it lives in
+    its group until the client completes it, the socket closes, or the
+    subscriber ends it (:meth:`finish`).
+    """
+
+    __slots__ = ("id_json", "subscriber")
 
     def __init__(self, handler: LiveTransportHandler, *args: Any) -> None:
         super().__init__(handler, *args)
         self.id_json = json.dumps(self.id)
+        self.subscriber: Subscriber | None = None
+
+    def _current(self) -> bool:
+        return not self.completed and self.handler.operations.get(self.id) is self
 
     def write(self, text: str) -> None:
+        if self._current():
+            assert isinstance(self.handler, LiveTransportHandler)
+            self.handler.outbox.push(text)
+
+    def adopt(self, subscriber: Subscriber) -> None:
+        self.subscriber = subscriber
+
+    def finish(self, error: GraphQLError | None) -> None:
+        if not self._current():
+            return
         handler = self.handler
-        if not self.completed and handler.operations.get(self.id) is self:
-            assert isinstance(handler, LiveTransportHandler)
-            handler.outbox.push(text)
+        assert isinstance(handler, LiveTransportHandler)
+        self.completed = True
+        handler.forget_id(self.id)
+        if error is not None:
+            payload = {"data": None, "errors": [error.formatted]}
+            handler.outbox.push(handler.encode({"id": self.id, "type": "next", "payload": payload}))
+        handler.outbox.push(handler.encode({"id": self.id, "type": "complete"}))
 
 
 class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
@@ -180,16 +203,19 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     # --- writes ------------------------------------------------------------------
 
+    def encode(self, message: Mapping[str, object]) -> str:
+        text = self.view.encode_json(message)
+        assert isinstance(text, str)
+        return text
+
     async def send_message(self, message: Message) -> None:
-        self.outbox.push(self.view.encode_json(message))  # type: ignore[arg-type]
+        self.outbox.push(self.encode(message))
 
     def _slow(self) -> None:
         """The client stopped reading: end its operations, close it."""
         log.info("closing a GraphQL WebSocket that does not read (1008)")
-        for operation in list(self.operations.values()):
-            if operation.task is not None:
-                operation.task.cancel()
-        self.operations.clear()
+        for operation_id in list(self.operations):
+            self._end_operation(operation_id)
         task = asyncio.create_task(self.websocket.close(CLOSE_SLOW, SLOW_READER))
         self.sockets.closing.add(task)
         task.add_done_callback(self.sockets.closing.discard)
@@ -276,7 +302,22 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         assert isinstance(operation, LiveOperation)
         TARGET.set((operation, self.sockets.fanout))
-        await super().run_operation(operation)
+        try:
+            await super().run_operation(operation)
+        except Handover:
+            operation.task = None  # served by its group from now on
+
+    async def cleanup_operation(self, operation_id: str) -> None:
+        self._end_operation(operation_id)
+
+    def _end_operation(self, operation_id: str) -> None:
+        operation = self.operations.pop(operation_id, None)
+        if operation is None:
+            return
+        if isinstance(operation, LiveOperation) and operation.subscriber is not None:
+            operation.subscriber.end(None)
+        if operation.task is not None:
+            operation.task.cancel()
 
 
 class LiveSockets:
