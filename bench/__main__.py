@@ -90,6 +90,15 @@ class SkipError(Exception):
     pass
 
 
+async def bench_live_order(options: Options) -> list[Line]:
+    from bench.live_order import live_order_line
+
+    if not options.redis_url or not options.pg_url:
+        raise SkipError("needs PostgreSQL (--pg) and Redis (--redis)")
+    per_sender = 10 if options.quick else 40
+    return [await live_order_line(options.pg_url, options.redis_url, options.workdir, per_sender)]
+
+
 async def bench_history(options: Options) -> list[Line]:
     from bench.common import scratch_postgres
     from bench.history_runner import history_lines
@@ -186,6 +195,7 @@ async def bench_load(options: Options) -> list[Line]:
 BENCHES: dict[str, Callable[[Options], Awaitable[list[Line]]]] = {
     "http": bench_http,
     "two-processes": bench_two_processes,
+    "live-order": bench_live_order,
     "history": bench_history,
     "logins": bench_logins,
     "ws": bench_ws,

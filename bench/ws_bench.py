@@ -85,7 +85,7 @@ def _fanout_lines(mines: list[FanoutResult], bases: list[FanoutResult]) -> list[
             median(b.throughput for b in bases),
             "bare websockets",
             "min",
-            0.8,
+            0.85,
             extra_check="all delivered once",
             extra_ok=complete,
             notes=notes,

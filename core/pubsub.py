@@ -30,20 +30,22 @@ log = logging.getLogger("comptoir.pubsub")
 BROKER_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 
 
-def redis_client(url: str, *, timeout: float | None = 5.0) -> Redis:
-    """A Redis client that fails fast and never reconnects behind our back.
+def redis_client(url: str, *, timeout: float | None = 5.0, retries: int = 1) -> Redis:
+    """A Redis client that fails fast.
 
     - ``driver_info=None``: no ``CLIENT SETINFO`` on connect. redis-py 8 sends
       it on every (re)connection and Redis 7.0 rejects it ("unknown
       subcommand 'SETINFO'"), which broke every reconnection.
-    - no retries: a lost connection is reported at once, and the caller
-      (the live module, the rate limiter's fallback) decides what follows.
+    - ``retries``: one immediate retry on a fresh connection (a pooled one
+      left over from before a broker restart fails once); then the error
+      goes to the caller (the live module, the rate limiter's fallback).
+      The pub/sub reader takes none: a silent resubscription would hide a gap.
     - ``timeout``: per command (None for a pub/sub reader, which waits).
     """
     return Redis.from_url(
         url,
         driver_info=None,
-        retry=Retry(NoBackoff(), 0),
+        retry=Retry(NoBackoff(), retries),
         socket_connect_timeout=2.0,
         socket_timeout=timeout,
         socket_keepalive=True,
@@ -63,10 +65,11 @@ class _RedisBackend(BroadcastBackend):
 
     def __init__(self, url: str) -> None:
         self._conn = redis_client(url)
-        self._reader = redis_client(url, timeout=None)
+        self._reader = redis_client(url, timeout=None, retries=0)
         self._pubsub: PubSubConnection | None = None
         self._listener: asyncio.Task[None] | None = None
         self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._lock = asyncio.Lock()
 
     async def connect(self) -> None:
         await self._conn.ping()
@@ -78,28 +81,39 @@ class _RedisBackend(BroadcastBackend):
         await self._reader.aclose()
 
     async def subscribe(self, channel: str) -> None:
-        pubsub = self._pubsub
-        if pubsub is None:
-            pubsub = self._pubsub = self._reader.pubsub()
-        try:
-            await pubsub.subscribe(channel)
-        except BaseException:
-            await self._lose(pubsub)
-            raise
-        if self._listener is None or self._listener.done():
-            self._listener = asyncio.create_task(self._listen(pubsub), name="redis pub/sub")
+        # One (un)subscription at a time: redis-py's PubSub takes a pooled
+        # connection on first use, and two concurrent first uses each take
+        # one; the subscriptions sent on the one it does not keep are lost.
+        async with self._lock:
+            pubsub = self._pubsub
+            if pubsub is None:
+                pubsub = self._pubsub = self._reader.pubsub()
+            try:
+                await pubsub.subscribe(channel)
+            except BaseException:
+                await self._lose(pubsub)
+                raise
+            if self._listener is None or self._listener.done():
+                self._listener = asyncio.create_task(self._listen(pubsub), name="redis pub/sub")
 
     async def unsubscribe(self, channel: str) -> None:
-        pubsub = self._pubsub
-        if pubsub is None:
-            return
-        try:
-            await pubsub.unsubscribe(channel)
-        except BROKER_ERRORS:
-            await self._lose(pubsub)
+        async with self._lock:
+            pubsub = self._pubsub
+            if pubsub is None:
+                return
+            try:
+                await pubsub.unsubscribe(channel)
+            except BROKER_ERRORS:
+                await self._lose(pubsub)
 
     async def publish(self, channel: str, message: Any) -> None:
         await self._conn.publish(channel, message)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._conn.ping())
+        except BROKER_ERRORS:
+            return False
 
     async def next_published(self) -> Event:
         # None (connection lost) is handled by _Broadcast._listener.
@@ -117,7 +131,8 @@ class _RedisBackend(BroadcastBackend):
             raise
         except Exception as exc:
             log.warning("pub/sub connection lost: %s", exc)
-        self._listener = None
+        if self._listener is asyncio.current_task():
+            self._listener = None
         await self._lose(pubsub)
 
     async def _lose(self, pubsub: PubSubConnection, *, signal: bool = True) -> None:
@@ -205,6 +220,11 @@ class PubSub:
 
     async def disconnect(self) -> None:
         await self._broadcast.disconnect()
+
+    async def ping(self) -> bool:
+        """Whether the broker answers (always, in memory)."""
+        backend = self._broadcast._backend
+        return await backend.ping() if isinstance(backend, _RedisBackend) else True
 
     async def publish(self, name: str, payload: dict[str, Any]) -> bool:
         """Publish; False (logged, not raised) when the broker is unreachable.

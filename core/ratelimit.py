@@ -9,6 +9,7 @@ process uses the Redis server's clock.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -16,6 +17,10 @@ from collections import deque
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
+
+from core.pubsub import BROKER_ERRORS, redis_client
+
+log = logging.getLogger("comptoir.ratelimit")
 
 
 class RateLimiter(Protocol):
@@ -152,7 +157,7 @@ return '0'
 """
 
 
-class RedisRateLimiter:
+class SharedCounts:
     """The sliding window of :class:`MemoryRateLimiter`, shared through Redis.
 
     Keys are ``{prefix}:ratelimit:{key}`` and expire one window after their
@@ -160,7 +165,7 @@ class RedisRateLimiter:
     """
 
     def __init__(self, url: str, *, prefix: str, max_events_per_key: int = 10_000) -> None:
-        self._redis: Redis = Redis.from_url(url)
+        self._redis: Redis = redis_client(url, timeout=2.0)
         self._prefix = f"{prefix}:ratelimit:"
         self._max_events = max_events_per_key
         self._retry_after: Any = self._redis.register_script(_RETRY_AFTER)
@@ -200,8 +205,77 @@ class RedisRateLimiter:
         await self._redis.aclose()
 
 
+class RedisRateLimiter:
+    """Shared counts (:class:`SharedCounts`) while Redis answers; this
+    process's own counts when it does not.
+
+    During a Redis outage the limits neither fail open (no limit at all: a
+    free-for-all for password guessing) nor closed (every login and message
+    refused): each process enforces them on its own, so a client gets at
+    most the limit once per process. The switch is logged, once each way.
+    """
+
+    def __init__(self, url: str, *, prefix: str, max_events_per_key: int = 10_000) -> None:
+        self._shared = SharedCounts(url, prefix=prefix, max_events_per_key=max_events_per_key)
+        self._local = MemoryRateLimiter()
+        self._degraded = False
+
+    def _down(self, exc: BaseException) -> None:
+        if not self._degraded:
+            self._degraded = True
+            log.warning("rate limits: Redis unreachable (%s); counting per process", exc)
+
+    def _up(self) -> None:
+        if self._degraded:
+            self._degraded = False
+            log.warning("rate limits: Redis is back; counting across processes")
+
+    async def retry_after(self, key: str, limit: int, window: float) -> float:
+        try:
+            wait = await self._shared.retry_after(key, limit, window)
+        except BROKER_ERRORS as exc:
+            self._down(exc)
+            return await self._local.retry_after(key, limit, window)
+        self._up()
+        return wait
+
+    async def hit(self, key: str, window: float) -> None:
+        try:
+            await self._shared.hit(key, window)
+        except BROKER_ERRORS as exc:
+            self._down(exc)
+            await self._local.hit(key, window)
+        else:
+            self._up()
+
+    async def acquire(self, key: str, limit: int, window: float) -> float:
+        try:
+            wait = await self._shared.acquire(key, limit, window)
+        except BROKER_ERRORS as exc:
+            self._down(exc)
+            return await self._local.acquire(key, limit, window)
+        self._up()
+        return wait
+
+    async def reset(self, key: str) -> None:
+        await self._local.reset(key)
+        try:
+            await self._shared.reset(key)
+        except BROKER_ERRORS as exc:
+            self._down(exc)
+
+    async def clear(self) -> None:
+        await self._local.clear()
+        await self._shared.clear()
+
+    async def close(self) -> None:
+        await self._shared.close()
+        await self._local.close()
+
+
 def build_limiter(broadcast_url: str, *, prefix: str) -> RateLimiter:
-    """Redis-backed when ``broadcast_url`` names Redis, in memory otherwise."""
+    """Redis-backed when ``broadcast_url`` names Redis (per process while Redis
+    is unreachable), in memory otherwise."""
     if broadcast_url.startswith(("redis://", "rediss://")):
         return RedisRateLimiter(broadcast_url, prefix=prefix)
     return MemoryRateLimiter()

@@ -1,4 +1,6 @@
-"""REST: /health."""
+"""REST: /health (liveness: the process serves, its database answers) and
+/ready (readiness: the database and the pub/sub broker both answer; 503
+names what is down, for a load balancer to route around this process)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,29 @@ async def health_check(request: Request) -> Response:
     return JSONResponse({"status": "unavailable"}, status_code=503)
 
 
-routes = [Route("/health", health_check, methods=["GET"])]
+async def ready_check(request: Request) -> Response:
+    checks = await health.readiness()
+    body: dict[str, object] = {
+        "status": "ok" if all(checks.values()) else "unavailable",
+        **{name: "ok" if ok else "down" for name, ok in checks.items()},
+    }
+    return JSONResponse(body, status_code=200 if all(checks.values()) else 503)
+
+
+routes = [
+    Route("/health", health_check, methods=["GET"]),
+    Route("/ready", ready_check, methods=["GET"]),
+]
+
+_READY_SCHEMA = {
+    "type": "object",
+    "required": ["status", "database", "broker"],
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "unavailable"]},
+        "database": {"type": "string", "enum": ["ok", "down"]},
+        "broker": {"type": "string", "enum": ["ok", "down"]},
+    },
+}
 
 OPENAPI = {
     "paths": {
@@ -46,6 +70,21 @@ OPENAPI = {
                                 }
                             }
                         },
+                    },
+                },
+            }
+        },
+        "/ready": {
+            "get": {
+                "summary": "Readiness: the database and the pub/sub broker answer",
+                "responses": {
+                    "200": {
+                        "description": "Ready",
+                        "content": {"application/json": {"schema": _READY_SCHEMA}},
+                    },
+                    "503": {
+                        "description": "The database or the broker (named) is down",
+                        "content": {"application/json": {"schema": _READY_SCHEMA}},
                     },
                 },
             }

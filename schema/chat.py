@@ -319,8 +319,9 @@ def _dm_of(event: Event) -> DirectMessage | None:
 class ChatSubscriptions:
     @strawberry.subscription(
         description="New messages of a room (same access rule as Query.roomMessages). With "
-        "`after` (a message id), first every stored message after it, then live ones: no gap "
-        "and no duplicate."
+        "`after` (a message id, or a cursor from Query.roomMessages), first every stored "
+        "message after it, then live ones: in id order, no gap and no duplicate, whichever "
+        "server process took each send."
     )
     async def room_messages(
         self, info: Info, room: str, after: strawberry.ID | None = None

@@ -485,6 +485,7 @@ _resources_post = rest("POST", "/resources", 201, json=RESOURCE_BODY)
 
 REST: dict[str, tuple[Probe, Expect]] = {
     "GET /health": (rest("GET", "/health", 200), ALL_OK),
+    "GET /ready": (rest("GET", "/ready", 200), ALL_OK),
     "POST /login": (
         rest(
             "POST",

@@ -456,3 +456,58 @@ async def test_token_in_the_handshake_header_is_accepted(
 async def test_the_older_graphql_ws_protocol_is_not_spoken(service: Service) -> None:
     async with connect(ws_url(service), subprotocols=["graphql-ws"]) as conn:  # type: ignore[list-item]
         assert await close_code(Client(conn)) == 4406
+
+
+async def _first_error(client: Client, op_id: str) -> dict[str, Any]:
+    """The first error that ends an operation (code and message)."""
+    while True:
+        message = await client.receive()
+        assert message["id"] == op_id, message
+        if message["type"] == "error":
+            error: dict[str, Any] = message["payload"][0]
+            return error
+        assert message["type"] == "next", message
+        errors = message["payload"].get("errors")
+        if errors:
+            first: dict[str, Any] = errors[0]
+            return first
+
+
+async def test_after_takes_the_cursors_that_queries_return(
+    service: Service, http: httpx.AsyncClient, member: Account, graphql: GraphQL
+) -> None:
+    """Issue 12: a client pages history with roomMessages, then subscribes
+    from the last cursor it holds: the same ``after`` on both."""
+    await make_room(http, member, "general")
+    ids = [await rest_post(http, member, "general", f"m{n}") for n in range(4)]
+    page = data_of(
+        await graphql(
+            'query { roomMessages(room: "general", first: 2) { edges { cursor node { id } } } }',
+            token=member.token,
+        )
+    )["roomMessages"]["edges"]
+    assert [e["node"]["id"] for e in page] == [str(ids[0]), str(ids[1])]
+    async with ws_client(service, member.token) as client:
+        await client.subscribe("1", ROOM_MESSAGES, {"room": "general", "after": page[-1]["cursor"]})
+        replayed = [(await client.next_data("1"))["roomMessages"]["id"] for _ in range(2)]
+        assert await client.nothing_within(0.3)
+    assert replayed == [str(ids[2]), str(ids[3])]
+
+
+async def test_a_negative_after_is_refused_as_negative(
+    service: Service, http: httpx.AsyncClient, member: Account
+) -> None:
+    """Issue 12: ``after: -1`` says what is wrong with it, not "must be an integer"."""
+    await make_room(http, member, "general")
+    async with ws_client(service, member.token) as client:
+        await client.subscribe("1", ROOM_MESSAGES, {"room": "general", "after": "-1"})
+        room_error = await _first_error(client, "1")
+        await client.subscribe("2", DIRECT_MESSAGES, {"after": "-5"})
+        dm_error = await _first_error(client, "2")
+        await client.subscribe("3", DIRECT_MESSAGES, {"after": "Yzp4"})  # "c:x": not a cursor
+        bad_cursor = await _first_error(client, "3")
+    for error in (room_error, dm_error):
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+        assert error["message"] == "after must not be negative.", error
+    assert bad_cursor["extensions"]["code"] == "BAD_USER_INPUT", bad_cursor
+    assert bad_cursor["message"] == "after is not a valid cursor.", bad_cursor

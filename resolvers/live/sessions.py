@@ -29,7 +29,7 @@ EXPIRED = "Invalid or expired token."
 TOKEN_EXPIRED = "token expired"
 SESSION_REVOKED = "session revoked"
 BACKOFF_FIRST = 0.05
-BACKOFF_MAX = 1.0
+BACKOFF_MAX = 0.5
 
 OnEnd = Callable[[ComptoirError], None]
 
