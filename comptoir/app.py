@@ -24,6 +24,7 @@ from core.settings import Settings
 from resolvers import live
 from rest_compat.http import EXCEPTION_HANDLERS
 from schema import build_schema
+from schema.live_transport import KeepRawSend
 from schema.view import GraphQLView
 from ws.server import ChatServer
 
@@ -64,6 +65,7 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
 
     routes.append(WebSocketRoute("/graphql", graphql))
     middleware = [
+        Middleware(KeepRawSend),
         Middleware(SecurityHeaders),
         Middleware(
             CORSMiddleware,

@@ -32,6 +32,7 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -44,6 +45,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     SubscribeMessage,
 )
 from strawberry.types.unset import UnsetType
+from websockets.exceptions import InvalidState
 
 from core.leases import Refusal, UserConnections
 from core.settings import Settings
@@ -61,6 +63,7 @@ CLOSE_TOO_MANY = 4429  # the user holds too many connections
 TOO_MANY_CONNECTIONS = "Too many connections for this user."
 BUSY = "Too many connections."
 SLOW_READER = "Not reading fast enough."
+RAW_SEND = "comptoir.raw_send"
 
 
 class _Resume:
@@ -90,23 +93,49 @@ class _Resume:
                 return
 
 
-class Outbox:
-    """A socket's outgoing messages: written at once, or queued up to a bound.
+def _server_protocol(websocket: WebSocket) -> Any:
+    """The server's protocol object behind a socket, when it is uvicorn's
+    websockets-sansio one (the default, ``uvicorn==0.54`` is pinned): it
+    lets a fan-out write frames and read the transport's write buffer
+    without going through the ASGI layers, as ``websockets.broadcast``
+    does. None otherwise (the ASGI path is then used)."""
+    send = websocket.scope.get(RAW_SEND)
+    protocol = getattr(send, "__self__", None)
+    needed = ("conn", "transport", "close_sent", "disconnected")
+    if protocol is None or not all(hasattr(protocol, name) for name in needed):
+        return None
+    return protocol
 
-    ``push`` never blocks. The ASGI ``send`` of a socket that drains returns
-    without suspending, so it is run by hand, right away: a fan-out to a
-    thousand sockets costs no task switch. When it does suspend (the
-    transport's buffer is full), a writer task finishes it and then writes
-    what was queued meanwhile, in order.
+
+class Outbox:
+    """A socket's outgoing messages: written at once, or the reader is cut.
+
+    ``push`` never blocks. On uvicorn's websockets-sansio protocol the text
+    frame goes straight to the transport, after a look at its write buffer:
+    past ``max_bytes`` the client has stopped reading and ``on_overflow`` is
+    called instead (what the chat server does). Elsewhere the ASGI ``send``
+    is run by hand: it returns without suspending while the socket drains;
+    when it suspends, a writer task finishes it and then writes what was
+    queued meanwhile, in order, up to ``max_bytes``.
     """
 
-    __slots__ = ("_writer", "closed", "max_bytes", "on_overflow", "queue", "queued_bytes", "ws")
+    __slots__ = (
+        "_writer",
+        "closed",
+        "max_bytes",
+        "on_overflow",
+        "protocol",
+        "queue",
+        "queued_bytes",
+        "ws",
+    )
 
     def __init__(self, ws: WebSocket, max_bytes: int, on_overflow: Any) -> None:
         self.ws = ws
+        self.protocol = _server_protocol(ws)
         self.max_bytes = max_bytes
         self.on_overflow = on_overflow
-        self.queue: deque[str] = deque()
+        self.queue: deque[str] | None = None
         self.queued_bytes = 0
         self.closed = False
         self._writer: asyncio.Task[None] | None = None
@@ -114,13 +143,38 @@ class Outbox:
     def push(self, text: str) -> None:
         if self.closed:
             return
-        if self._writer is not None:
+        if self.protocol is not None:
+            self._write(text)
+        elif self._writer is not None:
+            assert self.queue is not None
             self.queue.append(text)
             self.queued_bytes += len(text)
             if self.queued_bytes > self.max_bytes:
-                self.close()
-                self.on_overflow()
+                self._overflow()
+        else:
+            self._send(text)
+
+    def _overflow(self) -> None:
+        self.close()
+        self.on_overflow()
+
+    def _write(self, text: str) -> None:
+        protocol = self.protocol
+        transport = protocol.transport
+        if protocol.close_sent or protocol.disconnected or transport.is_closing():
+            self.closed = True
             return
+        if transport.get_write_buffer_size() > self.max_bytes:
+            self._overflow()
+            return
+        try:
+            protocol.conn.send_text(text.encode())
+        except InvalidState:
+            self.closed = True
+            return
+        transport.write(b"".join(protocol.conn.data_to_send()))
+
+    def _send(self, text: str) -> None:
         coro = self.ws.send({"type": "websocket.send", "text": text})
         try:
             waiting = coro.send(None)
@@ -129,6 +183,7 @@ class Outbox:
         except Exception:  # the socket is gone; its reader ends the connection
             self.closed = True
             return
+        self.queue = deque()
         self._writer = asyncio.ensure_future(self._drain(_Resume(coro, waiting)))
 
     async def _drain(self, first: _Resume) -> None:
@@ -146,10 +201,23 @@ class Outbox:
     def close(self) -> None:
         """Write nothing more (what is queued is dropped)."""
         self.closed = True
-        self.queue.clear()
+        self.queue = None
         self.queued_bytes = 0
         if self._writer is not None:
             self._writer.cancel()
+
+
+class KeepRawSend:
+    """ASGI middleware: keeps the server's own ``send`` of a WebSocket in its
+    scope (the layers below wrap it), for :func:`_server_protocol`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            scope[RAW_SEND] = send
+        await self.app(scope, receive, send)
 
 
 class LiveOperation(Operation[Context, None]):
@@ -219,6 +287,13 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         task = asyncio.create_task(self.websocket.close(CLOSE_SLOW, SLOW_READER))
         self.sockets.closing.add(task)
         task.add_done_callback(self.sockets.closing.discard)
+        protocol = self.outbox.protocol
+        if protocol is not None:
+            # The close frame waits behind what the client does not read:
+            # past the keepalive's patience the connection is dropped.
+            settings = self.sockets.settings
+            delay = settings.ws_ping_interval + settings.ws_ping_timeout
+            asyncio.get_running_loop().call_later(delay, protocol.transport.abort)
 
     # --- connection ----------------------------------------------------------------
 
