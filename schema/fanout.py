@@ -31,7 +31,8 @@ for the life of a subscription. Each execution here gets a cache of its own,
 dropped with the executor: memory does not grow with the number of events.
 
 Outside that handler (any other caller of ``Schema.subscribe``), a
-:class:`LiveSource` is a plain async iterator of rendered values.
+:class:`LiveSource` is the plain per-subscriber stream of
+:func:`schema.subscriptions.live_stream`.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ import asyncio
 import json
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from contextvars import ContextVar
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -66,7 +67,7 @@ from resolvers import live
 from resolvers.events import Event
 from schema.context import Context
 from schema.errors import client_error, log_unexpected
-from schema.subscriptions import SESSION_ENDED, graphql_error
+from schema.subscriptions import SESSION_ENDED, graphql_error, live_stream
 
 log = logging.getLogger("comptoir.graphql")
 T = TypeVar("T")
@@ -119,7 +120,12 @@ class FanoutExecutor(StrawberryGraphQLCoreExecutionContext):
 class LiveSource(Generic[T]):
     """What a live subscription resolver returns: a channel from ``after`` on,
     while the session of ``claims`` lasts, each event rendered by ``render``
-    (None: not for this subscription)."""
+    (None: not for this subscription).
+
+    Served by the graphql-transport-ws handler, it joins a group and hands
+    its operation over; iterated by anything else (``Schema.subscribe``), it
+    is :func:`schema.subscriptions.live_stream`.
+    """
 
     def __init__(
         self,
@@ -133,41 +139,38 @@ class LiveSource(Generic[T]):
         self.after = after
         self.render = render
         self.executor: FanoutExecutor | None = None
-        self._ended: asyncio.Future[ComptoirError | None] | None = None
-        self._queue: asyncio.Queue[Event] | None = None
-        self._listener: _Queued | None = None
-        self._watch: Any = None
-        self._closed = False
+        self._stream: AsyncGenerator[T, None] | None = None
 
     def __aiter__(self) -> LiveSource[T]:
         return self
 
     async def __anext__(self) -> T:
-        if self._closed:
-            raise StopAsyncIteration
         target = TARGET.get()
-        if self._queue is None and self.executor is not None and target is not None:
-            self._closed = True
+        if self._stream is None and self.executor is not None and target is not None:
             await self._hand_over(*target)
-        return await self._next_queued()
+        if self._stream is None:
+            self._stream = live_stream(self.claims, self.channel, self.after, self.render)
+        return await anext(self._stream)
 
     async def aclose(self) -> None:
-        self._closed = True
-        self._close_queued()
-
-    # --- grouped: served by the fan-out ---------------------------------------------------
+        if self._stream is not None:
+            await self._stream.aclose()
 
     async def _hand_over(self, target: Target, fanout: Fanout) -> None:
         """Join a group, attach to the live feed, then hand the operation over."""
         assert self.executor is not None
         executor, self.executor = self.executor, None
         subscriber = fanout.join(self, target, executor)
+        feeds = live.get()
         try:
-            subscriber.watch = await _watch(self.claims, subscriber.session_ended)
-            await live.get().attach(self.channel, subscriber, after=self.after)
-        except ComptoirError as error:
-            subscriber.end(None)
-            raise graphql_error(error) from None
+            try:
+                subscriber.watch = await feeds.watch_session(self.claims, subscriber.session_ended)
+            except Unauthenticated:
+                raise graphql_error(_session_ended()) from None
+            try:
+                await feeds.attach(self.channel, subscriber, after=self.after)
+            except ComptoirError as error:
+                raise graphql_error(error) from None
         except BaseException:
             subscriber.end(None)
             raise
@@ -175,75 +178,9 @@ class LiveSource(Generic[T]):
             target.adopt(subscriber)
         raise Handover
 
-    # --- fallback: one subscriber, iterated by graphql-core ------------------------------
-
-    def end(self, error: ComptoirError | None) -> None:
-        if self._ended is not None and not self._ended.done():
-            self._ended.set_result(error)
-
-    async def _next_queued(self) -> T:
-        if self._queue is None:
-            self._queue = asyncio.Queue()
-            self._ended = asyncio.get_running_loop().create_future()
-            self._listener = _Queued(self._queue, self)
-            self._watch = await _watch(self.claims, lambda _: self.end(_session_ended()))
-            try:
-                await live.get().attach(self.channel, self._listener, after=self.after)
-            except BaseException:
-                self._close_queued()
-                raise
-        ended = self._ended
-        assert ended is not None
-        while True:
-            getter: asyncio.Future[Any] = asyncio.ensure_future(self._queue.get())
-            try:
-                await asyncio.wait({getter, ended}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                getter.cancel()
-            if not getter.done() or getter.cancelled():
-                break
-            value = self.render(getter.result())
-            if value is not None:
-                return value
-        self._closed = True
-        self._close_queued()
-        error = ended.result()
-        if error is None:
-            raise StopAsyncIteration
-        raise graphql_error(error)
-
-    def _close_queued(self) -> None:
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            self._watch.cancel()
-            live.get().detach(self.channel, listener)
-
 
 def _session_ended() -> ComptoirError:
     return Unauthenticated(SESSION_ENDED)
-
-
-async def _watch(claims: AccessClaims, on_end: Callable[[ComptoirError], None]) -> Any:
-    try:
-        return await live.get().watch_session(claims, on_end)
-    except ComptoirError as error:
-        raise graphql_error(error) from None
-
-
-class _Queued:
-    """The fallback listener: events queue for graphql-core to map one by one."""
-
-    __slots__ = ("queue", "source")
-
-    def __init__(self, queue: asyncio.Queue[Event], source: LiveSource[Any]) -> None:
-        self.queue = queue
-        self.source = source
-
-    def deliver(self, event: Event) -> None:
-        self.queue.put_nowait(event)
-
-    def lost(self, error: ComptoirError) -> None:
-        self.source.end(error)
 
 
 class Subscriber:
