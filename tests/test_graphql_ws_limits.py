@@ -32,6 +32,7 @@ from tests.ws_helpers import (
 )
 
 PER_USER = 2
+TOTAL = 5
 MAX_OPERATIONS = 2
 QUEUE_BYTES = 16 * 1024
 TIMEOUT = 10
@@ -46,6 +47,7 @@ BULKY = (
 
 LIMITS = {
     "GRAPHQL_WS_MAX_CONNECTIONS_PER_USER": str(PER_USER),
+    "GRAPHQL_WS_MAX_CONNECTIONS": str(TOTAL),
     "GRAPHQL_WS_MAX_SUBSCRIPTIONS": str(MAX_OPERATIONS),
     "GRAPHQL_WS_MAX_QUEUE_BYTES": str(QUEUE_BYTES),
     "MESSAGES_PER_WINDOW": "100000",
@@ -158,6 +160,28 @@ async def test_a_user_holds_at_most_the_cap_of_connections(limited: ServerProces
             raise AssertionError("a closed connection's slot was never given back")
     finally:
         await second.close()
+
+
+async def test_a_process_holds_at_most_the_cap_of_connections(limited: ServerProcess) -> None:
+    tokens = [await user(limited) for _ in range(3)]
+    held: list[ClientConnection] = []
+    try:
+        for token in (tokens[0], tokens[0], tokens[1], tokens[1], tokens[2]):
+            for _ in range(100):  # earlier tests' slots are given back asynchronously
+                ws = await open_graphql(limited, token)
+                try:
+                    assert (await receive(ws))["type"] == "connection_ack"
+                except ConnectionClosed:
+                    await asyncio.sleep(0.05)
+                    continue
+                held.append(ws)
+                break
+        assert len(held) == TOTAL
+        assert await refused_with(await open_graphql(limited, tokens[2])) == 1013
+    finally:
+        for ws in held:
+            await ws.close()
+    await asyncio.sleep(0.3)
 
 
 async def test_a_socket_runs_at_most_the_cap_of_operations(limited: ServerProcess) -> None:
