@@ -86,7 +86,13 @@ class Auth:
     token: str
 
 
-Frame: TypeAlias = Join | SendMessage | SendDm | RoomHistory | DmHistory | Auth
+@dataclass(frozen=True, slots=True)
+class DeactivateUser:
+    ref: Ref
+    user: int
+
+
+Frame: TypeAlias = Join | SendMessage | SendDm | RoomHistory | DmHistory | Auth | DeactivateUser
 
 
 # --- field readers -----------------------------------------------------------
@@ -227,6 +233,10 @@ def _auth(f: _Fields) -> Auth:
     return Auth(ref=f.ref, token=token.strip())
 
 
+def _deactivate_user(f: _Fields) -> DeactivateUser:
+    return DeactivateUser(ref=f.ref, user=f.user_id("user"))
+
+
 PARSERS: dict[str, Callable[[_Fields], Frame]] = {
     "join": _join,
     "message": _message,
@@ -234,6 +244,7 @@ PARSERS: dict[str, Callable[[_Fields], Frame]] = {
     "room_history": _room_history,
     "dm_history": _dm_history,
     "auth": _auth,
+    "deactivate_user": _deactivate_user,
 }
 
 

@@ -62,7 +62,12 @@ PROBE_TIMEOUT = 5.0
 
 
 class Listener(Protocol):
-    """A local consumer of one or more channels (a socket, a subscription)."""
+    """A local consumer of one or more channels (a socket, a subscription).
+
+    It may also define ``async def drained(self) -> None``: awaited between
+    replay pages, to pace a long replay to what the consumer takes (the chat
+    WS client waits for its socket to drain).
+    """
 
     def deliver(self, event: Event) -> None:
         """One event, in id order for this listener, never concurrently with
