@@ -200,6 +200,10 @@ class Subscriber:
     def deliver(self, event: Event) -> None:
         self.group.push(event, self)
 
+    async def drained(self) -> None:
+        """Between replay pages: wait until the group has written what it holds."""
+        await self.group.idle()
+
     def lost(self, error: ComptoirError) -> None:
         self.end(graphql_error(error))
 
@@ -237,6 +241,10 @@ class Group:
         self.queue: deque[tuple[Event, Subscriber]] = deque()
         self.task: asyncio.Task[None] | None = None
         self.executions = 0
+
+    async def idle(self) -> None:
+        while self.task is not None:
+            await asyncio.wait([self.task])
 
     def push(self, event: Event, subscriber: Subscriber) -> None:
         self.queue.append((event, subscriber))
