@@ -21,6 +21,7 @@ from schema.fanout import Fanout
 from tests.conftest import Account, MakeAccount
 from tests.harness import Service
 from tests.test_chat_subscriptions import Client, make_room, rest_post, ws_client
+from tests.test_chat_subscriptions import roomy_limit as roomy_limit  # a fixture
 
 WITH_EMAIL = """
 subscription ($room: String!) {
@@ -30,6 +31,11 @@ subscription ($room: String!) {
 PLAIN = """
 subscription ($room: String!) {
   roomMessages(room: $room) { id content createdAt author { id displayName } }
+}
+"""
+AFTER = """
+subscription ($room: String!, $after: ID) {
+  roomMessages(room: $room, after: $after) { id content createdAt author { id displayName } }
 }
 """
 # The same viewer-dependent field, reached through a fragment.
@@ -223,3 +229,23 @@ async def test_twenty_thousand_events_leave_memory_flat(
         finally:
             tracemalloc.stop()
     assert after - warm < GROWTH_LIMIT, f"grew by {(after - warm) / 1024:.0f} KiB"
+
+
+@pytest.mark.usefixtures("roomy_limit")
+async def test_a_replay_of_several_pages_then_live_in_order(
+    service: Service, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    owner = await make_account()
+    await make_room(http, owner, "general")
+    stored = [await rest_post(http, owner, "general", f"old {n}") for n in range(450)]
+    async with ws_client(service, owner.token) as client:
+        await client.subscribe("r", PLAIN, {"room": "general"})
+        await client.subscribe("all", AFTER, {"room": "general", "after": "0"})
+        got = [(await client.next_data("all"))["roomMessages"]["id"] for _ in range(len(stored))]
+        assert got == [str(i) for i in stored]
+        live_id = await rest_post(http, owner, "general", "live")
+        seen = {}
+        for _ in range(2):
+            message = await client.receive()
+            seen[message["id"]] = message["payload"]["data"]["roomMessages"]["id"]
+        assert seen == {"r": str(live_id), "all": str(live_id)}
