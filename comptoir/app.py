@@ -27,6 +27,7 @@ from core.settings import Settings
 from resolvers import live
 from rest_compat.http import EXCEPTION_HANDLERS
 from schema import build_schema
+from schema.live_transport import KeepRawSend
 from schema.view import GraphQLView
 from ws.server import ChatServer
 
@@ -55,9 +56,11 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
             await live.start()
             await chat.start()
             log.info("chat WebSocket server on ws://%s:%d", settings.host, chat.port)
+            graphql.live_sockets.start()
             try:
                 yield
             finally:
+                await graphql.live_sockets.close()
                 await chat.close()
         finally:
             await live.stop()
@@ -72,6 +75,8 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
 
     routes.append(WebSocketRoute("/graphql", graphql))
     middleware = [
+        # Outermost: the GraphQL WebSocket fan-out writes through uvicorn's own send.
+        Middleware(KeepRawSend),
         Middleware(AccessLog, trusted=lambda scope: from_trusted_proxy(scope, settings)),
         Middleware(SecurityHeaders),
         Middleware(
@@ -96,5 +101,6 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
         lifespan=lifespan,
     )
     app.state.chat = chat
+    app.state.graphql = graphql
     app.state.settings = settings
     return app
