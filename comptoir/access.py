@@ -102,7 +102,9 @@ class AccessLog:
         async def watch_receive() -> Message:
             nonlocal code
             message = await receive()
-            if message["type"] == "websocket.disconnect":
+            if message["type"] == "websocket.receive":
+                metrics.WS_FRAMES.labels("graphql", "in").inc()
+            elif message["type"] == "websocket.disconnect":
                 code = int(message.get("code", ABNORMAL_CLOSURE))
             return message
 

@@ -26,6 +26,7 @@ import asyncio
 import json
 import logging
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Coroutine, Generator, Mapping
 from contextlib import suppress
@@ -47,6 +48,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 from strawberry.types.unset import UnsetType
 from websockets.exceptions import InvalidState
 
+from core import metrics
 from core.leases import Refusal, UserConnections
 from core.settings import Settings
 from schema.context import Context
@@ -57,6 +59,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("comptoir.graphql")
 
+GRAPHQL = "graphql"  # the server label of this door's metrics
+# Open connections, for the subscriptions gauge (read at scrape time).
+_OPEN: weakref.WeakSet[LiveTransportHandler] = weakref.WeakSet()
+metrics.WS_SUBSCRIPTIONS.labels(GRAPHQL).set_function(
+    lambda: sum(len(handler.operations) for handler in list(_OPEN))
+)
 CLOSE_TRY_AGAIN = 1013  # the process holds too many connections
 CLOSE_SLOW = 1008  # the client does not read what it is sent
 CLOSE_TOO_MANY = 4429  # the user holds too many connections
@@ -143,6 +151,7 @@ class Outbox:
     def push(self, text: str) -> None:
         if self.closed:
             return
+        metrics.WS_FRAMES.labels(GRAPHQL, "out").inc()
         if self.protocol is not None:
             self._write(text)
         elif self._writer is not None:
@@ -242,6 +251,7 @@ class LiveOperation(Operation[Context, None]):
         if self._current():
             assert isinstance(self.handler, LiveTransportHandler)
             self.handler.outbox.push(text)
+            metrics.WS_DELIVERIES.labels(GRAPHQL).inc()
 
     def adopt(self, subscriber: Subscriber) -> None:
         self.subscriber = subscriber
@@ -268,6 +278,7 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         assert isinstance(ws, WebSocket)
         self.outbox = Outbox(ws, self.sockets.settings.graphql_ws_max_queue_bytes, self._slow)
         self._lease: tuple[int, str] | None = None
+        _OPEN.add(self)
 
     # --- writes ------------------------------------------------------------------
 
@@ -282,6 +293,7 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
     def _slow(self) -> None:
         """The client stopped reading: end its operations, close it."""
         log.info("closing a GraphQL WebSocket that does not read (1008)")
+        metrics.WS_SLOW_READER_CLOSES.labels(GRAPHQL).inc()
         for operation_id in list(self.operations):
             self._end_operation(operation_id)
         task = asyncio.create_task(self.websocket.close(CLOSE_SLOW, SLOW_READER))
@@ -337,6 +349,7 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         try:
             await super().shutdown()
         finally:
+            _OPEN.discard(self)
             self.outbox.close()
             if self._lease is not None:
                 self.sockets.connections.release(*self._lease)
