@@ -24,6 +24,7 @@ log = logging.getLogger("comptoir.access")
 REQUEST_ID_HEADER = b"x-request-id"
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,128}")
 UNMATCHED = "unmatched"
+CLIENT_CLOSED_REQUEST = 499
 ABNORMAL_CLOSURE = 1006
 
 
@@ -58,7 +59,8 @@ class AccessLog:
         request_id = self.request_id(scope)
         context, token = logs.begin(request_id)
         started = time.perf_counter()
-        status = 500
+        # No response at all: the client went away first (nginx's 499).
+        status = CLIENT_CLOSED_REQUEST
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
