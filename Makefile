@@ -5,10 +5,12 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
+# The browser tests drive the system's chromium (never a downloaded build).
+CHROMIUM ?= /usr/bin/chromium
 
 run: export DEMO ?= 1
 
-.PHONY: run test lint types schema bench migrate check clean
+.PHONY: run test lint types schema bench migrate check clean assets
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +33,12 @@ run: $(STAMP_RUN)
 migrate: $(STAMP_RUN)
 	$(PY) -m comptoir migrate
 
+$(CHROMIUM):
+	(apt-get update -qq && apt-get install -y -qq chromium) || echo "chromium unavailable: the browser tests will fail (install chromium, or set CHROMIUM=/path)"
+
 ## test: the whole suite (SQLite + in-memory broadcast unless DATABASE_URL / BROADCAST_URL say otherwise)
-test: $(STAMP_DEV)
-	$(PY) -m pytest
+test: $(STAMP_DEV) | $(CHROMIUM)
+	CHROMIUM=$(CHROMIUM) $(PY) -m pytest
 
 ## lint / types: ruff and mypy --strict
 lint: $(STAMP_DEV)
@@ -51,6 +56,10 @@ schema: $(STAMP_RUN)
 bench: $(STAMP_DEV)
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || echo "wrk unavailable: using the Python load generator"
 	$(PY) -m bench $(BENCH_ARGS)
+
+## assets: refresh GraphiQL's and /docs' pinned files from the npm registry (versions in core/static/manifest.json)
+assets: $(STAMP_RUN)
+	$(PY) tools/vendor_assets.py
 
 check: lint types test
 

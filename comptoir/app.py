@@ -14,14 +14,14 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import Scope
 
 import rest_compat
 from comptoir import demo, metrics_http
 from comptoir.access import AccessLog
 from comptoir.middleware import BodyLimit, SecurityHeaders
-from core import runtime
+from core import assets, runtime
 from core.clientaddr import _trusted
 from core.settings import Settings
 from resolvers import live
@@ -71,6 +71,8 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
         Route("/graphql", graphql, methods=["GET", "POST"]),
         *rest_compat.routes(),
         *metrics_http.routes,
+        # GraphiQL's and /docs' pinned scripts and styles (no CDN).
+        Mount(assets.PREFIX, app=assets.static_app(), name="static"),
     ]
 
     routes.append(WebSocketRoute("/graphql", graphql))

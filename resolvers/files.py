@@ -10,7 +10,14 @@ Rules:
 - the owner and ADMINs list, download and delete a file; any authenticated
   user downloads a file that an internal resource links; everyone else
   gets NOT_FOUND, as for an id that does not exist;
-- the client's filename and content type are metadata only, sanitized here.
+- no resource is ever left with neither url nor file: a file that resources
+  link is deleted by an ADMIN together with those resources (only ADMINs
+  publish resources), and refused to its other owners with CONFLICT (409)
+  naming the resources (the file row is locked while it is checked and
+  deleted, and ``resources.create_resource`` locks it while linking it);
+- the client's filename and content type are metadata only, sanitized here;
+- listings show the newest files by default (the last page, or newest
+  first on REST), so a client sees the file it has just uploaded.
 """
 
 from __future__ import annotations
@@ -25,10 +32,10 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from core import runtime
-from core.errors import Forbidden, NotFound, PayloadTooLarge
+from core.errors import Conflict, Forbidden, NotFound, PayloadTooLarge
 from core.storage import BlobMissing, SizeLimitExceeded, StorageFull
 from models import Resource, Role, StoredFile, User
-from resolvers.pagination import CountedPage, keyset_page, offset_page
+from resolvers.pagination import CountedPage, keyset_page, offset_page, parse_order
 from resolvers.users import require_user
 
 log = logging.getLogger("comptoir.files")
@@ -37,6 +44,8 @@ FILENAME_MAX = 255
 EXTENSION_MAX = 32
 DEFAULT_FILENAME = "file"
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+PAGE_DEFAULT = 50  # GraphQL `files` page size when none is given
+DEFAULT_ORDER = "desc"  # REST GET /files: newest first
 # RFC 9110 token characters, for both halves of type/subtype.
 _TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,127}"
 _MEDIA_TYPE = re.compile(rf"^({_TOKEN})/({_TOKEN})$")
@@ -153,20 +162,32 @@ async def list_files(
     last: int | None = None,
     before: int | None = None,
 ) -> CountedPage[StoredFile]:
-    """The caller's files (everyone's for an ADMIN), oldest first."""
+    """The caller's files (everyone's for an ADMIN), oldest first in a page;
+    with no size and no ``after``, the newest page (the last ``PAGE_DEFAULT``)."""
     queryset = _visible(require_user(actor))
     page = await keyset_page(
-        queryset, first=first, after=after, last=last, before=before, default_first=50
+        queryset,
+        first=first,
+        after=after,
+        last=last,
+        before=before,
+        default_first=PAGE_DEFAULT,
+        default_last=PAGE_DEFAULT,
     )
     return CountedPage(page, queryset)
 
 
 async def list_files_offset(
-    *, actor: User | None, limit: int | None = None, offset: int | None = None
+    *,
+    actor: User | None,
+    limit: int | None = None,
+    offset: int | None = None,
+    order: object = None,
 ) -> list[StoredFile]:
-    """The legacy REST listing: offset paging, ordered by id."""
+    """The legacy REST listing: offset paging, newest first unless ``order="asc"``."""
     queryset = _visible(require_user(actor))
-    return await offset_page(queryset, limit=limit, offset=offset)
+    clean_order = parse_order(order, DEFAULT_ORDER)
+    return await offset_page(queryset, limit=limit, offset=offset, order=clean_order)
 
 
 def _owns(user: User, row: StoredFile) -> bool:
@@ -201,8 +222,8 @@ async def delete_file(*, actor: User | None, file_id: int) -> bool:
     """Owner or ADMIN: the row goes, then the bytes.
 
     A file linked by a resource may be read by anyone signed in; they get
-    FORBIDDEN here rather than NOT_FOUND, since they can see it. The
-    resource keeps its row, with no file.
+    FORBIDDEN here rather than NOT_FOUND, since they can see it. While
+    resources link it, an ADMIN deletes them with it; its owner gets CONFLICT.
     """
     user = require_user(actor)
     row = await StoredFile.get_or_none(id=file_id)
@@ -210,9 +231,18 @@ async def delete_file(*, actor: User | None, file_id: int) -> bool:
         raise NotFound("File not found.")
     if not _owns(user, row):
         raise Forbidden("Only the owner or an ADMIN may delete this file.")
-    deleted = await StoredFile.filter(id=row.id).delete()
-    if not deleted:
-        raise NotFound("File not found.")
+    async with in_transaction():
+        if await StoredFile.select_for_update().filter(id=row.id).first() is None:
+            raise NotFound("File not found.")
+        linked = Resource.filter(file_id=row.id)
+        if user.role == Role.ADMIN:
+            await linked.delete()
+        elif ids := await linked.order_by("id").values_list("id", flat=True):
+            raise Conflict(
+                f"Resource {', '.join(str(i) for i in ids)} links this file: "
+                "only an ADMIN may delete it (with the resources that link it)."
+            )
+        await StoredFile.filter(id=row.id).delete()
     await runtime.get().storage.delete(row.storage_key)
     return True
 

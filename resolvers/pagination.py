@@ -20,6 +20,8 @@ MAX_PAGE = 100
 OFFSET_LIMIT_DEFAULT = 100
 OFFSET_LIMIT_MAX = 1000
 MAX_OFFSET = 2**31 - 1
+# ?order= of the legacy listings that take one: id ascending or descending.
+ORDERS = {"asc": "id", "desc": "-id"}
 M = TypeVar("M", bound=Model)
 
 
@@ -147,15 +149,30 @@ async def keyset_page(
     return Page(items, has_next, has_previous)
 
 
+def parse_order(value: object, default: str) -> str:
+    """An ``?order=`` value (``asc`` or ``desc``), else BAD_USER_INPUT."""
+    if value is None:
+        return default
+    if value not in ORDERS:
+        raise BadUserInput(f"order must be one of {', '.join(ORDERS)}.", field="order")
+    assert isinstance(value, str)
+    return value
+
+
 async def offset_page(
-    queryset: QuerySet[M], *, limit: int | None = None, offset: int | None = None
+    queryset: QuerySet[M],
+    *,
+    limit: int | None = None,
+    offset: int | None = None,
+    order: str = "asc",
 ) -> list[M]:
     """The legacy REST listings: ``limit`` (default 100, clamped to 1000) rows
-    from ``offset``, ordered by id. Negative values are refused."""
+    from ``offset``, ordered by id (``order``, see :data:`ORDERS`). Negative
+    values are refused."""
     limit = OFFSET_LIMIT_DEFAULT if limit is None else limit
     offset = 0 if offset is None else offset
     if limit < 0 or offset < 0:
         raise BadUserInput("limit and offset must not be negative.", field="limit")
     limit = min(limit, OFFSET_LIMIT_MAX)
     offset = min(offset, MAX_OFFSET)
-    return list(await queryset.order_by("id").offset(offset).limit(limit))
+    return list(await queryset.order_by(ORDERS[order]).offset(offset).limit(limit))

@@ -7,7 +7,8 @@ Rules:
 - a resource points at exactly one thing: an external ``url`` (absolute
   http or https, at most 2048 characters, no credentials; stored as given,
   never fetched by the server) or an uploaded file (``file_id``), which
-  every authenticated user may then download.
+  every authenticated user may then download, and which only an ADMIN may
+  delete while resources link it, deleting them too (see ``resolvers.files``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
 
 from core.errors import BadUserInput, Forbidden
 from models import Resource, ResourceKind, Role, StoredFile, User
@@ -127,20 +129,22 @@ async def create_resource(
     clean_kind = parse_kind(ResourceKind.DOCUMENT if kind is None else kind)
     if (url is None) == (file_id is None):
         raise BadUserInput(f"Give exactly one of url and {file_field}.", field="url")
-    stored: StoredFile | None = None
-    clean_url: str | None = None
-    if url is not None:
-        clean_url = check_url(url)
-    else:
-        stored = await StoredFile.get_or_none(id=validation.parse_id(file_id, file_field))
-        if stored is None:
-            raise BadUserInput(f"{file_field} does not name an uploaded file.", field=file_field)
-    resource = await Resource.create(
-        title=clean_title,
-        description=clean_description,
-        kind=clean_kind,
-        url=clean_url,
-        file=stored,
-        created_by=user,
-    )
-    return resource
+    clean_url = check_url(url) if url is not None else None
+    clean_file_id = validation.parse_id(file_id, file_field) if file_id is not None else None
+    async with in_transaction():
+        stored: StoredFile | None = None
+        if clean_file_id is not None:
+            # Locked so that files.delete_file cannot remove it while it is linked.
+            stored = await StoredFile.select_for_update().filter(id=clean_file_id).first()
+            if stored is None:
+                raise BadUserInput(
+                    f"{file_field} does not name an uploaded file.", field=file_field
+                )
+        return await Resource.create(
+            title=clean_title,
+            description=clean_description,
+            kind=clean_kind,
+            url=clean_url,
+            file=stored,
+            created_by=user,
+        )

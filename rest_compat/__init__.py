@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from rest_compat import auth, chat, files, meta, openapi, products, resources
+from rest_compat import auth, chat, files, meta, openapi, products, resources, spec
 
 MODULES = [meta, auth, products, files, resources, chat]
 
 
 def routes() -> list[BaseRoute]:
-    spec = openapi.build_spec([m.OPENAPI for m in MODULES])
     result: list[BaseRoute] = []
     for module in MODULES:
         result.extend(module.routes)
-    result.extend(openapi.routes(spec))
+    result.extend(openapi.routes(spec.build_spec()))
     return result

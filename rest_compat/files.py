@@ -24,7 +24,6 @@ from core.errors import BadUserInput
 from models import StoredFile
 from resolvers import files
 from resolvers.validation import parse_id
-from rest_compat import openapi as oa
 from rest_compat.http import UnsupportedMediaType, iso, query_int, require_user
 
 FIELD = "file"
@@ -185,7 +184,10 @@ class MultipartFile:
 async def list_files(request: Request) -> Response:
     actor = await require_user(request)
     rows = await files.list_files_offset(
-        actor=actor, limit=query_int(request, "limit"), offset=query_int(request, "offset")
+        actor=actor,
+        limit=query_int(request, "limit"),
+        offset=query_int(request, "offset"),
+        order=request.query_params.get("order"),
     )
     return JSONResponse([file_body(r) for r in rows])
 
@@ -242,116 +244,3 @@ routes = [
     Route("/files/{id}", download_file, methods=["GET"]),
     Route("/files/{id}", delete_file, methods=["DELETE"]),
 ]
-
-
-_FILE = {
-    "type": "object",
-    "required": [
-        "id",
-        "filename",
-        "content_type",
-        "size",
-        "sha256",
-        "url",
-        "owner_id",
-        "created_at",
-    ],
-    "properties": {
-        "id": {"type": "integer"},
-        "filename": {"type": "string", "maxLength": 255},
-        "content_type": {"type": "string"},
-        "size": {"type": "integer", "minimum": 0},
-        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-        "url": {"type": "string"},
-        "owner_id": {"type": "integer"},
-        "created_at": {"type": "string", "format": "date-time"},
-    },
-}
-_ID = [
-    {
-        "name": "id",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
-    }
-]
-_NOT_FOUND = oa.error("404", "No such file, or not the caller's")
-OPENAPI: dict[str, Any] = {
-    "schemas": {"File": _FILE},
-    "paths": {
-        "/files": {
-            "get": {
-                "summary": "The caller's files (everyone's for an ADMIN)",
-                "security": oa.BEARER,
-                "parameters": oa.PAGING,
-                "responses": {
-                    **oa.ok("200", {"type": "array", "items": oa.ref("File")}),
-                    **oa.AUTH_ERRORS,
-                    **oa.error("422", "Invalid paging"),
-                },
-            },
-            "post": {
-                "summary": "Upload a file (streamed; at most MAX_UPLOAD_BYTES)",
-                "security": oa.BEARER,
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "multipart/form-data": {
-                            "schema": {
-                                "type": "object",
-                                "required": [FIELD],
-                                "properties": {
-                                    FIELD: {"type": "string", "format": "binary"},
-                                },
-                            }
-                        }
-                    },
-                },
-                "responses": {
-                    **oa.ok("201", oa.ref("File")),
-                    **oa.AUTH_ERRORS,
-                    **oa.error("413", "Over MAX_UPLOAD_BYTES or the storage quota"),
-                    **oa.error("415", "Not multipart/form-data"),
-                    **oa.error("422", "Malformed body or no file part"),
-                },
-            },
-        },
-        "/files/{id}": {
-            "get": {
-                "summary": "Download a file (owner, ADMIN, or any user for a resource's file)",
-                "security": oa.BEARER,
-                "parameters": _ID,
-                "responses": {
-                    "200": {
-                        "description": "The bytes, as an attachment",
-                        "headers": {
-                            "Content-Disposition": {"schema": {"type": "string"}},
-                            "X-Content-Type-Options": {"schema": {"type": "string"}},
-                        },
-                        "content": {
-                            "application/octet-stream": {
-                                "schema": {"type": "string", "format": "binary"}
-                            },
-                            "*/*": {"schema": {"type": "string", "format": "binary"}},
-                        },
-                    },
-                    **oa.AUTH_ERRORS,
-                    **_NOT_FOUND,
-                    **oa.error("422", "Invalid id"),
-                },
-            },
-            "delete": {
-                "summary": "Delete a file (owner or ADMIN)",
-                "security": oa.BEARER,
-                "parameters": _ID,
-                "responses": {
-                    "204": {"description": "Deleted"},
-                    **oa.AUTH_ERRORS,
-                    **oa.error("403", "A resource's file, not the caller's"),
-                    **_NOT_FOUND,
-                    **oa.error("422", "Invalid id"),
-                },
-            },
-        },
-    },
-}

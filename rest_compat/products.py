@@ -11,7 +11,6 @@ from starlette.routing import Route
 from models import Product
 from resolvers import products
 from resolvers.validation import parse_id
-from rest_compat import openapi as oa
 from rest_compat.http import current_user, iso, json_object, query_int, required
 
 WRITABLE = ("name", "description", "price", "stock")
@@ -83,87 +82,3 @@ routes = [
     Route("/products/{id}", update_product, methods=["PATCH"]),
     Route("/products/{id}", delete_product, methods=["DELETE"]),
 ]
-
-
-_PRODUCT = {
-    "type": "object",
-    "required": ["id", "name", "description", "price", "stock", "created_at", "updated_at"],
-    "properties": {
-        "id": {"type": "integer"},
-        "name": {"type": "string"},
-        "description": {"type": "string"},
-        "price": {"type": "number"},
-        "stock": {"type": "integer"},
-        "created_at": {"type": "string", "format": "date-time"},
-        "updated_at": {"type": "string", "format": "date-time"},
-    },
-}
-_FIELDS = {
-    "name": {"type": "string", "minLength": 1, "maxLength": 200},
-    "description": {"type": "string"},
-    "price": {"type": "number", "minimum": 0},
-    "stock": {"type": "integer", "minimum": 0},
-}
-_ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
-_NOT_FOUND = oa.error("404", "No such product")
-_ADMIN = {**oa.AUTH_ERRORS, **oa.error("403", "Not an ADMIN")}
-OPENAPI: dict[str, Any] = {
-    "schemas": {"Product": _PRODUCT},
-    "paths": {
-        "/products": {
-            "get": {
-                "summary": "List products",
-                "parameters": [
-                    *oa.PAGING,
-                    {"name": "q", "in": "query", "schema": {"type": "string"}},
-                ],
-                "responses": {
-                    **oa.ok("200", {"type": "array", "items": oa.ref("Product")}),
-                    **oa.error("422", "Invalid paging"),
-                },
-            },
-            "post": {
-                "summary": "Create a product (ADMIN)",
-                "security": oa.BEARER,
-                "requestBody": oa.json_body(
-                    {"type": "object", "required": ["name", "price"], "properties": _FIELDS}
-                ),
-                "responses": {**oa.ok("201", oa.ref("Product")), **oa.COMMON_ERRORS, **_ADMIN},
-            },
-        },
-        "/products/{id}": {
-            "get": {
-                "summary": "One product",
-                "parameters": _ID,
-                "responses": {
-                    **oa.ok("200", oa.ref("Product")),
-                    **_NOT_FOUND,
-                    **oa.error("422", "Invalid id"),
-                },
-            },
-            "patch": {
-                "summary": "Update a product (ADMIN)",
-                "security": oa.BEARER,
-                "parameters": _ID,
-                "requestBody": oa.json_body({"type": "object", "properties": _FIELDS}),
-                "responses": {
-                    **oa.ok("200", oa.ref("Product")),
-                    **oa.COMMON_ERRORS,
-                    **_ADMIN,
-                    **_NOT_FOUND,
-                },
-            },
-            "delete": {
-                "summary": "Delete a product (ADMIN)",
-                "security": oa.BEARER,
-                "parameters": _ID,
-                "responses": {
-                    "204": {"description": "Deleted"},
-                    **_ADMIN,
-                    **_NOT_FOUND,
-                    **oa.error("422", "Invalid id"),
-                },
-            },
-        },
-    },
-}

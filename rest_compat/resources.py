@@ -8,9 +8,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from models import Resource, ResourceKind
+from models import Resource
 from resolvers import resources
-from rest_compat import openapi as oa
 from rest_compat.http import current_user, iso, json_object, query_int, require_user
 
 
@@ -58,69 +57,3 @@ routes = [
     for path in ("/ressources", "/resources")
     for method, endpoint in (("GET", list_resources), ("POST", create_resource))
 ]
-
-
-_KINDS = [k.value for k in ResourceKind]
-_RESOURCE = {
-    "type": "object",
-    "required": ["id", "title", "description", "kind", "url", "file_id", "created_at"],
-    "properties": {
-        "id": {"type": "integer"},
-        "title": {"type": "string"},
-        "description": {"type": "string"},
-        "kind": {"type": "string", "enum": _KINDS},
-        "url": {"type": ["string", "null"]},
-        "file_id": {"type": ["integer", "null"]},
-        "created_at": {"type": "string", "format": "date-time"},
-    },
-}
-_INPUT = {
-    "type": "object",
-    "required": ["title"],
-    "description": "Exactly one of url (http or https) and file_id.",
-    "properties": {
-        "title": {"type": "string", "minLength": 1, "maxLength": resources.TITLE_MAX},
-        "description": {"type": "string", "maxLength": resources.DESCRIPTION_MAX},
-        "kind": {"type": "string", "enum": _KINDS, "default": "DOCUMENT"},
-        "url": {"type": "string", "format": "uri", "maxLength": resources.URL_MAX},
-        "file_id": {"type": "integer", "minimum": 1},
-    },
-}
-
-
-def _operations(summary_suffix: str) -> dict[str, Any]:
-    return {
-        "get": {
-            "summary": "List internal resources" + summary_suffix,
-            "security": oa.BEARER,
-            "parameters": [
-                {"name": "kind", "in": "query", "schema": {"type": "string", "enum": _KINDS}},
-                *oa.PAGING,
-            ],
-            "responses": {
-                **oa.ok("200", {"type": "array", "items": oa.ref("Resource")}),
-                **oa.AUTH_ERRORS,
-                **oa.error("422", "Invalid kind or paging"),
-            },
-        },
-        "post": {
-            "summary": "Create an internal resource (ADMIN)" + summary_suffix,
-            "security": oa.BEARER,
-            "requestBody": oa.json_body(_INPUT),
-            "responses": {
-                **oa.ok("201", oa.ref("Resource")),
-                **oa.COMMON_ERRORS,
-                **oa.AUTH_ERRORS,
-                **oa.error("403", "Not an ADMIN"),
-            },
-        },
-    }
-
-
-OPENAPI: dict[str, Any] = {
-    "schemas": {"Resource": _RESOURCE},
-    "paths": {
-        "/ressources": _operations(""),
-        "/resources": _operations(" (alias of /ressources)"),
-    },
-}

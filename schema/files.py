@@ -126,7 +126,10 @@ async def _read(upload: UploadFile) -> AsyncIterator[bytes]:
 
 @strawberry.type
 class FileQueries:
-    @strawberry.field(description="Authenticated: the caller's files (all of them, for an ADMIN).")
+    @strawberry.field(
+        description="Authenticated: the caller's files (all of them, for an ADMIN). "
+        f"Without first, last or after: the newest {files.PAGE_DEFAULT}."
+    )
     async def files(
         self,
         info: Info,

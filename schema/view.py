@@ -28,8 +28,8 @@ from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
@@ -46,6 +46,7 @@ from core.settings import Settings
 from resolvers import auth
 from schema.context import Context
 from schema.files import UploadRequestAdapter
+from schema.graphiql import GRAPHIQL_HTML
 from schema.live_transport import LiveSockets, LiveTransportHandler
 
 log = logging.getLogger("comptoir.graphql")
@@ -172,6 +173,15 @@ class GraphQLView(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        if scope["method"] == "HEAD":
+            # HEAD is GET without the body (RFC 9110, 9.3.2).
+            async def send_head(message: Message) -> None:
+                if message["type"] == "http.response.body":
+                    message = {**message, "body": b""}
+                await send(message)
+
+            await self({**scope, "method": "GET"}, receive, send_head)
+            return
         request = Request(scope, receive)
         media_type = response_media_type(request.headers.get("accept"))
         request.state.request_error = request.state.batch = False
@@ -201,6 +211,9 @@ class GraphQLView(GraphQL[Context, None]):
             await response(scope, receive, send)
         finally:
             await request.close()  # closes files spooled by a multipart request
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(GRAPHIQL_HTML)
 
     @staticmethod
     def _error(

@@ -25,8 +25,10 @@ START_SECONDS = 60
 
 @asynccontextmanager
 async def serving_process(env: Mapping[str, str], tmp: Path) -> AsyncIterator[str]:
-    """The base URL of a server started with ``env`` over a clean environment."""
-    port, ws_port = free_port(), free_port()
+    """The base URL of a server started with ``env`` over a clean environment
+    (on free ports, unless ``env`` names them)."""
+    port = int(env.get("PORT") or free_port())
+    ws_port = int(env.get("WS_PORT") or free_port())
     full_env = {
         key: value
         for key, value in os.environ.items()

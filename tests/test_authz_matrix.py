@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from resolvers import users
 from tests.authz_world import (
@@ -583,7 +583,8 @@ REST: dict[str, tuple[Probe, Expect]] = {
         REST_SIGNED_IN,
     ),
 }
-EXCLUDED_PATHS = {"/docs", "/openapi.json", "/graphql"}
+# Public pages, their pinned static files (a Mount), and GraphQL (rows above).
+EXCLUDED_PATHS = {"/docs", "/openapi.json", "/graphql", "/static"}
 
 
 # --- WebSocket -------------------------------------------------------------------------
@@ -681,6 +682,8 @@ def test_every_rest_route_has_a_row(service: Service) -> None:
     }
     assert served - set(REST) == set(), "REST routes without an authorization rule"
     assert set(REST) - served == set(), "rules for routes the app no longer serves"
+    mounts = {route.path for route in service.app.routes if isinstance(route, Mount)}
+    assert mounts - EXCLUDED_PATHS == set(), "mounted apps without an authorization rule"
 
 
 def test_every_ws_frame_type_has_a_row() -> None:

@@ -151,15 +151,16 @@ async def test_listing_shows_own_files_and_everything_to_admin(
     b1 = (await upload(http, bob, b"b1")).json()
     a2 = (await upload(http, alice, b"a2")).json()
 
-    alice_list = await http.get("/files", headers=alice.headers)
+    # (Oldest first on request; newest first by default: test_files_newest.py.)
+    alice_list = await http.get("/files?order=asc", headers=alice.headers)
     assert alice_list.status_code == 200
     assert [f["id"] for f in alice_list.json()] == [a1["id"], a2["id"]]
-    bob_list = await http.get("/files", headers=bob.headers)
+    bob_list = await http.get("/files?order=asc", headers=bob.headers)
     assert [f["id"] for f in bob_list.json()] == [b1["id"]]
-    admin_list = await http.get("/files", headers=admin.headers)
+    admin_list = await http.get("/files?order=asc", headers=admin.headers)
     assert [f["id"] for f in admin_list.json()] == [a1["id"], b1["id"], a2["id"]]
 
-    page = await http.get("/files?limit=1&offset=1", headers=admin.headers)
+    page = await http.get("/files?order=asc&limit=1&offset=1", headers=admin.headers)
     assert [f["id"] for f in page.json()] == [b1["id"]]
     huge = await http.get("/files?limit=1000000000&offset=1000000000", headers=admin.headers)
     assert huge.status_code == 200

@@ -1,0 +1,228 @@
+"""OpenAPI description of the REST chat paths (handlers: ``rest_compat.chat``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_compat.spec import common as oa
+
+_TIMESTAMP = {"type": "string", "format": "date-time"}
+_CLIENT_ID = {"type": ["string", "null"], "minLength": 1, "maxLength": 64}
+_CONTENT = {"type": "string", "minLength": 1, "maxLength": 4000}
+_ROOM = {
+    "type": "object",
+    "required": ["id", "name", "is_private", "created_at"],
+    "properties": {
+        "id": {"type": "integer"},
+        "name": {"type": "string", "minLength": 1, "maxLength": 64},
+        "is_private": {"type": "boolean"},
+        "created_at": _TIMESTAMP,
+    },
+}
+_MESSAGE = {
+    "type": "object",
+    "required": ["id", "room_id", "room", "from_user", "content", "timestamp", "client_id"],
+    "properties": {
+        "id": {"type": "integer"},
+        "room_id": {"type": "integer"},
+        "room": {"type": "string", "description": "The room's name"},
+        "from_user": {"type": "integer", "description": "The author's user id"},
+        "content": _CONTENT,
+        "timestamp": _TIMESTAMP,
+        "client_id": _CLIENT_ID,
+    },
+}
+_DM = {
+    "type": "object",
+    "required": ["id", "from_user", "to_user", "content", "timestamp", "client_id"],
+    "properties": {
+        "id": {"type": "integer"},
+        "from_user": {"type": "integer"},
+        "to_user": {"type": "integer"},
+        "content": _CONTENT,
+        "timestamp": _TIMESTAMP,
+        "client_id": _CLIENT_ID,
+    },
+}
+_SEND = {
+    "type": "object",
+    "required": ["content"],
+    "properties": {
+        "content": _CONTENT,
+        "client_id": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64,
+            "description": "Idempotency key: a retry with the same one stores nothing twice "
+            "and answers with the message already stored.",
+        },
+    },
+}
+_PAGING = [
+    {
+        "name": "limit",
+        "in": "query",
+        "description": "Page size, default 50; over 100 is clamped to 100.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    {
+        "name": "before",
+        "in": "query",
+        "description": "The last `limit` messages before this message id.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    {
+        "name": "after",
+        "in": "query",
+        "description": "Alone: the first `limit` messages after this message id.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+]
+_ROOM_PARAM = {
+    "name": "room",
+    "in": "path",
+    "required": True,
+    "description": "A room's id or name",
+    "schema": {"type": "string"},
+    "example": "general",
+}
+_USER_PARAM = {
+    "name": "user_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer"},
+    "example": 2,
+}
+_ROOM_NOT_FOUND = oa.error("404", "No such room, or a private room the caller is not in")
+_USER_NOT_FOUND = oa.error("404", "No such user")
+_RATE = oa.error("429", "Too many messages (Retry-After says when to retry)")
+OPENAPI: dict[str, Any] = {
+    "schemas": {
+        "Room": oa.with_example(
+            _ROOM, {"id": 1, "name": "general", "is_private": False, "created_at": oa.WHEN}
+        ),
+        "Message": oa.with_example(
+            _MESSAGE,
+            {
+                "id": 42,
+                "room_id": 1,
+                "room": "general",
+                "from_user": 1,
+                "content": "salut",
+                "timestamp": oa.WHEN,
+                "client_id": "c-1",
+            },
+        ),
+        "DirectMessage": oa.with_example(
+            _DM,
+            {
+                "id": 7,
+                "from_user": 1,
+                "to_user": 2,
+                "content": "yo",
+                "timestamp": oa.WHEN,
+                "client_id": None,
+            },
+        ),
+    },
+    "paths": {
+        "/chat/rooms": {
+            "get": {
+                "operationId": "listRooms",
+                "summary": "Public rooms and the caller's private rooms",
+                "security": oa.BEARER,
+                "responses": {
+                    **oa.ok("200", {"type": "array", "items": oa.ref("Room")}),
+                    **oa.AUTH_ERRORS,
+                },
+            },
+            "post": {
+                "operationId": "createRoom",
+                "summary": "Create a room (the creator becomes a member)",
+                "security": oa.BEARER,
+                "requestBody": oa.json_body(
+                    {
+                        "type": "object",
+                        "required": ["name"],
+                        "properties": {
+                            "name": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": 64,
+                                "description": "Unique; not all digits",
+                            },
+                            "is_private": {"type": "boolean", "default": False},
+                        },
+                    },
+                    example={"name": "support", "is_private": False},
+                ),
+                "responses": {
+                    **oa.ok("201", oa.ref("Room"), "Created"),
+                    **oa.AUTH_ERRORS,
+                    **oa.COMMON_ERRORS,
+                    **oa.error("409", "The name is taken"),
+                    **oa.error("422", "Invalid name (empty, too long, all digits) or is_private"),
+                },
+            },
+        },
+        "/chat/rooms/{room}/messages": {
+            "get": {
+                "operationId": "listRoomMessages",
+                "summary": "A room's history, oldest first (public room, or member)",
+                "security": oa.BEARER,
+                "parameters": [_ROOM_PARAM, *_PAGING],
+                "responses": {
+                    **oa.ok("200", {"type": "array", "items": oa.ref("Message")}),
+                    **oa.AUTH_ERRORS,
+                    **_ROOM_NOT_FOUND,
+                    **oa.error("422", "Invalid paging (negative or not an integer)"),
+                },
+            },
+            "post": {
+                "operationId": "postRoomMessage",
+                "summary": "Post a message (public room, or member)",
+                "security": oa.BEARER,
+                "parameters": [_ROOM_PARAM],
+                "requestBody": oa.json_body(
+                    _SEND, example={"content": "salut", "client_id": "c-1"}
+                ),
+                "responses": {
+                    **oa.ok("201", oa.ref("Message"), "Stored (or already stored, by client_id)"),
+                    **oa.AUTH_ERRORS,
+                    **oa.COMMON_ERRORS,
+                    **_ROOM_NOT_FOUND,
+                    **_RATE,
+                },
+            },
+        },
+        "/chat/dm/{user_id}": {
+            "get": {
+                "operationId": "listDirectMessages",
+                "summary": "The conversation between the caller and user_id, oldest first",
+                "security": oa.BEARER,
+                "parameters": [_USER_PARAM, *_PAGING],
+                "responses": {
+                    **oa.ok("200", {"type": "array", "items": oa.ref("DirectMessage")}),
+                    **oa.AUTH_ERRORS,
+                    **_USER_NOT_FOUND,
+                    **oa.error("422", "Invalid user id or paging"),
+                },
+            },
+            "post": {
+                "operationId": "sendDirectMessage",
+                "summary": "Send a direct message to user_id",
+                "security": oa.BEARER,
+                "parameters": [_USER_PARAM],
+                "requestBody": oa.json_body(_SEND, example={"content": "yo"}),
+                "responses": {
+                    **oa.ok("201", oa.ref("DirectMessage"), "Stored (or already stored)"),
+                    **oa.AUTH_ERRORS,
+                    **oa.COMMON_ERRORS,
+                    **_USER_NOT_FOUND,
+                    **oa.error("422", "Invalid input, or a message to oneself"),
+                    **_RATE,
+                },
+            },
+        },
+    },
+}
