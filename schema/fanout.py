@@ -75,7 +75,7 @@ T = TypeVar("T")
 VIEWER_DEPENDENT = {"viewer_dependent": True}
 """``strawberry.field(metadata=VIEWER_DEPENDENT)``: this field's value depends on who asks."""
 
-WRITE_CHUNK = 200
+WRITE_CHUNK = 64
 """Writes between two yields to the event loop during a fan-out."""
 
 
