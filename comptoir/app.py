@@ -15,22 +15,32 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.types import Scope
 
 import rest_compat
-from comptoir import demo
+from comptoir import demo, metrics_http
+from comptoir.access import AccessLog
 from comptoir.middleware import BodyLimit, SecurityHeaders
 from comptoir.timeouts import BodyIdleTimeout
 from core import assets, runtime
+from core.clientaddr import _trusted
 from core.settings import Settings
 from resolvers import live
 from rest_compat.http import EXCEPTION_HANDLERS
 from schema import build_schema
+from schema.live_transport import KeepRawSend
 from schema.view import GraphQLView
 from ws.server import ChatServer
 
 log = logging.getLogger("comptoir")
 
 MULTIPART_OVERHEAD = 64 * 1024
+
+
+def from_trusted_proxy(scope: Scope, settings: Settings) -> bool:
+    """Whether the peer is one of TRUSTED_PROXIES (whose X-Request-ID counts)."""
+    client = scope.get("client")
+    return client is not None and _trusted(str(client[0]), settings.trusted_proxies)
 
 
 def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
@@ -47,9 +57,11 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
             await live.start()
             await chat.start()
             log.info("chat WebSocket server on ws://%s:%d", settings.host, chat.port)
+            graphql.live_sockets.start()
             try:
                 yield
             finally:
+                await graphql.live_sockets.close()
                 await chat.close()
         finally:
             await live.stop()
@@ -59,12 +71,16 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         *rest_compat.routes(),
+        *metrics_http.routes,
         # GraphiQL's and /docs' pinned scripts and styles (no CDN).
         Mount(assets.PREFIX, app=assets.static_app(), name="static"),
     ]
 
     routes.append(WebSocketRoute("/graphql", graphql))
     middleware = [
+        # Outermost: the GraphQL WebSocket fan-out writes through uvicorn's own send.
+        Middleware(KeepRawSend),
+        Middleware(AccessLog, trusted=lambda scope: from_trusted_proxy(scope, settings)),
         Middleware(SecurityHeaders),
         Middleware(
             CORSMiddleware,
@@ -89,5 +105,6 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
         lifespan=lifespan,
     )
     app.state.chat = chat
+    app.state.graphql = graphql
     app.state.settings = settings
     return app

@@ -11,6 +11,8 @@ from resolvers import chat, users
 log = logging.getLogger("comptoir.demo")
 
 DEMO_PASSWORD = "supersecret"
+ADMIN_EMAIL, MEMBER_EMAIL = "test@test.com", "alice@test.com"
+DEMO_ACCOUNTS = (ADMIN_EMAIL, MEMBER_EMAIL)
 PRODUCTS = [
     ("Espresso cup", "A 90 ml porcelain cup.", Decimal("7.50"), 120),
     ("Coffee beans 1 kg", "Single origin, medium roast.", Decimal("24.90"), 40),
@@ -46,10 +48,10 @@ async def seed_if_empty() -> bool:
     if await User.exists():
         return False
     admin = await users.create_user(
-        email="test@test.com", password=DEMO_PASSWORD, display_name="Test Admin", role=Role.ADMIN
+        email=ADMIN_EMAIL, password=DEMO_PASSWORD, display_name="Test Admin", role=Role.ADMIN
     )
     alice = await users.create_user(
-        email="alice@test.com", password=DEMO_PASSWORD, display_name="Alice"
+        email=MEMBER_EMAIL, password=DEMO_PASSWORD, display_name="Alice"
     )
     for name in ("general", "afterworks"):
         room = await Room.create(
@@ -63,5 +65,5 @@ async def seed_if_empty() -> bool:
         await Resource.create(
             title=title, description=description, kind=kind, url=url, created_by=admin
         )
-    log.warning("demo data created: test@test.com / alice@test.com, password %r", DEMO_PASSWORD)
+    log.warning("demo data created: %s, password %r", " / ".join(DEMO_ACCOUNTS), DEMO_PASSWORD)
     return True

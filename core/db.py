@@ -47,6 +47,13 @@ async def connect(database_url: str) -> None:
     await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
 
 
+async def connect_checked(database_url: str) -> None:
+    """Connect and run one query: the driver's own error if the database
+    cannot be reached (connections are otherwise opened lazily)."""
+    await connect(database_url)
+    await Tortoise.get_connection("default").execute_query("SELECT 1")
+
+
 async def disconnect() -> None:
     await Tortoise.close_connections()
 

@@ -23,6 +23,8 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
+from core import audit
+
 INTERNAL_MESSAGE = "Internal server error."
 
 # The contract's code for an HTTP status raised outside the domain (routing,
@@ -64,6 +66,11 @@ class Forbidden(ComptoirError):
     code = "FORBIDDEN"
     status = 403
     default_message = "You are not allowed to do this."
+
+    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        # Raised only to refuse: every one is an authorization denial to log.
+        audit.denied(self.message)
 
 
 class NotFound(ComptoirError):

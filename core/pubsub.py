@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,10 +25,14 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from core import metrics
+
 log = logging.getLogger("comptoir.pubsub")
 
 # Broker errors: the connection is gone, or the server refused a command.
 BROKER_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
+# Each document carries its publication time, for comptoir_pubsub_lag_seconds.
+SENT_AT = "_sent_at"
 
 
 def redis_client(url: str, *, timeout: float | None = 5.0, retries: int = 1) -> Redis:
@@ -233,8 +238,9 @@ class PubSub:
         filled in by the subscribers from the database (see resolvers.live).
         """
         try:
+            document = {**payload, SENT_AT: time.time()}
             await self._broadcast.publish(
-                self.channel(name), json.dumps(payload, separators=(",", ":"))
+                self.channel(name), json.dumps(document, separators=(",", ":"))
             )
         except BROKER_ERRORS as exc:
             log.warning("publish on %s failed: %s", name, exc)
@@ -250,6 +256,10 @@ class PubSub:
                     if event is None:  # the backend went away
                         return
                     data: dict[str, Any] = json.loads(event.message)
+                    sent = data.pop(SENT_AT, None)
+                    if isinstance(sent, int | float):
+                        # Delivery follows at once (resolvers.live emits synchronously).
+                        metrics.PUBSUB_LAG.observe(max(0.0, time.time() - sent))
                     yield data
 
             yield events()

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
+from core import audit
 from core.pubsub import BROKER_ERRORS, redis_client
 
 log = logging.getLogger("comptoir.ratelimit")
@@ -92,6 +93,8 @@ class MemoryRateLimiter:
         wait = await self.retry_after(key, limit, window)
         if not wait:
             await self.hit(key, window)
+        else:
+            audit.rate_limited(key, wait)
         return wait
 
     async def refund(self, key: str) -> None:
@@ -197,7 +200,10 @@ class SharedCounts:
 
     async def acquire(self, key: str, limit: int, window: float) -> float:
         args = [window, limit, uuid.uuid4().hex, self._max_events]
-        return float(await self._acquire(keys=[self._key(key)], args=args))
+        wait = float(await self._acquire(keys=[self._key(key)], args=args))
+        if wait:
+            audit.rate_limited(key, wait)
+        return wait
 
     async def refund(self, key: str) -> None:
         await self._redis.zpopmax(self._key(key))

@@ -6,6 +6,7 @@ and :func:`stop` on shutdown; resolvers read :func:`get`.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from core import db
@@ -13,6 +14,7 @@ from core.pubsub import PubSub
 from core.ratelimit import RateLimiter, build_limiter
 from core.security import PasswordHasher, TokenCodec
 from core.settings import Settings
+from core.startup import reach
 from core.storage import LocalStorage, Storage
 
 
@@ -28,6 +30,8 @@ class Runtime:
 
 _current: Runtime | None = None
 STALE_UPLOAD_SECONDS = 3600.0
+# Applying migrations may legitimately take longer than a connection.
+MIGRATE_SECONDS = 300.0
 
 
 def get() -> Runtime:
@@ -53,18 +57,50 @@ def build(settings: Settings) -> Runtime:
 
 
 async def start(settings: Settings, *, migrate: bool = True) -> Runtime:
-    """Connect the database (applying migrations) and pub/sub."""
+    """Connect the database (applying migrations) and pub/sub.
+
+    A failure is a one-line :class:`StartupError` naming the setting and the
+    host, and leaves nothing open: a database thread left running would keep
+    the process alive after the failure.
+    """
     global _current
     runtime = build(settings)
-    await db.connect(settings.database_url)
-    if migrate:
-        await db.migrate(settings.database_url)
-    await runtime.pubsub.connect()
+    timeout = settings.startup_timeout
+    try:
+        await reach(
+            "DATABASE_URL",
+            settings.database_url,
+            db.connect_checked(settings.database_url),
+            seconds=timeout,
+        )
+        if migrate:
+            await reach(
+                "DATABASE_URL",
+                settings.database_url,
+                db.migrate(settings.database_url),
+                seconds=max(timeout, MIGRATE_SECONDS),
+            )
+        await reach(
+            "BROADCAST_URL", settings.broadcast_url, runtime.pubsub.connect(), seconds=timeout
+        )
+    except BaseException:
+        await _close(runtime)
+        raise
     # Uploads cut short by a crash leave partial files; another process may be
     # writing a recent one, so only old ones go.
     await runtime.storage.sweep(older_than=STALE_UPLOAD_SECONDS)
     _current = runtime
     return runtime
+
+
+async def _close(runtime: Runtime) -> None:
+    with contextlib.suppress(Exception):
+        await runtime.pubsub.disconnect()
+    with contextlib.suppress(Exception):
+        await runtime.limiter.close()
+    runtime.hasher.close()
+    with contextlib.suppress(Exception):
+        await db.disconnect()
 
 
 async def stop() -> None:

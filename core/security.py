@@ -12,26 +12,39 @@ import asyncio
 import hashlib
 import hmac
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import bcrypt
 import jwt
 
+from core import metrics
 from core.errors import BadUserInput, Unauthenticated
 
 ALGORITHM = "HS256"
 MAX_PASSWORD_BYTES = 72
 MIN_PASSWORD_CHARS = 8
 LEEWAY_SECONDS = 10
+T = TypeVar("T")
+
+
+class _CountedPool(ThreadPoolExecutor):
+    """Keeps ``comptoir_bcrypt_queue_depth``: hashes submitted and not done."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        metrics.BCRYPT_QUEUE.inc()
+        future = super().submit(fn, *args, **kwargs)
+        future.add_done_callback(lambda _: metrics.BCRYPT_QUEUE.dec())
+        return future
 
 
 class PasswordHasher:
     def __init__(self, rounds: int, workers: int = 1) -> None:
         self.rounds = rounds
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bcrypt")
+        self._pool = _CountedPool(max_workers=workers, thread_name_prefix="bcrypt")
         self._dummy_hash: bytes | None = None
 
     @staticmethod
@@ -100,6 +113,8 @@ class TokenCodec:
         jti: str | None = None,
     ) -> str:
         """A signed access token; the same arguments give the same token."""
+        if not self._secret:
+            raise RuntimeError("JWT_SECRET is not set: this process may not sign tokens")
         now = now or datetime.now(UTC)
         payload: dict[str, Any] = {
             "sub": str(user_id),

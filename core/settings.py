@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from core.clientaddr import Network, parse_networks
+from core.startup import redact
 
 DEMO_JWT_SECRET_NOTE = "demo mode: a random JWT secret was generated for this process"
 
@@ -56,7 +57,8 @@ def _database_url(env: Mapping[str, str], data_dir: Path) -> str:
     scheme = urlsplit(raw).scheme
     if scheme not in {"sqlite", "postgres", "postgresql", "asyncpg"}:
         raise ConfigError(
-            f"DATABASE_URL must start with sqlite://, postgres:// or postgresql://, got {scheme!r}"
+            "DATABASE_URL must start with sqlite://, postgres:// or postgresql://, "
+            f"got {redact(raw)!r}"
         )
     if scheme == "postgresql":
         raw = "postgres" + raw[len("postgresql") :]
@@ -67,7 +69,7 @@ def _broadcast_url(env: Mapping[str, str]) -> str:
     raw = env.get("BROADCAST_URL") or "memory://"
     scheme = urlsplit(raw).scheme
     if scheme not in {"memory", "redis", "rediss"}:
-        raise ConfigError(f"BROADCAST_URL must be memory:// or redis://..., got {raw!r}")
+        raise ConfigError(f"BROADCAST_URL must be memory:// or redis://..., got {redact(raw)!r}")
     return raw
 
 
@@ -88,6 +90,13 @@ def _networks(env: Mapping[str, str], name: str) -> tuple[Network, ...]:
         return parse_networks(env.get(name, ""))
     except ValueError as error:
         raise ConfigError(f"{name}: {error}") from None
+
+
+def _metrics_token(env: Mapping[str, str]) -> str:
+    token = (env.get("METRICS_TOKEN") or "").strip()
+    if token and len(token) < 16:
+        raise ConfigError("METRICS_TOKEN must be at least 16 characters long")
+    return token
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +144,10 @@ class Settings:
     graphql_max_directives: int = 50
     graphql_max_fields: int = 500
     apq_max_entries: int = 1000
+    graphql_ws_max_connections_per_user: int = 20
+    graphql_ws_max_connections: int = 10000
+    graphql_ws_max_subscriptions: int = 50
+    graphql_ws_max_queue_bytes: int = 1024 * 1024
     introspection: bool = True
     graphiql: bool = True
     ws_max_connections_per_user: int = 20
@@ -149,6 +162,9 @@ class Settings:
     pubsub_prefix: str = "comptoir"
     broker_grace_seconds: int = 30
     log_level: str = "info"
+    log_format: str = "text"
+    startup_timeout: int = 10
+    metrics_token: str = field(default="", repr=False)
     notes: tuple[str, ...] = ()
 
     @property
@@ -156,12 +172,15 @@ class Settings:
         return not self.demo
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, *, signing: bool = True) -> Settings:
+        """Read and check every setting; ``signing=False`` is for the commands
+        that never issue a token (migrate, createuser...): they run without
+        ``JWT_SECRET`` (the token codec then refuses to sign)."""
         env = os.environ if env is None else env
         demo = _bool(env, "DEMO", False)
         notes: list[str] = []
         secret = env.get("JWT_SECRET", "")
-        if not secret:
+        if not secret and (signing or demo):
             if not demo:
                 raise ConfigError(
                     "JWT_SECRET is required outside demo mode "
@@ -169,13 +188,16 @@ class Settings:
                 )
             secret = secrets.token_urlsafe(48)
             notes.append(DEMO_JWT_SECRET_NOTE)
-        elif len(secret) < 32 and not demo:
+        elif secret and len(secret) < 32 and not demo:
             raise ConfigError("JWT_SECRET must be at least 32 characters long")
         data_dir = Path(env.get("DATA_DIR") or "data")
         upload_dir = Path(env.get("UPLOAD_DIR") or data_dir / "uploads")
         log_level = (env.get("LOG_LEVEL") or "info").lower()
         if log_level not in {"debug", "info", "warning", "error"}:
             raise ConfigError(f"LOG_LEVEL must be debug, info, warning or error, got {log_level!r}")
+        log_format = (env.get("LOG_FORMAT") or "text").lower()
+        if log_format not in {"text", "json"}:
+            raise ConfigError(f"LOG_FORMAT must be text or json, got {log_format!r}")
         return cls(
             host=env.get("HOST") or "127.0.0.1",
             port=_port(env, "PORT", 8000),
@@ -221,6 +243,18 @@ class Settings:
             graphql_max_directives=_int(env, "GRAPHQL_MAX_DIRECTIVES", 50, low=0, high=10000),
             graphql_max_fields=_int(env, "GRAPHQL_MAX_FIELDS", 500, low=1, high=10**6),
             apq_max_entries=_int(env, "APQ_MAX_ENTRIES", 1000, low=0, high=10**6),
+            graphql_ws_max_connections_per_user=_int(
+                env, "GRAPHQL_WS_MAX_CONNECTIONS_PER_USER", 20, low=1, high=10**6
+            ),
+            graphql_ws_max_connections=_int(
+                env, "GRAPHQL_WS_MAX_CONNECTIONS", 10000, low=1, high=10**7
+            ),
+            graphql_ws_max_subscriptions=_int(
+                env, "GRAPHQL_WS_MAX_SUBSCRIPTIONS", 50, low=1, high=10000
+            ),
+            graphql_ws_max_queue_bytes=_int(
+                env, "GRAPHQL_WS_MAX_QUEUE_BYTES", 1024 * 1024, low=1024, high=2**31
+            ),
             introspection=_bool(env, "GRAPHQL_INTROSPECTION", demo),
             graphiql=_bool(env, "GRAPHIQL", demo),
             ws_max_connections_per_user=_int(
@@ -237,5 +271,8 @@ class Settings:
             pubsub_prefix=env.get("PUBSUB_PREFIX") or "comptoir",
             broker_grace_seconds=_int(env, "BROKER_GRACE_SECONDS", 30, low=1, high=86400),
             log_level=log_level,
+            log_format=log_format,
+            startup_timeout=_int(env, "STARTUP_TIMEOUT", 10, low=1, high=600),
+            metrics_token=_metrics_token(env),
             notes=tuple(notes),
         )

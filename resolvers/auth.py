@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise.exceptions import BaseORMException
 from tortoise.transactions import in_transaction
 
-from core import runtime
+from core import audit, logs, runtime
 from core.errors import BadUserInput, Conflict, Forbidden, NotFound, RateLimited, Unauthenticated
 from core.security import AccessClaims, hash_refresh_token
 from models import AuthSession, RefreshToken, Role, User
@@ -116,6 +116,7 @@ async def login(*, email: object, password: object, client_ip: str | None) -> To
         ok = await rt.hasher.verify(password, user.password_hash if user else None)
         outcome.ok = ok and user is not None and user.is_active
     if not outcome.ok or user is None:
+        audit.login_failed(address, client_ip)
         raise Unauthenticated(INVALID_CREDENTIALS)
     return await _open_session(user)
 
@@ -176,6 +177,7 @@ async def refresh(*, refresh_token: object) -> TokenPair:
             user = session.user
             return _pair(user, session, refresh=successor, issued_at=row.used_at, jti=jti)
     # Reuse of a spent token: it leaked, so the family is revoked.
+    audit.refresh_reuse(session.id, session.user.id)
     await _revoke(session.id)
     raise Unauthenticated(INVALID_REFRESH)
 
@@ -238,6 +240,7 @@ async def authenticate(token: str) -> tuple[User, AccessClaims]:
         or not session.user.is_active
     ):
         raise Unauthenticated("Invalid or expired token.")
+    logs.set_user(session.user.id)
     return session.user, claims
 
 

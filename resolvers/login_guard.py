@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
-from core import runtime
+from core import audit, runtime
 from core.errors import RateLimited
 
 TOO_MANY_FAILURES = "Too many failed logins; retry later."
@@ -43,6 +43,7 @@ def hashing_slot(client_ip: str | None) -> Iterator[None]:
     """
     address = str(client_ip)
     if _in_flight[address] >= runtime.get().settings.login_ip_concurrency:
+        audit.rate_limited(f"login:busy:{address}", BUSY_RETRY_SECONDS)
         raise RateLimited(BUSY_RETRY_SECONDS, TOO_MANY_AT_ONCE)
     _in_flight[address] += 1
     try:

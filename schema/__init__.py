@@ -13,9 +13,11 @@ from strawberry.types import ExecutionContext
 from core.settings import Settings
 from schema.chat import ChatMutations, ChatQueries, ChatSubscriptions
 from schema.errors import ErrorCodes, log_unexpected
+from schema.fanout import FanoutExecutor
 from schema.fast import FastExecutionContext
 from schema.files import FileMutations, FileQueries
 from schema.limits import Limits, QueryLimits
+from schema.observe import OperationMetrics
 from schema.products import ProductMutations, ProductQueries
 from schema.resources import ResourceMutations, ResourceQueries
 from schema.subscriptions import WebSocketSession
@@ -45,6 +47,12 @@ class Schema(strawberry.Schema):
         log_unexpected(errors)
 
 
+class Executor(FanoutExecutor, FastExecutionContext):
+    """graphql-core's executor with plain objects completed in one loop
+    (:mod:`schema.fast`), whose live subscriptions are served by their group
+    (:mod:`schema.fanout`)."""
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     limits = Limits(
@@ -56,6 +64,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         max_fields=settings.graphql_max_fields,
     )
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        OperationMetrics,
         lambda: ErrorCodes(hide_suggestions=settings.production),
         lambda: QueryLimits(limits),
         WebSocketSession,
@@ -67,6 +76,6 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        execution_context_class=FastExecutionContext,
         config=StrawberryConfig(disable_field_suggestions=settings.production),
+        execution_context_class=Executor,
     )

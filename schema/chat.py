@@ -14,7 +14,7 @@ as a GraphQL type. They end when the connection's session does
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -35,10 +35,11 @@ from resolvers.events import (
 from resolvers.pagination import MAX_PAGE
 from schema import loaders
 from schema.context import Context, Info
+from schema.fanout import VIEWER_DEPENDENT, LiveSource
 from schema.fast import prefetched
 from schema.limits import DEFAULT_PAGE
 from schema.pagination import PageInfo, cursors, edges, page_info
-from schema.subscriptions import graphql_error, live_claims, live_stream
+from schema.subscriptions import graphql_error, live_claims
 from schema.users import User
 
 
@@ -70,7 +71,8 @@ class Room:
     @strawberry.field(
         description="Visible to members only: empty for anyone else. A page in join order: "
         f"the first `first` (default {chat.MEMBERS_PAGE_DEFAULT}, at most {MAX_PAGE}) after "
-        "the member whose user id is `after`; a page shorter than `first` is the last."
+        "the member whose user id is `after`; a page shorter than `first` is the last.",
+        metadata=VIEWER_DEPENDENT,
     )
     async def members(
         self,
@@ -373,14 +375,14 @@ class ChatSubscriptions:
     )
     async def room_messages(
         self, info: Info, room: str, after: strawberry.ID | None = None
-    ) -> AsyncGenerator[Message, None]:
+    ) -> AsyncIterator[Message]:
         claims = live_claims(info.context)
         try:
             found = await chat.resolve_room(actor=info.context.user, room=room)
             after_id = None if after is None else chat.check_after(after)
         except ComptoirError as error:
             raise graphql_error(error) from None
-        return live_stream(claims, room_channel(found.id), after_id, _message_of)
+        return LiveSource(claims, room_channel(found.id), after_id, _message_of)
 
     @strawberry.subscription(
         description="Every new DM to or from the caller; with `after`, the stored ones "
@@ -388,7 +390,7 @@ class ChatSubscriptions:
     )
     async def direct_messages(
         self, info: Info, after: strawberry.ID | None = None
-    ) -> AsyncGenerator[DirectMessage, None]:
+    ) -> AsyncIterator[DirectMessage]:
         claims = live_claims(info.context)
         user = info.context.user
         assert user is not None
@@ -396,4 +398,4 @@ class ChatSubscriptions:
             after_id = None if after is None else chat.check_after(after)
         except ComptoirError as error:
             raise graphql_error(error) from None
-        return live_stream(claims, user_channel(user.id), after_id, _dm_of)
+        return LiveSource(claims, user_channel(user.id), after_id, _dm_of)

@@ -30,6 +30,7 @@ from comptoir.timeouts import uvicorn_config
 from core.settings import Settings
 
 TEST_SECRET = "test-secret-" + "x" * 60
+METRICS_TOKEN = "metrics-token-" + "m" * 20
 
 
 def free_port() -> int:
@@ -81,6 +82,7 @@ def service_env(database_url: str, tmp: Path, **overrides: str) -> dict[str, str
         "GRAPHIQL": "1",
         "GRAPHQL_INTROSPECTION": "1",
         "LOG_LEVEL": "warning",
+        "METRICS_TOKEN": METRICS_TOKEN,
         # Short, so that tests of reuse after the window do not wait 10 s.
         "REFRESH_GRACE_SECONDS": "2",
     }

@@ -506,6 +506,8 @@ _resources_post = rest("POST", "/resources", 201, json=RESOURCE_BODY)
 
 REST: dict[str, tuple[Probe, Expect]] = {
     "GET /health": (rest("GET", "/health", 200), ALL_OK),
+    # Served to METRICS_TOKEN only, which no account's token is.
+    "GET /metrics": (rest("GET", "/metrics", 200), (R401, R401, R401, R401)),
     "GET /ready": (rest("GET", "/ready", 200), ALL_OK),
     "POST /login": (
         rest(

@@ -211,6 +211,16 @@ async def test_make_run_on_an_empty_database_serves_the_demo_login(tmp_path: Pat
             os.killpg(process.pid, signal.SIGTERM)
             _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
         assert b"Application shutdown complete" in stderr, stderr.decode()[-2000:]
+        # The banner says where to go, and the demo logins.
+        banner = stderr.decode()
+        for url in (
+            f"http://127.0.0.1:{port}/graphql",
+            f"http://127.0.0.1:{port}/docs",
+            f"ws://127.0.0.1:{port}/graphql",
+            f"ws://127.0.0.1:{ws_port}",
+        ):
+            assert url in banner, banner[-2000:]
+        assert "log in as test@test.com, alice@test.com with password 'supersecret'" in banner
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

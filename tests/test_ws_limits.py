@@ -11,10 +11,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.harness import scratch_database
+from tests.harness import METRICS_TOKEN, scratch_database
 from tests.ws_helpers import (
     ServerProcess,
     bearer,
@@ -170,6 +171,16 @@ async def test_a_slow_reader_is_closed_with_1008_and_never_slows_a_fast_one(
     code, got = await _drain(slow)
     assert code == 1008, (code, got)
     assert got < count
+    async with limited.client() as http:
+        scraped = await http.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    closes = [
+        sample.value
+        for family in text_string_to_metric_families(scraped.text)
+        for sample in family.samples
+        if sample.name == "comptoir_ws_slow_reader_closes_total"
+        and sample.labels == {"server": "chat"}
+    ]
+    assert closes[0] >= 1
 
 
 def _max_send_buffer() -> int:

@@ -30,6 +30,7 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.frames import CloseCode
 
+from core import metrics
 from core.errors import ComptoirError
 from models import User
 from resolvers.events import Event
@@ -45,6 +46,7 @@ CLOSE_GOING_AWAY = CloseCode.GOING_AWAY  # 1001: server shutting down
 CLOSE_POLICY = CloseCode.POLICY_VIOLATION  # 1008: not reading fast enough
 CLOSE_TRY_AGAIN = CloseCode.TRY_AGAIN_LATER  # 1013: broker away past BROKER_GRACE_SECONDS
 CLOSE_AUTH = 4001  # token expired, or session revoked (logout, refresh reuse)
+CHAT = "chat"  # the server label of this door's metrics
 
 
 class ClientGone(Exception):
@@ -113,6 +115,8 @@ class Client:
         payload = _encoded.of(event)
         if payload is not None and self.writable():
             broadcast([self._connection], payload, text=True)
+            metrics.WS_DELIVERIES.labels(CHAT).inc()
+            metrics.WS_FRAMES.labels(CHAT, "out").inc()
 
     def lost(self, error: ComptoirError) -> None:
         self.close_soon(CLOSE_TRY_AGAIN, "chat feed lost; reconnect")
@@ -153,6 +157,7 @@ class Client:
         try:
             async with asyncio.timeout(self.send_timeout):
                 await self._connection.send(data, text=True)
+            metrics.WS_FRAMES.labels(CHAT, "out").inc()
         except TimeoutError:
             self.close_soon(CLOSE_POLICY, "too slow: reply not read")
             raise ClientGone from None
@@ -166,6 +171,8 @@ class Client:
         if self.closing:
             return
         self.closing = True
+        if code == CLOSE_POLICY:
+            metrics.WS_SLOW_READER_CLOSES.labels(CHAT).inc()
         if self.watch is not None:
             self.watch.cancel()
         wait = self.close_timeout if grace is None else grace

@@ -9,7 +9,7 @@ WebSocket is opened:
 - 401 without a valid, unexpired access token (``Authorization: Bearer``
   or ``?token=``), with nothing else said;
 - 429 when the user holds ``WS_MAX_CONNECTIONS_PER_USER`` connections
-  (on this process; on all of them with Redis, see :mod:`ws.leases`).
+  (on this process; on all of them with Redis, see :mod:`core.leases`).
 
 Then one coroutine per connection reads frames (:mod:`ws.frames`) and
 hands them to :mod:`ws.handlers`. Close codes: 1001 on shutdown, 1003
@@ -31,6 +31,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from core import metrics
 from core.errors import (
     INTERNAL_MESSAGE,
     ComptoirError,
@@ -39,6 +40,7 @@ from core.errors import (
     ServiceUnavailable,
     Unauthenticated,
 )
+from core.leases import ConnectionCaps, Refusal, SharedUserCaps
 from core.security import AccessClaims
 from core.settings import Settings
 from models import User
@@ -47,12 +49,13 @@ from resolvers.events import user_channel
 from ws import frames
 from ws.client import Client, ClientGone
 from ws.handlers import Handlers, ready_frame
-from ws.leases import SharedUserCaps
-from ws.limits import ConnectionCaps, Refusal, TokenBucket
+from ws.limits import TokenBucket
 
 log = logging.getLogger("comptoir.ws")
 
 MAX_FRAME_BYTES = 64 * 1024
+CHAT = "chat"  # the server label of this door's metrics
+ABNORMAL_CLOSURE = 1006
 RETRY_AFTER_SECONDS = "5"
 
 
@@ -172,6 +175,8 @@ class ChatServer:
         )
         feeds = live.get()
         self._clients.add(client)
+        metrics.WS_CONNECTIONS.labels(CHAT).inc()
+        log.info("chat connection open: user %d", user.id, extra={"user_id": user.id})
         try:
             try:
                 # Ends the connection with 4001 at exp, logout or refresh reuse.
@@ -199,8 +204,17 @@ class ChatServer:
             for channel in client.channels:
                 feeds.detach(channel, client)
             self._clients.discard(client)
+            metrics.WS_CONNECTIONS.labels(CHAT).dec()
+            code = connection.close_code or ABNORMAL_CLOSURE
+            log.info(
+                "chat connection close: user %d code=%d",
+                user.id,
+                code,
+                extra={"user_id": user.id, "close_code": code},
+            )
 
     async def _on_frame(self, client: Client, data: str | bytes) -> None:
+        metrics.WS_FRAMES.labels(CHAT, "in").inc()
         wait = client.bucket.take(time.monotonic())
         try:
             frame = frames.parse(data)
@@ -248,6 +262,10 @@ class ChatServer:
     async def start(self) -> None:
         settings = self.settings
         self._handlers = Handlers(self._rebind)
+        # Rooms and the user's own channel, read at scrape time.
+        metrics.WS_SUBSCRIPTIONS.labels(CHAT).set_function(
+            lambda: sum(len(client.channels) for client in self._clients)
+        )
         if settings.broadcast_url.startswith(("redis://", "rediss://")):
             self._shared = SharedUserCaps(
                 settings.broadcast_url,
