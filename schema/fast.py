@@ -132,6 +132,14 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         self._plans: dict[tuple[GraphQLObjectType, int], tuple[Any, _Plan | None]] = {}
 
+    def build_per_event_executor(self, payload: Any) -> Any:
+        # A per-event executor is a shallow copy: give it plans of its own, or
+        # a long subscription would add one plan per event to its parent's.
+        executor = super().build_per_event_executor(payload)
+        if isinstance(executor, FastExecutionContext):
+            executor._plans = {}
+        return executor
+
     def collect_and_execute_subfields(
         self,
         return_type: GraphQLObjectType,
