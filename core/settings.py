@@ -106,6 +106,7 @@ class Settings:
     register_ip_max: int = 20
     messages_per_window: int = 30
     messages_window_seconds: int = 10
+    message_edit_window_seconds: int = 86400
     max_request_bytes: int = 1024 * 1024
     graphql_max_depth: int = 10
     graphql_max_aliases: int = 15
@@ -180,6 +181,9 @@ class Settings:
             register_ip_max=_int(env, "REGISTER_IP_MAX", 20, low=1, high=10**6),
             messages_per_window=_int(env, "MESSAGES_PER_WINDOW", 30, low=1, high=10**6),
             messages_window_seconds=_int(env, "MESSAGES_WINDOW_SECONDS", 10, low=1, high=3600),
+            message_edit_window_seconds=_int(
+                env, "MESSAGE_EDIT_WINDOW_SECONDS", 86400, low=0, high=10**9
+            ),
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 1024 * 1024, low=1024, high=2**31),
             graphql_max_depth=_int(env, "GRAPHQL_MAX_DEPTH", 10, low=1, high=100),
             graphql_max_aliases=_int(env, "GRAPHQL_MAX_ALIASES", 15, low=1, high=10000),

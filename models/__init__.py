@@ -4,7 +4,7 @@ Only plain persistence lives here; rules and permission checks are in
 ``resolvers/``.
 """
 
-from models.chat import DirectMessage, Membership, Message, Room
+from models.chat import DirectMessage, Membership, Message, MessageChange, Reaction, Room
 from models.files import StoredFile
 from models.products import Product
 from models.resources import Resource, ResourceKind
@@ -15,7 +15,9 @@ __all__ = [
     "DirectMessage",
     "Membership",
     "Message",
+    "MessageChange",
     "Product",
+    "Reaction",
     "RefreshToken",
     "Resource",
     "ResourceKind",

@@ -54,6 +54,8 @@ class Message(Model):
     content = fields.TextField()
     client_id = fields.CharField(max_length=64, null=True)
     created_at = DatetimeField(auto_now_add=True)
+    edited_at = DatetimeField(null=True)
+    deleted = fields.BooleanField(default=False)
 
     class Meta:
         table = "messages"
@@ -74,8 +76,57 @@ class DirectMessage(Model):
     content = fields.TextField()
     client_id = fields.CharField(max_length=64, null=True)
     created_at = DatetimeField(auto_now_add=True)
+    edited_at = DatetimeField(null=True)
+    deleted = fields.BooleanField(default=False)
 
     class Meta:
         table = "direct_messages"
         unique_together = (("sender", "client_id"),)
         indexes = (Index(fields=("user_low", "user_high", "id"), name="dms_pair_id"),)
+
+
+class MessageChange(Model):
+    """The change log of a conversation: one row per edit, deletion or reaction.
+
+    ``seq`` is the change's place in its conversation's live channel. It is
+    taken from the same id sequence as the conversation's messages
+    (``messages.id`` for a room, ``direct_messages.id`` for a DM), under
+    the same row lock, so messages and changes of a channel share one
+    strictly increasing order (see ``resolvers.message_changes``).
+    ``room_id`` is set for a room message; ``user_low``/``user_high`` for
+    a direct message.
+    """
+
+    id = fields.IntField(primary_key=True)
+    seq = fields.IntField()
+    room_id = fields.IntField(null=True)
+    user_low = fields.IntField(null=True)
+    user_high = fields.IntField(null=True)
+    message_id = fields.IntField()
+    kind = fields.CharField(max_length=16)
+    actor_id = fields.IntField()
+    reaction = fields.CharField(max_length=64, null=True)
+    created_at = DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "message_changes"
+        indexes = (
+            Index(fields=("room_id", "seq"), name="changes_room_seq"),
+            Index(fields=("user_low", "seq"), name="changes_low_seq"),
+            Index(fields=("user_high", "seq"), name="changes_high_seq"),
+        )
+
+
+class Reaction(Model):
+    """One user's reaction to a room message (``message_id``) or a DM (``dm_id``)."""
+
+    id = fields.IntField(primary_key=True)
+    message_id = fields.IntField(null=True)
+    dm_id = fields.IntField(null=True)
+    user_id = fields.IntField()
+    reaction = fields.CharField(max_length=64)
+    created_at = DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "reactions"
+        unique_together = (("message_id", "user_id", "reaction"), ("dm_id", "user_id", "reaction"))

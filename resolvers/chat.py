@@ -251,6 +251,10 @@ async def _locked(keys: Iterable[str]) -> AsyncIterator[None]:
         yield
 
 
+# Public for resolvers.message_changes: a change takes a send's locks.
+locked = _locked
+
+
 async def check_rate(user: User) -> None:
     """The per-user message budget, shared by room messages and DMs on every door."""
     rt = runtime.get()

@@ -82,6 +82,9 @@ class MessagePosted:
     content: str
     created_at: datetime
     client_id: str | None
+    # A replayed message shows what it is now (resolvers.message_changes).
+    edited_at: datetime | None = None
+    deleted: bool = False
 
     def channels(self) -> tuple[str, ...]:
         return (room_channel(self.room_id),)
@@ -98,8 +101,10 @@ class MessagePosted:
             room_name=room.name,
             author_id=fk(m, "author"),
             content=m.content,
-            created_at=_utc(m.created_at),
+            created_at=utc(m.created_at),
             client_id=m.client_id,
+            edited_at=utc(m.edited_at) if m.edited_at else None,
+            deleted=m.deleted,
         )
 
 
@@ -115,6 +120,8 @@ class DirectMessageSent:
     content: str
     created_at: datetime
     client_id: str | None
+    edited_at: datetime | None = None
+    deleted: bool = False
 
     def channels(self) -> tuple[str, ...]:
         return (user_channel(self.sender_id), user_channel(self.recipient_id))
@@ -126,12 +133,14 @@ class DirectMessageSent:
             sender_id=fk(d, "sender"),
             recipient_id=fk(d, "recipient"),
             content=d.content,
-            created_at=_utc(d.created_at),
+            created_at=utc(d.created_at),
             client_id=d.client_id,
+            edited_at=utc(d.edited_at) if d.edited_at else None,
+            deleted=d.deleted,
         )
 
 
-def _utc(value: datetime) -> datetime:
+def utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
@@ -145,7 +154,9 @@ _DATETIME_FIELDS: dict[str, frozenset[str]] = {}
 def _datetime_fields(cls: type[Any]) -> frozenset[str]:
     names = _DATETIME_FIELDS.get(cls.kind)
     if names is None:
-        names = frozenset(f.name for f in dataclasses.fields(cls) if f.type in ("datetime",))
+        names = frozenset(
+            f.name for f in dataclasses.fields(cls) if f.type in ("datetime", "datetime | None")
+        )
         _DATETIME_FIELDS[cls.kind] = names
     return names
 
@@ -171,7 +182,8 @@ def decode(doc: Mapping[str, Any]) -> tuple[Event, int]:
     try:
         values = {f.name: doc[f.name] for f in dataclasses.fields(cls)}
         for name in _datetime_fields(cls):
-            values[name] = datetime.fromisoformat(values[name])
+            if values[name] is not None:
+                values[name] = datetime.fromisoformat(values[name])
         prev_id = doc["prev_id"]
         if not isinstance(prev_id, int) or not isinstance(values.get("id"), int):
             raise Undecodable("ids must be integers")

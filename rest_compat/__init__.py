@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from rest_compat import auth, chat, files, meta, openapi, products, resources
+from rest_compat import auth, chat, files, message_changes, meta, openapi, products, resources
 
-MODULES = [meta, auth, products, files, resources, chat]
+MODULES = [meta, auth, products, files, resources, chat, message_changes]
 
 
 def routes() -> list[BaseRoute]:

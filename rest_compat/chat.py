@@ -32,30 +32,45 @@ def room_body(row: Room) -> dict[str, Any]:
     }
 
 
+def _changed(event: MessagePosted | DirectMessageSent, body: dict[str, Any]) -> dict[str, Any]:
+    """As on the WebSocket: ``edited_at`` once edited, ``deleted: true`` once deleted."""
+    if event.edited_at is not None:
+        body["edited_at"] = iso(event.edited_at)
+    if event.deleted:
+        body["deleted"] = True
+    return body
+
+
 def message_body(row: Message) -> dict[str, Any]:
     """A message as the contract shows it on every door (no ``type`` here)."""
     event = MessagePosted.from_row(row)
-    return {
-        "id": event.id,
-        "room": event.room_name,
-        "room_id": event.room_id,
-        "from_user": event.author_id,
-        "content": event.content,
-        "timestamp": iso(event.created_at),
-        "client_id": event.client_id,
-    }
+    return _changed(
+        event,
+        {
+            "id": event.id,
+            "room": event.room_name,
+            "room_id": event.room_id,
+            "from_user": event.author_id,
+            "content": event.content,
+            "timestamp": iso(event.created_at),
+            "client_id": event.client_id,
+        },
+    )
 
 
 def dm_body(row: DirectMessage) -> dict[str, Any]:
     event = DirectMessageSent.from_row(row)
-    return {
-        "id": event.id,
-        "from_user": event.sender_id,
-        "to_user": event.recipient_id,
-        "content": event.content,
-        "timestamp": iso(event.created_at),
-        "client_id": event.client_id,
-    }
+    return _changed(
+        event,
+        {
+            "id": event.id,
+            "from_user": event.sender_id,
+            "to_user": event.recipient_id,
+            "content": event.content,
+            "timestamp": iso(event.created_at),
+            "client_id": event.client_id,
+        },
+    )
 
 
 def _paging(request: Request) -> dict[str, int | None]:
@@ -147,6 +162,12 @@ _ROOM = {
         "created_at": _TIMESTAMP,
     },
 }
+_EDITED_AT = {"type": "string", "format": "date-time", "description": "Last edit, once edited"}
+_DELETED = {
+    "type": "boolean",
+    "const": True,
+    "description": "Present once deleted: a tombstone, id and timestamp kept, content empty",
+}
 _MESSAGE = {
     "type": "object",
     "required": ["id", "room_id", "room", "from_user", "content", "timestamp", "client_id"],
@@ -155,9 +176,11 @@ _MESSAGE = {
         "room_id": {"type": "integer"},
         "room": {"type": "string", "description": "The room's name"},
         "from_user": {"type": "integer", "description": "The author's user id"},
-        "content": _CONTENT,
+        "content": {"type": "string", "maxLength": 4000, "description": "Empty once deleted"},
         "timestamp": _TIMESTAMP,
         "client_id": _CLIENT_ID,
+        "edited_at": _EDITED_AT,
+        "deleted": _DELETED,
     },
 }
 _DM = {
@@ -167,9 +190,11 @@ _DM = {
         "id": {"type": "integer"},
         "from_user": {"type": "integer"},
         "to_user": {"type": "integer"},
-        "content": _CONTENT,
+        "content": {"type": "string", "maxLength": 4000, "description": "Empty once deleted"},
         "timestamp": _TIMESTAMP,
         "client_id": _CLIENT_ID,
+        "edited_at": _EDITED_AT,
+        "deleted": _DELETED,
     },
 }
 _SEND = {

@@ -15,6 +15,7 @@ from schema.chat import ChatMutations, ChatQueries, ChatSubscriptions
 from schema.errors import ErrorCodes, log_unexpected
 from schema.files import FileMutations, FileQueries
 from schema.limits import Limits, QueryLimits
+from schema.message_changes import MessageChangeMutations, MessageChangeSubscriptions
 from schema.products import ProductMutations, ProductQueries
 from schema.resources import ResourceMutations, ResourceQueries
 from schema.subscriptions import WebSocketSession
@@ -27,12 +28,19 @@ class Query(UserQueries, ProductQueries, FileQueries, ResourceQueries, ChatQueri
 
 
 @strawberry.type
-class Mutation(UserMutations, ProductMutations, FileMutations, ResourceMutations, ChatMutations):
+class Mutation(
+    UserMutations,
+    ProductMutations,
+    FileMutations,
+    ResourceMutations,
+    ChatMutations,
+    MessageChangeMutations,
+):
     pass
 
 
 @strawberry.type
-class Subscription(ChatSubscriptions):
+class Subscription(ChatSubscriptions, MessageChangeSubscriptions):
     pass
 
 

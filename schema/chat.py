@@ -83,11 +83,17 @@ class Room:
 @strawberry.type
 class Message:
     id: strawberry.ID
-    content: str = strawberry.field(description="1..4000 characters, as sent.")
+    content: str = strawberry.field(
+        description="1..4000 characters, as sent or last edited; empty once deleted."
+    )
     client_id: str | None = strawberry.field(
         description="The sender's idempotency key, if it gave one."
     )
     created_at: datetime
+    edited_at: datetime | None = strawberry.field(description="When it was last edited.")
+    deleted: bool = strawberry.field(
+        description="A tombstone: id and time kept, content and reactions gone."
+    )
     _room_id: strawberry.Private[int]
     _author_id: strawberry.Private[int]
 
@@ -109,6 +115,8 @@ class Message:
             content=row.content,
             client_id=row.client_id,
             created_at=row.created_at,
+            edited_at=row.edited_at,
+            deleted=row.deleted,
             _room_id=chat.fk(row, "room"),
             _author_id=chat.fk(row, "author"),
         )
@@ -120,6 +128,8 @@ class Message:
             content=event.content,
             client_id=event.client_id,
             created_at=event.created_at,
+            edited_at=event.edited_at,
+            deleted=event.deleted,
             _room_id=event.room_id,
             _author_id=event.author_id,
         )
@@ -140,9 +150,11 @@ class MessageConnection:
 @strawberry.type
 class DirectMessage:
     id: strawberry.ID
-    content: str
+    content: str = strawberry.field(description="As sent or last edited; empty once deleted.")
     client_id: str | None
     created_at: datetime
+    edited_at: datetime | None
+    deleted: bool
     _from_id: strawberry.Private[int]
     _to_id: strawberry.Private[int]
 
@@ -161,6 +173,8 @@ class DirectMessage:
             content=row.content,
             client_id=row.client_id,
             created_at=row.created_at,
+            edited_at=row.edited_at,
+            deleted=row.deleted,
             _from_id=chat.fk(row, "sender"),
             _to_id=chat.fk(row, "recipient"),
         )
@@ -172,6 +186,8 @@ class DirectMessage:
             content=event.content,
             client_id=event.client_id,
             created_at=event.created_at,
+            edited_at=event.edited_at,
+            deleted=event.deleted,
             _from_id=event.sender_id,
             _to_id=event.recipient_id,
         )

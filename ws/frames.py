@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
+from resolvers.change_events import MessageDeleted, MessageEdited, ReactionChanged
 from resolvers.events import DirectMessageSent, Event, MessagePosted
 
 REF_MAX_CHARS = 256
@@ -86,7 +87,26 @@ class Auth:
     token: str
 
 
-Frame: TypeAlias = Join | SendMessage | SendDm | RoomHistory | DmHistory | Auth
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """``edit`` (a room message) or ``dm_edit`` (a direct message)."""
+
+    ref: Ref
+    id: int
+    content: str
+    dm: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    """``delete`` (a room message) or ``dm_delete`` (a direct message)."""
+
+    ref: Ref
+    id: int
+    dm: bool
+
+
+Frame: TypeAlias = Join | SendMessage | SendDm | RoomHistory | DmHistory | Auth | Edit | Delete
 
 
 # --- field readers -----------------------------------------------------------
@@ -220,6 +240,16 @@ def _dm_history(f: _Fields) -> DmHistory:
     )
 
 
+def _edit(dm: bool) -> Callable[[_Fields], Edit]:
+    return lambda f: Edit(
+        ref=f.ref, id=f.user_id("id"), content=f.required_string("content"), dm=dm
+    )
+
+
+def _delete(dm: bool) -> Callable[[_Fields], Delete]:
+    return lambda f: Delete(ref=f.ref, id=f.user_id("id"), dm=dm)
+
+
 def _auth(f: _Fields) -> Auth:
     token = f.required_string("token")
     if not token.strip():
@@ -234,6 +264,10 @@ PARSERS: dict[str, Callable[[_Fields], Frame]] = {
     "room_history": _room_history,
     "dm_history": _dm_history,
     "auth": _auth,
+    "edit": _edit(False),
+    "delete": _delete(False),
+    "dm_edit": _edit(True),
+    "dm_delete": _delete(True),
 }
 
 
@@ -315,29 +349,78 @@ def timestamp(value: datetime) -> str:
 # --- domain events as frames ------------------------------------------------------
 
 
+def _changed(event: MessagePosted | DirectMessageSent, frame: dict[str, Any]) -> dict[str, Any]:
+    """An edited message adds ``edited_at``; a tombstone, ``deleted: true``
+    (and empty content). Unchanged messages keep their original shape."""
+    if event.edited_at is not None:
+        frame["edited_at"] = timestamp(event.edited_at)
+    if event.deleted:
+        frame["deleted"] = True
+    return frame
+
+
 def message_frame(event: MessagePosted) -> dict[str, Any]:
-    return {
-        "type": "message",
-        "id": event.id,
-        "room": event.room_name,
-        "room_id": event.room_id,
-        "from_user": event.author_id,
-        "content": event.content,
-        "timestamp": timestamp(event.created_at),
-        "client_id": event.client_id,
-    }
+    return _changed(
+        event,
+        {
+            "type": "message",
+            "id": event.id,
+            "room": event.room_name,
+            "room_id": event.room_id,
+            "from_user": event.author_id,
+            "content": event.content,
+            "timestamp": timestamp(event.created_at),
+            "client_id": event.client_id,
+        },
+    )
 
 
 def dm_frame(event: DirectMessageSent) -> dict[str, Any]:
-    return {
-        "type": "dm",
-        "id": event.id,
-        "from_user": event.sender_id,
-        "to_user": event.recipient_id,
-        "content": event.content,
-        "timestamp": timestamp(event.created_at),
-        "client_id": event.client_id,
-    }
+    return _changed(
+        event,
+        {
+            "type": "dm",
+            "id": event.id,
+            "from_user": event.sender_id,
+            "to_user": event.recipient_id,
+            "content": event.content,
+            "timestamp": timestamp(event.created_at),
+            "client_id": event.client_id,
+        },
+    )
+
+
+ChangeEvent: TypeAlias = MessageEdited | MessageDeleted | ReactionChanged
+_CHANGE_TYPES = {
+    MessageEdited: ("message_edited", "dm_edited"),
+    MessageDeleted: ("message_deleted", "dm_deleted"),
+    ReactionChanged: ("reaction", "dm_reaction"),
+}
+
+
+def change_frame(event: ChangeEvent) -> dict[str, Any]:
+    """A change of a message: ``event_id`` is where a resuming client's
+    ``after`` goes; ``id`` is the message's."""
+    room_type, dm_type = _CHANGE_TYPES[type(event)]
+    frame: dict[str, Any] = {"type": room_type if event.room_id else dm_type}
+    frame["event_id"] = event.id
+    frame["id"] = event.message_id
+    if event.room_id:
+        frame["room"] = event.room_name
+        frame["room_id"] = event.room_id
+        frame["from_user"] = event.sender_id
+    else:
+        frame["from_user"] = event.sender_id
+        frame["to_user"] = event.recipient_id
+    match event:
+        case MessageEdited():
+            frame["content"] = event.content
+            frame["edited_at"] = timestamp(event.edited_at)
+        case ReactionChanged():
+            frame["user"] = event.user_id
+            frame["reaction"] = event.reaction
+            frame["added"] = event.added
+    return frame
 
 
 def event_frame(event: Event) -> dict[str, Any] | None:
@@ -347,4 +430,6 @@ def event_frame(event: Event) -> dict[str, Any] | None:
             return message_frame(event)
         case DirectMessageSent():
             return dm_frame(event)
+        case MessageEdited() | MessageDeleted() | ReactionChanged():
+            return change_frame(event)
     return None

@@ -14,7 +14,7 @@ from typing import Any
 from core.errors import BadUserInput, Forbidden
 from core.security import AccessClaims
 from models import User
-from resolvers import auth, chat, live
+from resolvers import auth, chat, live, message_changes
 from resolvers.events import DirectMessageSent, MessagePosted, room_channel
 from resolvers.pagination import Window
 from ws import frames
@@ -51,6 +51,10 @@ class Handlers:
                 await self.dm_history(client, frame)
             case frames.Auth():
                 await self.auth(client, frame)
+            case frames.Edit():
+                await self.edit(client, frame)
+            case frames.Delete():
+                await self.delete(client, frame)
 
     async def join(self, client: Client, frame: frames.Join) -> None:
         """Join a room (idempotent); with ``after``, the stored messages after
@@ -92,6 +96,23 @@ class Handlers:
         )
         if frame.ref is not None:
             await client.reply(_ack(frame.ref, dm.id, dm.created_at))
+
+    async def edit(self, client: Client, frame: frames.Edit) -> None:
+        """Edit a room message (``edit``) or a DM (``dm_edit``); the ack
+        carries its ``edited_at`` as ``timestamp``."""
+        edit = message_changes.edit_direct_message if frame.dm else message_changes.edit_message
+        row = await edit(actor=client.user, message_id=frame.id, content=frame.content)
+        if frame.ref is not None:
+            assert row.edited_at is not None
+            await client.reply(_ack(frame.ref, row.id, row.edited_at))
+
+    async def delete(self, client: Client, frame: frames.Delete) -> None:
+        delete = (
+            message_changes.delete_direct_message if frame.dm else message_changes.delete_message
+        )
+        row = await delete(actor=client.user, message_id=frame.id)
+        if frame.ref is not None:
+            await client.reply(_ack(frame.ref, row.id, row.created_at))
 
     async def room_history(self, client: Client, frame: frames.RoomHistory) -> None:
         window = Window.of(frame.limit, before=frame.before, after=frame.after)
