@@ -21,6 +21,8 @@ TABLES = [
     "auth_sessions",
     "memberships",
     "messages",
+    "message_changes",
+    "reactions",
     "direct_messages",
     "resources",
     "files",
