@@ -194,7 +194,7 @@ async def record_change(
     return True
 
 
-def _common(target: Target, seq: int) -> dict[str, Any]:
+def event_fields(target: Target, seq: int) -> dict[str, Any]:
     room_id, sender, recipient, room_name = parties(target.row)
     return {
         "id": seq,
@@ -240,7 +240,7 @@ async def edit(target: Target, *, actor: User | None, content: object) -> Messag
 
     def event(seq: int) -> ChangeEvent:
         assert row.edited_at is not None
-        return MessageEdited(**_common(target, seq), content=text, edited_at=row.edited_at)
+        return MessageEdited(**event_fields(target, seq), content=text, edited_at=row.edited_at)
 
     await record_change(target, user, EDITED, apply, event)
     return row
@@ -269,7 +269,7 @@ async def delete(target: Target, *, actor: User | None) -> Message | DirectMessa
         return True
 
     def event(seq: int) -> ChangeEvent:
-        return MessageDeleted(**_common(target, seq))
+        return MessageDeleted(**event_fields(target, seq))
 
     await record_change(target, user, DELETED, apply, event)
     return row

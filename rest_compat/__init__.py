@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from rest_compat import auth, chat, files, message_changes, meta, openapi, products, resources
+from rest_compat import (
+    auth,
+    chat,
+    files,
+    message_changes,
+    meta,
+    openapi,
+    products,
+    reactions,
+    resources,
+)
 
-MODULES = [meta, auth, products, files, resources, chat, message_changes]
+MODULES = [meta, auth, products, files, resources, chat, message_changes, reactions]
 
 
 def routes() -> list[BaseRoute]:

@@ -9,6 +9,7 @@ message already stored.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -16,9 +17,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from models import DirectMessage, Message, Room
-from resolvers import chat
+from resolvers import chat, reactions
 from resolvers.events import DirectMessageSent, MessagePosted
 from resolvers.pagination import Window
+from resolvers.reactions import ReactionCount
 from rest_compat import openapi as oa
 from rest_compat.http import iso, json_object, query_int, require_user, required
 
@@ -38,6 +40,15 @@ def _changed(event: MessagePosted | DirectMessageSent, body: dict[str, Any]) -> 
         body["edited_at"] = iso(event.edited_at)
     if event.deleted:
         body["deleted"] = True
+    return body
+
+
+def with_reactions(body: dict[str, Any], counts: Sequence[ReactionCount]) -> dict[str, Any]:
+    """As on the WebSocket: ``reactions`` once it has any."""
+    if counts:
+        body["reactions"] = [
+            {"reaction": c.reaction, "count": c.count, "me": c.mine} for c in counts
+        ]
     return body
 
 
@@ -104,7 +115,8 @@ async def room_messages(request: Request) -> Response:
     _room, page = await chat.room_messages(
         actor=actor, room=request.path_params["room"], **_paging(request)
     )
-    return JSONResponse([message_body(m) for m in page.items])
+    counts = await reactions.summaries(viewer_id=actor.id, ids=[m.id for m in page.items])
+    return JSONResponse([with_reactions(message_body(m), counts[m.id]) for m in page.items])
 
 
 async def post_message(request: Request) -> Response:
@@ -124,7 +136,8 @@ async def direct_messages(request: Request) -> Response:
     page = await chat.direct_messages(
         actor=actor, with_user=request.path_params["user_id"], **_paging(request)
     )
-    return JSONResponse([dm_body(d) for d in page.items])
+    counts = await reactions.summaries(viewer_id=actor.id, ids=[d.id for d in page.items], dm=True)
+    return JSONResponse([with_reactions(dm_body(d), counts[d.id]) for d in page.items])
 
 
 async def post_direct_message(request: Request) -> Response:
@@ -168,6 +181,20 @@ _DELETED = {
     "const": True,
     "description": "Present once deleted: a tombstone, id and timestamp kept, content empty",
 }
+_REACTION_COUNTS = {
+    "type": "array",
+    "description": "In history, once it has reactions: each with its count, and `me` when "
+    "the caller is among those who reacted",
+    "items": {
+        "type": "object",
+        "required": ["reaction", "count", "me"],
+        "properties": {
+            "reaction": {"type": "string"},
+            "count": {"type": "integer", "minimum": 1},
+            "me": {"type": "boolean"},
+        },
+    },
+}
 _MESSAGE = {
     "type": "object",
     "required": ["id", "room_id", "room", "from_user", "content", "timestamp", "client_id"],
@@ -181,6 +208,7 @@ _MESSAGE = {
         "client_id": _CLIENT_ID,
         "edited_at": _EDITED_AT,
         "deleted": _DELETED,
+        "reactions": {"$ref": "#/components/schemas/ReactionCounts"},
     },
 }
 _DM = {
@@ -195,6 +223,7 @@ _DM = {
         "client_id": _CLIENT_ID,
         "edited_at": _EDITED_AT,
         "deleted": _DELETED,
+        "reactions": {"$ref": "#/components/schemas/ReactionCounts"},
     },
 }
 _SEND = {
@@ -243,7 +272,12 @@ _ROOM_NOT_FOUND = oa.error("404", "No such room, or a private room the caller is
 _USER_NOT_FOUND = oa.error("404", "No such user")
 _RATE = oa.error("429", "Too many messages (Retry-After says when to retry)")
 OPENAPI: dict[str, Any] = {
-    "schemas": {"Room": _ROOM, "Message": _MESSAGE, "DirectMessage": _DM},
+    "schemas": {
+        "Room": _ROOM,
+        "Message": _MESSAGE,
+        "DirectMessage": _DM,
+        "ReactionCounts": _REACTION_COUNTS,
+    },
     "paths": {
         "/chat/rooms": {
             "get": {

@@ -17,13 +17,16 @@ from schema.files import FileMutations, FileQueries
 from schema.limits import Limits, QueryLimits
 from schema.message_changes import MessageChangeMutations, MessageChangeSubscriptions
 from schema.products import ProductMutations, ProductQueries
+from schema.reactions import ReactionMutations, ReactionQueries
 from schema.resources import ResourceMutations, ResourceQueries
 from schema.subscriptions import WebSocketSession
 from schema.users import UserMutations, UserQueries
 
 
 @strawberry.type
-class Query(UserQueries, ProductQueries, FileQueries, ResourceQueries, ChatQueries):
+class Query(
+    UserQueries, ProductQueries, FileQueries, ResourceQueries, ChatQueries, ReactionQueries
+):
     pass
 
 
@@ -35,6 +38,7 @@ class Mutation(
     ResourceMutations,
     ChatMutations,
     MessageChangeMutations,
+    ReactionMutations,
 ):
     pass
 

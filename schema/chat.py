@@ -34,6 +34,7 @@ from resolvers.events import (
 from schema import loaders
 from schema.context import Context, Info
 from schema.pagination import PageInfo, cursors, edges, page_info
+from schema.reaction_types import ReactionSummary, summaries_of
 from schema.subscriptions import graphql_error, live_claims, live_stream
 from schema.users import User
 
@@ -108,6 +109,10 @@ class Message:
     async def author(self, info: Info) -> User:
         return await _user(info.context, self._author_id)
 
+    @strawberry.field(description="Each reaction with its count; none once deleted.")
+    async def reactions(self, info: Info) -> list[ReactionSummary]:
+        return await summaries_of(info, int(self.id), dm=False)
+
     @classmethod
     def from_row(cls, row: MessageRow) -> Message:
         return cls(
@@ -165,6 +170,10 @@ class DirectMessage:
     @strawberry.field
     async def to_user(self, info: Info) -> User:
         return await _user(info.context, self._to_id)
+
+    @strawberry.field(description="Each reaction with its count; none once deleted.")
+    async def reactions(self, info: Info) -> list[ReactionSummary]:
+        return await summaries_of(info, int(self.id), dm=True)
 
     @classmethod
     def from_row(cls, row: DirectMessageRow) -> DirectMessage:

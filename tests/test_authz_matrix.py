@@ -516,6 +516,58 @@ GRAPHQL: dict[str, tuple[Probe, Expect]] = {
         ),
         (U, OK, N, F),
     ),
+    "Query.messageReactions": (
+        gql(
+            f"query ($id: ID!) {{ messageReactions(id: $id) {{ reaction user {USER} }} }}",
+            _owner_message,
+            lambda w, a, d: OK if d["messageReactions"] is not None else NULL,
+        ),
+        MEMBERS_ONLY,
+    ),
+    "Query.directMessageReactions": (
+        gql(
+            f"query ($id: ID!) {{ directMessageReactions(id: $id) {{ reaction user {USER} }} }}",
+            _owner_dm,
+            lambda w, a, d: OK if d["directMessageReactions"] is not None else NULL,
+        ),
+        (U, OK, N, OK),
+    ),
+    "Mutation.addReaction": (
+        gql(
+            f'mutation ($id: ID!) {{ addReaction(id: $id, reaction: ":+1:") '
+            f"{{ {MESSAGE_FIELDS} reactions {{ reaction count viewerReacted }} }} }}",
+            _owner_message,
+            _ok_if("addReaction"),
+        ),
+        MEMBERS_ONLY,
+    ),
+    "Mutation.removeReaction": (
+        gql(
+            f'mutation ($id: ID!) {{ removeReaction(id: $id, reaction: ":+1:") '
+            f"{{ {MESSAGE_FIELDS} }} }}",
+            _owner_message,
+            _ok_if("removeReaction"),
+        ),
+        MEMBERS_ONLY,
+    ),
+    "Mutation.addDirectMessageReaction": (
+        gql(
+            f'mutation ($id: ID!) {{ addDirectMessageReaction(id: $id, reaction: ":+1:") '
+            f"{{ {DM_FIELDS} reactions {{ reaction count viewerReacted }} }} }}",
+            _owner_dm,
+            _ok_if("addDirectMessageReaction"),
+        ),
+        (U, OK, N, OK),
+    ),
+    "Mutation.removeDirectMessageReaction": (
+        gql(
+            f'mutation ($id: ID!) {{ removeDirectMessageReaction(id: $id, reaction: ":+1:") '
+            f"{{ {DM_FIELDS} }} }}",
+            _owner_dm,
+            _ok_if("removeDirectMessageReaction"),
+        ),
+        (U, OK, N, OK),
+    ),
     "Subscription.roomMessageChanges": (_room_changes_subscription, (SUB_ANON, OK, N, N)),
     "Subscription.directMessageChanges": (
         _dm_changes_subscription,
@@ -594,6 +646,15 @@ async def _message_path(world: World, actor: str) -> str:
 
 async def _fresh_message_path(world: World, actor: str) -> str:
     return f"/chat/rooms/{world.room}/messages/{await world.fresh_message()}"
+
+
+def _then(
+    path: Callable[[World, str], Awaitable[str]], suffix: str
+) -> Callable[[World, str], Awaitable[str]]:
+    async def longer(world: World, actor: str) -> str:
+        return await path(world, actor) + suffix
+
+    return longer
 
 
 def _dm_message_path(fresh: bool) -> Callable[[World, str], Awaitable[str]]:
@@ -709,6 +770,30 @@ REST: dict[str, tuple[Probe, Expect]] = {
         rest("DELETE", _dm_message_path(True), 204),
         (R401, OK, R404, R403),
     ),
+    "GET /chat/rooms/{room}/messages/{message_id}/reactions": (
+        rest("GET", _then(_message_path, "/reactions"), 200),
+        REST_MEMBERS_ONLY,
+    ),
+    "PUT /chat/rooms/{room}/messages/{message_id}/reactions/{reaction}": (
+        rest("PUT", _then(_message_path, "/reactions/%F0%9F%91%8D"), 200),
+        REST_MEMBERS_ONLY,
+    ),
+    "DELETE /chat/rooms/{room}/messages/{message_id}/reactions/{reaction}": (
+        rest("DELETE", _then(_message_path, "/reactions/%F0%9F%91%8D"), 204),
+        REST_MEMBERS_ONLY,
+    ),
+    "GET /chat/dm/{user_id}/messages/{message_id}/reactions": (
+        rest("GET", _then(_dm_message_path(False), "/reactions"), 200),
+        (R401, OK, R404, OK),
+    ),
+    "PUT /chat/dm/{user_id}/messages/{message_id}/reactions/{reaction}": (
+        rest("PUT", _then(_dm_message_path(False), "/reactions/:tada:"), 200),
+        (R401, OK, R404, OK),
+    ),
+    "DELETE /chat/dm/{user_id}/messages/{message_id}/reactions/{reaction}": (
+        rest("DELETE", _then(_dm_message_path(False), "/reactions/:tada:"), 204),
+        (R401, OK, R404, OK),
+    ),
 }
 EXCLUDED_PATHS = {"/docs", "/openapi.json", "/graphql"}
 
@@ -726,6 +811,8 @@ def _ws_judge(world: World, reply: dict[str, Any]) -> str:
         return has(world.message_id, {m["id"] for m in reply["messages"]})
     if kind == "dm_history":
         return has(world.dm_ids, {m["id"] for m in reply["messages"]})
+    if kind in {"reactions", "dm_reactions"}:
+        return OK if isinstance(reply["reactions"], list) else "no list"
     return OK if kind in {"joined", "ack", "ready"} else f"frame {kind}"
 
 
@@ -759,6 +846,27 @@ WS: dict[str, tuple[WsFrame, Expect]] = {
         (WS_ANON, OK, N, F),
     ),
     "dm_delete": (_ws_fresh("dm_delete"), (WS_ANON, OK, N, F)),
+    "react": (
+        lambda w, a: {"type": "react", "id": w.message_id, "reaction": "🎉"},
+        (WS_ANON, OK, N, N),
+    ),
+    "unreact": (
+        lambda w, a: {"type": "unreact", "id": w.message_id, "reaction": "🎉"},
+        (WS_ANON, OK, N, N),
+    ),
+    "reactions": (lambda w, a: {"type": "reactions", "id": w.message_id}, (WS_ANON, OK, N, N)),
+    "dm_react": (
+        lambda w, a: {"type": "dm_react", "id": w.dm_ids[0], "reaction": ":eyes:"},
+        (WS_ANON, OK, N, OK),
+    ),
+    "dm_unreact": (
+        lambda w, a: {"type": "dm_unreact", "id": w.dm_ids[0], "reaction": ":eyes:"},
+        (WS_ANON, OK, N, OK),
+    ),
+    "dm_reactions": (
+        lambda w, a: {"type": "dm_reactions", "id": w.dm_ids[0]},
+        (WS_ANON, OK, N, OK),
+    ),
     # Renewing a connection's token with the owner's: only the owner may.
     "auth": (lambda w, a: {"type": "auth", "token": w.owner.token}, (WS_ANON, OK, F, F)),
 }

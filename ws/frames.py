@@ -21,6 +21,17 @@ from typing import Any, TypeAlias
 
 from resolvers.change_events import MessageDeleted, MessageEdited, ReactionChanged
 from resolvers.events import DirectMessageSent, Event, MessagePosted
+from ws.change_frames import (
+    Delete,
+    Edit,
+    React,
+    Reactions,
+    change_frame,
+    delete_parser,
+    edit_parser,
+    react_parser,
+    reactions_parser,
+)
 
 REF_MAX_CHARS = 256
 
@@ -87,26 +98,9 @@ class Auth:
     token: str
 
 
-@dataclass(frozen=True, slots=True)
-class Edit:
-    """``edit`` (a room message) or ``dm_edit`` (a direct message)."""
-
-    ref: Ref
-    id: int
-    content: str
-    dm: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Delete:
-    """``delete`` (a room message) or ``dm_delete`` (a direct message)."""
-
-    ref: Ref
-    id: int
-    dm: bool
-
-
-Frame: TypeAlias = Join | SendMessage | SendDm | RoomHistory | DmHistory | Auth | Edit | Delete
+Frame: TypeAlias = (
+    Join | SendMessage | SendDm | RoomHistory | DmHistory | Auth | Edit | Delete | React | Reactions
+)
 
 
 # --- field readers -----------------------------------------------------------
@@ -240,16 +234,6 @@ def _dm_history(f: _Fields) -> DmHistory:
     )
 
 
-def _edit(dm: bool) -> Callable[[_Fields], Edit]:
-    return lambda f: Edit(
-        ref=f.ref, id=f.user_id("id"), content=f.required_string("content"), dm=dm
-    )
-
-
-def _delete(dm: bool) -> Callable[[_Fields], Delete]:
-    return lambda f: Delete(ref=f.ref, id=f.user_id("id"), dm=dm)
-
-
 def _auth(f: _Fields) -> Auth:
     token = f.required_string("token")
     if not token.strip():
@@ -264,10 +248,16 @@ PARSERS: dict[str, Callable[[_Fields], Frame]] = {
     "room_history": _room_history,
     "dm_history": _dm_history,
     "auth": _auth,
-    "edit": _edit(False),
-    "delete": _delete(False),
-    "dm_edit": _edit(True),
-    "dm_delete": _delete(True),
+    "edit": edit_parser(False),
+    "delete": delete_parser(False),
+    "dm_edit": edit_parser(True),
+    "dm_delete": delete_parser(True),
+    "react": react_parser(True, False),
+    "unreact": react_parser(False, False),
+    "dm_react": react_parser(True, True),
+    "dm_unreact": react_parser(False, True),
+    "reactions": reactions_parser(False),
+    "dm_reactions": reactions_parser(True),
 }
 
 
@@ -388,39 +378,6 @@ def dm_frame(event: DirectMessageSent) -> dict[str, Any]:
             "client_id": event.client_id,
         },
     )
-
-
-ChangeEvent: TypeAlias = MessageEdited | MessageDeleted | ReactionChanged
-_CHANGE_TYPES = {
-    MessageEdited: ("message_edited", "dm_edited"),
-    MessageDeleted: ("message_deleted", "dm_deleted"),
-    ReactionChanged: ("reaction", "dm_reaction"),
-}
-
-
-def change_frame(event: ChangeEvent) -> dict[str, Any]:
-    """A change of a message: ``event_id`` is where a resuming client's
-    ``after`` goes; ``id`` is the message's."""
-    room_type, dm_type = _CHANGE_TYPES[type(event)]
-    frame: dict[str, Any] = {"type": room_type if event.room_id else dm_type}
-    frame["event_id"] = event.id
-    frame["id"] = event.message_id
-    if event.room_id:
-        frame["room"] = event.room_name
-        frame["room_id"] = event.room_id
-        frame["from_user"] = event.sender_id
-    else:
-        frame["from_user"] = event.sender_id
-        frame["to_user"] = event.recipient_id
-    match event:
-        case MessageEdited():
-            frame["content"] = event.content
-            frame["edited_at"] = timestamp(event.edited_at)
-        case ReactionChanged():
-            frame["user"] = event.user_id
-            frame["reaction"] = event.reaction
-            frame["added"] = event.added
-    return frame
 
 
 def event_frame(event: Event) -> dict[str, Any] | None:

@@ -14,10 +14,10 @@ from typing import Any
 from core.errors import BadUserInput, Forbidden
 from core.security import AccessClaims
 from models import User
-from resolvers import auth, chat, live, message_changes
+from resolvers import auth, chat, live, message_changes, reactions
 from resolvers.events import DirectMessageSent, MessagePosted, room_channel
 from resolvers.pagination import Window
-from ws import frames
+from ws import change_frames, frames
 from ws.client import Client
 
 # Rooms one connection may listen to (each room is a subscription of the process).
@@ -51,10 +51,14 @@ class Handlers:
                 await self.dm_history(client, frame)
             case frames.Auth():
                 await self.auth(client, frame)
-            case frames.Edit():
+            case change_frames.Edit():
                 await self.edit(client, frame)
-            case frames.Delete():
+            case change_frames.Delete():
                 await self.delete(client, frame)
+            case change_frames.React():
+                await self.react(client, frame)
+            case change_frames.Reactions():
+                await self.reactions(client, frame)
 
     async def join(self, client: Client, frame: frames.Join) -> None:
         """Join a room (idempotent); with ``after``, the stored messages after
@@ -97,7 +101,7 @@ class Handlers:
         if frame.ref is not None:
             await client.reply(_ack(frame.ref, dm.id, dm.created_at))
 
-    async def edit(self, client: Client, frame: frames.Edit) -> None:
+    async def edit(self, client: Client, frame: change_frames.Edit) -> None:
         """Edit a room message (``edit``) or a DM (``dm_edit``); the ack
         carries its ``edited_at`` as ``timestamp``."""
         edit = message_changes.edit_direct_message if frame.dm else message_changes.edit_message
@@ -106,7 +110,7 @@ class Handlers:
             assert row.edited_at is not None
             await client.reply(_ack(frame.ref, row.id, row.edited_at))
 
-    async def delete(self, client: Client, frame: frames.Delete) -> None:
+    async def delete(self, client: Client, frame: change_frames.Delete) -> None:
         delete = (
             message_changes.delete_direct_message if frame.dm else message_changes.delete_message
         )
@@ -114,15 +118,37 @@ class Handlers:
         if frame.ref is not None:
             await client.reply(_ack(frame.ref, row.id, row.created_at))
 
+    async def react(self, client: Client, frame: change_frames.React) -> None:
+        react = reactions.react_to_direct_message if frame.dm else reactions.react_to_message
+        row = await react(
+            actor=client.user, message_id=frame.id, reaction=frame.reaction, add=frame.add
+        )
+        if frame.ref is not None:
+            await client.reply(_ack(frame.ref, row.id, row.created_at))
+
+    async def reactions(self, client: Client, frame: change_frames.Reactions) -> None:
+        read = reactions.direct_message_reactors if frame.dm else reactions.message_reactors
+        rows = await read(actor=client.user, message_id=frame.id)
+        reply = {
+            "type": "dm_reactions" if frame.dm else "reactions",
+            "id": frame.id,
+            "reactions": [{"reaction": r.reaction, "user_id": r.user_id} for r in rows],
+        }
+        await client.reply(frames.with_ref(reply, frame.ref))
+
     async def room_history(self, client: Client, frame: frames.RoomHistory) -> None:
         window = Window.of(frame.limit, before=frame.before, after=frame.after)
         room, page = await chat.room_messages(actor=client.user, room=frame.room, **window.args())
+        counts = await reactions.summaries(viewer_id=client.user.id, ids=[m.id for m in page.items])
         reply = {
             "type": "room_history",
             "room": room.name,
             "room_id": room.id,
             "messages": [
-                frames.without_type(frames.message_frame(MessagePosted.from_row(m)))
+                change_frames.with_reactions(
+                    frames.without_type(frames.message_frame(MessagePosted.from_row(m))),
+                    counts[m.id],
+                )
                 for m in page.items
             ],
             "has_more": window.has_more(page),
@@ -134,11 +160,17 @@ class Handlers:
         page = await chat.direct_messages(
             actor=client.user, with_user=frame.with_user, **window.args()
         )
+        counts = await reactions.summaries(
+            viewer_id=client.user.id, ids=[d.id for d in page.items], dm=True
+        )
         reply = {
             "type": "dm_history",
             "with": frame.with_user,
             "messages": [
-                frames.without_type(frames.dm_frame(DirectMessageSent.from_row(d)))
+                change_frames.with_reactions(
+                    frames.without_type(frames.dm_frame(DirectMessageSent.from_row(d))),
+                    counts[d.id],
+                )
                 for d in page.items
             ],
             "has_more": window.has_more(page),
