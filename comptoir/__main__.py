@@ -42,6 +42,9 @@ def serve(args: argparse.Namespace) -> int:
         ws_per_message_deflate=False,
         timeout_graceful_shutdown=10,
         server_header=False,
+        # X-Forwarded-For is read by core.clientaddr, from TRUSTED_PROXIES only;
+        # uvicorn's handling would trust any header sent from 127.0.0.1.
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     server.run()

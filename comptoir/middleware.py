@@ -14,6 +14,7 @@ import json
 import logging
 from typing import Any
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.errors import INTERNAL_MESSAGE
@@ -90,6 +91,9 @@ class SecurityHeaders:
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except ClientDisconnect:
+            # Nobody is left to answer, and it is not our bug: one line.
+            log.info("client hung up mid-request on %s %s", scope.get("method"), scope.get("path"))
         except Exception:
             log.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"))
             if started:

@@ -38,6 +38,11 @@ class RateLimiter(Protocol):
         then ``hit``, concurrent callers cannot all pass the check."""
         ...
 
+    async def refund(self, key: str) -> None:
+        """Uncount the latest event of ``key`` (an attempt counted up front
+        that turned out not to count, such as a successful login)."""
+        ...
+
     async def reset(self, key: str) -> None:
         """Forget every event of ``key``."""
         ...
@@ -88,6 +93,13 @@ class MemoryRateLimiter:
         if not wait:
             await self.hit(key, window)
         return wait
+
+    async def refund(self, key: str) -> None:
+        events = self._events.get(key)
+        if events:
+            events.pop()
+            if not events:
+                del self._events[key]
 
     async def reset(self, key: str) -> None:
         self._events.pop(key, None)
@@ -187,6 +199,9 @@ class SharedCounts:
         args = [window, limit, uuid.uuid4().hex, self._max_events]
         return float(await self._acquire(keys=[self._key(key)], args=args))
 
+    async def refund(self, key: str) -> None:
+        await self._redis.zpopmax(self._key(key))
+
     async def reset(self, key: str) -> None:
         await self._redis.delete(self._key(key))
 
@@ -256,6 +271,13 @@ class RedisRateLimiter:
             return await self._local.acquire(key, limit, window)
         self._up()
         return wait
+
+    async def refund(self, key: str) -> None:
+        try:
+            await self._shared.refund(key)
+        except BROKER_ERRORS as exc:
+            self._down(exc)
+            await self._local.refund(key)
 
     async def reset(self, key: str) -> None:
         await self._local.reset(key)

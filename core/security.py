@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -89,7 +90,15 @@ class TokenCodec:
         self.audience = audience
         self.ttl = ttl
 
-    def issue(self, user_id: int, session_id: uuid.UUID, now: datetime | None = None) -> str:
+    def issue(
+        self,
+        user_id: int,
+        session_id: uuid.UUID,
+        now: datetime | None = None,
+        *,
+        jti: str | None = None,
+    ) -> str:
+        """A signed access token; the same arguments give the same token."""
         now = now or datetime.now(UTC)
         payload: dict[str, Any] = {
             "sub": str(user_id),
@@ -97,11 +106,20 @@ class TokenCodec:
             "iat": int(now.timestamp()),
             "nbf": int(now.timestamp()),
             "exp": int((now + timedelta(seconds=self.ttl)).timestamp()),
-            "jti": uuid.uuid4().hex,
+            "jti": jti or uuid.uuid4().hex,
             "iss": self.issuer,
             "aud": self.audience,
         }
         return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
+
+    def successor(self, refresh_token: str) -> tuple[str, str]:
+        """The refresh token and access-token ``jti`` that rotating
+        ``refresh_token`` issues: derived from it under the secret, so a
+        retry of the same rotation can give back the same pair, and nobody
+        without the secret can compute them."""
+        digest = hmac.new(self._secret.encode(), b"refresh:" + refresh_token.encode(), "sha256")
+        raw = digest.digest()
+        return str(uuid.UUID(bytes=raw[:16], version=4)), raw[16:32].hex()
 
     def decode(self, token: str) -> AccessClaims:
         try:
@@ -117,7 +135,8 @@ class TokenCodec:
             user_id = int(payload["sub"])
             session_id = uuid.UUID(str(payload["sid"]))
             expires_at = datetime.fromtimestamp(int(payload["exp"]), UTC)
-        except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError, OverflowError, OSError):
+            # OverflowError, OSError: an ``exp`` no datetime can hold (1e20).
             raise Unauthenticated("Invalid or expired token.") from None
         return AccessClaims(user_id, session_id, expires_at, str(payload["jti"]))
 

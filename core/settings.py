@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from core.clientaddr import Network, parse_networks
+
 DEMO_JWT_SECRET_NOTE = "demo mode: a random JWT secret was generated for this process"
 
 
@@ -81,6 +83,13 @@ def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
     return origins
 
 
+def _networks(env: Mapping[str, str], name: str) -> tuple[Network, ...]:
+    try:
+        return parse_networks(env.get(name, ""))
+    except ValueError as error:
+        raise ConfigError(f"{name}: {error}") from None
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -100,9 +109,14 @@ class Settings:
     user_quota_bytes: int = 1024 * 1024 * 1024
     upload_dir: Path = Path("data/uploads")
     cors_origins: tuple[str, ...] = ()
+    trusted_proxies: tuple[Network, ...] = ()
     login_max_failures: int = 5
     login_ip_max_failures: int = 30
     login_window_seconds: int = 300
+    login_email_slow_after: int = 20
+    login_email_slow_seconds: int = 1
+    login_ip_concurrency: int = 4
+    refresh_grace_seconds: int = 10
     register_ip_max: int = 20
     messages_per_window: int = 30
     messages_window_seconds: int = 10
@@ -176,9 +190,14 @@ class Settings:
             user_quota_bytes=_int(env, "USER_QUOTA_BYTES", 1024**3, low=0, high=2**50),
             upload_dir=upload_dir,
             cors_origins=_origins(env),
+            trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
             login_max_failures=_int(env, "LOGIN_MAX_FAILURES", 5, low=1, high=10**6),
             login_ip_max_failures=_int(env, "LOGIN_IP_MAX_FAILURES", 30, low=1, high=10**6),
             login_window_seconds=_int(env, "LOGIN_WINDOW_SECONDS", 300, low=1, high=86400),
+            login_email_slow_after=_int(env, "LOGIN_EMAIL_SLOW_AFTER", 20, low=1, high=10**6),
+            login_email_slow_seconds=_int(env, "LOGIN_EMAIL_SLOW_SECONDS", 1, low=1, high=3600),
+            login_ip_concurrency=_int(env, "LOGIN_IP_CONCURRENCY", 4, low=1, high=10**4),
+            refresh_grace_seconds=_int(env, "REFRESH_GRACE_SECONDS", 10, low=0, high=300),
             register_ip_max=_int(env, "REGISTER_IP_MAX", 20, low=1, high=10**6),
             messages_per_window=_int(env, "MESSAGES_PER_WINDOW", 30, low=1, high=10**6),
             messages_window_seconds=_int(env, "MESSAGES_WINDOW_SECONDS", 10, low=1, high=3600),

@@ -10,20 +10,30 @@ carries its ``sid``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from tortoise.exceptions import BaseORMException
+from tortoise.transactions import in_transaction
+
 from core import runtime
-from core.errors import Forbidden, RateLimited, Unauthenticated
+from core.errors import BadUserInput, Conflict, Forbidden, NotFound, RateLimited, Unauthenticated
 from core.security import AccessClaims, hash_refresh_token
-from models import AuthSession, RefreshToken, User
-from resolvers import users, validation
+from models import AuthSession, RefreshToken, Role, User
+from resolvers import login_guard, users, validation
 
 INVALID_CREDENTIALS = "Invalid email or password."
 # Pub/sub channel announcing revoked sessions, so that every process closes
 # the WebSocket connections opened with them.
 SESSIONS_CHANNEL = "sessions"
 INVALID_REFRESH = "Invalid or expired refresh token."
+# What registering a taken email answers: it does not say why. Registration
+# logs in at once (the contract's 201 pair), so a refusal cannot look like a
+# success; the per-address budget (REGISTER_IP_MAX) bounds how fast anyone
+# can probe, and this wording gives nothing beyond the refusal itself.
+REGISTER_REFUSED = "This email cannot be registered."
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,15 +45,34 @@ class TokenPair:
     token_type: str = "bearer"
 
 
-async def _issue(user: User, session: AuthSession) -> TokenPair:
+async def _issue(
+    user: User,
+    session: AuthSession,
+    *,
+    refresh: str | None = None,
+    issued_at: datetime | None = None,
+    jti: str | None = None,
+) -> TokenPair:
     rt = runtime.get()
-    refresh = str(uuid.uuid4())
+    refresh = refresh or str(uuid.uuid4())
     await RefreshToken.create(
         session=session,
         token_hash=hash_refresh_token(refresh),
         expires_at=datetime.now(UTC) + timedelta(seconds=rt.settings.refresh_token_ttl),
     )
-    access = rt.tokens.issue(user.id, session.id)
+    return _pair(user, session, refresh=refresh, issued_at=issued_at, jti=jti)
+
+
+def _pair(
+    user: User,
+    session: AuthSession,
+    *,
+    refresh: str,
+    issued_at: datetime | None = None,
+    jti: str | None = None,
+) -> TokenPair:
+    rt = runtime.get()
+    access = rt.tokens.issue(user.id, session.id, issued_at, jti=jti)
     return TokenPair(access, refresh, rt.settings.access_token_ttl, user)
 
 
@@ -63,36 +92,30 @@ async def register(
     wait = await rt.limiter.acquire(ip_key, rt.settings.register_ip_max, window)
     if wait:
         raise RateLimited(wait, "Too many registrations from this address; retry later.")
-    user = await users.create_user(email=email, password=password, display_name=display_name)
+    with login_guard.hashing_slot(client_ip):
+        try:
+            user = await users.create_user(
+                email=email, password=password, display_name=display_name
+            )
+        except Conflict:
+            raise Conflict(REGISTER_REFUSED, field="email") from None
     return await _open_session(user)
 
 
 async def login(*, email: object, password: object, client_ip: str | None) -> TokenPair:
     rt = runtime.get()
-    settings = rt.settings
     if not isinstance(email, str) or not isinstance(password, str):
         raise Unauthenticated(INVALID_CREDENTIALS)
     address = email.strip().lower()[:254]
     # Too long a password is a client error, not a wrong password.
     rt.hasher.check_length(password)
-    email_key = f"login:email:{address}"
-    ip_key = f"login:ip:{client_ip}"
-    window = settings.login_window_seconds
-    wait = await rt.limiter.retry_after(ip_key, settings.login_ip_max_failures, window)
-    if not wait:
-        # Each attempt on an account is counted before the password is checked
-        # (atomically), so concurrent guesses cannot all slip under the limit;
-        # a success forgets them.
-        wait = await rt.limiter.acquire(email_key, settings.login_max_failures, window)
-    if wait:
-        raise RateLimited(wait, "Too many failed logins; retry later.")
-    # An address the database cannot hold cannot exist: no lookup, same cost.
-    user = await User.get_or_none(email=address) if validation.storable(address) else None
-    ok = await rt.hasher.verify(password, user.password_hash if user else None)
-    if not ok or user is None or not user.is_active:
-        await rt.limiter.hit(ip_key, window)
+    async with login_guard.password_check(address, client_ip) as outcome:
+        # An address the database cannot hold cannot exist: no lookup, same cost.
+        user = await User.get_or_none(email=address) if validation.storable(address) else None
+        ok = await rt.hasher.verify(password, user.password_hash if user else None)
+        outcome.ok = ok and user is not None and user.is_active
+    if not outcome.ok or user is None:
         raise Unauthenticated(INVALID_CREDENTIALS)
-    await rt.limiter.reset(email_key)
     return await _open_session(user)
 
 
@@ -106,28 +129,54 @@ def _parse_refresh(token: object) -> str:
 
 
 async def refresh(*, refresh_token: object) -> TokenPair:
+    """Rotate: spend the token, issue its successor.
+
+    Of concurrent refreshes of one token exactly one spends it (the update
+    and the successor's row are one transaction). Within
+    ``REFRESH_GRACE_SECONDS`` of that, presenting the spent token again
+    gives back the very same pair while its refresh token is unused (a
+    client's retry, as OAuth servers allow); any other reuse means the token
+    leaked, and the whole family is revoked.
+    """
+    rt = runtime.get()
     token = _parse_refresh(refresh_token)
     token_hash = hash_refresh_token(token)
-    now = datetime.now(UTC)
-    # Spend the token atomically: of two concurrent refreshes exactly one
-    # updates the row.
-    spent = await RefreshToken.filter(
-        token_hash=token_hash, used_at__isnull=True, expires_at__gt=now
-    ).update(used_at=now)
-    row = await RefreshToken.get_or_none(token_hash=token_hash).select_related(
-        "session", "session__user"
-    )
-    if row is None:
+    successor, jti = rt.tokens.successor(token)
+    # Whole seconds: the successor's access token is rebuilt from this instant.
+    now = datetime.now(UTC).replace(microsecond=0)
+    async with in_transaction() as conn:
+        spent = (
+            await RefreshToken.filter(
+                token_hash=token_hash, used_at__isnull=True, expires_at__gt=now
+            )
+            .using_db(conn)
+            .update(used_at=now)
+        )
+        row = (
+            await RefreshToken.filter(token_hash=token_hash)
+            .using_db(conn)
+            .select_related("session", "session__user")
+            .first()
+        )
+        if row is None:
+            raise Unauthenticated(INVALID_REFRESH)
+        session = row.session
+        usable = session.revoked_at is None and session.user.is_active
+        if spent and usable:
+            return await _issue(session.user, session, refresh=successor, issued_at=now, jti=jti)
+    if spent or row.used_at is None:
         raise Unauthenticated(INVALID_REFRESH)
-    session = row.session
-    if not spent:
-        if row.used_at is not None:
-            # Reuse of a spent token: it leaked, so the family is revoked.
-            await _revoke(session.id)
-        raise Unauthenticated(INVALID_REFRESH)
-    if session.revoked_at is not None or not session.user.is_active:
-        raise Unauthenticated(INVALID_REFRESH)
-    return await _issue(session.user, session)
+    grace = timedelta(seconds=rt.settings.refresh_grace_seconds)
+    if usable and now - row.used_at <= grace:
+        retried = await RefreshToken.filter(
+            token_hash=hash_refresh_token(successor), used_at__isnull=True
+        ).exists()
+        if retried:
+            user = session.user
+            return _pair(user, session, refresh=successor, issued_at=row.used_at, jti=jti)
+    # Reuse of a spent token: it leaked, so the family is revoked.
+    await _revoke(session.id)
+    raise Unauthenticated(INVALID_REFRESH)
 
 
 async def logout(*, refresh_token: object) -> bool:
@@ -140,6 +189,31 @@ async def logout(*, refresh_token: object) -> bool:
     if row is not None:
         await _revoke(row.session_id)  # type: ignore[attr-defined]
     return True
+
+
+async def deactivate_user(*, actor: User | None, user_id: object, field: str = "id") -> bool:
+    """ADMIN only: the account can no longer log in or refresh, and every
+    session of it is revoked as logout does, so every process ends its
+    WebSocket connections and subscriptions."""
+    admin = users.require_user(actor)
+    if admin.role != Role.ADMIN:
+        raise Forbidden("Only an ADMIN may deactivate users.")
+    target = validation.parse_id(user_id, field)
+    if target == admin.id:
+        raise BadUserInput("An ADMIN cannot deactivate their own account.", field=field)
+    if not await User.filter(id=target).update(is_active=False):
+        raise NotFound("User not found.")
+    await revoke_user_sessions(target)
+    return True
+
+
+async def revoke_user_sessions(user_id: int) -> None:
+    """Revoke every open session of a user, one by one, as logout does."""
+    open_ids = await AuthSession.filter(user_id=user_id, revoked_at__isnull=True).values_list(
+        "id", flat=True
+    )
+    for session_id in open_ids:
+        await _revoke(session_id)  # type: ignore[arg-type]
 
 
 async def _revoke(session_id: uuid.UUID) -> None:
@@ -168,6 +242,26 @@ async def authenticate(token: str) -> tuple[User, AccessClaims]:
 
 async def session_is_open(session_id: uuid.UUID) -> bool:
     return await AuthSession.filter(id=session_id, revoked_at__isnull=True).exists()
+
+
+class SessionEnded(Unauthenticated):
+    """The session behind a long-lived connection is gone."""
+
+
+@asynccontextmanager
+async def in_session(session_id: uuid.UUID) -> AsyncIterator[None]:
+    """Work done for a long-lived connection (a chat WebSocket).
+
+    A user deleted under an open connection takes their sessions along
+    unannounced, and the work then fails on the database's foreign keys:
+    that is the session's end (SessionEnded), not a server error.
+    """
+    try:
+        yield
+    except BaseORMException:
+        if await session_is_open(session_id):
+            raise
+        raise SessionEnded("Your session has ended.") from None
 
 
 def bearer_token(header: str | None) -> str | None:

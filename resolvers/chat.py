@@ -26,7 +26,6 @@ import asyncio
 import weakref
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import UTC, datetime
 from typing import TypeVar
 
 from tortoise.exceptions import IntegrityError
@@ -58,13 +57,6 @@ M = TypeVar("M", bound=Model)
 room_channel = events.room_channel
 user_channel = events.user_channel
 fk = events.fk
-
-
-def timestamp(value: datetime) -> str:
-    """ISO 8601 in UTC, with its offset."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat()
 
 
 # --- input checks ------------------------------------------------------------

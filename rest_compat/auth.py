@@ -70,12 +70,19 @@ async def me(request: Request) -> Response:
     return JSONResponse(user_body(await require_user(request)))
 
 
+async def deactivate_user(request: Request) -> Response:
+    actor = await require_user(request)
+    await auth.deactivate_user(actor=actor, user_id=request.path_params["user_id"], field="user_id")
+    return Response(status_code=204)
+
+
 routes = [
     Route("/login", login, methods=["POST"]),
     Route("/register", register, methods=["POST"]),
     Route("/refresh", refresh, methods=["POST"]),
     Route("/logout", logout, methods=["POST"]),
     Route("/me", me, methods=["GET"]),
+    Route("/users/{user_id}/deactivate", deactivate_user, methods=["POST"]),
 ]
 
 
@@ -94,6 +101,7 @@ _REFRESH_BODY = {
     "required": ["refresh_token"],
     "properties": {"refresh_token": {"type": "string"}},
 }
+_USER_ID = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 OPENAPI: dict[str, Any] = {
     "schemas": {
         "Tokens": _TOKENS,
@@ -146,7 +154,7 @@ OPENAPI: dict[str, Any] = {
                     **oa.ok("201", oa.ref("Tokens")),
                     **oa.COMMON_ERRORS,
                     **oa.error("403", "Registration closed"),
-                    **oa.error("409", "Email taken"),
+                    **oa.error("409", "Email cannot be registered (the reason is not given)"),
                     **oa.error("429", "Too many registrations"),
                 },
             }
@@ -174,6 +182,30 @@ OPENAPI: dict[str, Any] = {
                 "summary": "The caller",
                 "security": oa.BEARER,
                 "responses": {**oa.ok("200", oa.ref("Me")), **oa.AUTH_ERRORS},
+            }
+        },
+        "/users/{user_id}/deactivate": {
+            "post": {
+                "summary": (
+                    "ADMIN only: the account can no longer log in; every session, "
+                    "WebSocket connection and subscription of it ends"
+                ),
+                "security": oa.BEARER,
+                "parameters": [
+                    {
+                        "name": "user_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    }
+                ],
+                "responses": {
+                    "204": {"description": "Deactivated"},
+                    **oa.COMMON_ERRORS,
+                    **oa.AUTH_ERRORS,
+                    **oa.error("403", "Not an ADMIN"),
+                    **oa.error("404", "No such user"),
+                },
             }
         },
     },

@@ -15,6 +15,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from core import runtime
+from core.clientaddr import client_address
 from core.errors import (
     CODE_BY_STATUS,
     INTERNAL_MESSAGE,
@@ -163,7 +165,7 @@ async def require_user(request: Request) -> User:
 
 
 def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    return client_address(request.scope, runtime.get().settings.trusted_proxies)
 
 
 def iso(value: Any) -> str:

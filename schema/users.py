@@ -106,3 +106,12 @@ class UserMutations:
     @strawberry.mutation
     async def logout(self, refresh_token: str) -> bool:
         return await auth.logout(refresh_token=refresh_token)
+
+    @strawberry.mutation(
+        description=(
+            "ADMIN only. The account can no longer log in; every session, WebSocket "
+            "connection and subscription of it ends."
+        )
+    )
+    async def deactivate_user(self, info: Info, id: strawberry.ID) -> bool:
+        return await auth.deactivate_user(actor=info.context.user, user_id=id)

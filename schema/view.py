@@ -27,7 +27,7 @@ from datetime import timedelta
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -40,6 +40,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.graphql import OperationType
 
+from core.clientaddr import client_address
 from core.errors import CODE_BY_STATUS, ComptoirError, PayloadTooLarge, Unauthenticated
 from core.settings import Settings
 from resolvers import auth
@@ -57,10 +58,6 @@ _REQUEST_KEYS: dict[str, tuple[type, ...]] = {
     "variables": (dict,),
     "extensions": (dict,),
 }
-
-
-def client_ip(connection: HTTPConnection) -> str | None:
-    return connection.client.host if connection.client else None
 
 
 def response_media_type(accept: str | None) -> str:
@@ -166,6 +163,7 @@ class GraphQLView(GraphQL[Context, None]):
             allowed_origins=settings.cors_origins,
         )
         self.max_batch = settings.graphql_max_batch
+        self.trusted_proxies = settings.trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -334,7 +332,8 @@ class GraphQLView(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        context = Context(request=request, response=response, client_ip=client_ip(request))
+        address = client_address(request.scope, self.trusted_proxies)
+        context = Context(request=request, response=response, client_ip=address)
         if isinstance(request, Request):
             token = auth.bearer_token(request.headers.get("authorization"))
             if token is not None:

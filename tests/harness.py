@@ -80,6 +80,8 @@ def service_env(database_url: str, tmp: Path, **overrides: str) -> dict[str, str
         "GRAPHIQL": "1",
         "GRAPHQL_INTROSPECTION": "1",
         "LOG_LEVEL": "warning",
+        # Short, so that tests of reuse after the window do not wait 10 s.
+        "REFRESH_GRACE_SECONDS": "2",
     }
     env.update(overrides)
     return env
@@ -111,6 +113,7 @@ async def running_service(
         lifespan="on",
         log_level="warning",
         ws_per_message_deflate=False,
+        proxy_headers=False,  # as `python -m comptoir serve` does
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from tests.conftest import PASSWORD, Account, GraphQL, data_of, error_codes
+from tests.harness import Service
 
 LOGIN = """
 mutation Login($email: String!, $password: String!) {
@@ -54,8 +57,14 @@ async def test_register(graphql: GraphQL) -> None:
     assert error_codes(again) == ["CONFLICT"]
 
 
-async def test_refresh_rotation_and_reuse(graphql: GraphQL, member: Account) -> None:
+async def test_refresh_rotation_and_reuse(
+    service: Service, graphql: GraphQL, member: Account
+) -> None:
     rotated = data_of(await graphql(REFRESH, {"t": member.refresh_token}))["refreshTokens"]
+    # Within the grace window a retry gets the same pair; after it, reuse revokes.
+    again = data_of(await graphql(REFRESH, {"t": member.refresh_token}))["refreshTokens"]
+    assert again == rotated
+    await asyncio.sleep(service.settings.refresh_grace_seconds + 1.1)
     assert error_codes(await graphql(REFRESH, {"t": member.refresh_token})) == ["UNAUTHENTICATED"]
     assert error_codes(await graphql(REFRESH, {"t": rotated["refreshToken"]})) == [
         "UNAUTHENTICATED"

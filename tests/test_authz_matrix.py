@@ -29,6 +29,7 @@ import httpx
 import pytest
 from starlette.routing import Route
 
+from resolvers import users
 from tests.authz_world import (
     ACTORS,
     World,
@@ -37,7 +38,7 @@ from tests.authz_world import (
     subscriber,
     unique,
 )
-from tests.conftest import MakeAccount
+from tests.conftest import PASSWORD, MakeAccount
 from tests.harness import Service
 from tests.ws_helpers import chat_client, handshake_status, request
 from ws.frames import PARSERS
@@ -145,6 +146,20 @@ async def _add_member(world: World, actor: str) -> dict[str, Any]:
     account = world.account(actor) if actor in {"other", "admin"} else world.spare
     assert account is not None
     return {"room": await world.fresh_private_room(), "user": str(account.id)}
+
+
+async def _fresh_user_id(world: World, actor: str) -> int:
+    """A throwaway MEMBER to deactivate (the world's accounts stay active)."""
+    user = await users.create_user(email=f"{unique('gone')}@example.com", password=PASSWORD)
+    return user.id
+
+
+async def _fresh_user(world: World, actor: str) -> dict[str, Any]:
+    return {"id": str(await _fresh_user_id(world, actor))}
+
+
+async def _fresh_user_path(world: World, actor: str) -> str:
+    return f"/users/{await _fresh_user_id(world, actor)}/deactivate"
 
 
 def _ok_if(key: str) -> Callable[[World, str, dict[str, Any]], str]:
@@ -394,6 +409,12 @@ GRAPHQL: dict[str, tuple[Probe, Expect]] = {
             _ok_if("logout"),
         ),
         ALL_OK,
+    ),
+    "Mutation.deactivateUser": (
+        gql(
+            "mutation ($id: ID!) { deactivateUser(id: $id) }", _fresh_user, _ok_if("deactivateUser")
+        ),
+        ADMIN_ONLY,
     ),
     "Mutation.createProduct": (
         gql(
@@ -706,6 +727,7 @@ REST: dict[str, tuple[Probe, Expect]] = {
     "POST /refresh": (_token_probe("/refresh", 200), ALL_OK),
     "POST /logout": (_token_probe("/logout", 204), ALL_OK),
     "GET /me": (rest("GET", "/me", 200, _me_rest), REST_SIGNED_IN),
+    "POST /users/{user_id}/deactivate": (rest("POST", _fresh_user_path, 204), REST_ADMIN_ONLY),
     "GET /products": (rest("GET", "/products", 200, listed("product_id")), ALL_OK),
     "POST /products": (
         rest("POST", "/products", 201, json={"name": "Lamp", "price": 12.5}),
@@ -813,7 +835,7 @@ def _ws_judge(world: World, reply: dict[str, Any]) -> str:
         return has(world.dm_ids, {m["id"] for m in reply["messages"]})
     if kind in {"reactions", "dm_reactions"}:
         return OK if isinstance(reply["reactions"], list) else "no list"
-    return OK if kind in {"joined", "ack", "ready"} else f"frame {kind}"
+    return OK if kind in {"joined", "ack", "ready", "user_deactivated"} else f"frame {kind}"
 
 
 def _ws_fresh(kind: str) -> WsFrame:
@@ -869,6 +891,11 @@ WS: dict[str, tuple[WsFrame, Expect]] = {
     ),
     # Renewing a connection's token with the owner's: only the owner may.
     "auth": (lambda w, a: {"type": "auth", "token": w.owner.token}, (WS_ANON, OK, F, F)),
+    # Last: the spare account is not used after the ADMIN deactivates it.
+    "deactivate_user": (
+        lambda w, a: {"type": "deactivate_user", "user": w.spare.id},
+        (WS_ANON, F, F, OK),
+    ),
 }
 
 

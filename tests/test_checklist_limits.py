@@ -162,7 +162,9 @@ async def test_15_paging_values_are_clamped_or_bad_input_on_ws(
     async with chat_client(service.ws_url, member.token) as ws:
         frame = {"type": "room_history", "room": long_room}
         assert len((await request(ws, {**frame, "limit": 10**9}))["messages"]) == 100
-        assert len((await request(ws, {**frame, "limit": -5}))["messages"]) == 1
+        # A negative limit is the resolvers' BAD_USER_INPUT, as on REST (issue 9).
+        negative = await request(ws, {**frame, "limit": -5})
+        assert (negative["code"], negative["field"]) == ("BAD_USER_INPUT", "limit")
         for bad in ("ten", 1.5, [1], True):
             reply = await request(ws, {**frame, "limit": bad})
             assert reply["code"] == "BAD_USER_INPUT", bad

@@ -38,7 +38,9 @@ from tests.ws_helpers import (
     close_code,
     open_ws,
     process_env,
+    recv,
     register,
+    request,
     server_process,
 )
 
@@ -221,8 +223,18 @@ async def test_a_broker_away_past_the_grace_ends_the_feeds(tmp_path: Path) -> No
             gql.start()
             await wait_for(lambda: len(gql.streams["room"]) == 1 and len(ws.rooms[room_id]) == 1)
 
+            other = await http.post("/chat/rooms", json={"name": "other"}, headers=bearer(bob))
+            assert other.status_code == 201, other.text
+            second = await open_ws(server.ws_url, bob)  # shares bob's user feed
+            assert (await recv(second))["type"] == "ready"
+
             await broker.kill()
             killed = time.monotonic()
+            # A room whose feed cannot start now: an error frame, not a hang or a 500.
+            refused = await request(second, {"type": "join", "room": "other"})
+            assert refused["type"] == "error", refused
+            assert refused["code"] == "SERVICE_UNAVAILABLE", refused
+            assert refused["retry_after_ms"] > 0
             posted = await http.post(
                 "/chat/rooms/general/messages", json={"content": "stored"}, headers=bearer(alice)
             )

@@ -119,6 +119,9 @@ def test_contract_types_and_fields_are_all_served() -> None:
         ({"DEMO": "maybe"}, "DEMO must be a boolean"),
         ({"DEMO": "1", "CORS_ORIGINS": "*"}, "CORS_ORIGINS"),
         ({"DEMO": "1", "BCRYPT_ROUNDS": "3"}, "BCRYPT_ROUNDS"),
+        ({"DEMO": "1", "TRUSTED_PROXIES": "10.0.0.1, proxy.local"}, "TRUSTED_PROXIES.*proxy"),
+        ({"DEMO": "1", "REFRESH_GRACE_SECONDS": "-1"}, "REFRESH_GRACE_SECONDS"),
+        ({"DEMO": "1", "LOGIN_IP_CONCURRENCY": "0"}, "LOGIN_IP_CONCURRENCY"),
     ],
 )
 def test_bad_configuration_is_refused_clearly(env: dict[str, str], message: str) -> None:

@@ -171,6 +171,12 @@ class Client:
         wait = self.close_timeout if grace is None else grace
         self._close_task = asyncio.create_task(self._close(code, reason, wait))
 
+    async def wait_closed(self) -> None:
+        """Once :meth:`close_soon` has been called: until its close is done
+        (a handler returning earlier would close with 1000 instead)."""
+        if self._close_task is not None:
+            await asyncio.shield(self._close_task)
+
     async def _close(self, code: int, reason: str, grace: float) -> None:
         try:
             async with asyncio.timeout(grace):

@@ -98,8 +98,24 @@ class Auth:
     token: str
 
 
+@dataclass(frozen=True, slots=True)
+class DeactivateUser:
+    ref: Ref
+    user: int
+
+
 Frame: TypeAlias = (
-    Join | SendMessage | SendDm | RoomHistory | DmHistory | Auth | Edit | Delete | React | Reactions
+    Join
+    | SendMessage
+    | SendDm
+    | RoomHistory
+    | DmHistory
+    | Auth
+    | DeactivateUser
+    | Edit
+    | Delete
+    | React
+    | Reactions
 )
 
 
@@ -241,6 +257,10 @@ def _auth(f: _Fields) -> Auth:
     return Auth(ref=f.ref, token=token.strip())
 
 
+def _deactivate_user(f: _Fields) -> DeactivateUser:
+    return DeactivateUser(ref=f.ref, user=f.user_id("user"))
+
+
 PARSERS: dict[str, Callable[[_Fields], Frame]] = {
     "join": _join,
     "message": _message,
@@ -248,6 +268,7 @@ PARSERS: dict[str, Callable[[_Fields], Frame]] = {
     "room_history": _room_history,
     "dm_history": _dm_history,
     "auth": _auth,
+    "deactivate_user": _deactivate_user,
     "edit": edit_parser(False),
     "delete": delete_parser(False),
     "dm_edit": edit_parser(True),

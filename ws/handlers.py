@@ -18,7 +18,7 @@ from resolvers import auth, chat, live, message_changes, reactions
 from resolvers.events import DirectMessageSent, MessagePosted, room_channel
 from resolvers.pagination import Window
 from ws import change_frames, frames
-from ws.client import Client
+from ws.client import CLOSE_AUTH, Client
 
 # Rooms one connection may listen to (each room is a subscription of the process).
 MAX_ROOMS_PER_CONNECTION = 200
@@ -38,6 +38,14 @@ class Handlers:
         self._rebind = rebind
 
     async def handle(self, client: Client, frame: frames.Frame) -> None:
+        try:
+            async with auth.in_session(client.session_id):
+                await self._dispatch(client, frame)
+        except auth.SessionEnded:
+            client.close_soon(CLOSE_AUTH, "session revoked")
+            raise
+
+    async def _dispatch(self, client: Client, frame: frames.Frame) -> None:
         match frame:
             case frames.Join():
                 await self.join(client, frame)
@@ -51,6 +59,10 @@ class Handlers:
                 await self.dm_history(client, frame)
             case frames.Auth():
                 await self.auth(client, frame)
+            case frames.DeactivateUser():
+                await auth.deactivate_user(actor=client.user, user_id=frame.user, field="user")
+                reply = {"type": "user_deactivated", "user": frame.user}
+                await client.reply(frames.with_ref(reply, frame.ref))
             case change_frames.Edit():
                 await self.edit(client, frame)
             case change_frames.Delete():

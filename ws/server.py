@@ -178,6 +178,7 @@ class ChatServer:
                 client.watch = await feeds.watch_session(claims, client.session_ended)
             except Unauthenticated as error:
                 client.session_ended(error)
+                await client.wait_closed()
                 return
             own = user_channel(user.id)
             client.channels.add(own)
@@ -191,6 +192,7 @@ class ChatServer:
             pass
         except ServiceUnavailable as error:
             client.lost(error)
+            await client.wait_closed()
         finally:
             if client.watch is not None:
                 client.watch.cancel()

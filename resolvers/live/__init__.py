@@ -62,7 +62,12 @@ PROBE_TIMEOUT = 5.0
 
 
 class Listener(Protocol):
-    """A local consumer of one or more channels (a socket, a subscription)."""
+    """A local consumer of one or more channels (a socket, a subscription).
+
+    It may also define ``async def drained(self) -> None``: awaited between
+    replay pages, to pace a long replay to what the consumer takes (the chat
+    WS client waits for its socket to drain).
+    """
 
     def deliver(self, event: Event) -> None:
         """One event, in id order for this listener, never concurrently with
@@ -125,6 +130,7 @@ class Live:
             feed.task = asyncio.create_task(
                 feed.run(self._stopping.get(channel)), name=f"live {channel}"
             )
+            feed.task.add_done_callback(lambda _: self._ended(feed))
         try:
             await feed.attach(listener, after)
         except BaseException:
@@ -135,6 +141,11 @@ class Live:
         feed = self._feeds.get(channel)
         if feed is not None and feed.detach(listener):
             self._stop(feed)
+
+    def _ended(self, feed: Feed) -> None:
+        """A feed that gave up (broker away) makes room for a fresh one."""
+        if self._feeds.get(feed.channel) is feed:
+            del self._feeds[feed.channel]
 
     def _stop(self, feed: Feed) -> None:
         if self._feeds.get(feed.channel) is feed:

@@ -211,8 +211,9 @@ class Feed:
                 if self.live or away_since is None:
                     log.warning("live feed %s lost its broker: %s", self.channel, exc)
                 if not self.ready.done():  # never live: refuse now, do not hang
+                    # The listeners are all still in attach(): it raises for them.
+                    self.members = {}
                     self.ready.set_exception(ServiceUnavailable(5, BROKER_AWAY))
-                    self._end()
                     return
             self.live = False
             now = time.monotonic()
