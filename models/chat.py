@@ -56,6 +56,7 @@ class Message(Model):
     created_at = DatetimeField(auto_now_add=True)
     edited_at = DatetimeField(null=True)
     deleted = fields.BooleanField(default=False)
+    reply_to_id = fields.IntField(null=True)
 
     class Meta:
         table = "messages"
@@ -78,6 +79,7 @@ class DirectMessage(Model):
     created_at = DatetimeField(auto_now_add=True)
     edited_at = DatetimeField(null=True)
     deleted = fields.BooleanField(default=False)
+    reply_to_id = fields.IntField(null=True)
 
     class Meta:
         table = "direct_messages"

@@ -36,7 +36,7 @@ from tortoise.transactions import in_transaction
 from core import runtime
 from core.errors import BadUserInput, Conflict, Forbidden, NotFound, RateLimited
 from models import DirectMessage, Membership, Message, Room, User
-from resolvers import events, live, validation
+from resolvers import events, live, replies, validation
 from resolvers.live import sources
 from resolvers.pagination import Page, decode_cursor, keyset_page
 from resolvers.users import require_user
@@ -263,11 +263,13 @@ async def send_message(
     room: str | int | Room,
     content: object,
     client_id: object = None,
+    reply_to: object = None,
 ) -> Message:
     """Store a message in a room, then publish it on the room's channel.
 
     With a ``client_id`` already used by the actor, the stored message is
-    returned and nothing is stored or published again.
+    returned and nothing is stored or published again. ``reply_to`` names a
+    message of the same room (resolvers.replies).
     """
     user = require_user(actor)
     text = check_content(content)
@@ -277,6 +279,7 @@ async def send_message(
         stored = await _stored_message(user, key)
         if stored is not None:
             return stored
+    original = await replies.check_room_reply(reply_to, found.id)
     await check_rate(user)
     async with _locked([room_channel(found.id)]):
         try:
@@ -285,7 +288,12 @@ async def send_message(
                 # process, so a client resuming `after` its last id misses nothing.
                 await Room.filter(id=found.id).select_for_update().only("id").using_db(conn)
                 message = await Message.create(
-                    room=found, author=user, content=text, client_id=key, using_db=conn
+                    room=found,
+                    author=user,
+                    content=text,
+                    client_id=key,
+                    reply_to_id=original.id if original else None,
+                    using_db=conn,
                 )
                 # The room's previous id travels with the event: a process
                 # that has not delivered it yet knows it has a gap to fill.
@@ -296,7 +304,9 @@ async def send_message(
                 raise
             return stored
         # Committed: publish (never raises; a lost publish is filled from the database).
-        await live.publish(events.MessagePosted.from_row(message), {room_channel(found.id): prev})
+        reply = replies.preview_of(original) if original else None
+        event = events.MessagePosted.from_row(message, reply)
+        await live.publish(event, {room_channel(found.id): prev})
     return message
 
 
@@ -313,7 +323,12 @@ async def _recipient(user_id: object, field: str) -> User:
 
 
 async def send_direct_message(
-    *, actor: User | None, to: object, content: object, client_id: object = None
+    *,
+    actor: User | None,
+    to: object,
+    content: object,
+    client_id: object = None,
+    reply_to: object = None,
 ) -> DirectMessage:
     """Store a DM, then publish it on both parties' channels (idempotent by
     ``client_id``, like :func:`send_message`)."""
@@ -328,8 +343,9 @@ async def send_direct_message(
         stored = await DirectMessage.get_or_none(sender_id=user.id, client_id=key)
         if stored is not None:
             return stored
-    await check_rate(user)
     low, high = sorted((user.id, recipient.id))
+    original = await replies.check_dm_reply(reply_to, low, high)
+    await check_rate(user)
     channels = [user_channel(user.id), user_channel(recipient.id)]
     async with _locked(channels):
         try:
@@ -350,6 +366,7 @@ async def send_direct_message(
                     user_high=high,
                     content=text,
                     client_id=key,
+                    reply_to_id=original.id if original else None,
                     using_db=conn,
                 )
                 prevs = {
@@ -365,7 +382,8 @@ async def send_direct_message(
             if found is None:
                 raise
             return found
-        await live.publish(events.DirectMessageSent.from_row(dm), prevs)
+        reply = replies.preview_of(original) if original else None
+        await live.publish(events.DirectMessageSent.from_row(dm, reply), prevs)
     return dm
 
 

@@ -22,11 +22,14 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from tortoise.models import Model
 
 from models import DirectMessage, Message, Room
+
+if TYPE_CHECKING:
+    from resolvers.replies import ReplyPreview
 
 
 def room_channel(room_id: int) -> str:
@@ -85,13 +88,18 @@ class MessagePosted:
     # A replayed message shows what it is now (resolvers.message_changes).
     edited_at: datetime | None = None
     deleted: bool = False
+    # What it replies to (resolvers.replies), as that message is now.
+    reply_to_id: int | None = None
+    reply_author_id: int | None = None
+    reply_preview: str | None = None  # None once the original is deleted
 
     def channels(self) -> tuple[str, ...]:
         return (room_channel(self.room_id),)
 
     @classmethod
-    def from_row(cls, m: Message) -> MessagePosted:
-        """From a stored message whose ``room`` is loaded."""
+    def from_row(cls, m: Message, reply: ReplyPreview | None = None) -> MessagePosted:
+        """From a stored message whose ``room`` is loaded (and the preview of
+        what it replies to, if anything)."""
         room = m.room
         if not isinstance(room, Room):
             raise TypeError("MessagePosted needs the message's room loaded")
@@ -105,6 +113,7 @@ class MessagePosted:
             client_id=m.client_id,
             edited_at=utc(m.edited_at) if m.edited_at else None,
             deleted=m.deleted,
+            **_reply(m.reply_to_id, reply),
         )
 
 
@@ -122,12 +131,15 @@ class DirectMessageSent:
     client_id: str | None
     edited_at: datetime | None = None
     deleted: bool = False
+    reply_to_id: int | None = None
+    reply_author_id: int | None = None
+    reply_preview: str | None = None
 
     def channels(self) -> tuple[str, ...]:
         return (user_channel(self.sender_id), user_channel(self.recipient_id))
 
     @classmethod
-    def from_row(cls, d: DirectMessage) -> DirectMessageSent:
+    def from_row(cls, d: DirectMessage, reply: ReplyPreview | None = None) -> DirectMessageSent:
         return cls(
             id=d.id,
             sender_id=fk(d, "sender"),
@@ -137,7 +149,20 @@ class DirectMessageSent:
             client_id=d.client_id,
             edited_at=utc(d.edited_at) if d.edited_at else None,
             deleted=d.deleted,
+            **_reply(d.reply_to_id, reply),
         )
+
+
+def _reply(reply_to_id: int | None, reply: ReplyPreview | None) -> dict[str, Any]:
+    if reply_to_id is None:
+        return {}
+    if reply is None:  # the original is gone for good (its room or user was deleted)
+        return {"reply_to_id": reply_to_id}
+    return {
+        "reply_to_id": reply_to_id,
+        "reply_author_id": reply.author_id,
+        "reply_preview": None if reply.deleted else reply.preview,
+    }
 
 
 def utc(value: datetime) -> datetime:

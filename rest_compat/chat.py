@@ -17,10 +17,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from models import DirectMessage, Message, Room
-from resolvers import chat, reactions
+from resolvers import chat, reactions, replies
 from resolvers.events import DirectMessageSent, MessagePosted
 from resolvers.pagination import Window
 from resolvers.reactions import ReactionCount
+from resolvers.replies import ReplyPreview
 from rest_compat import openapi as oa
 from rest_compat.http import iso, json_object, query_int, require_user, required
 
@@ -40,6 +41,13 @@ def _changed(event: MessagePosted | DirectMessageSent, body: dict[str, Any]) -> 
         body["edited_at"] = iso(event.edited_at)
     if event.deleted:
         body["deleted"] = True
+    if event.reply_to_id is not None:
+        body["reply_to"] = {
+            "id": event.reply_to_id,
+            "from_user": event.reply_author_id,
+            "preview": event.reply_preview or "",
+            "deleted": event.reply_preview is None,
+        }
     return body
 
 
@@ -52,9 +60,9 @@ def with_reactions(body: dict[str, Any], counts: Sequence[ReactionCount]) -> dic
     return body
 
 
-def message_body(row: Message) -> dict[str, Any]:
+def message_body(row: Message, reply: ReplyPreview | None = None) -> dict[str, Any]:
     """A message as the contract shows it on every door (no ``type`` here)."""
-    event = MessagePosted.from_row(row)
+    event = MessagePosted.from_row(row, reply)
     return _changed(
         event,
         {
@@ -69,8 +77,8 @@ def message_body(row: Message) -> dict[str, Any]:
     )
 
 
-def dm_body(row: DirectMessage) -> dict[str, Any]:
-    event = DirectMessageSent.from_row(row)
+def dm_body(row: DirectMessage, reply: ReplyPreview | None = None) -> dict[str, Any]:
+    event = DirectMessageSent.from_row(row, reply)
     return _changed(
         event,
         {
@@ -82,6 +90,25 @@ def dm_body(row: DirectMessage) -> dict[str, Any]:
             "client_id": event.client_id,
         },
     )
+
+
+async def bodies(rows: Sequence[Message | DirectMessage], viewer_id: int) -> list[dict[str, Any]]:
+    """Messages (or DMs) with what they reply to and their reactions, as
+    history shows them: two or three queries for any number of rows."""
+    dm = bool(rows) and isinstance(rows[0], DirectMessage)
+    counts = await reactions.summaries(viewer_id=viewer_id, ids=[r.id for r in rows], dm=dm)
+    reps = await replies.of_rows(rows)
+    result = []
+    for row in rows:
+        reply = reps.get(row.reply_to_id or 0)
+        body = dm_body(row, reply) if isinstance(row, DirectMessage) else message_body(row, reply)
+        result.append(with_reactions(body, counts[row.id]))
+    return result
+
+
+async def body_of(row: Message | DirectMessage, viewer_id: int) -> dict[str, Any]:
+    (one,) = await bodies([row], viewer_id)
+    return one
 
 
 def _paging(request: Request) -> dict[str, int | None]:
@@ -115,8 +142,7 @@ async def room_messages(request: Request) -> Response:
     _room, page = await chat.room_messages(
         actor=actor, room=request.path_params["room"], **_paging(request)
     )
-    counts = await reactions.summaries(viewer_id=actor.id, ids=[m.id for m in page.items])
-    return JSONResponse([with_reactions(message_body(m), counts[m.id]) for m in page.items])
+    return JSONResponse(await bodies(page.items, actor.id))
 
 
 async def post_message(request: Request) -> Response:
@@ -127,8 +153,9 @@ async def post_message(request: Request) -> Response:
         room=request.path_params["room"],
         content=required(body, "content"),
         client_id=body.get("client_id"),
+        reply_to=body.get("reply_to"),
     )
-    return JSONResponse(message_body(row), status_code=201)
+    return JSONResponse(await body_of(row, actor.id), status_code=201)
 
 
 async def direct_messages(request: Request) -> Response:
@@ -136,8 +163,7 @@ async def direct_messages(request: Request) -> Response:
     page = await chat.direct_messages(
         actor=actor, with_user=request.path_params["user_id"], **_paging(request)
     )
-    counts = await reactions.summaries(viewer_id=actor.id, ids=[d.id for d in page.items], dm=True)
-    return JSONResponse([with_reactions(dm_body(d), counts[d.id]) for d in page.items])
+    return JSONResponse(await bodies(page.items, actor.id))
 
 
 async def post_direct_message(request: Request) -> Response:
@@ -148,8 +174,9 @@ async def post_direct_message(request: Request) -> Response:
         to=request.path_params["user_id"],
         content=required(body, "content"),
         client_id=body.get("client_id"),
+        reply_to=body.get("reply_to"),
     )
-    return JSONResponse(dm_body(row), status_code=201)
+    return JSONResponse(await body_of(row, actor.id), status_code=201)
 
 
 routes = [

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from resolvers import message_changes
 from rest_compat import openapi as oa
-from rest_compat.chat import dm_body, message_body
+from rest_compat.chat import body_of
 from rest_compat.http import json_object, require_user, required
 
 
@@ -29,7 +29,7 @@ async def edit_message(request: Request) -> Response:
         message_id=request.path_params["message_id"],
         content=required(body, "content"),
     )
-    return JSONResponse(message_body(row))
+    return JSONResponse(await body_of(row, actor.id))
 
 
 async def delete_message(request: Request) -> Response:
@@ -51,7 +51,7 @@ async def edit_direct_message(request: Request) -> Response:
         message_id=request.path_params["message_id"],
         content=required(body, "content"),
     )
-    return JSONResponse(dm_body(row))
+    return JSONResponse(await body_of(row, actor.id))
 
 
 async def delete_direct_message(request: Request) -> Response:

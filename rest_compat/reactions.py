@@ -18,7 +18,7 @@ from starlette.routing import Route
 from resolvers import reactions
 from resolvers.reactions import REACTION_RULE
 from rest_compat import openapi as oa
-from rest_compat.chat import dm_body, message_body, with_reactions
+from rest_compat.chat import body_of
 from rest_compat.http import require_user
 
 ROOM = "/chat/rooms/{room}/messages/{message_id}/reactions"
@@ -36,8 +36,7 @@ async def _room_message(request: Request, add: bool) -> Response:
     )
     if not add:
         return Response(status_code=204)
-    counts = await reactions.summaries(viewer_id=actor.id, ids=[row.id])
-    return JSONResponse(with_reactions(message_body(row), counts[row.id]))
+    return JSONResponse(await body_of(row, actor.id))
 
 
 async def _direct_message(request: Request, add: bool) -> Response:
@@ -51,8 +50,7 @@ async def _direct_message(request: Request, add: bool) -> Response:
     )
     if not add:
         return Response(status_code=204)
-    counts = await reactions.summaries(viewer_id=actor.id, ids=[row.id], dm=True)
-    return JSONResponse(with_reactions(dm_body(row), counts[row.id]))
+    return JSONResponse(await body_of(row, actor.id))
 
 
 async def add_to_message(request: Request) -> Response:

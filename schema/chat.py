@@ -35,6 +35,7 @@ from schema import loaders
 from schema.context import Context, Info
 from schema.pagination import PageInfo, cursors, edges, page_info
 from schema.reaction_types import ReactionSummary, summaries_of
+from schema.reply_types import ReplyTo, reply_of
 from schema.subscriptions import graphql_error, live_claims, live_stream
 from schema.users import User
 
@@ -97,6 +98,7 @@ class Message:
     )
     _room_id: strawberry.Private[int]
     _author_id: strawberry.Private[int]
+    _reply_to_id: strawberry.Private[int | None]
 
     @strawberry.field
     async def room(self, info: Info) -> Room:
@@ -113,6 +115,10 @@ class Message:
     async def reactions(self, info: Info) -> list[ReactionSummary]:
         return await summaries_of(info, int(self.id), dm=False)
 
+    @strawberry.field(description="The message of the same room this one replies to.")
+    async def reply_to(self, info: Info) -> ReplyTo | None:
+        return await reply_of(info, self._reply_to_id, dm=False)
+
     @classmethod
     def from_row(cls, row: MessageRow) -> Message:
         return cls(
@@ -124,6 +130,7 @@ class Message:
             deleted=row.deleted,
             _room_id=chat.fk(row, "room"),
             _author_id=chat.fk(row, "author"),
+            _reply_to_id=row.reply_to_id,
         )
 
     @classmethod
@@ -137,6 +144,7 @@ class Message:
             deleted=event.deleted,
             _room_id=event.room_id,
             _author_id=event.author_id,
+            _reply_to_id=event.reply_to_id,
         )
 
 
@@ -162,6 +170,7 @@ class DirectMessage:
     deleted: bool
     _from_id: strawberry.Private[int]
     _to_id: strawberry.Private[int]
+    _reply_to_id: strawberry.Private[int | None]
 
     @strawberry.field
     async def from_user(self, info: Info) -> User:
@@ -175,6 +184,10 @@ class DirectMessage:
     async def reactions(self, info: Info) -> list[ReactionSummary]:
         return await summaries_of(info, int(self.id), dm=True)
 
+    @strawberry.field(description="The message of the same conversation this one replies to.")
+    async def reply_to(self, info: Info) -> ReplyTo | None:
+        return await reply_of(info, self._reply_to_id, dm=True)
+
     @classmethod
     def from_row(cls, row: DirectMessageRow) -> DirectMessage:
         return cls(
@@ -186,6 +199,7 @@ class DirectMessage:
             deleted=row.deleted,
             _from_id=chat.fk(row, "sender"),
             _to_id=chat.fk(row, "recipient"),
+            _reply_to_id=row.reply_to_id,
         )
 
     @classmethod
@@ -199,6 +213,7 @@ class DirectMessage:
             deleted=event.deleted,
             _from_id=event.sender_id,
             _to_id=event.recipient_id,
+            _reply_to_id=event.reply_to_id,
         )
 
 
@@ -311,20 +326,38 @@ class ChatMutations:
         "author and clientId return the message already stored."
     )
     async def send_message(
-        self, info: Info, room: str, content: str, client_id: str | None = None
+        self,
+        info: Info,
+        room: str,
+        content: str,
+        client_id: str | None = None,
+        reply_to: strawberry.ID | None = None,
     ) -> Message:
         row = await chat.send_message(
-            actor=info.context.user, room=room, content=content, client_id=client_id
+            actor=info.context.user,
+            room=room,
+            content=content,
+            client_id=client_id,
+            reply_to=reply_to,
         )
         _prime_rooms(info, [row.room])
         return Message.from_row(row)
 
     @strawberry.mutation(description="Idempotent by clientId, like sendMessage.")
     async def send_direct_message(
-        self, info: Info, to: strawberry.ID, content: str, client_id: str | None = None
+        self,
+        info: Info,
+        to: strawberry.ID,
+        content: str,
+        client_id: str | None = None,
+        reply_to: strawberry.ID | None = None,
     ) -> DirectMessage:
         row = await chat.send_direct_message(
-            actor=info.context.user, to=to, content=content, client_id=client_id
+            actor=info.context.user,
+            to=to,
+            content=content,
+            client_id=client_id,
+            reply_to=reply_to,
         )
         return DirectMessage.from_row(row)
 

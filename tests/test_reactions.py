@@ -25,7 +25,12 @@ subscription ($room: String!, $after: ID) {
 HISTORY = """
 query ($room: String!) {
   roomMessages(room: $room) {
-    edges { node { id author { id } reactions { reaction count viewerReacted } } }
+    edges {
+      node {
+        id author { id } reactions { reaction count viewerReacted }
+        replyTo { id preview author { id } }
+      }
+    }
   }
 }
 """
@@ -234,19 +239,27 @@ async def test_dm_reactions(
     assert history[0]["reactions"] == [{"reaction": "❤️", "count": 1, "me": False}]
 
 
-async def test_history_with_reactions_costs_a_constant_number_of_queries(
+async def test_history_with_reactions_and_replies_costs_a_constant_number_of_queries(
+    service: Service,
     http: httpx.AsyncClient,
     graphql: GraphQL,
     make_account: MakeAccount,
     monkeypatch: pytest.MonkeyPatch,
     roomy: None,
 ) -> None:
-    """5 or 50 messages, each with reactions by several users: the same queries."""
+    """5 or 50 messages, each replying to the one before and with reactions by
+    several users: the same queries on GraphQL, REST and WS."""
     people = [await make_account() for _ in range(4)]
     for name, count in (("small", 5), ("large", 50)):
         await make_room(http, people[0], name)
+        previous = None
         for n in range(count):
-            message_id = await rest_post(http, people[n % 4], name, f"{name} {n}")
+            response = await http.post(
+                f"/chat/rooms/{name}/messages",
+                json={"content": f"{name} {n}", "reply_to": previous},
+                headers=people[n % 4].headers,
+            )
+            message_id = previous = response.json()["id"]
             for who, reaction in zip(people, ("👍", "👍", ":tada:", "👀"), strict=True):
                 response = await http.put(
                     f"/chat/rooms/{name}/messages/{message_id}/reactions/{quote(reaction)}",
@@ -269,7 +282,14 @@ async def test_history_with_reactions_costs_a_constant_number_of_queries(
         counter.count = 0
         rows = (await http.get(f"/chat/rooms/{name}/messages", headers=people[1].headers)).json()
         assert len(rows) == count
+        assert rows[-1]["reply_to"]["id"] == rows[-2]["id"]
         costs["rest", name] = counter.count
+        async with chat_client(service.ws_url, people[1].token) as ws:
+            counter.count = 0
+            reply = await request(ws, {"type": "room_history", "room": name})
+            assert len(reply["messages"]) == count
+            costs["ws", name] = counter.count
     assert costs["graphql", "small"] == costs["graphql", "large"], costs
     assert costs["rest", "small"] == costs["rest", "large"], costs
+    assert costs["ws", "small"] == costs["ws", "large"], costs
     assert costs["graphql", "large"] <= 10, costs

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from models import DirectMessage, Message
+from resolvers import reactions, replies
 from resolvers.change_events import MessageDeleted, MessageEdited, ReactionChanged
+from resolvers.events import DirectMessageSent, MessagePosted
 from resolvers.reactions import ReactionCount
 
 if TYPE_CHECKING:
@@ -123,3 +126,25 @@ def change_frame(event: ChangeEvent) -> dict[str, Any]:
             frame["reaction"] = event.reaction
             frame["added"] = event.added
     return frame
+
+
+async def history_items(
+    rows: Sequence[Message | DirectMessage], viewer_id: int
+) -> list[dict[str, Any]]:
+    """History items: message (or DM) frames without ``type``, with what
+    they reply to and their reactions; two or three queries per page."""
+    from ws.frames import dm_frame, message_frame, without_type
+
+    ids = [row.id for row in rows]
+    dm = bool(rows) and isinstance(rows[0], DirectMessage)
+    counts = await reactions.summaries(viewer_id=viewer_id, ids=ids, dm=dm)
+    reps = await replies.of_rows(rows)
+    items = []
+    for row in rows:
+        reply = reps.get(row.reply_to_id or 0)
+        if isinstance(row, DirectMessage):
+            frame = dm_frame(DirectMessageSent.from_row(row, reply))
+        else:
+            frame = message_frame(MessagePosted.from_row(row, reply))
+        items.append(with_reactions(without_type(frame), counts[row.id]))
+    return items

@@ -64,6 +64,7 @@ class SendMessage:
     room: RoomRef
     content: str
     client_id: str | None = None
+    reply_to: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,7 @@ class SendDm:
     to: int
     content: str
     client_id: str | None = None
+    reply_to: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +220,7 @@ def _message(f: _Fields) -> SendMessage:
         room=f.room(),
         content=f.required_string("content"),
         client_id=f.string("client_id", required=False),
+        reply_to=f.integer("reply_to"),
     )
 
 
@@ -227,6 +230,7 @@ def _dm(f: _Fields) -> SendDm:
         to=f.user_id("to"),
         content=f.required_string("content"),
         client_id=f.string("client_id", required=False),
+        reply_to=f.integer("reply_to"),
     )
 
 
@@ -367,7 +371,19 @@ def _changed(event: MessagePosted | DirectMessageSent, frame: dict[str, Any]) ->
         frame["edited_at"] = timestamp(event.edited_at)
     if event.deleted:
         frame["deleted"] = True
+    if event.reply_to_id is not None:
+        frame["reply_to"] = reply_to(event)
     return frame
+
+
+def reply_to(event: MessagePosted | DirectMessageSent) -> dict[str, Any]:
+    """What a message replies to, as it is now: a tombstone once deleted."""
+    return {
+        "id": event.reply_to_id,
+        "from_user": event.reply_author_id,
+        "preview": event.reply_preview or "",
+        "deleted": event.reply_preview is None,
+    }
 
 
 def message_frame(event: MessagePosted) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from core.errors import BadUserInput, Forbidden
 from core.security import AccessClaims
 from models import User
 from resolvers import auth, chat, live, message_changes, reactions
-from resolvers.events import DirectMessageSent, MessagePosted, room_channel
+from resolvers.events import room_channel
 from resolvers.pagination import Window
 from ws import change_frames, frames
 from ws.client import CLOSE_AUTH, Client
@@ -101,14 +101,22 @@ class Handlers:
 
     async def message(self, client: Client, frame: frames.SendMessage) -> None:
         message = await chat.send_message(
-            actor=client.user, room=frame.room, content=frame.content, client_id=frame.client_id
+            actor=client.user,
+            room=frame.room,
+            content=frame.content,
+            client_id=frame.client_id,
+            reply_to=frame.reply_to,
         )
         if frame.ref is not None:
             await client.reply(_ack(frame.ref, message.id, message.created_at))
 
     async def dm(self, client: Client, frame: frames.SendDm) -> None:
         dm = await chat.send_direct_message(
-            actor=client.user, to=frame.to, content=frame.content, client_id=frame.client_id
+            actor=client.user,
+            to=frame.to,
+            content=frame.content,
+            client_id=frame.client_id,
+            reply_to=frame.reply_to,
         )
         if frame.ref is not None:
             await client.reply(_ack(frame.ref, dm.id, dm.created_at))
@@ -151,18 +159,11 @@ class Handlers:
     async def room_history(self, client: Client, frame: frames.RoomHistory) -> None:
         window = Window.of(frame.limit, before=frame.before, after=frame.after)
         room, page = await chat.room_messages(actor=client.user, room=frame.room, **window.args())
-        counts = await reactions.summaries(viewer_id=client.user.id, ids=[m.id for m in page.items])
         reply = {
             "type": "room_history",
             "room": room.name,
             "room_id": room.id,
-            "messages": [
-                change_frames.with_reactions(
-                    frames.without_type(frames.message_frame(MessagePosted.from_row(m))),
-                    counts[m.id],
-                )
-                for m in page.items
-            ],
+            "messages": await change_frames.history_items(page.items, client.user.id),
             "has_more": window.has_more(page),
         }
         await client.reply(frames.with_ref(reply, frame.ref))
@@ -172,19 +173,10 @@ class Handlers:
         page = await chat.direct_messages(
             actor=client.user, with_user=frame.with_user, **window.args()
         )
-        counts = await reactions.summaries(
-            viewer_id=client.user.id, ids=[d.id for d in page.items], dm=True
-        )
         reply = {
             "type": "dm_history",
             "with": frame.with_user,
-            "messages": [
-                change_frames.with_reactions(
-                    frames.without_type(frames.dm_frame(DirectMessageSent.from_row(d))),
-                    counts[d.id],
-                )
-                for d in page.items
-            ],
+            "messages": await change_frames.history_items(page.items, client.user.id),
             "has_more": window.has_more(page),
         }
         await client.reply(frames.with_ref(reply, frame.ref))

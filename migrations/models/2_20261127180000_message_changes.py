@@ -1,6 +1,7 @@
 """Messages that change: edits, tombstones, reactions and the change log (issue 14).
 
-``messages`` and ``direct_messages`` gain ``edited_at`` and ``deleted``.
+``messages`` and ``direct_messages`` gain ``edited_at``, ``deleted`` and
+``reply_to_id`` (a message of the same conversation).
 ``message_changes`` is each conversation's change log: a change's ``seq``
 comes from the id sequence of its conversation's messages, so a live
 channel orders messages and changes together (``resolvers.message_changes``).
@@ -22,6 +23,8 @@ CREATE INDEX IF NOT EXISTS "changes_high_seq" ON "message_changes" ("user_high",
 
 SQLITE = """
 ALTER TABLE "messages" ADD "edited_at" TIMESTAMP;
+ALTER TABLE "messages" ADD "reply_to_id" INT;
+ALTER TABLE "direct_messages" ADD "reply_to_id" INT;
 ALTER TABLE "messages" ADD "deleted" INT NOT NULL DEFAULT 0;
 ALTER TABLE "direct_messages" ADD "edited_at" TIMESTAMP;
 ALTER TABLE "direct_messages" ADD "deleted" INT NOT NULL DEFAULT 0;
@@ -51,6 +54,8 @@ CREATE TABLE IF NOT EXISTS "reactions" (
 
 POSTGRES = """
 ALTER TABLE "messages" ADD "edited_at" TIMESTAMPTZ;
+ALTER TABLE "messages" ADD "reply_to_id" INT;
+ALTER TABLE "direct_messages" ADD "reply_to_id" INT;
 ALTER TABLE "messages" ADD "deleted" BOOL NOT NULL DEFAULT False;
 ALTER TABLE "direct_messages" ADD "edited_at" TIMESTAMPTZ;
 ALTER TABLE "direct_messages" ADD "deleted" BOOL NOT NULL DEFAULT False;
@@ -88,6 +93,8 @@ async def downgrade(db: BaseDBAsyncClient) -> str:
         DROP TABLE IF EXISTS "reactions";
         DROP TABLE IF EXISTS "message_changes";
         ALTER TABLE "messages" DROP COLUMN "edited_at";
+        ALTER TABLE "messages" DROP COLUMN "reply_to_id";
+        ALTER TABLE "direct_messages" DROP COLUMN "reply_to_id";
         ALTER TABLE "messages" DROP COLUMN "deleted";
         ALTER TABLE "direct_messages" DROP COLUMN "edited_at";
         ALTER TABLE "direct_messages" DROP COLUMN "deleted";"""

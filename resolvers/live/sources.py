@@ -22,6 +22,7 @@ from tortoise.expressions import Q
 from tortoise.functions import Max
 
 from models import DirectMessage, Message, MessageChange, Room
+from resolvers import replies
 from resolvers.change_events import from_change
 from resolvers.events import DirectMessageSent, Event, MessagePosted
 
@@ -69,7 +70,10 @@ async def _room_after(room_id: int, after: int, limit: int) -> list[Event]:
         known.update({m.id: m for m in await Message.filter(id__in=missing)})
     for row in known.values():
         row.room = room
-    posts: list[Event] = [MessagePosted.from_row(row) for row in rows]
+    reps = await replies.of_rows(rows)
+    posts: list[Event] = [
+        MessagePosted.from_row(row, reps.get(row.reply_to_id or 0)) for row in rows
+    ]
     edits: list[Event] = [from_change(c, known[c.message_id]) for c in changes]
     return _merge(posts, edits, limit)
 
@@ -88,7 +92,10 @@ async def _user_after(user_id: int, after: int, limit: int) -> list[Event]:
     missing = {c.message_id for c in changes} - set(known)
     if missing:
         known.update({d.id: d for d in await DirectMessage.filter(id__in=missing)})
-    posts: list[Event] = [DirectMessageSent.from_row(row) for row in rows]
+    reps = await replies.of_rows(rows)
+    posts: list[Event] = [
+        DirectMessageSent.from_row(row, reps.get(row.reply_to_id or 0)) for row in rows
+    ]
     edits: list[Event] = [from_change(c, known[c.message_id]) for c in changes]
     return _merge(posts, edits, limit)
 
