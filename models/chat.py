@@ -57,6 +57,8 @@ class Message(Model):
     edited_at = DatetimeField(null=True)
     deleted = fields.BooleanField(default=False)
     reply_to_id = fields.IntField(null=True)
+    # Mentioned user ids, comma-separated (resolvers.mentions).
+    mentions = fields.CharField(max_length=1024, default="")
 
     class Meta:
         table = "messages"

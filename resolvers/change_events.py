@@ -24,6 +24,7 @@ EDITED = "edited"
 DELETED = "deleted"
 REACTED = "reacted"
 UNREACTED = "unreacted"
+MENTIONED = "mention"
 
 
 def conversation_channels(room_id: int, sender_id: int, recipient_id: int) -> tuple[str, ...]:
@@ -86,6 +87,42 @@ class ReactionChanged:
         return conversation_channels(self.room_id, self.sender_id, self.recipient_id)
 
 
+@register
+@dataclass(frozen=True, slots=True)
+class MessageMentioned:
+    """``user_id`` was mentioned in a room message: on that user's own
+    channel (its id is in the user's DM id space, see resolvers.mentions)."""
+
+    kind: ClassVar[str] = "mention"
+    id: int
+    message_id: int
+    room_id: int
+    room_name: str
+    author_id: int
+    user_id: int
+    content: str  # as it is now; "" once deleted
+    deleted: bool
+
+    def channels(self) -> tuple[str, ...]:
+        return (user_channel(self.user_id),)
+
+    @classmethod
+    def from_row(cls, seq: int, user_id: int, row: Message | None) -> MessageMentioned:
+        """From the mentioning message (whose room is loaded); None: gone."""
+        if row is None or not isinstance(row.room, Room):
+            return cls(seq, 0, 0, "", 0, user_id, "", True)
+        return cls(
+            id=seq,
+            message_id=row.id,
+            room_id=row.room.id,
+            room_name=row.room.name,
+            author_id=fk(row, "author"),
+            user_id=user_id,
+            content="" if row.deleted else row.content,
+            deleted=row.deleted,
+        )
+
+
 ChangeEvent = MessageEdited | MessageDeleted | ReactionChanged
 
 
@@ -100,11 +137,13 @@ def parties(row: Message | DirectMessage) -> tuple[int, int, int, str]:
     return 0, fk(row, "sender"), fk(row, "recipient"), ""
 
 
-def from_change(change: MessageChange, row: Message | DirectMessage) -> ChangeEvent:
+def from_change(change: MessageChange, row: Message | DirectMessage | None) -> ChangeEvent:
     """The event of a stored change, as the message is *now*.
 
     An edit shows the current content; any change of a message deleted
     since then replays as its deletion (content never comes back)."""
+    if row is None:  # gone with its room or its author
+        return MessageDeleted(change.seq, change.message_id, 0, "", 0, 0)
     room_id, sender, recipient, room_name = parties(row)
     common = {
         "id": change.seq,

@@ -36,7 +36,7 @@ from tortoise.transactions import in_transaction
 from core import runtime
 from core.errors import BadUserInput, Conflict, Forbidden, NotFound, RateLimited
 from models import DirectMessage, Membership, Message, Room, User
-from resolvers import events, live, replies, validation
+from resolvers import events, live, mentions, replies, validation
 from resolvers.live import sources
 from resolvers.pagination import Page, decode_cursor, keyset_page
 from resolvers.users import require_user
@@ -280,6 +280,7 @@ async def send_message(
         if stored is not None:
             return stored
     original = await replies.check_room_reply(reply_to, found.id)
+    mentioned = await mentions.parse(text, found, user.id)
     await check_rate(user)
     async with _locked([room_channel(found.id)]):
         try:
@@ -293,6 +294,7 @@ async def send_message(
                     content=text,
                     client_id=key,
                     reply_to_id=original.id if original else None,
+                    mentions=mentions.joined(mentioned),
                     using_db=conn,
                 )
                 # The room's previous id travels with the event: a process
@@ -307,6 +309,7 @@ async def send_message(
         reply = replies.preview_of(original) if original else None
         event = events.MessagePosted.from_row(message, reply)
         await live.publish(event, {room_channel(found.id): prev})
+    await mentions.notify(message, found, mentioned)
     return message
 
 

@@ -92,6 +92,7 @@ class MessagePosted:
     reply_to_id: int | None = None
     reply_author_id: int | None = None
     reply_preview: str | None = None  # None once the original is deleted
+    mentions: tuple[int, ...] = ()  # resolvers.mentions
 
     def channels(self) -> tuple[str, ...]:
         return (room_channel(self.room_id),)
@@ -114,6 +115,7 @@ class MessagePosted:
             edited_at=utc(m.edited_at) if m.edited_at else None,
             deleted=m.deleted,
             **_reply(m.reply_to_id, reply),
+            mentions=tuple(int(i) for i in m.mentions.split(",") if i),
         )
 
 

@@ -35,7 +35,7 @@ from tortoise.transactions import in_transaction
 from core import runtime
 from core.errors import Conflict, Forbidden, NotFound
 from models import DirectMessage, Message, MessageChange, Reaction, Role, Room, User
-from resolvers import chat, live, validation
+from resolvers import chat, live, mentions, validation
 from resolvers.change_events import (
     DELETED,
     EDITED,
@@ -47,6 +47,7 @@ from resolvers.change_events import (
 )
 from resolvers.events import fk
 from resolvers.live import sources
+from resolvers.sequences import next_seq
 from resolvers.users import require_user
 
 MESSAGE_NOT_FOUND = "Message not found."
@@ -121,27 +122,6 @@ async def direct_message(
 # --- the change log ------------------------------------------------------------------------
 
 
-async def _next_seq(conn: Any, table: str) -> int:
-    """The next id of ``table``'s sequence (messages or direct_messages)."""
-    if conn.capabilities.dialect == "postgres":
-        _, rows = await conn.execute_query(
-            f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) AS seq"
-        )
-        return int(rows[0]["seq"])
-    # SQLite AUTOINCREMENT: the next rowid is above sqlite_sequence's value.
-    await conn.execute_query(
-        "INSERT INTO sqlite_sequence (name, seq) SELECT ?, 0 "
-        "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?)",
-        [table, table],
-    )
-    _, rows = await conn.execute_query(
-        f'UPDATE sqlite_sequence SET seq = max(seq, (SELECT COALESCE(MAX(id), 0) FROM "{table}"))'
-        " + 1 WHERE name = ? RETURNING seq",
-        [table],
-    )
-    return int(rows[0]["seq"])
-
-
 async def _lock_conversation(target: Target, conn: Any) -> None:
     """The row lock a send takes: ids of the channel in commit order."""
     row = target.row
@@ -179,7 +159,7 @@ async def record_change(
                 target.row.room = target.room
             if not await apply(conn):
                 return False
-            seq = await _next_seq(conn, target.table)
+            seq = await next_seq(conn, target.table)
             await MessageChange.create(
                 seq=seq,
                 message_id=target.row.id,
@@ -229,20 +209,30 @@ async def edit(target: Target, *, actor: User | None, content: object) -> Messag
     _check_window(target.row)
     await chat.check_rate(user)
     row = target.row
+    mentioned: list[int] = []
+    if isinstance(row, Message) and target.room is not None:
+        mentioned = await mentions.parse(text, target.room, user.id)
 
     async def apply(conn: Any) -> bool:
         if row.deleted:
             raise Conflict(DELETED_ALREADY)
         row.content = text
         row.edited_at = datetime.now(UTC)
-        await row.save(using_db=conn, update_fields=["content", "edited_at"])
+        fields = ["content", "edited_at"]
+        if isinstance(row, Message):
+            row.mentions = mentions.joined(mentioned)
+            fields.append("mentions")
+        await row.save(using_db=conn, update_fields=fields)
         return True
 
     def event(seq: int) -> ChangeEvent:
         assert row.edited_at is not None
         return MessageEdited(**event_fields(target, seq), content=text, edited_at=row.edited_at)
 
+    before = mentions.stored(row) if isinstance(row, Message) else []
     await record_change(target, user, EDITED, apply, event)
+    if isinstance(row, Message) and target.room is not None:
+        await mentions.notify(row, target.room, [m for m in mentioned if m not in before])
     return row
 
 
@@ -263,7 +253,11 @@ async def delete(target: Target, *, actor: User | None) -> Message | DirectMessa
             return False
         row.content = ""
         row.deleted = True
-        await row.save(using_db=conn, update_fields=["content", "deleted"])
+        fields = ["content", "deleted"]
+        if isinstance(row, Message):
+            row.mentions = ""
+            fields.append("mentions")
+        await row.save(using_db=conn, update_fields=fields)
         key = {"dm_id": row.id} if target.is_dm else {"message_id": row.id}
         await Reaction.filter(**key).using_db(conn).delete()
         return True

@@ -48,6 +48,8 @@ def _changed(event: MessagePosted | DirectMessageSent, body: dict[str, Any]) -> 
             "preview": event.reply_preview or "",
             "deleted": event.reply_preview is None,
         }
+    if isinstance(event, MessagePosted) and event.mentions:
+        body["mentions"] = list(event.mentions)
     return body
 
 

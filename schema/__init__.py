@@ -15,6 +15,7 @@ from schema.chat import ChatMutations, ChatQueries, ChatSubscriptions
 from schema.errors import ErrorCodes, log_unexpected
 from schema.files import FileMutations, FileQueries
 from schema.limits import Limits, QueryLimits
+from schema.mentions import MentionSubscriptions
 from schema.message_changes import MessageChangeMutations, MessageChangeSubscriptions
 from schema.products import ProductMutations, ProductQueries
 from schema.reactions import ReactionMutations, ReactionQueries
@@ -44,7 +45,7 @@ class Mutation(
 
 
 @strawberry.type
-class Subscription(ChatSubscriptions, MessageChangeSubscriptions):
+class Subscription(ChatSubscriptions, MessageChangeSubscriptions, MentionSubscriptions):
     pass
 
 

@@ -99,6 +99,12 @@ class Message:
     _room_id: strawberry.Private[int]
     _author_id: strawberry.Private[int]
     _reply_to_id: strawberry.Private[int | None]
+    _mentions: strawberry.Private[tuple[int, ...]]
+
+    @strawberry.field(description="Members mentioned (@displayName or <@id>) who can see the room.")
+    async def mentions(self, info: Info) -> list[User]:
+        rows = await loaders.users_by_id(info.context).load_many(list(self._mentions))
+        return [User.from_row(r) for r in rows if r is not None]
 
     @strawberry.field
     async def room(self, info: Info) -> Room:
@@ -131,6 +137,7 @@ class Message:
             _room_id=chat.fk(row, "room"),
             _author_id=chat.fk(row, "author"),
             _reply_to_id=row.reply_to_id,
+            _mentions=tuple(int(i) for i in row.mentions.split(",") if i),
         )
 
     @classmethod
@@ -145,6 +152,7 @@ class Message:
             _room_id=event.room_id,
             _author_id=event.author_id,
             _reply_to_id=event.reply_to_id,
+            _mentions=tuple(event.mentions),
         )
 
 

@@ -258,6 +258,37 @@ async def _edit_dms(world: World, actor: str) -> None:
         )
 
 
+async def _mentions_subscription(world: World, actor: str) -> str:
+    """The ADMIN mentions the owner in a public room, then the owner mentions
+    the two others: each sees only the mentions of themselves."""
+    if "mention room" not in world.marks:
+        room = unique("public")
+        response = await world.http.post(
+            "/chat/rooms", json={"name": room}, headers=world.admin.headers
+        )
+        world.marks["mention room"] = response.json()["id"]
+        response = await world.http.post(
+            f"/chat/rooms/{room}/messages",
+            json={"content": f"hey <@{world.owner.id}>"},
+            headers=world.admin.headers,
+        )
+        world.marks["owner mention"] = response.json()["id"]
+        response = await world.http.post(
+            f"/chat/rooms/{room}/messages",
+            json={"content": f"<@{world.other.id}> <@{world.admin.id}> see above"},
+            headers=world.owner.headers,
+        )
+        assert response.status_code == 201, response.text
+    query = f"""subscription {{
+      mentions(after: "0") {{ id: messageId eventId content author {USER} room {{ id }} }}
+    }}"""
+
+    def judge(got: int) -> str:
+        return OK if got == world.marks["owner mention"] else HIDDEN
+
+    return await _subscription_probe(world, actor, query, {}, judge)
+
+
 CHANGE_FIELDS = f"id: messageId eventId kind content room {{ id members {USER} }} user {USER}"
 
 
@@ -594,6 +625,7 @@ GRAPHQL: dict[str, tuple[Probe, Expect]] = {
         _dm_changes_subscription,
         (SUB_ANON, OK, HIDDEN, OK),
     ),
+    "Subscription.mentions": (_mentions_subscription, (SUB_ANON, OK, HIDDEN, HIDDEN)),
     "Subscription.roomMessages": (_room_subscription, (SUB_ANON, OK, N, N)),
     "Subscription.directMessages": (_dm_subscription, (SUB_ANON, OK, HIDDEN, OK)),
 }

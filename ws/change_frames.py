@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from models import DirectMessage, Message
 from resolvers import reactions, replies
-from resolvers.change_events import MessageDeleted, MessageEdited, ReactionChanged
+from resolvers.change_events import (
+    MessageDeleted,
+    MessageEdited,
+    MessageMentioned,
+    ReactionChanged,
+)
 from resolvers.events import DirectMessageSent, MessagePosted
 from resolvers.reactions import ReactionCount
 
@@ -148,3 +153,16 @@ async def history_items(
             frame = message_frame(MessagePosted.from_row(row, reply))
         items.append(with_reactions(without_type(frame), counts[row.id]))
     return items
+
+
+def mention_frame(event: MessageMentioned) -> dict[str, Any]:
+    """The caller was mentioned in a room message (on every connection of theirs)."""
+    return {
+        "type": "mention",
+        "event_id": event.id,
+        "id": event.message_id,
+        "room": event.room_name,
+        "room_id": event.room_id,
+        "from_user": event.author_id,
+        "content": event.content,
+    }

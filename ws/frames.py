@@ -19,7 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
-from resolvers.change_events import MessageDeleted, MessageEdited, ReactionChanged
+from resolvers.change_events import (
+    MessageDeleted,
+    MessageEdited,
+    MessageMentioned,
+    ReactionChanged,
+)
 from resolvers.events import DirectMessageSent, Event, MessagePosted
 from ws.change_frames import (
     Delete,
@@ -29,6 +34,7 @@ from ws.change_frames import (
     change_frame,
     delete_parser,
     edit_parser,
+    mention_frame,
     react_parser,
     reactions_parser,
 )
@@ -373,6 +379,8 @@ def _changed(event: MessagePosted | DirectMessageSent, frame: dict[str, Any]) ->
         frame["deleted"] = True
     if event.reply_to_id is not None:
         frame["reply_to"] = reply_to(event)
+    if isinstance(event, MessagePosted) and event.mentions:
+        frame["mentions"] = list(event.mentions)
     return frame
 
 
@@ -426,4 +434,6 @@ def event_frame(event: Event) -> dict[str, Any] | None:
             return dm_frame(event)
         case MessageEdited() | MessageDeleted() | ReactionChanged():
             return change_frame(event)
+        case MessageMentioned():
+            return mention_frame(event)
     return None

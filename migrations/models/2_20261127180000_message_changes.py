@@ -1,7 +1,8 @@
 """Messages that change: edits, tombstones, reactions and the change log (issue 14).
 
 ``messages`` and ``direct_messages`` gain ``edited_at``, ``deleted`` and
-``reply_to_id`` (a message of the same conversation).
+``reply_to_id`` (a message of the same conversation); ``messages`` gains
+``mentions`` (the mentioned user ids, comma-separated).
 ``message_changes`` is each conversation's change log: a change's ``seq``
 comes from the id sequence of its conversation's messages, so a live
 channel orders messages and changes together (``resolvers.message_changes``).
@@ -25,6 +26,7 @@ SQLITE = """
 ALTER TABLE "messages" ADD "edited_at" TIMESTAMP;
 ALTER TABLE "messages" ADD "reply_to_id" INT;
 ALTER TABLE "direct_messages" ADD "reply_to_id" INT;
+ALTER TABLE "messages" ADD "mentions" VARCHAR(1024) NOT NULL DEFAULT '';
 ALTER TABLE "messages" ADD "deleted" INT NOT NULL DEFAULT 0;
 ALTER TABLE "direct_messages" ADD "edited_at" TIMESTAMP;
 ALTER TABLE "direct_messages" ADD "deleted" INT NOT NULL DEFAULT 0;
@@ -56,6 +58,7 @@ POSTGRES = """
 ALTER TABLE "messages" ADD "edited_at" TIMESTAMPTZ;
 ALTER TABLE "messages" ADD "reply_to_id" INT;
 ALTER TABLE "direct_messages" ADD "reply_to_id" INT;
+ALTER TABLE "messages" ADD "mentions" VARCHAR(1024) NOT NULL DEFAULT '';
 ALTER TABLE "messages" ADD "deleted" BOOL NOT NULL DEFAULT False;
 ALTER TABLE "direct_messages" ADD "edited_at" TIMESTAMPTZ;
 ALTER TABLE "direct_messages" ADD "deleted" BOOL NOT NULL DEFAULT False;
@@ -95,6 +98,7 @@ async def downgrade(db: BaseDBAsyncClient) -> str:
         ALTER TABLE "messages" DROP COLUMN "edited_at";
         ALTER TABLE "messages" DROP COLUMN "reply_to_id";
         ALTER TABLE "direct_messages" DROP COLUMN "reply_to_id";
+        ALTER TABLE "messages" DROP COLUMN "mentions";
         ALTER TABLE "messages" DROP COLUMN "deleted";
         ALTER TABLE "direct_messages" DROP COLUMN "edited_at";
         ALTER TABLE "direct_messages" DROP COLUMN "deleted";"""

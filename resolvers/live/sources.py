@@ -23,7 +23,7 @@ from tortoise.functions import Max
 
 from models import DirectMessage, Message, MessageChange, Room
 from resolvers import replies
-from resolvers.change_events import from_change
+from resolvers.change_events import MENTIONED, MessageMentioned, from_change
 from resolvers.events import DirectMessageSent, Event, MessagePosted
 
 Reader = Callable[[int, int, int], Awaitable[list[Event]]]
@@ -74,7 +74,7 @@ async def _room_after(room_id: int, after: int, limit: int) -> list[Event]:
     posts: list[Event] = [
         MessagePosted.from_row(row, reps.get(row.reply_to_id or 0)) for row in rows
     ]
-    edits: list[Event] = [from_change(c, known[c.message_id]) for c in changes]
+    edits: list[Event] = [from_change(c, known.get(c.message_id)) for c in changes]
     return _merge(posts, edits, limit)
 
 
@@ -89,15 +89,27 @@ async def _user_after(user_id: int, after: int, limit: int) -> list[Event]:
         await MessageChange.filter(_my_changes(user_id), seq__gt=after).order_by("seq").limit(limit)
     )
     known = {row.id: row for row in rows}
-    missing = {c.message_id for c in changes} - set(known)
+    missing = {c.message_id for c in changes if c.kind != MENTIONED} - set(known)
     if missing:
         known.update({d.id: d for d in await DirectMessage.filter(id__in=missing)})
+    mentioned = await _mentioning({c.message_id for c in changes if c.kind == MENTIONED})
     reps = await replies.of_rows(rows)
     posts: list[Event] = [
         DirectMessageSent.from_row(row, reps.get(row.reply_to_id or 0)) for row in rows
     ]
-    edits: list[Event] = [from_change(c, known[c.message_id]) for c in changes]
+    edits: list[Event] = [
+        MessageMentioned.from_row(c.seq, user_id, mentioned.get(c.message_id))
+        if c.kind == MENTIONED
+        else from_change(c, known.get(c.message_id))
+        for c in changes
+    ]
     return _merge(posts, edits, limit)
+
+
+async def _mentioning(ids: set[int]) -> dict[int, Message]:
+    if not ids:
+        return {}
+    return {m.id: m for m in await Message.filter(id__in=ids).select_related("room")}
 
 
 async def _user_head(user_id: int) -> int:
