@@ -123,6 +123,7 @@ class Settings:
     message_edit_window_seconds: int = 86400
     message_max_reactions: int = 20
     message_max_mentions: int = 20
+    message_max_attachments: int = 10
     max_request_bytes: int = 1024 * 1024
     graphql_max_depth: int = 10
     graphql_max_aliases: int = 15
@@ -207,6 +208,7 @@ class Settings:
             ),
             message_max_reactions=_int(env, "MESSAGE_MAX_REACTIONS", 20, low=1, high=1000),
             message_max_mentions=_int(env, "MESSAGE_MAX_MENTIONS", 20, low=0, high=80),
+            message_max_attachments=_int(env, "MESSAGE_MAX_ATTACHMENTS", 10, low=0, high=100),
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 1024 * 1024, low=1024, high=2**31),
             graphql_max_depth=_int(env, "GRAPHQL_MAX_DEPTH", 10, low=1, high=100),
             graphql_max_aliases=_int(env, "GRAPHQL_MAX_ALIASES", 15, low=1, high=10000),

@@ -12,6 +12,7 @@ from tortoise.indexes import Index
 from tortoise.models import Model
 
 from models.fields import DatetimeField
+from models.files import StoredFile
 from models.users import User
 
 
@@ -134,3 +135,24 @@ class Reaction(Model):
     class Meta:
         table = "reactions"
         unique_together = (("message_id", "user_id", "reaction"), ("dm_id", "user_id", "reaction"))
+
+
+class Attachment(Model):
+    """A file of the sender's linked to a room message (``message_id``) or a
+    DM (``dm_id``); goes with the file (cascade) and with the message's deletion."""
+
+    id = fields.IntField(primary_key=True)
+    message_id = fields.IntField(null=True)
+    dm_id = fields.IntField(null=True)
+    file: fields.ForeignKeyRelation[StoredFile] = fields.ForeignKeyField(
+        "models.StoredFile", related_name="attachments", on_delete=fields.CASCADE
+    )
+    position = fields.IntField()
+
+    class Meta:
+        table = "attachments"
+        indexes = (
+            Index(fields=("message_id", "position"), name="attachments_message"),
+            Index(fields=("dm_id", "position"), name="attachments_dm"),
+            Index(fields=("file_id",), name="attachments_file"),
+        )

@@ -36,6 +36,7 @@ from tortoise.transactions import in_transaction
 from core import runtime
 from core.errors import BadUserInput, Conflict, Forbidden, NotFound, RateLimited
 from models import DirectMessage, Membership, Message, Room, User
+from resolvers import attachments as attached
 from resolvers import events, live, mentions, replies, validation
 from resolvers.live import sources
 from resolvers.pagination import Page, decode_cursor, keyset_page
@@ -264,12 +265,14 @@ async def send_message(
     content: object,
     client_id: object = None,
     reply_to: object = None,
+    attachments: object = None,
 ) -> Message:
     """Store a message in a room, then publish it on the room's channel.
 
     With a ``client_id`` already used by the actor, the stored message is
     returned and nothing is stored or published again. ``reply_to`` names a
-    message of the same room (resolvers.replies).
+    message of the same room (resolvers.replies); ``attachments``, files of
+    the sender's (resolvers.attachments).
     """
     user = require_user(actor)
     text = check_content(content)
@@ -281,6 +284,7 @@ async def send_message(
             return stored
     original = await replies.check_room_reply(reply_to, found.id)
     mentioned = await mentions.parse(text, found, user.id)
+    files = await attached.check(attachments, user)
     await check_rate(user)
     async with _locked([room_channel(found.id)]):
         try:
@@ -297,6 +301,7 @@ async def send_message(
                     mentions=mentions.joined(mentioned),
                     using_db=conn,
                 )
+                await attached.link(files, conn=conn, message_id=message.id, dm=False)
                 # The room's previous id travels with the event: a process
                 # that has not delivered it yet knows it has a gap to fill.
                 prev = await sources.prev_message_id(found.id, message.id, conn)
@@ -307,7 +312,7 @@ async def send_message(
             return stored
         # Committed: publish (never raises; a lost publish is filled from the database).
         reply = replies.preview_of(original) if original else None
-        event = events.MessagePosted.from_row(message, reply)
+        event = events.MessagePosted.from_row(message, reply, attached.files_of(files))
         await live.publish(event, {room_channel(found.id): prev})
     await mentions.notify(message, found, mentioned)
     return message
@@ -332,6 +337,7 @@ async def send_direct_message(
     content: object,
     client_id: object = None,
     reply_to: object = None,
+    attachments: object = None,
 ) -> DirectMessage:
     """Store a DM, then publish it on both parties' channels (idempotent by
     ``client_id``, like :func:`send_message`)."""
@@ -348,6 +354,7 @@ async def send_direct_message(
             return stored
     low, high = sorted((user.id, recipient.id))
     original = await replies.check_dm_reply(reply_to, low, high)
+    files = await attached.check(attachments, user)
     await check_rate(user)
     channels = [user_channel(user.id), user_channel(recipient.id)]
     async with _locked(channels):
@@ -372,6 +379,7 @@ async def send_direct_message(
                     reply_to_id=original.id if original else None,
                     using_db=conn,
                 )
+                await attached.link(files, conn=conn, message_id=dm.id, dm=True)
                 prevs = {
                     user_channel(party): await sources.prev_dm_id(party, dm.id, conn)
                     for party in (low, high)
@@ -386,7 +394,8 @@ async def send_direct_message(
                 raise
             return found
         reply = replies.preview_of(original) if original else None
-        await live.publish(events.DirectMessageSent.from_row(dm, reply), prevs)
+        event_dm = events.DirectMessageSent.from_row(dm, reply, attached.files_of(files))
+        await live.publish(event_dm, prevs)
     return dm
 
 

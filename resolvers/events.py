@@ -19,7 +19,7 @@ decorated with :func:`register`; the doors then add their rendering.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
@@ -29,6 +29,7 @@ from tortoise.models import Model
 from models import DirectMessage, Message, Room
 
 if TYPE_CHECKING:
+    from resolvers.attachments import AttachedFile
     from resolvers.replies import ReplyPreview
 
 
@@ -93,12 +94,19 @@ class MessagePosted:
     reply_author_id: int | None = None
     reply_preview: str | None = None  # None once the original is deleted
     mentions: tuple[int, ...] = ()  # resolvers.mentions
+    # resolvers.attachments: {"id", "filename", "content_type", "size"} each
+    attachments: tuple[dict[str, Any], ...] = ()
 
     def channels(self) -> tuple[str, ...]:
         return (room_channel(self.room_id),)
 
     @classmethod
-    def from_row(cls, m: Message, reply: ReplyPreview | None = None) -> MessagePosted:
+    def from_row(
+        cls,
+        m: Message,
+        reply: ReplyPreview | None = None,
+        files: Iterable[AttachedFile] = (),
+    ) -> MessagePosted:
         """From a stored message whose ``room`` is loaded (and the preview of
         what it replies to, if anything)."""
         room = m.room
@@ -116,6 +124,7 @@ class MessagePosted:
             deleted=m.deleted,
             **_reply(m.reply_to_id, reply),
             mentions=tuple(int(i) for i in m.mentions.split(",") if i),
+            attachments=tuple(f.as_dict() for f in files),
         )
 
 
@@ -136,12 +145,18 @@ class DirectMessageSent:
     reply_to_id: int | None = None
     reply_author_id: int | None = None
     reply_preview: str | None = None
+    attachments: tuple[dict[str, Any], ...] = ()
 
     def channels(self) -> tuple[str, ...]:
         return (user_channel(self.sender_id), user_channel(self.recipient_id))
 
     @classmethod
-    def from_row(cls, d: DirectMessage, reply: ReplyPreview | None = None) -> DirectMessageSent:
+    def from_row(
+        cls,
+        d: DirectMessage,
+        reply: ReplyPreview | None = None,
+        files: Iterable[AttachedFile] = (),
+    ) -> DirectMessageSent:
         return cls(
             id=d.id,
             sender_id=fk(d, "sender"),
@@ -152,6 +167,7 @@ class DirectMessageSent:
             edited_at=utc(d.edited_at) if d.edited_at else None,
             deleted=d.deleted,
             **_reply(d.reply_to_id, reply),
+            attachments=tuple(f.as_dict() for f in files),
         )
 
 

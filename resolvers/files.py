@@ -8,8 +8,9 @@ Rules:
 - an upload stops at ``MAX_UPLOAD_BYTES`` and at what is left of the
   owner's ``USER_QUOTA_BYTES``, both with PAYLOAD_TOO_LARGE;
 - the owner and ADMINs list, download and delete a file; any authenticated
-  user downloads a file that an internal resource links; everyone else
-  gets NOT_FOUND, as for an id that does not exist;
+  user downloads a file that an internal resource links; whoever may read a
+  chat message carrying it downloads it (``resolvers.attachments``);
+  everyone else gets NOT_FOUND, as for an id that does not exist;
 - the client's filename and content type are metadata only, sanitized here.
 """
 
@@ -28,6 +29,7 @@ from core import runtime
 from core.errors import Forbidden, NotFound, PayloadTooLarge
 from core.storage import BlobMissing, SizeLimitExceeded, StorageFull
 from models import Resource, Role, StoredFile, User
+from resolvers import attachments
 from resolvers.pagination import CountedPage, keyset_page, offset_page
 from resolvers.users import require_user
 
@@ -174,7 +176,11 @@ def _owns(user: User, row: StoredFile) -> bool:
 
 
 async def _readable(user: User, row: StoredFile) -> bool:
-    return _owns(user, row) or await Resource.filter(file_id=row.id).exists()
+    return (
+        _owns(user, row)
+        or await Resource.filter(file_id=row.id).exists()
+        or await attachments.readable_through_messages(user, row.id)
+    )
 
 
 async def get_file(*, actor: User | None, file_id: int) -> StoredFile:

@@ -35,7 +35,7 @@ from tortoise.transactions import in_transaction
 from core import runtime
 from core.errors import Conflict, Forbidden, NotFound
 from models import DirectMessage, Message, MessageChange, Reaction, Role, Room, User
-from resolvers import chat, live, mentions, validation
+from resolvers import attachments, chat, live, mentions, validation
 from resolvers.change_events import (
     DELETED,
     EDITED,
@@ -260,6 +260,7 @@ async def delete(target: Target, *, actor: User | None) -> Message | DirectMessa
         await row.save(using_db=conn, update_fields=fields)
         key = {"dm_id": row.id} if target.is_dm else {"message_id": row.id}
         await Reaction.filter(**key).using_db(conn).delete()
+        await attachments.unlink(conn=conn, message_id=row.id, dm=target.is_dm)
         return True
 
     def event(seq: int) -> ChangeEvent:

@@ -17,7 +17,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from models import DirectMessage, Message, Room
-from resolvers import chat, reactions, replies
+from resolvers import attachments, chat, reactions, replies
+from resolvers.attachments import AttachedFile
 from resolvers.events import DirectMessageSent, MessagePosted
 from resolvers.pagination import Window
 from resolvers.reactions import ReactionCount
@@ -50,6 +51,8 @@ def _changed(event: MessagePosted | DirectMessageSent, body: dict[str, Any]) -> 
         }
     if isinstance(event, MessagePosted) and event.mentions:
         body["mentions"] = list(event.mentions)
+    if event.attachments:
+        body["attachments"] = [{**a, "url": f"/files/{a['id']}"} for a in event.attachments]
     return body
 
 
@@ -62,9 +65,11 @@ def with_reactions(body: dict[str, Any], counts: Sequence[ReactionCount]) -> dic
     return body
 
 
-def message_body(row: Message, reply: ReplyPreview | None = None) -> dict[str, Any]:
+def message_body(
+    row: Message, reply: ReplyPreview | None = None, files: Sequence[AttachedFile] = ()
+) -> dict[str, Any]:
     """A message as the contract shows it on every door (no ``type`` here)."""
-    event = MessagePosted.from_row(row, reply)
+    event = MessagePosted.from_row(row, reply, files)
     return _changed(
         event,
         {
@@ -79,8 +84,10 @@ def message_body(row: Message, reply: ReplyPreview | None = None) -> dict[str, A
     )
 
 
-def dm_body(row: DirectMessage, reply: ReplyPreview | None = None) -> dict[str, Any]:
-    event = DirectMessageSent.from_row(row, reply)
+def dm_body(
+    row: DirectMessage, reply: ReplyPreview | None = None, files: Sequence[AttachedFile] = ()
+) -> dict[str, Any]:
+    event = DirectMessageSent.from_row(row, reply, files)
     return _changed(
         event,
         {
@@ -100,10 +107,14 @@ async def bodies(rows: Sequence[Message | DirectMessage], viewer_id: int) -> lis
     dm = bool(rows) and isinstance(rows[0], DirectMessage)
     counts = await reactions.summaries(viewer_id=viewer_id, ids=[r.id for r in rows], dm=dm)
     reps = await replies.of_rows(rows)
+    files = await attachments.of_messages((r.id for r in rows), dm=dm)
     result = []
     for row in rows:
-        reply = reps.get(row.reply_to_id or 0)
-        body = dm_body(row, reply) if isinstance(row, DirectMessage) else message_body(row, reply)
+        reply, linked = reps.get(row.reply_to_id or 0), files[row.id]
+        if isinstance(row, DirectMessage):
+            body = dm_body(row, reply, linked)
+        else:
+            body = message_body(row, reply, linked)
         result.append(with_reactions(body, counts[row.id]))
     return result
 
@@ -156,6 +167,7 @@ async def post_message(request: Request) -> Response:
         content=required(body, "content"),
         client_id=body.get("client_id"),
         reply_to=body.get("reply_to"),
+        attachments=body.get("attachments"),
     )
     return JSONResponse(await body_of(row, actor.id), status_code=201)
 
@@ -177,6 +189,7 @@ async def post_direct_message(request: Request) -> Response:
         content=required(body, "content"),
         client_id=body.get("client_id"),
         reply_to=body.get("reply_to"),
+        attachments=body.get("attachments"),
     )
     return JSONResponse(await body_of(row, actor.id), status_code=201)
 

@@ -32,6 +32,7 @@ from resolvers.events import (
     user_channel,
 )
 from schema import loaders
+from schema.attachment_types import AttachedFileType, attachments_of
 from schema.context import Context, Info
 from schema.pagination import PageInfo, cursors, edges, page_info
 from schema.reaction_types import ReactionSummary, summaries_of
@@ -121,6 +122,10 @@ class Message:
     async def reactions(self, info: Info) -> list[ReactionSummary]:
         return await summaries_of(info, int(self.id), dm=False)
 
+    @strawberry.field(description="Files of the sender's; none once deleted.")
+    async def attachments(self, info: Info) -> list[AttachedFileType]:
+        return await attachments_of(info, int(self.id), dm=False)
+
     @strawberry.field(description="The message of the same room this one replies to.")
     async def reply_to(self, info: Info) -> ReplyTo | None:
         return await reply_of(info, self._reply_to_id, dm=False)
@@ -191,6 +196,10 @@ class DirectMessage:
     @strawberry.field(description="Each reaction with its count; none once deleted.")
     async def reactions(self, info: Info) -> list[ReactionSummary]:
         return await summaries_of(info, int(self.id), dm=True)
+
+    @strawberry.field(description="Files of the sender's; none once deleted.")
+    async def attachments(self, info: Info) -> list[AttachedFileType]:
+        return await attachments_of(info, int(self.id), dm=True)
 
     @strawberry.field(description="The message of the same conversation this one replies to.")
     async def reply_to(self, info: Info) -> ReplyTo | None:
@@ -340,6 +349,7 @@ class ChatMutations:
         content: str,
         client_id: str | None = None,
         reply_to: strawberry.ID | None = None,
+        attachments: list[strawberry.ID] | None = None,
     ) -> Message:
         row = await chat.send_message(
             actor=info.context.user,
@@ -347,6 +357,7 @@ class ChatMutations:
             content=content,
             client_id=client_id,
             reply_to=reply_to,
+            attachments=attachments,
         )
         _prime_rooms(info, [row.room])
         return Message.from_row(row)
@@ -359,6 +370,7 @@ class ChatMutations:
         content: str,
         client_id: str | None = None,
         reply_to: strawberry.ID | None = None,
+        attachments: list[strawberry.ID] | None = None,
     ) -> DirectMessage:
         row = await chat.send_direct_message(
             actor=info.context.user,
@@ -366,6 +378,7 @@ class ChatMutations:
             content=content,
             client_id=client_id,
             reply_to=reply_to,
+            attachments=attachments,
         )
         return DirectMessage.from_row(row)
 

@@ -23,6 +23,7 @@ TABLES = [
     "messages",
     "message_changes",
     "reactions",
+    "attachments",
     "direct_messages",
     "resources",
     "files",

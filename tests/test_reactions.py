@@ -29,6 +29,7 @@ query ($room: String!) {
       node {
         id author { id } reactions { reaction count viewerReacted }
         replyTo { id preview author { id } }
+        attachments { id filename url }
       }
     }
   }
@@ -239,7 +240,7 @@ async def test_dm_reactions(
     assert history[0]["reactions"] == [{"reaction": "❤️", "count": 1, "me": False}]
 
 
-async def test_history_with_reactions_and_replies_costs_a_constant_number_of_queries(
+async def test_history_with_reactions_replies_and_attachments_costs_a_constant_number_of_queries(
     service: Service,
     http: httpx.AsyncClient,
     graphql: GraphQL,
@@ -247,16 +248,26 @@ async def test_history_with_reactions_and_replies_costs_a_constant_number_of_que
     monkeypatch: pytest.MonkeyPatch,
     roomy: None,
 ) -> None:
-    """5 or 50 messages, each replying to the one before and with reactions by
-    several users: the same queries on GraphQL, REST and WS."""
+    """5 or 50 messages, each replying to the one before, with an attachment
+    and reactions by several users: the same queries on GraphQL, REST and WS."""
     people = [await make_account() for _ in range(4)]
+    files = []
+    for who in people:
+        response = await http.post(
+            "/files", files={"file": ("f.txt", b"file", "text/plain")}, headers=who.headers
+        )
+        files.append(response.json()["id"])
     for name, count in (("small", 5), ("large", 50)):
         await make_room(http, people[0], name)
         previous = None
         for n in range(count):
             response = await http.post(
                 f"/chat/rooms/{name}/messages",
-                json={"content": f"{name} {n}", "reply_to": previous},
+                json={
+                    "content": f"{name} {n}",
+                    "reply_to": previous,
+                    "attachments": [files[n % 4]],
+                },
                 headers=people[n % 4].headers,
             )
             message_id = previous = response.json()["id"]
@@ -283,6 +294,7 @@ async def test_history_with_reactions_and_replies_costs_a_constant_number_of_que
         rows = (await http.get(f"/chat/rooms/{name}/messages", headers=people[1].headers)).json()
         assert len(rows) == count
         assert rows[-1]["reply_to"]["id"] == rows[-2]["id"]
+        assert rows[-1]["attachments"][0]["id"] in files
         costs["rest", name] = counter.count
         async with chat_client(service.ws_url, people[1].token) as ws:
             counter.count = 0

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from models import DirectMessage, Message
-from resolvers import reactions, replies
+from resolvers import attachments, reactions, replies
 from resolvers.change_events import (
     MessageDeleted,
     MessageEdited,
@@ -144,13 +144,14 @@ async def history_items(
     dm = bool(rows) and isinstance(rows[0], DirectMessage)
     counts = await reactions.summaries(viewer_id=viewer_id, ids=ids, dm=dm)
     reps = await replies.of_rows(rows)
+    files = await attachments.of_messages(ids, dm=dm)
     items = []
     for row in rows:
         reply = reps.get(row.reply_to_id or 0)
         if isinstance(row, DirectMessage):
-            frame = dm_frame(DirectMessageSent.from_row(row, reply))
+            frame = dm_frame(DirectMessageSent.from_row(row, reply, files[row.id]))
         else:
-            frame = message_frame(MessagePosted.from_row(row, reply))
+            frame = message_frame(MessagePosted.from_row(row, reply, files[row.id]))
         items.append(with_reactions(without_type(frame), counts[row.id]))
     return items
 

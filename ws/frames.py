@@ -71,6 +71,7 @@ class SendMessage:
     content: str
     client_id: str | None = None
     reply_to: int | None = None
+    attachments: list[Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,7 @@ class SendDm:
     content: str
     client_id: str | None = None
     reply_to: int | None = None
+    attachments: list[Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +196,15 @@ class _Fields:
             raise self.fail(field, f"{field} must be an integer.")
         return value
 
+    def id_list(self, field: str) -> list[Any] | None:
+        """A list (its items are checked by the resolvers), or None."""
+        value = self.frame.get(field)
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            raise self.fail(field, f"{field} must be a list of ids.")
+        return value
+
     def user_id(self, field: str) -> int:
         """A user id: a JSON integer, or a string of digits (a GraphQL ``ID``)."""
         value = self.frame.get(field)
@@ -227,6 +238,7 @@ def _message(f: _Fields) -> SendMessage:
         content=f.required_string("content"),
         client_id=f.string("client_id", required=False),
         reply_to=f.integer("reply_to"),
+        attachments=f.id_list("attachments"),
     )
 
 
@@ -237,6 +249,7 @@ def _dm(f: _Fields) -> SendDm:
         content=f.required_string("content"),
         client_id=f.string("client_id", required=False),
         reply_to=f.integer("reply_to"),
+        attachments=f.id_list("attachments"),
     )
 
 
@@ -381,6 +394,8 @@ def _changed(event: MessagePosted | DirectMessageSent, frame: dict[str, Any]) ->
         frame["reply_to"] = reply_to(event)
     if isinstance(event, MessagePosted) and event.mentions:
         frame["mentions"] = list(event.mentions)
+    if event.attachments:
+        frame["attachments"] = [{**a, "url": f"/files/{a['id']}"} for a in event.attachments]
     return frame
 
 

@@ -106,6 +106,7 @@ class Handlers:
             content=frame.content,
             client_id=frame.client_id,
             reply_to=frame.reply_to,
+            attachments=frame.attachments,
         )
         if frame.ref is not None:
             await client.reply(_ack(frame.ref, message.id, message.created_at))
@@ -117,6 +118,7 @@ class Handlers:
             content=frame.content,
             client_id=frame.client_id,
             reply_to=frame.reply_to,
+            attachments=frame.attachments,
         )
         if frame.ref is not None:
             await client.reply(_ack(frame.ref, dm.id, dm.created_at))

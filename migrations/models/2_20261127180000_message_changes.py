@@ -6,7 +6,8 @@
 ``message_changes`` is each conversation's change log: a change's ``seq``
 comes from the id sequence of its conversation's messages, so a live
 channel orders messages and changes together (``resolvers.message_changes``).
-``reactions`` holds one row per user, reaction and message.
+``reactions`` holds one row per user, reaction and message; ``attachments``
+links a message to its sender's files (cascading with the file).
 
 Both dialects in one file, as the initial migration. Numbered after
 ``1_..._unique_name_keys`` (branch datasec); it does not depend on it.
@@ -17,6 +18,9 @@ from tortoise import BaseDBAsyncClient
 RUN_IN_TRANSACTION = True
 
 COMMON = """
+CREATE INDEX IF NOT EXISTS "attachments_message" ON "attachments" ("message_id", "position");
+CREATE INDEX IF NOT EXISTS "attachments_dm" ON "attachments" ("dm_id", "position");
+CREATE INDEX IF NOT EXISTS "attachments_file" ON "attachments" ("file_id");
 CREATE INDEX IF NOT EXISTS "changes_room_seq" ON "message_changes" ("room_id", "seq");
 CREATE INDEX IF NOT EXISTS "changes_low_seq" ON "message_changes" ("user_low", "seq");
 CREATE INDEX IF NOT EXISTS "changes_high_seq" ON "message_changes" ("user_high", "seq");
@@ -41,6 +45,13 @@ CREATE TABLE IF NOT EXISTS "message_changes" (
     "actor_id" INT NOT NULL,
     "reaction" VARCHAR(64),
     "created_at" TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS "attachments" (
+    "id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    "message_id" INT,
+    "dm_id" INT,
+    "position" INT NOT NULL,
+    "file_id" INT NOT NULL REFERENCES "files" ("id") ON DELETE CASCADE
 );
 CREATE TABLE IF NOT EXISTS "reactions" (
     "id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
@@ -74,6 +85,13 @@ CREATE TABLE IF NOT EXISTS "message_changes" (
     "reaction" VARCHAR(64),
     "created_at" TIMESTAMPTZ NOT NULL
 );
+CREATE TABLE IF NOT EXISTS "attachments" (
+    "id" SERIAL NOT NULL PRIMARY KEY,
+    "message_id" INT,
+    "dm_id" INT,
+    "position" INT NOT NULL,
+    "file_id" INT NOT NULL REFERENCES "files" ("id") ON DELETE CASCADE
+);
 CREATE TABLE IF NOT EXISTS "reactions" (
     "id" SERIAL NOT NULL PRIMARY KEY,
     "message_id" INT,
@@ -94,6 +112,7 @@ async def upgrade(db: BaseDBAsyncClient) -> str:
 async def downgrade(db: BaseDBAsyncClient) -> str:
     return """
         DROP TABLE IF EXISTS "reactions";
+        DROP TABLE IF EXISTS "attachments";
         DROP TABLE IF EXISTS "message_changes";
         ALTER TABLE "messages" DROP COLUMN "edited_at";
         ALTER TABLE "messages" DROP COLUMN "reply_to_id";

@@ -22,7 +22,7 @@ from tortoise.expressions import Q
 from tortoise.functions import Max
 
 from models import DirectMessage, Message, MessageChange, Room
-from resolvers import replies
+from resolvers import attachments, replies
 from resolvers.change_events import MENTIONED, MessageMentioned, from_change
 from resolvers.events import DirectMessageSent, Event, MessagePosted
 
@@ -71,8 +71,9 @@ async def _room_after(room_id: int, after: int, limit: int) -> list[Event]:
     for row in known.values():
         row.room = room
     reps = await replies.of_rows(rows)
+    files = await attachments.of_messages(r.id for r in rows)
     posts: list[Event] = [
-        MessagePosted.from_row(row, reps.get(row.reply_to_id or 0)) for row in rows
+        MessagePosted.from_row(row, reps.get(row.reply_to_id or 0), files[row.id]) for row in rows
     ]
     edits: list[Event] = [from_change(c, known.get(c.message_id)) for c in changes]
     return _merge(posts, edits, limit)
@@ -94,8 +95,10 @@ async def _user_after(user_id: int, after: int, limit: int) -> list[Event]:
         known.update({d.id: d for d in await DirectMessage.filter(id__in=missing)})
     mentioned = await _mentioning({c.message_id for c in changes if c.kind == MENTIONED})
     reps = await replies.of_rows(rows)
+    files = await attachments.of_messages((r.id for r in rows), dm=True)
     posts: list[Event] = [
-        DirectMessageSent.from_row(row, reps.get(row.reply_to_id or 0)) for row in rows
+        DirectMessageSent.from_row(row, reps.get(row.reply_to_id or 0), files[row.id])
+        for row in rows
     ]
     edits: list[Event] = [
         MessageMentioned.from_row(c.seq, user_id, mentioned.get(c.message_id))
