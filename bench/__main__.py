@@ -132,6 +132,33 @@ async def bench_ws(options: Options) -> list[Line]:
     return await ws_lines(options.sqlite_url, options.workdir, config, emails)
 
 
+async def bench_graphql_ws(options: Options) -> list[Line]:
+    from bench.common import start_comptoir
+    from bench.gql_bench import graphql_lines
+    from bench.ws_bench import WS_BENCH_ENV, WsConfig, login_all
+
+    config = WsConfig()
+    if options.quick:
+        config = WsConfig(burst=50, paced=30, rate=10, gql_clients=200, rounds=1)
+    emails = [f"user{i}@bench.test" for i in range(USERS)]
+    server = await start_comptoir("comptoir-gql", options.sqlite_url, options.workdir, WS_BENCH_ENV)
+    try:
+        tokens = await login_all(server.http_url, emails)
+        return await graphql_lines(
+            server,
+            tokens,
+            clients=config.gql_clients,
+            processes=config.processes,
+            burst=config.burst,
+            paced=config.paced,
+            rate=config.rate,
+            rounds=config.rounds,
+            workdir=options.workdir,
+        )
+    finally:
+        server.proc.stop()
+
+
 async def bench_logins(options: Options) -> list[Line]:
     from bench.login_bench import LoginConfig, login_line
 
@@ -172,6 +199,7 @@ BENCHES: dict[str, Callable[[Options], Awaitable[list[Line]]]] = {
     "history": bench_history,
     "logins": bench_logins,
     "ws": bench_ws,
+    "graphql-ws": bench_graphql_ws,
     "load": bench_load,
 }
 

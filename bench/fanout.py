@@ -49,6 +49,14 @@ class FanoutResult:
         return dict(self.__dict__)
 
 
+class Probe:
+    """Runs beside a fan-out (burst and paced phases): see ``bench.gql_bench``."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class Sender:
     """Sends one message; subclasses pick the door."""
 
@@ -207,6 +215,8 @@ async def run_fanout(
     workdir: Path,
     room: str = "general",
     label: str = "",
+    selection: str | None = None,
+    probe: Probe | None = None,
 ) -> FanoutResult:
     phases = [1, burst, paced]
     per = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
@@ -226,6 +236,8 @@ async def run_fanout(
             "phases": phases,
             "within": 240,
         }
+        if selection is not None:
+            spec["selection"] = selection
         workers.append(await _spawn(spec, workdir / f"clients-{label}-{index}.json"))
     try:
         t0 = time.monotonic()
@@ -237,6 +249,8 @@ async def run_fanout(
         try:
             await sender.send(content(0))
             await _await_line(workers, "PHASE 0", 30)
+            if probe is not None:
+                await probe.start()
             burst_start = time.monotonic()
             for seq in range(1, 1 + burst):
                 await sender.send(content(seq))
@@ -250,6 +264,8 @@ async def run_fanout(
                 await sender.send(content(1 + burst + i))
             await _await_line(workers, "PHASE 2", 60)
         finally:
+            if probe is not None:
+                await probe.stop()
             await sender.close()
         results = await _results(workers, 60)
     except BaseException:

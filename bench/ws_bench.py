@@ -1,5 +1,6 @@
 """WebSocket lines: fan-out to 1,000 chat clients, idle memory per connection,
-GraphQL subscription fan-out; each beside the bare ``websockets`` server."""
+each beside the bare ``websockets`` server (GraphQL subscriptions:
+``bench.gql_bench``)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,7 @@ from pathlib import Path
 from statistics import median
 
 from bench.common import PASSWORD, HttpClient, Server, log, start_comptoir
-from bench.fanout import (
-    ChatWsSender,
-    FanoutResult,
-    RestSender,
-    baseline_fanout,
-    run_fanout,
-)
+from bench.fanout import ChatWsSender, FanoutResult, baseline_fanout, run_fanout
 from bench.report import Line
 from bench.ws_clients import open_receiver
 
@@ -25,6 +20,7 @@ WS_BENCH_ENV = {
     "WS_MAX_CONNECTIONS_PER_USER": "1000",
     "MESSAGES_PER_WINDOW": "1000000",
     "WS_FRAME_RATE": "1000000",
+    "GRAPHQL_WS_MAX_CONNECTIONS_PER_USER": "1000",
 }
 
 
@@ -35,7 +31,7 @@ class WsConfig:
     burst: int = 100
     paced: int = 100
     rate: float = 10.0
-    gql_clients: int = 200
+    gql_clients: int = 1000
     rounds: int = 3
 
 
@@ -177,53 +173,6 @@ async def ws_lines(
         else:
             log(f"  skipped: {why}")
 
-        log(f"GraphQL subscriptions: bare websockets, {config.gql_clients} clients")
-        base_small = await baseline_fanout(
-            clients=config.gql_clients,
-            processes=1,
-            burst=config.burst,
-            paced=config.paced,
-            rate=config.rate,
-            workdir=workdir,
-        )
-        log(f"GraphQL subscriptions: Comptoir, {config.gql_clients} subscribers")
-        gql_url = server.http_url.replace("http://", "ws://") + "/graphql"
-        gql = await run_fanout(
-            url=gql_url,
-            protocol="graphql",
-            tokens=receiver_tokens,
-            clients=config.gql_clients,
-            processes=1,
-            sender=RestSender(server.http_url, sender_token, "general"),
-            server_pid=server.proc.pid,
-            burst=config.burst,
-            paced=config.paced,
-            rate=config.rate,
-            workdir=workdir,
-            label="graphql",
-        )
-        log(f"  {gql.throughput:,.0f} deliv/s, p99 {gql.p99:.1f} ms")
-        notes = {"comptoir": gql.summary(), "baseline": base_small.summary()}
-        complete = gql.delivered == gql.expected and gql.duplicates == 0
-        lines += [
-            Line(
-                f"GraphQL subscription fan-out, {gql.clients} subscribers",
-                "deliv/s",
-                gql.throughput,
-                base_small.throughput,
-                "bare websockets",
-                extra_check="all delivered once",
-                extra_ok=complete,
-                notes=notes,
-            ),
-            Line(
-                f"GraphQL subscription p99 at {gql.rate:g} msg/s",
-                "ms",
-                gql.p99,
-                base_small.p99,
-                "bare websockets",
-            ),
-        ]
     finally:
         server.proc.stop()
     return lines

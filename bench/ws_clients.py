@@ -24,7 +24,8 @@ from typing import Any
 from bench.wsproto import Connection, open_connection
 
 PATTERN = re.compile(rb"s=(\d+) t=(\d+\.\d+)")
-SUBSCRIPTION = 'subscription { roomMessages(room: "%s") { id content } }'
+SUBSCRIPTION = 'subscription { roomMessages(room: "%s") { %s } }'
+SELECTION = "id content"
 CONNECT_PARALLEL = 50
 
 
@@ -50,15 +51,17 @@ async def expect(conn: Connection, kind: str) -> dict[str, Any]:
                 raise RuntimeError(f"server said {message}")
 
 
-async def open_receiver(url: str, protocol: str, token: str | None, room: str) -> Connection:
-    """One receiver, connected and listening to ``room``."""
+async def open_receiver(
+    url: str, protocol: str, token: str | None, room: str, selection: str = SELECTION
+) -> Connection:
+    """One receiver, connected and listening to ``room`` (GraphQL: selecting ``selection``)."""
     headers = {"Authorization": f"Bearer {token}"} if token and protocol != "graphql" else None
     if protocol == "graphql":
         conn = await open_connection(url, subprotocol="graphql-transport-ws")
         init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
         conn.send_text(json.dumps(init))
         await expect(conn, "connection_ack")
-        query = {"query": SUBSCRIPTION % room}
+        query = {"query": SUBSCRIPTION % (room, selection)}
         conn.send_text(json.dumps({"type": "subscribe", "id": "1", "payload": query}))
     else:
         conn = await open_connection(url, headers=headers)
@@ -94,7 +97,11 @@ class Clients:
         token = tokens[index % len(tokens)] if tokens else None
         async with gate:
             return await open_receiver(
-                self.spec["url"], self.spec["protocol"], token, self.spec["room"]
+                self.spec["url"],
+                self.spec["protocol"],
+                token,
+                self.spec["room"],
+                self.spec.get("selection", SELECTION),
             )
 
     def listen(self, conn: Connection) -> None:

@@ -24,6 +24,7 @@ from core.settings import Settings
 from resolvers import live
 from rest_compat.http import EXCEPTION_HANDLERS
 from schema import build_schema
+from schema.live_transport import KeepRawSend
 from schema.view import GraphQLView
 from ws.server import ChatServer
 
@@ -46,9 +47,11 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
             await live.start()
             await chat.start()
             log.info("chat WebSocket server on ws://%s:%d", settings.host, chat.port)
+            graphql.live_sockets.start()
             try:
                 yield
             finally:
+                await graphql.live_sockets.close()
                 await chat.close()
         finally:
             await live.stop()
@@ -62,6 +65,7 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
 
     routes.append(WebSocketRoute("/graphql", graphql))
     middleware = [
+        Middleware(KeepRawSend),
         Middleware(SecurityHeaders),
         Middleware(
             CORSMiddleware,
@@ -85,5 +89,6 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
         lifespan=lifespan,
     )
     app.state.chat = chat
+    app.state.graphql = graphql
     app.state.settings = settings
     return app

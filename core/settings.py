@@ -132,6 +132,10 @@ class Settings:
     graphql_max_cost: int = 10000
     graphql_max_directives: int = 50
     graphql_max_fields: int = 500
+    graphql_ws_max_connections_per_user: int = 20
+    graphql_ws_max_connections: int = 10000
+    graphql_ws_max_subscriptions: int = 50
+    graphql_ws_max_queue_bytes: int = 1024 * 1024
     introspection: bool = True
     graphiql: bool = True
     ws_max_connections_per_user: int = 20
@@ -217,6 +221,18 @@ class Settings:
             graphql_max_cost=_int(env, "GRAPHQL_MAX_COST", 10000, low=1, high=10**9),
             graphql_max_directives=_int(env, "GRAPHQL_MAX_DIRECTIVES", 50, low=0, high=10000),
             graphql_max_fields=_int(env, "GRAPHQL_MAX_FIELDS", 500, low=1, high=10**6),
+            graphql_ws_max_connections_per_user=_int(
+                env, "GRAPHQL_WS_MAX_CONNECTIONS_PER_USER", 20, low=1, high=10**6
+            ),
+            graphql_ws_max_connections=_int(
+                env, "GRAPHQL_WS_MAX_CONNECTIONS", 10000, low=1, high=10**7
+            ),
+            graphql_ws_max_subscriptions=_int(
+                env, "GRAPHQL_WS_MAX_SUBSCRIPTIONS", 50, low=1, high=10000
+            ),
+            graphql_ws_max_queue_bytes=_int(
+                env, "GRAPHQL_WS_MAX_QUEUE_BYTES", 1024 * 1024, low=1024, high=2**31
+            ),
             introspection=_bool(env, "GRAPHQL_INTROSPECTION", demo),
             graphiql=_bool(env, "GRAPHIQL", demo),
             ws_max_connections_per_user=_int(

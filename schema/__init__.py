@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 from core.settings import Settings
 from schema.chat import ChatMutations, ChatQueries, ChatSubscriptions
 from schema.errors import ErrorCodes, log_unexpected
+from schema.fanout import FanoutExecutor
 from schema.files import FileMutations, FileQueries
 from schema.limits import Limits, QueryLimits
 from schema.mentions import MentionSubscriptions
@@ -80,4 +81,5 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=settings.production),
+        execution_context_class=FanoutExecutor,
     )

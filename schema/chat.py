@@ -14,7 +14,7 @@ as a GraphQL type. They end when the connection's session does
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncIterator
 from datetime import datetime
 
 import strawberry
@@ -34,10 +34,11 @@ from resolvers.events import (
 from schema import loaders
 from schema.attachment_types import AttachedFileType, attachments_of
 from schema.context import Context, Info
+from schema.fanout import VIEWER_DEPENDENT, LiveSource
 from schema.pagination import PageInfo, cursors, edges, page_info
 from schema.reaction_types import ReactionSummary, summaries_of
 from schema.reply_types import ReplyTo, reply_of
-from schema.subscriptions import graphql_error, live_claims, live_stream
+from schema.subscriptions import graphql_error, live_claims
 from schema.users import User
 
 
@@ -66,7 +67,9 @@ class Room:
         row = await loaders.users_by_id(info.context).load(self._created_by_id)
         return User.from_row(row) if row else None
 
-    @strawberry.field(description="Visible to members only: empty for anyone else.")
+    @strawberry.field(
+        description="Visible to members only: empty for anyone else.", metadata=VIEWER_DEPENDENT
+    )
     async def members(self, info: Info) -> list[User]:
         rows = await loaders.room_members(info.context).load(self._row_id)
         return [User.from_row(r) for r in rows]
@@ -401,14 +404,14 @@ class ChatSubscriptions:
     )
     async def room_messages(
         self, info: Info, room: str, after: strawberry.ID | None = None
-    ) -> AsyncGenerator[Message, None]:
+    ) -> AsyncIterator[Message]:
         claims = live_claims(info.context)
         try:
             found = await chat.resolve_room(actor=info.context.user, room=room)
             after_id = None if after is None else chat.check_after(after)
         except ComptoirError as error:
             raise graphql_error(error) from None
-        return live_stream(claims, room_channel(found.id), after_id, _message_of)
+        return LiveSource(claims, room_channel(found.id), after_id, _message_of)
 
     @strawberry.subscription(
         description="Every new DM to or from the caller; with `after`, the stored ones "
@@ -416,7 +419,7 @@ class ChatSubscriptions:
     )
     async def direct_messages(
         self, info: Info, after: strawberry.ID | None = None
-    ) -> AsyncGenerator[DirectMessage, None]:
+    ) -> AsyncIterator[DirectMessage]:
         claims = live_claims(info.context)
         user = info.context.user
         assert user is not None
@@ -424,4 +427,4 @@ class ChatSubscriptions:
             after_id = None if after is None else chat.check_after(after)
         except ComptoirError as error:
             raise graphql_error(error) from None
-        return live_stream(claims, user_channel(user.id), after_id, _dm_of)
+        return LiveSource(claims, user_channel(user.id), after_id, _dm_of)

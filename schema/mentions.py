@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncIterator
 
 import strawberry
 
@@ -13,7 +13,8 @@ from resolvers.events import Event, user_channel
 from schema import loaders
 from schema.chat import Room
 from schema.context import Info
-from schema.subscriptions import graphql_error, live_claims, live_stream
+from schema.fanout import LiveSource
+from schema.subscriptions import graphql_error, live_claims
 from schema.users import User
 
 
@@ -59,7 +60,7 @@ class MentionSubscriptions:
     )
     async def mentions(
         self, info: Info, after: strawberry.ID | None = None
-    ) -> AsyncGenerator[Mention, None]:
+    ) -> AsyncIterator[Mention]:
         claims = live_claims(info.context)
         user = info.context.user
         assert user is not None
@@ -67,4 +68,4 @@ class MentionSubscriptions:
             after_id = None if after is None else chat.check_after(after)
         except ComptoirError as error:
             raise graphql_error(error) from None
-        return live_stream(claims, user_channel(user.id), after_id, Mention.from_event)
+        return LiveSource(claims, user_channel(user.id), after_id, Mention.from_event)

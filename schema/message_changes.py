@@ -9,7 +9,7 @@ works too, for both subscriptions).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from enum import Enum
 
@@ -22,7 +22,8 @@ from resolvers.events import Event, room_channel, user_channel
 from schema import loaders
 from schema.chat import DirectMessage, Message, Room, _prime_rooms
 from schema.context import Info
-from schema.subscriptions import graphql_error, live_claims, live_stream
+from schema.fanout import LiveSource
+from schema.subscriptions import graphql_error, live_claims
 from schema.users import User
 
 
@@ -136,14 +137,14 @@ class MessageChangeSubscriptions:
     )
     async def room_message_changes(
         self, info: Info, room: str, after: strawberry.ID | None = None
-    ) -> AsyncGenerator[MessageChange, None]:
+    ) -> AsyncIterator[MessageChange]:
         claims = live_claims(info.context)
         try:
             found = await chat.resolve_room(actor=info.context.user, room=room)
             after_id = None if after is None else chat.check_after(after)
         except ComptoirError as error:
             raise graphql_error(error) from None
-        return live_stream(claims, room_channel(found.id), after_id, MessageChange.from_event)
+        return LiveSource(claims, room_channel(found.id), after_id, MessageChange.from_event)
 
     @strawberry.subscription(
         description="Edits, deletions and reactions of the caller's direct messages; `after` "
@@ -151,7 +152,7 @@ class MessageChangeSubscriptions:
     )
     async def direct_message_changes(
         self, info: Info, after: strawberry.ID | None = None
-    ) -> AsyncGenerator[MessageChange, None]:
+    ) -> AsyncIterator[MessageChange]:
         claims = live_claims(info.context)
         user = info.context.user
         assert user is not None
@@ -159,4 +160,4 @@ class MessageChangeSubscriptions:
             after_id = None if after is None else chat.check_after(after)
         except ComptoirError as error:
             raise graphql_error(error) from None
-        return live_stream(claims, user_channel(user.id), after_id, MessageChange.from_event)
+        return LiveSource(claims, user_channel(user.id), after_id, MessageChange.from_event)

@@ -18,6 +18,7 @@ from resolvers import reactions
 from resolvers.reactions import REACTION_RULE, ReactionCount
 from schema import loaders
 from schema.context import Context, Info
+from schema.fanout import VIEWER_DEPENDENT
 from schema.users import User
 
 
@@ -26,7 +27,8 @@ class ReactionSummary:
     reaction: str
     count: int
     viewer_reacted: bool = strawberry.field(
-        description="Whether the caller is among those who reacted (depends on the viewer)."
+        description="Whether the caller is among those who reacted (depends on the viewer).",
+        metadata=VIEWER_DEPENDENT,
     )
 
     @classmethod

@@ -11,6 +11,7 @@ from models import User as UserRow
 from resolvers import auth
 from resolvers.auth import TokenPair
 from schema.context import Info
+from schema.fanout import VIEWER_DEPENDENT
 
 Role = strawberry.enum(RoleEnum, name="Role")
 
@@ -24,7 +25,8 @@ class User:
     _email: strawberry.Private[str]
 
     @strawberry.field(
-        description="The address, shown to the user themself and to ADMINs; empty for others."
+        description="The address, shown to the user themself and to ADMINs; empty for others.",
+        metadata=VIEWER_DEPENDENT,
     )
     def email(self, info: Info) -> str:
         viewer = info.context.user

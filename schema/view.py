@@ -46,6 +46,7 @@ from core.settings import Settings
 from resolvers import auth
 from schema.context import Context
 from schema.files import UploadRequestAdapter
+from schema.live_transport import LiveSockets, LiveTransportHandler
 
 log = logging.getLogger("comptoir.graphql")
 
@@ -151,6 +152,7 @@ class CheckedWebSocketAdapter(ASGIWebSocketAdapter):
 class GraphQLView(GraphQL[Context, None]):
     request_adapter_class = UploadRequestAdapter
     websocket_adapter_class = CheckedWebSocketAdapter
+    graphql_transport_ws_handler_class = LiveTransportHandler
 
     def __init__(self, schema: BaseSchema, settings: Settings) -> None:
         super().__init__(
@@ -159,10 +161,11 @@ class GraphQLView(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             connection_init_wait_timeout=timedelta(seconds=10),
             multipart_uploads_enabled=True,
-            max_subscriptions_per_connection=50,
+            max_subscriptions_per_connection=settings.graphql_ws_max_subscriptions,
             allowed_origins=settings.cors_origins,
         )
         self.max_batch = settings.graphql_max_batch
+        self.live_sockets = LiveSockets(settings)
         self.trusted_proxies = settings.trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

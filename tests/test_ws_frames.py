@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.leases import ConnectionCaps, Refusal
 from ws import frames
 from ws.frames import FrameError, parse
-from ws.limits import ConnectionCaps, Refusal, TokenBucket
+from ws.limits import TokenBucket
 
 
 def frame(**fields: Any) -> str:

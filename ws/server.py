@@ -9,7 +9,7 @@ WebSocket is opened:
 - 401 without a valid, unexpired access token (``Authorization: Bearer``
   or ``?token=``), with nothing else said;
 - 429 when the user holds ``WS_MAX_CONNECTIONS_PER_USER`` connections
-  (on this process; on all of them with Redis, see :mod:`ws.leases`).
+  (on this process; on all of them with Redis, see :mod:`core.leases`).
 
 Then one coroutine per connection reads frames (:mod:`ws.frames`) and
 hands them to :mod:`ws.handlers`. Close codes: 1001 on shutdown, 1003
@@ -39,6 +39,7 @@ from core.errors import (
     ServiceUnavailable,
     Unauthenticated,
 )
+from core.leases import ConnectionCaps, Refusal, SharedUserCaps
 from core.security import AccessClaims
 from core.settings import Settings
 from models import User
@@ -47,8 +48,7 @@ from resolvers.events import user_channel
 from ws import frames
 from ws.client import Client, ClientGone
 from ws.handlers import Handlers, ready_frame
-from ws.leases import SharedUserCaps
-from ws.limits import ConnectionCaps, Refusal, TokenBucket
+from ws.limits import TokenBucket
 
 log = logging.getLogger("comptoir.ws")
 

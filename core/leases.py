@@ -1,14 +1,21 @@
-"""The per-user connection cap shared by every process, through Redis.
+"""Connection caps of the real-time doors: per user (across processes) and in total.
+
+:class:`ConnectionCaps` counts the connections of this process, per user
+and in total. With Redis, :class:`SharedUserCaps` makes the per-user cap
+hold across every process, and :class:`UserConnections` combines both, as
+both real-time doors (the chat server in ``ws/``, GraphQL over WebSocket in
+``schema/``) use them; each door has its own ``scope`` of leases and its own
+settings.
 
 Each open connection holds a *lease*: a member of the sorted set
-``{prefix}:ws:user:{id}`` whose score is its expiry on the Redis clock.
+``{prefix}:{scope}:user:{id}`` whose score is its expiry on the Redis clock.
 Opening checks and takes a lease in one Lua script (atomic across
 processes); closing removes it; each process renews its leases every third
 of their life, so a process that dies leaves nothing behind for longer
 than one lease (``LEASE_SECONDS``).
 
-The total cap (``WS_MAX_CONNECTIONS``) stays per process: it bounds the
-memory and file descriptors of one process.
+The total cap stays per process: it bounds the memory and file
+descriptors of one process.
 """
 
 from __future__ import annotations
@@ -16,11 +23,59 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
+from enum import Enum
 from typing import Any
 
 from redis.asyncio import Redis
 
-log = logging.getLogger("comptoir.ws")
+log = logging.getLogger("comptoir.leases")
+
+
+class Refusal(Enum):
+    """Why a connection is refused for capacity."""
+
+    USER = "user"  # this user has too many connections
+    TOTAL = "total"  # the process has too many connections
+
+
+class ConnectionCaps:
+    """Counts open (and opening) connections of this process, per user and in total."""
+
+    def __init__(self, *, per_user: int, total: int) -> None:
+        self.per_user = per_user
+        self.total = total
+        self._by_user: Counter[int] = Counter()
+        self._count = 0
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    def of_user(self, user_id: int) -> int:
+        return self._by_user[user_id]
+
+    def full(self) -> bool:
+        return self._count >= self.total
+
+    def acquire(self, user_id: int) -> Refusal | None:
+        """Take a slot for ``user_id``, or say why not (nothing is taken then)."""
+        if self._count >= self.total:
+            return Refusal.TOTAL
+        if self._by_user[user_id] >= self.per_user:
+            return Refusal.USER
+        self._by_user[user_id] += 1
+        self._count += 1
+        return None
+
+    def release(self, user_id: int) -> None:
+        if self._by_user[user_id] <= 0:
+            return
+        self._by_user[user_id] -= 1
+        if not self._by_user[user_id]:
+            del self._by_user[user_id]
+        self._count -= 1
+
 
 LEASE_SECONDS = 30
 
@@ -50,11 +105,17 @@ return 0
 
 class SharedUserCaps:
     def __init__(
-        self, url: str, *, prefix: str, per_user: int, lease_seconds: float = LEASE_SECONDS
+        self,
+        url: str,
+        *,
+        prefix: str,
+        per_user: int,
+        scope: str = "ws",
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         self.per_user = per_user
         self._redis: Redis = Redis.from_url(url)
-        self._prefix = f"{prefix}:ws:user:"
+        self._prefix = f"{prefix}:{scope}:user:"
         self._lease_ms = int(lease_seconds * 1000)
         self._acquire: Any = self._redis.register_script(_ACQUIRE)
         self._renew: Any = self._redis.register_script(_RENEW)
@@ -129,3 +190,40 @@ class SharedUserCaps:
         if self._releases:
             await asyncio.wait(self._releases, timeout=2)
         await self._redis.aclose()
+
+
+class UserConnections:
+    """This process's caps, plus the shared per-user cap when the broker is Redis."""
+
+    def __init__(
+        self, *, per_user: int, total: int, broadcast_url: str, prefix: str, scope: str
+    ) -> None:
+        self.caps = ConnectionCaps(per_user=per_user, total=total)
+        self._shared: SharedUserCaps | None = None
+        if broadcast_url.startswith(("redis://", "rediss://")):
+            self._shared = SharedUserCaps(
+                broadcast_url, prefix=prefix, per_user=per_user, scope=scope
+            )
+
+    def start(self) -> None:
+        if self._shared is not None:
+            self._shared.start()
+
+    async def acquire(self, user_id: int, lease: str) -> Refusal | None:
+        """Take a slot (and a shared lease); ``release(user_id, lease)`` gives both back."""
+        refusal = self.caps.acquire(user_id)
+        if refusal is None and self._shared is not None:
+            if not await self._shared.acquire(user_id, lease):
+                self.caps.release(user_id)
+                refusal = Refusal.USER
+        return refusal
+
+    def release(self, user_id: int, lease: str) -> None:
+        self.caps.release(user_id)
+        if self._shared is not None:
+            self._shared.release(lease)
+
+    async def close(self) -> None:
+        if self._shared is not None:
+            await self._shared.close()
+            self._shared = None

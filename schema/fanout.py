@@ -1,0 +1,392 @@
+"""GraphQL subscriptions at WebSocket speed: one execution per group per event.
+
+graphql-core runs a subscription's selection once per event *per
+subscriber*. Here the subscribers of a live feed are grouped (the idea of
+Apollo Router's subscription deduplication and of Hasura's multiplexed
+subscriptions) by:
+
+- the channel they listen to,
+- the operation (document and operation name) and its coerced variables,
+- their *viewer class*: nothing when the selection reaches no field whose
+  value depends on the viewer, else the viewer's user id. A field depends on
+  the viewer when it is declared with ``metadata=VIEWER_DEPENDENT`` next to
+  its visibility rule (``User.email``, ``Room.members``), so two viewers
+  who could see different data are never in one group.
+
+A subscription resolver returns a :class:`LiveSource`. Served by the
+graphql-transport-ws handler of :mod:`schema.live_transport`, the source
+never yields: its subscriber is a :class:`resolvers.live.Listener` whose
+``deliver`` appends ``(event, subscriber)`` to its group's queue. The
+group's worker takes the run of queue entries that share one event,
+executes the selection once, on a fresh per-event executor and context
+(fresh DataLoaders: ``author { displayName }`` costs one query per group,
+not one per subscriber), serializes the ``next`` message once, and writes
+the same text to every subscriber with only the operation id differing. It
+yields to the event loop every :data:`WRITE_CHUNK` writes, so a fan-out
+never starves the process.
+
+graphql-core 3.3.2's per-event executors are shallow copies that share one
+field cache (``_relevant_sub_fields``), which grows by about 2 KiB per event
+for the life of a subscription. Each execution here gets a cache of its own,
+dropped with the executor: memory does not grow with the number of events.
+
+Outside that handler (any other caller of ``Schema.subscribe``), a
+:class:`LiveSource` is the plain per-subscriber stream of
+:func:`schema.subscriptions.live_stream`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+from collections.abc import AsyncGenerator, Callable
+from contextvars import ContextVar
+from typing import Any, Generic, Protocol, TypeVar
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLObjectType,
+    InlineFragmentNode,
+    SelectionSetNode,
+    get_named_type,
+    is_object_type,
+    print_ast,
+)
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+from core import runtime
+from core.errors import ComptoirError, Unauthenticated
+from core.security import AccessClaims
+from resolvers import live
+from resolvers.events import Event
+from schema.context import Context
+from schema.errors import client_error, log_unexpected
+from schema.subscriptions import SESSION_ENDED, graphql_error, live_stream
+
+log = logging.getLogger("comptoir.graphql")
+T = TypeVar("T")
+
+VIEWER_DEPENDENT = {"viewer_dependent": True}
+"""``strawberry.field(metadata=VIEWER_DEPENDENT)``: this field's value depends on who asks."""
+
+WRITE_CHUNK = 200
+"""Writes between two yields to the event loop during a fan-out."""
+
+
+class Target(Protocol):
+    """Where one subscription's payloads go: an operation of one socket."""
+
+    id_json: str  # the operation id, as JSON
+
+    def write(self, text: str) -> None:
+        """Queue a message; never blocks (a slow reader is closed instead)."""
+        ...
+
+    def adopt(self, subscriber: Subscriber) -> None:
+        """The operation is now served by ``subscriber``: its task may end."""
+        ...
+
+    def finish(self, error: GraphQLError | None) -> None:
+        """End the operation: a ``next`` with ``error`` if any, then ``complete``."""
+        ...
+
+
+TARGET: ContextVar[tuple[Target, Fanout] | None] = ContextVar("comptoir_target", default=None)
+"""Set by the transport around a subscription's operation: where its payloads go."""
+
+
+class Handover(BaseException):
+    """Raised out of a grouped subscription's stream once its group serves it:
+    the transport lets the operation's task end, and no per-subscription
+    task, generator or executor stays behind (a BaseException, so that the
+    layers in between do not turn it into an error result)."""
+
+
+class FanoutExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Hands each :class:`LiveSource` the executor of its subscription."""
+
+    def cancellable_iterable(self, iterable: Any) -> Any:
+        if isinstance(iterable, LiveSource):
+            iterable.executor = self
+        return super().cancellable_iterable(iterable)
+
+
+class LiveSource(Generic[T]):
+    """What a live subscription resolver returns: a channel from ``after`` on,
+    while the session of ``claims`` lasts, each event rendered by ``render``
+    (None: not for this subscription).
+
+    Served by the graphql-transport-ws handler, it joins a group and hands
+    its operation over; iterated by anything else (``Schema.subscribe``), it
+    is :func:`schema.subscriptions.live_stream`.
+    """
+
+    def __init__(
+        self,
+        claims: AccessClaims,
+        channel: str,
+        after: int | None,
+        render: Callable[[Event], T | None],
+    ) -> None:
+        self.claims = claims
+        self.channel = channel
+        self.after = after
+        self.render = render
+        self.executor: FanoutExecutor | None = None
+        self._stream: AsyncGenerator[T, None] | None = None
+
+    def __aiter__(self) -> LiveSource[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        target = TARGET.get()
+        if self._stream is None and self.executor is not None and target is not None:
+            await self._hand_over(*target)
+        if self._stream is None:
+            self._stream = live_stream(self.claims, self.channel, self.after, self.render)
+        return await anext(self._stream)
+
+    async def aclose(self) -> None:
+        if self._stream is not None:
+            await self._stream.aclose()
+
+    async def _hand_over(self, target: Target, fanout: Fanout) -> None:
+        """Join a group, attach to the live feed, then hand the operation over."""
+        assert self.executor is not None
+        executor, self.executor = self.executor, None
+        subscriber = fanout.join(self, target, executor)
+        feeds = live.get()
+        try:
+            try:
+                subscriber.watch = await feeds.watch_session(self.claims, subscriber.session_ended)
+            except Unauthenticated:
+                raise graphql_error(_session_ended()) from None
+            try:
+                await feeds.attach(self.channel, subscriber, after=self.after)
+            except ComptoirError as error:
+                raise graphql_error(error) from None
+        except BaseException:
+            subscriber.end(None)
+            raise
+        if subscriber.active:
+            target.adopt(subscriber)
+        raise Handover
+
+
+def _session_ended() -> ComptoirError:
+    return Unauthenticated(SESSION_ENDED)
+
+
+class Subscriber:
+    """One grouped subscription: the live module's listener for it, and all
+    that remains of it once handed over."""
+
+    __slots__ = ("active", "channel", "group", "render", "target", "watch")
+
+    def __init__(self, group: Group, source: LiveSource[Any], target: Target) -> None:
+        self.group = group
+        self.channel = source.channel
+        self.render = source.render
+        self.target = target
+        self.watch: Any = None
+        self.active = True
+
+    def deliver(self, event: Event) -> None:
+        self.group.push(event, self)
+
+    async def drained(self) -> None:
+        """Between replay pages: wait until the group has written what it holds."""
+        await self.group.idle()
+
+    def lost(self, error: ComptoirError) -> None:
+        self.end(graphql_error(error))
+
+    def session_ended(self, _: ComptoirError) -> None:
+        self.end(graphql_error(_session_ended()))
+
+    def end(self, error: GraphQLError | None) -> None:
+        """Stop listening; with an error, tell the client (then ``complete``).
+
+        ``end(None)`` is the client's doing (``complete``, a closed socket):
+        nothing is sent.
+        """
+        if not self.active:
+            return
+        self.active = False
+        if self.watch is not None:
+            self.watch.cancel()
+        live.get().detach(self.channel, self)
+        self.group.fanout.leave(self)
+        if error is not None:
+            self.target.finish(error)
+
+
+GroupKey = tuple[str, str, str, str, int | None]
+
+
+class Group:
+    """Subscribers that get the very same payload for every event."""
+
+    def __init__(self, fanout: Fanout, key: GroupKey, template: FanoutExecutor) -> None:
+        self.fanout = fanout
+        self.key = key
+        self.template = template
+        self.members: set[Subscriber] = set()
+        self.queue: deque[tuple[Event, Subscriber]] = deque()
+        self.task: asyncio.Task[None] | None = None
+        self.executions = 0
+
+    async def idle(self) -> None:
+        while self.task is not None:
+            await asyncio.wait([self.task])
+
+    def push(self, event: Event, subscriber: Subscriber) -> None:
+        self.queue.append((event, subscriber))
+        if self.task is None:
+            self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            while self.queue:
+                event, first = self.queue.popleft()
+                batch = [first]
+                while self.queue and self.queue[0][0] is event:
+                    batch.append(self.queue.popleft()[1])
+                head = await self._execute(event, first.render)
+                if head is None:
+                    continue
+                for done, subscriber in enumerate(batch, 1):
+                    if subscriber.active:
+                        subscriber.target.write(head + subscriber.target.id_json + "}")
+                    if done % WRITE_CHUNK == 0:
+                        await asyncio.sleep(0)
+        except Exception:
+            log.exception("subscription fan-out failed")
+        finally:
+            self.task = None
+            if self.queue:  # arrived while the last write yielded
+                self.task = asyncio.create_task(self._run())
+
+    async def _execute(self, event: Event, render: Callable[[Event], Any]) -> str | None:
+        """The ``next`` message for ``event``, up to its id (appended per
+        subscriber); None when the event is not for this subscription."""
+        value = render(event)
+        if value is None:
+            return None
+        self.executions += 1
+        viewer: Context = self.template.context_value
+        context = Context(
+            request=viewer.request,
+            response=None,
+            client_ip=viewer.client_ip,
+            user=viewer.user,
+            claims=viewer.claims,
+        )
+        # A fresh executor per event, with a field cache of its own (see the module doc).
+        executor = self.template.build_per_event_executor(value)
+        executor.context_value = context
+        executor._relevant_sub_fields = {}
+        result: Any = executor.execute_operation(False)
+        if executor.is_awaitable(result):
+            result = await result
+        payload: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            errors: list[GraphQLError] = list(result.errors)
+            log_unexpected(errors)
+            hide = runtime.get().settings.production
+            payload["errors"] = [client_error(e, hide_suggestions=hide).formatted for e in errors]
+        return '{"type":"next","payload":' + json.dumps(payload, separators=(",", ":")) + ',"id":'
+
+
+class Fanout:
+    """This process's groups of GraphQL subscribers."""
+
+    def __init__(self) -> None:
+        self.groups: dict[GroupKey, Group] = {}
+
+    def join(self, source: LiveSource[Any], target: Target, executor: FanoutExecutor) -> Subscriber:
+        key = group_key(source, executor)
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = Group(self, key, executor)
+        subscriber = Subscriber(group, source, target)
+        group.members.add(subscriber)
+        return subscriber
+
+    def leave(self, subscriber: Subscriber) -> None:
+        group = subscriber.group
+        group.members.discard(subscriber)
+        if not group.members and self.groups.get(group.key) is group:
+            del self.groups[group.key]
+
+    @property
+    def subscribers(self) -> int:
+        return sum(len(g.members) for g in self.groups.values())
+
+
+def group_key(source: LiveSource[Any], executor: FanoutExecutor) -> GroupKey:
+    operation = executor.operation
+    document = operation.loc.source.body if operation.loc else print_ast(operation)
+    name = operation.name.value if operation.name else ""
+    variables = json.dumps(executor.variable_values.coerced, sort_keys=True, default=str)
+    viewer: int | None = None
+    root = executor.schema.subscription_type
+    if root is not None and depends_on_viewer(
+        root, operation.selection_set, executor.fragment_definitions, set()
+    ):
+        user = executor.context_value.user
+        viewer = user.id if user is not None else 0
+    return (source.channel, document, name, variables, viewer)
+
+
+def _marked(field: Any) -> bool:
+    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    metadata = getattr(definition, "metadata", None) or {}
+    return bool(metadata.get("viewer_dependent"))
+
+
+def depends_on_viewer(
+    type_: GraphQLObjectType,
+    selection_set: SelectionSetNode,
+    fragments: dict[str, FragmentDefinitionNode],
+    seen: set[str],
+) -> bool:
+    """Whether the selection reaches a field marked :data:`VIEWER_DEPENDENT`.
+
+    Abstract types are not walked into: a selection that reaches one counts
+    as viewer-dependent (safe; the schema's subscriptions have none).
+    """
+    for selection in selection_set.selections:
+        inner_type: Any = type_
+        inner: SelectionSetNode | None
+        if isinstance(selection, FieldNode):
+            field = type_.fields.get(selection.name.value)
+            if field is None:
+                continue
+            if _marked(field):
+                return True
+            inner = selection.selection_set
+            if inner is None:
+                continue
+            inner_type = get_named_type(field.type)
+        elif isinstance(selection, InlineFragmentNode):
+            inner = selection.selection_set
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            if name in seen or name not in fragments:
+                continue
+            seen.add(name)
+            inner = fragments[name].selection_set
+        else:  # pragma: no cover
+            continue
+        if not is_object_type(inner_type):
+            return True
+        if depends_on_viewer(inner_type, inner, fragments, seen):
+            return True
+    return False

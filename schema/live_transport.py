@@ -1,0 +1,421 @@
+"""graphql-transport-ws for Comptoir: caps, a bounded outbox, the fan-out.
+
+Strawberry's handler keeps the protocol (``connection_init``/``ack``,
+``ping``/``pong``, ``subscribe``, ``next``/``error``/``complete``, close
+codes 4400/4401/4403/4408/4409/4429). This subclass adds:
+
+- **Caps.** A user holds at most ``GRAPHQL_WS_MAX_CONNECTIONS_PER_USER``
+  acknowledged connections, across processes with Redis (leases,
+  :mod:`core.leases`); the next ``connection_init`` is closed with 4429.
+  A process holds at most ``GRAPHQL_WS_MAX_CONNECTIONS`` (close 1013). A
+  connection runs at most ``GRAPHQL_WS_MAX_SUBSCRIPTIONS`` operations at a
+  time; one more gets an ``error`` message with BAD_USER_INPUT.
+- **A bounded outbox.** Every message to the socket goes through one
+  :class:`Outbox`: written at once while the socket drains, queued while it
+  does not. Past ``GRAPHQL_WS_MAX_QUEUE_BYTES`` queued the client is not
+  reading: its operations end and it is closed with 1008, as the chat
+  server does. A slow client costs that much memory at most, and never
+  delays the others.
+- **The fan-out.** Each operation's ``next`` payloads of live subscriptions
+  come from :mod:`schema.fanout`, written straight to the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections import deque
+from collections.abc import Coroutine, Generator, Mapping
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any
+
+from graphql import GraphQLError
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    Message,
+    SubscribeMessage,
+)
+from strawberry.types.unset import UnsetType
+from websockets.exceptions import InvalidState
+
+from core.leases import Refusal, UserConnections
+from core.settings import Settings
+from schema.context import Context
+from schema.fanout import TARGET, Fanout, Handover, Subscriber
+
+if TYPE_CHECKING:
+    from schema.view import GraphQLView
+
+log = logging.getLogger("comptoir.graphql")
+
+CLOSE_TRY_AGAIN = 1013  # the process holds too many connections
+CLOSE_SLOW = 1008  # the client does not read what it is sent
+CLOSE_TOO_MANY = 4429  # the user holds too many connections
+TOO_MANY_CONNECTIONS = "Too many connections for this user."
+BUSY = "Too many connections."
+SLOW_READER = "Not reading fast enough."
+RAW_SEND = "comptoir.raw_send"
+
+
+class _Resume:
+    """Awaits the rest of a coroutine that was started by hand and suspended
+    at ``first`` (the future it waits for)."""
+
+    __slots__ = ("coro", "first")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], first: Any) -> None:
+        self.coro = coro
+        self.first = first
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        waiting = self.first
+        while True:
+            try:
+                value = yield waiting
+            except BaseException as exc:  # cancellation: pass it on
+                try:
+                    waiting = self.coro.throw(exc)
+                except StopIteration:
+                    return
+                continue
+            try:
+                waiting = self.coro.send(value)
+            except StopIteration:
+                return
+
+
+def _server_protocol(websocket: WebSocket) -> Any:
+    """The server's protocol object behind a socket, when it is uvicorn's
+    websockets-sansio one (the default, ``uvicorn==0.54`` is pinned): it
+    lets a fan-out write frames and read the transport's write buffer
+    without going through the ASGI layers, as ``websockets.broadcast``
+    does. None otherwise (the ASGI path is then used)."""
+    send = websocket.scope.get(RAW_SEND)
+    protocol = getattr(send, "__self__", None)
+    needed = ("conn", "transport", "close_sent", "disconnected")
+    if protocol is None or not all(hasattr(protocol, name) for name in needed):
+        return None
+    return protocol
+
+
+class Outbox:
+    """A socket's outgoing messages: written at once, or the reader is cut.
+
+    ``push`` never blocks. On uvicorn's websockets-sansio protocol the text
+    frame goes straight to the transport, after a look at its write buffer:
+    past ``max_bytes`` the client has stopped reading and ``on_overflow`` is
+    called instead (what the chat server does). Elsewhere the ASGI ``send``
+    is run by hand: it returns without suspending while the socket drains;
+    when it suspends, a writer task finishes it and then writes what was
+    queued meanwhile, in order, up to ``max_bytes``.
+    """
+
+    __slots__ = (
+        "_writer",
+        "closed",
+        "max_bytes",
+        "on_overflow",
+        "protocol",
+        "queue",
+        "queued_bytes",
+        "ws",
+    )
+
+    def __init__(self, ws: WebSocket, max_bytes: int, on_overflow: Any) -> None:
+        self.ws = ws
+        self.protocol = _server_protocol(ws)
+        self.max_bytes = max_bytes
+        self.on_overflow = on_overflow
+        self.queue: deque[str] | None = None
+        self.queued_bytes = 0
+        self.closed = False
+        self._writer: asyncio.Task[None] | None = None
+
+    def push(self, text: str) -> None:
+        if self.closed:
+            return
+        if self.protocol is not None:
+            self._write(text)
+        elif self._writer is not None:
+            assert self.queue is not None
+            self.queue.append(text)
+            self.queued_bytes += len(text)
+            if self.queued_bytes > self.max_bytes:
+                self._overflow()
+        else:
+            self._send(text)
+
+    def _overflow(self) -> None:
+        self.close()
+        self.on_overflow()
+
+    def _write(self, text: str) -> None:
+        protocol = self.protocol
+        transport = protocol.transport
+        if protocol.close_sent or protocol.disconnected or transport.is_closing():
+            self.closed = True
+            return
+        if transport.get_write_buffer_size() > self.max_bytes:
+            self._overflow()
+            return
+        try:
+            protocol.conn.send_text(text.encode())
+        except InvalidState:
+            self.closed = True
+            return
+        transport.write(b"".join(protocol.conn.data_to_send()))
+
+    def _send(self, text: str) -> None:
+        coro = self.ws.send({"type": "websocket.send", "text": text})
+        try:
+            waiting = coro.send(None)
+        except StopIteration:
+            return
+        except Exception:  # the socket is gone; its reader ends the connection
+            self.closed = True
+            return
+        self.queue = deque()
+        self._writer = asyncio.ensure_future(self._drain(_Resume(coro, waiting)))
+
+    async def _drain(self, first: _Resume) -> None:
+        try:
+            await first
+            while self.queue and not self.closed:
+                text = self.queue.popleft()
+                self.queued_bytes -= len(text)
+                await self.ws.send({"type": "websocket.send", "text": text})
+        except Exception:
+            self.closed = True
+        finally:
+            self._writer = None
+
+    def close(self) -> None:
+        """Write nothing more (what is queued is dropped)."""
+        self.closed = True
+        self.queue = None
+        self.queued_bytes = 0
+        if self._writer is not None:
+            self._writer.cancel()
+
+
+class KeepRawSend:
+    """ASGI middleware: keeps the server's own ``send`` of a WebSocket in its
+    scope (the layers below wrap it), for :func:`_server_protocol`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            scope[RAW_SEND] = send
+        await self.app(scope, receive, send)
+
+
+class LiveOperation(Operation[Context, None]):
+    """An operation whose ``next`` messages the fan-out writes directly.
+
+    Once its subscriber is adopted, the operation has no task: it lives in
+    its group until the client completes it, the socket closes, or the
+    subscriber ends it (:meth:`finish`).
+    """
+
+    __slots__ = ("id_json", "subscriber")
+
+    def __init__(self, handler: LiveTransportHandler, *args: Any) -> None:
+        super().__init__(handler, *args)
+        self.id_json = json.dumps(self.id)
+        self.subscriber: Subscriber | None = None
+
+    def _current(self) -> bool:
+        return not self.completed and self.handler.operations.get(self.id) is self
+
+    def write(self, text: str) -> None:
+        if self._current():
+            assert isinstance(self.handler, LiveTransportHandler)
+            self.handler.outbox.push(text)
+
+    def adopt(self, subscriber: Subscriber) -> None:
+        self.subscriber = subscriber
+
+    def finish(self, error: GraphQLError | None) -> None:
+        if not self._current():
+            return
+        handler = self.handler
+        assert isinstance(handler, LiveTransportHandler)
+        self.completed = True
+        handler.forget_id(self.id)
+        if error is not None:
+            payload = {"data": None, "errors": [error.formatted]}
+            handler.outbox.push(handler.encode({"id": self.id, "type": "next", "payload": payload}))
+        handler.outbox.push(handler.encode({"id": self.id, "type": "complete"}))
+
+
+class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        view: GraphQLView = self.view  # type: ignore[assignment]
+        self.sockets: LiveSockets = view.live_sockets
+        ws = self.context.request
+        assert isinstance(ws, WebSocket)
+        self.outbox = Outbox(ws, self.sockets.settings.graphql_ws_max_queue_bytes, self._slow)
+        self._lease: tuple[int, str] | None = None
+
+    # --- writes ------------------------------------------------------------------
+
+    def encode(self, message: Mapping[str, object]) -> str:
+        text = self.view.encode_json(message)
+        assert isinstance(text, str)
+        return text
+
+    async def send_message(self, message: Message) -> None:
+        self.outbox.push(self.encode(message))
+
+    def _slow(self) -> None:
+        """The client stopped reading: end its operations, close it."""
+        log.info("closing a GraphQL WebSocket that does not read (1008)")
+        for operation_id in list(self.operations):
+            self._end_operation(operation_id)
+        task = asyncio.create_task(self.websocket.close(CLOSE_SLOW, SLOW_READER))
+        self.sockets.closing.add(task)
+        task.add_done_callback(self.sockets.closing.discard)
+        protocol = self.outbox.protocol
+        if protocol is not None:
+            # The close frame waits behind what the client does not read:
+            # past the keepalive's patience the connection is dropped.
+            settings = self.sockets.settings
+            delay = settings.ws_ping_interval + settings.ws_ping_timeout
+            asyncio.get_running_loop().call_later(delay, protocol.transport.abort)
+
+    # --- connection ----------------------------------------------------------------
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        if self.connection_timed_out:
+            return
+        if self.connection_init_timeout_task:
+            self.connection_init_timeout_task.cancel()
+        payload = message.get("payload", {})
+        if not isinstance(payload, dict):
+            await self.websocket.close(code=4400, reason="Invalid connection init payload")
+            return
+        if self.connection_init_received:
+            await self.websocket.close(code=4429, reason="Too many initialisation requests")
+            return
+        self.connection_init_received = True
+        self.context.connection_params = payload
+        try:
+            ack = await self.view.on_ws_connect(self.context)
+        except ConnectionRejectionError:
+            await self.websocket.close(code=4403, reason="Forbidden")
+            return
+        user = self.context.user
+        assert user is not None
+        lease = uuid.uuid4().hex
+        refusal = await self.sockets.connections.acquire(user.id, lease)
+        if refusal is Refusal.USER:
+            await self.websocket.close(code=CLOSE_TOO_MANY, reason=TOO_MANY_CONNECTIONS)
+            return
+        if refusal is Refusal.TOTAL:
+            await self.websocket.close(code=CLOSE_TRY_AGAIN, reason=BUSY)
+            return
+        self._lease = (user.id, lease)
+        if isinstance(ack, UnsetType) or ack is None:
+            await self.send_message({"type": "connection_ack"})
+        else:
+            await self.send_message({"type": "connection_ack", "payload": ack})
+        self.connection_acknowledged = True
+
+    async def shutdown(self) -> None:
+        try:
+            await super().shutdown()
+        finally:
+            self.outbox.close()
+            if self._lease is not None:
+                self.sockets.connections.release(*self._lease)
+                self._lease = None
+
+    # --- operations ------------------------------------------------------------------
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        if not self.connection_acknowledged:
+            await self.websocket.close(code=4401, reason="Unauthorized")
+            return
+        if message["id"] in self.operations:
+            reason = f"Subscriber for {message['id']} already exists"
+            await self.websocket.close(code=4409, reason=reason)
+            return
+        limit = self.sockets.settings.graphql_ws_max_subscriptions
+        if len(self.operations) >= limit:
+            error = GraphQLError(
+                f"Too many operations on this connection: at most {limit} at a time.",
+                extensions={"code": "BAD_USER_INPUT"},
+            )
+            await self.send_message(
+                {"id": message["id"], "type": "error", "payload": [error.formatted]}
+            )
+            return
+        payload = message["payload"]
+        operation = LiveOperation(
+            self,
+            message["id"],
+            payload["query"],
+            payload.get("variables"),
+            payload.get("operationName"),
+        )
+        operation.task = asyncio.create_task(self.run_operation(operation))
+        operation.task.add_done_callback(self._task_done)
+        self.operations[message["id"]] = operation
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        assert isinstance(operation, LiveOperation)
+        TARGET.set((operation, self.sockets.fanout))
+        try:
+            await super().run_operation(operation)
+        except Handover:
+            operation.task = None  # served by its group from now on
+
+    async def cleanup_operation(self, operation_id: str) -> None:
+        self._end_operation(operation_id)
+
+    def _end_operation(self, operation_id: str) -> None:
+        operation = self.operations.pop(operation_id, None)
+        if operation is None:
+            return
+        if isinstance(operation, LiveOperation) and operation.subscriber is not None:
+            operation.subscriber.end(None)
+        if operation.task is not None:
+            operation.task.cancel()
+
+
+class LiveSockets:
+    """What the GraphQL WebSocket connections of this process share."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.fanout = Fanout()
+        self.connections = UserConnections(
+            per_user=settings.graphql_ws_max_connections_per_user,
+            total=settings.graphql_ws_max_connections,
+            broadcast_url=settings.broadcast_url,
+            prefix=settings.pubsub_prefix,
+            scope="graphql",
+        )
+        self.closing: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        self.connections.start()
+
+    async def close(self) -> None:
+        for task in list(self.closing):
+            task.cancel()
+            with suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.connections.close()
