@@ -171,6 +171,7 @@ async def _run(servers: list[Server], per_sender: int) -> Line:
         t0 = asyncio.get_running_loop().time()
         await asyncio.gather(*senders)
         seconds = asyncio.get_running_loop().time() - t0
+        await http.close()  # idle past the server's keep-alive meanwhile: reconnect
         stored: list[int] = []
         while True:
             status, page = await http.json(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import redis.asyncio as redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -203,3 +204,16 @@ async def wait_for(condition: Any, timeout: float = TIMEOUT, step: float = 0.05)
             raise AssertionError("condition not met in time")
         await asyncio.sleep(step)
     return loop.time() - start
+
+
+async def stored_ids(http: httpx.AsyncClient, token: str, path: str) -> list[int]:
+    """Every message id of a REST history path, oldest first, page by page."""
+    ids: list[int] = []
+    while True:
+        params: dict[str, Any] = {"limit": 100, "after": ids[-1] if ids else 0}
+        page = await http.get(path, params=params, headers=bearer(token))
+        assert page.status_code == 200, page.text
+        batch = [m["id"] for m in page.json()]
+        ids += batch
+        if len(batch) < 100:
+            return ids

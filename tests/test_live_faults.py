@@ -30,6 +30,7 @@ from tests.live_helpers import (
     ROOM_SUB,
     gql_recorder,
     redis_server,
+    stored_ids,
     wait_for,
     ws_recorder,
 )
@@ -47,30 +48,6 @@ from tests.ws_helpers import (
 pytestmark = pytest.mark.slow
 
 PASSWORD = "correct horse battery"
-
-
-async def _room_ids(http: httpx.AsyncClient, token: str, room: str) -> list[int]:
-    ids: list[int] = []
-    while True:
-        params: dict[str, Any] = {"limit": 100, "after": ids[-1] if ids else 0}
-        page = await http.get(f"/chat/rooms/{room}/messages", params=params, headers=bearer(token))
-        assert page.status_code == 200, page.text
-        batch = [m["id"] for m in page.json()]
-        ids += batch
-        if len(batch) < 100:
-            return ids
-
-
-async def _dm_ids(http: httpx.AsyncClient, token: str, other: int) -> list[int]:
-    ids: list[int] = []
-    while True:
-        params: dict[str, Any] = {"limit": 100, "after": ids[-1] if ids else 0}
-        page = await http.get(f"/chat/dm/{other}", params=params, headers=bearer(token))
-        assert page.status_code == 200, page.text
-        batch = [m["id"] for m in page.json()]
-        ids += batch
-        if len(batch) < 100:
-            return ids
 
 
 async def _setup(http: httpx.AsyncClient) -> tuple[int, str, int, str, int]:
@@ -106,7 +83,7 @@ async def test_redis_restart_mid_traffic_loses_nothing_and_repeats_nothing(
             server.client() as http,
         ):
             alice_id, alice, bob_id, bob, room_id = await _setup(http)
-            start = (await _room_ids(http, bob, "general"))[-1]
+            start = (await stored_ids(http, bob, "/chat/rooms/general/messages"))[-1]
             ws = await ws_recorder(server.ws_url, bob)
             await ws.join("general", room_id, after=start)
             ws.start()
@@ -181,8 +158,10 @@ async def test_redis_restart_mid_traffic_loses_nothing_and_repeats_nothing(
             # Every send answered 201: stored first, never a 500.
             assert set(statuses) == {201}, sorted(set(statuses))
 
-            stored = [i for i in await _room_ids(http, bob, "general") if i > start]
-            dms = await _dm_ids(http, bob, alice_id)
+            stored = [
+                i for i in await stored_ids(http, bob, "/chat/rooms/general/messages") if i > start
+            ]
+            dms = await stored_ids(http, bob, f"/chat/dm/{alice_id}")
             await wait_for(lambda: ws.rooms[room_id][-1:] == stored[-1:], timeout=30)
             await wait_for(lambda: gql.streams["room"][-1:] == stored[-1:], timeout=30)
             await wait_for(lambda: ws.dms[-1:] == dms[-1:] and gql.streams["dm"][-1:] == dms[-1:])

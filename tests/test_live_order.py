@@ -24,6 +24,7 @@ from tests.live_helpers import (
     GqlRecorder,
     WsRecorder,
     gql_recorder,
+    stored_ids,
     wait_for,
     ws_recorder,
 )
@@ -49,18 +50,6 @@ mutation ($content: String!) { sendMessage(room: "general", content: $content) {
 SEND_DM = """
 mutation ($to: ID!, $content: String!) { sendDirectMessage(to: $to, content: $content) { id } }
 """
-
-
-async def _paged(http: httpx.AsyncClient, token: str, path: str) -> list[int]:
-    ids: list[int] = []
-    while True:
-        params: dict[str, Any] = {"limit": 100, "after": ids[-1] if ids else 0}
-        page = await http.get(path, params=params, headers=bearer(token))
-        assert page.status_code == 200, page.text
-        batch = [m["id"] for m in page.json()]
-        ids += batch
-        if len(batch) < 100:
-            return ids
 
 
 async def _graphql(http: httpx.AsyncClient, token: str, query: str, **variables: Any) -> None:
@@ -167,7 +156,7 @@ async def _scenario(servers: list[ServerProcess]) -> None:
 
         stored = [
             i
-            for i in await _paged(http, readers[0][1], "/chat/rooms/general/messages")
+            for i in await stored_ids(http, readers[0][1], "/chat/rooms/general/messages")
             if i > start
         ]
         assert len(stored) == PROCESSES * 3 * PER_SENDER
@@ -175,7 +164,7 @@ async def _scenario(servers: list[ServerProcess]) -> None:
         for user_id, token in readers:
             ids: set[int] = set()
             for sender_id, _ in senders.values():
-                ids.update(await _paged(http, token, f"/chat/dm/{sender_id}"))
+                ids.update(await stored_ids(http, token, f"/chat/dm/{sender_id}"))
             dm_history[user_id] = sorted(ids)
         assert sum(map(len, dm_history.values())) == PROCESSES * 3 * len(range(0, PER_SENDER, 3))
 
