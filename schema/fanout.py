@@ -75,7 +75,7 @@ T = TypeVar("T")
 VIEWER_DEPENDENT = {"viewer_dependent": True}
 """``strawberry.field(metadata=VIEWER_DEPENDENT)``: this field's value depends on who asks."""
 
-WRITE_CHUNK = 200
+WRITE_CHUNK = 64
 """Writes between two yields to the event loop during a fan-out."""
 
 
@@ -175,6 +175,7 @@ class LiveSource(Generic[T]):
             subscriber.end(None)
             raise
         if subscriber.active:
+            subscriber.live = True
             target.adopt(subscriber)
         raise Handover
 
@@ -187,7 +188,7 @@ class Subscriber:
     """One grouped subscription: the live module's listener for it, and all
     that remains of it once handed over."""
 
-    __slots__ = ("active", "channel", "group", "render", "target", "watch")
+    __slots__ = ("active", "channel", "group", "live", "render", "target", "watch")
 
     def __init__(self, group: Group, source: LiveSource[Any], target: Target) -> None:
         self.group = group
@@ -196,6 +197,7 @@ class Subscriber:
         self.target = target
         self.watch: Any = None
         self.active = True
+        self.live = False  # attached: every event from now on reaches it
 
     def deliver(self, event: Event) -> None:
         self.group.push(event, self)
@@ -327,7 +329,8 @@ class Fanout:
 
     @property
     def subscribers(self) -> int:
-        return sum(len(g.members) for g in self.groups.values())
+        """Subscriptions served live right now."""
+        return sum(m.live for g in self.groups.values() for m in g.members)
 
 
 def group_key(source: LiveSource[Any], executor: FanoutExecutor) -> GroupKey:
