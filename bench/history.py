@@ -106,14 +106,65 @@ async def grow(url: str, start: int, end: int) -> float:
     return time.perf_counter() - t0
 
 
+RICH_ROOM = 2  # "history-1": rows with x % 10 == 1
+
+
+async def decorate(url: str) -> None:
+    """Every message of the measured room replies to the one before it, carries
+    an attachment and two reactions (issue 14): those tables grow with the
+    messages (a tenth of them each)."""
+    from models import Message
+
+    stamp = Message._meta.fields_map["created_at"].to_db_value(datetime.now(UTC), Message)
+    p = "?" if _sqlite(url) else "$1"
+    await _execute(
+        'INSERT INTO "files" (owner_id, filename, content_type, size, sha256, storage_key, '
+        f"created_at) VALUES (1, 'plan.txt', 'text/plain', 8, 'x', 'bench-key', {p})",
+        [stamp],
+    )
+    for user, reaction in ((1, "👍"), (2, ":tada:")):
+        await _execute(
+            'INSERT INTO "reactions" (message_id, dm_id, user_id, reaction, created_at) '
+            f"SELECT id, NULL, {user}, '{reaction}', {p} FROM \"messages\" "
+            f"WHERE room_id = {RICH_ROOM}",
+            [stamp],
+        )
+    await _execute(
+        'INSERT INTO "attachments" (message_id, dm_id, position, file_id) '
+        f'SELECT id, NULL, 0, 1 FROM "messages" WHERE room_id = {RICH_ROOM}'
+    )
+    await _execute(
+        f'UPDATE "messages" SET reply_to_id = id - 10 WHERE room_id = {RICH_ROOM} AND id > 10'
+    )
+    await _execute("ANALYZE")
+
+
+async def rich_page(alice: Any) -> int:
+    """The last 50 of the room as REST and WS history read them: messages,
+    their reactions (as alice sees them), replies' originals, attachments."""
+    from resolvers import attachments, chat, reactions, replies
+
+    _, page = await chat.room_messages(actor=alice, room="history-1")
+    ids = [m.id for m in page.items]
+    counts = await reactions.summaries(viewer_id=alice.id, ids=ids)
+    originals = await replies.of_rows(page.items)
+    files = await attachments.of_messages(ids)
+    if not (len(counts) == 50 and len(originals) >= 49 and all(files.values())):
+        raise RuntimeError("the rich page lacks its reactions, replies or attachments")
+    return len(ids)
+
+
 async def measure(samples: int) -> dict[str, list[float]]:
     from models import User
     from resolvers import chat
 
     alice = await User.get(email="h1@bench.test")
     bob = await User.get(email="h2@bench.test")
-    out: dict[str, list[float]] = {"room": [], "dm": []}
+    out: dict[str, list[float]] = {"room": [], "dm": [], "rich": []}
     for _ in range(samples):
+        t0 = time.perf_counter()
+        await rich_page(alice)
+        out["rich"].append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
         _, page = await chat.room_messages(actor=alice, room="history-1")
         t1 = time.perf_counter()
@@ -136,6 +187,7 @@ async def serve(url: str, rows: int) -> None:
     try:
         await setup_rows()
         loaded = await grow(url, 0, rows)
+        await decorate(url)
         await measure(20)  # warm-up
         print("READY " + json.dumps({"rows": rows, "load_seconds": loaded}), flush=True)
         for _ in range(10_000):

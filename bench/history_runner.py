@@ -74,18 +74,22 @@ async def history_lines(
         procs.append(await HistoryProcess.start(large_url, large))
         ready = [await p.line("READY", 300) for p in procs]
         per: dict[str, dict[str, list[list[float]]]] = {
-            k: {"small": [], "large": []} for k in ("room", "dm")
+            k: {"small": [], "large": []} for k in ("room", "dm", "rich")
         }
         for _ in range(rounds):
             for size, proc in zip(("small", "large"), procs, strict=True):
                 got = await proc.run(samples)
-                for kind in ("room", "dm"):
+                for kind in ("room", "dm", "rich"):
                     per[kind][size].append(got[kind])
     finally:
         for proc in procs:
             await proc.stop()
     lines = []
-    for kind, label in (("room", "room"), ("dm", "DM pair")):
+    for kind, label in (
+        ("room", "room"),
+        ("dm", "DM pair"),
+        ("rich", "room with reactions, replies, attachments"),
+    ):
         small_rounds, large_rounds = per[kind]["small"], per[kind]["large"]
         flat_small = [x for r in small_rounds for x in r]
         flat_large = [x for r in large_rounds for x in r]

@@ -135,6 +135,10 @@ class Settings:
     http_header_timeout: int = 10
     http_body_timeout: int = 30
     http_keepalive_timeout: int = 5
+    message_edit_window_seconds: int = 86400
+    message_max_reactions: int = 20
+    message_max_mentions: int = 20
+    message_max_attachments: int = 10
     max_request_bytes: int = 1024 * 1024
     graphql_max_depth: int = 10
     graphql_max_aliases: int = 15
@@ -234,6 +238,12 @@ class Settings:
             http_header_timeout=_int(env, "HTTP_HEADER_TIMEOUT", 10, low=1, high=3600),
             http_body_timeout=_int(env, "HTTP_BODY_TIMEOUT", 30, low=1, high=3600),
             http_keepalive_timeout=_int(env, "HTTP_KEEPALIVE_TIMEOUT", 5, low=1, high=3600),
+            message_edit_window_seconds=_int(
+                env, "MESSAGE_EDIT_WINDOW_SECONDS", 86400, low=0, high=10**9
+            ),
+            message_max_reactions=_int(env, "MESSAGE_MAX_REACTIONS", 20, low=1, high=1000),
+            message_max_mentions=_int(env, "MESSAGE_MAX_MENTIONS", 20, low=0, high=80),
+            message_max_attachments=_int(env, "MESSAGE_MAX_ATTACHMENTS", 10, low=0, high=100),
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 1024 * 1024, low=1024, high=2**31),
             graphql_max_depth=_int(env, "GRAPHQL_MAX_DEPTH", 10, low=1, high=100),
             graphql_max_aliases=_int(env, "GRAPHQL_MAX_ALIASES", 15, low=1, high=10000),

@@ -4,18 +4,29 @@ Only plain persistence lives here; rules and permission checks are in
 ``resolvers/``.
 """
 
-from models.chat import DirectMessage, Membership, Message, Room
+from models.chat import (
+    Attachment,
+    DirectMessage,
+    Membership,
+    Message,
+    MessageChange,
+    Reaction,
+    Room,
+)
 from models.files import StoredFile
 from models.products import Product
 from models.resources import Resource, ResourceKind
 from models.users import AuthSession, RefreshToken, Role, User
 
 __all__ = [
+    "Attachment",
     "AuthSession",
     "DirectMessage",
     "Membership",
     "Message",
+    "MessageChange",
     "Product",
+    "Reaction",
     "RefreshToken",
     "Resource",
     "ResourceKind",

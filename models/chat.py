@@ -12,6 +12,7 @@ from tortoise.indexes import Index
 from tortoise.models import Model
 
 from models.fields import DatetimeField
+from models.files import StoredFile
 from models.users import User
 
 
@@ -56,6 +57,11 @@ class Message(Model):
     content = fields.TextField()
     client_id = fields.CharField(max_length=64, null=True)
     created_at = DatetimeField(auto_now_add=True)
+    edited_at = DatetimeField(null=True)
+    deleted = fields.BooleanField(default=False)
+    reply_to_id = fields.IntField(null=True)
+    # Mentioned user ids, comma-separated (resolvers.mentions).
+    mentions = fields.CharField(max_length=1024, default="")
 
     class Meta:
         table = "messages"
@@ -76,8 +82,79 @@ class DirectMessage(Model):
     content = fields.TextField()
     client_id = fields.CharField(max_length=64, null=True)
     created_at = DatetimeField(auto_now_add=True)
+    edited_at = DatetimeField(null=True)
+    deleted = fields.BooleanField(default=False)
+    reply_to_id = fields.IntField(null=True)
 
     class Meta:
         table = "direct_messages"
         unique_together = (("sender", "client_id"),)
         indexes = (Index(fields=("user_low", "user_high", "id"), name="dms_pair_id"),)
+
+
+class MessageChange(Model):
+    """The change log of a conversation: one row per edit, deletion or reaction.
+
+    ``seq`` is the change's place in its conversation's live channel. It is
+    taken from the same id sequence as the conversation's messages
+    (``messages.id`` for a room, ``direct_messages.id`` for a DM), under
+    the same row lock, so messages and changes of a channel share one
+    strictly increasing order (see ``resolvers.message_changes``).
+    ``room_id`` is set for a room message; ``user_low``/``user_high`` for
+    a direct message.
+    """
+
+    id = fields.IntField(primary_key=True)
+    seq = fields.IntField()
+    room_id = fields.IntField(null=True)
+    user_low = fields.IntField(null=True)
+    user_high = fields.IntField(null=True)
+    message_id = fields.IntField()
+    kind = fields.CharField(max_length=16)
+    actor_id = fields.IntField()
+    reaction = fields.CharField(max_length=64, null=True)
+    created_at = DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "message_changes"
+        indexes = (
+            Index(fields=("room_id", "seq"), name="changes_room_seq"),
+            Index(fields=("user_low", "seq"), name="changes_low_seq"),
+            Index(fields=("user_high", "seq"), name="changes_high_seq"),
+        )
+
+
+class Reaction(Model):
+    """One user's reaction to a room message (``message_id``) or a DM (``dm_id``)."""
+
+    id = fields.IntField(primary_key=True)
+    message_id = fields.IntField(null=True)
+    dm_id = fields.IntField(null=True)
+    user_id = fields.IntField()
+    reaction = fields.CharField(max_length=64)
+    created_at = DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "reactions"
+        unique_together = (("message_id", "user_id", "reaction"), ("dm_id", "user_id", "reaction"))
+
+
+class Attachment(Model):
+    """A file of the sender's linked to a room message (``message_id``) or a
+    DM (``dm_id``); goes with the file (cascade) and with the message's deletion."""
+
+    id = fields.IntField(primary_key=True)
+    message_id = fields.IntField(null=True)
+    dm_id = fields.IntField(null=True)
+    file: fields.ForeignKeyRelation[StoredFile] = fields.ForeignKeyField(
+        "models.StoredFile", related_name="attachments", on_delete=fields.CASCADE
+    )
+    position = fields.IntField()
+
+    class Meta:
+        table = "attachments"
+        indexes = (
+            Index(fields=("message_id", "position"), name="attachments_message"),
+            Index(fields=("dm_id", "position"), name="attachments_dm"),
+            Index(fields=("file_id",), name="attachments_file"),
+        )

@@ -38,7 +38,8 @@ from tortoise.transactions import in_transaction
 from core import runtime
 from core.errors import BadUserInput, Conflict, Forbidden, NotFound, RateLimited
 from models import DirectMessage, Membership, Message, Room, User
-from resolvers import events, live, names, validation
+from resolvers import attachments as attached
+from resolvers import events, live, mentions, names, replies, validation
 from resolvers.live import sources
 from resolvers.pagination import MAX_PAGE, Page, decode_cursor, keyset_page, page_size
 from resolvers.users import require_user
@@ -341,6 +342,10 @@ async def _locked(keys: Iterable[str]) -> AsyncIterator[None]:
         yield
 
 
+# Public for resolvers.message_changes: a change takes a send's locks.
+locked = _locked
+
+
 async def check_rate(user: User) -> None:
     """The per-user message budget, shared by room messages and DMs on every door."""
     rt = runtime.get()
@@ -357,11 +362,15 @@ async def send_message(
     room: str | int | Room,
     content: object,
     client_id: object = None,
+    reply_to: object = None,
+    attachments: object = None,
 ) -> Message:
     """Store a message in a room, then publish it on the room's channel.
 
     With a ``client_id`` already used by the actor, the stored message is
-    returned and nothing is stored or published again.
+    returned and nothing is stored or published again. ``reply_to`` names a
+    message of the same room (resolvers.replies); ``attachments``, files of
+    the sender's (resolvers.attachments).
     """
     user = require_user(actor)
     text = check_content(content)
@@ -371,6 +380,9 @@ async def send_message(
         stored = await _stored_message(user, key)
         if stored is not None:
             return replayed(stored, fk(stored, "room") == found.id, text)
+    original = await replies.check_room_reply(reply_to, found.id)
+    mentioned = await mentions.parse(text, found, user.id)
+    files = await attached.check(attachments, user)
     await check_rate(user)
     async with _locked([room_channel(found.id)]):
         try:
@@ -379,8 +391,15 @@ async def send_message(
                 # process, so a client resuming `after` its last id misses nothing.
                 await Room.filter(id=found.id).select_for_update().only("id").using_db(conn)
                 message = await Message.create(
-                    room=found, author=user, content=text, client_id=key, using_db=conn
+                    room=found,
+                    author=user,
+                    content=text,
+                    client_id=key,
+                    reply_to_id=original.id if original else None,
+                    mentions=mentions.joined(mentioned),
+                    using_db=conn,
                 )
+                await attached.link(files, conn=conn, message_id=message.id, dm=False)
                 # The room's previous id travels with the event: a process
                 # that has not delivered it yet knows it has a gap to fill.
                 prev = await sources.prev_message_id(found.id, message.id, conn)
@@ -390,7 +409,10 @@ async def send_message(
                 raise
             return replayed(stored, fk(stored, "room") == found.id, text)
         # Committed: publish (never raises; a lost publish is filled from the database).
-        await live.publish(events.MessagePosted.from_row(message), {room_channel(found.id): prev})
+        reply = replies.preview_of(original) if original else None
+        event = events.MessagePosted.from_row(message, reply, attached.files_of(files))
+        await live.publish(event, {room_channel(found.id): prev})
+    await mentions.notify(message, found, mentioned)
     return message
 
 
@@ -418,7 +440,13 @@ async def _recipient(user_id: object, field: str) -> User:
 
 
 async def send_direct_message(
-    *, actor: User | None, to: object, content: object, client_id: object = None
+    *,
+    actor: User | None,
+    to: object,
+    content: object,
+    client_id: object = None,
+    reply_to: object = None,
+    attachments: object = None,
 ) -> DirectMessage:
     """Store a DM, then publish it on both parties' channels (idempotent by
     ``client_id``, like :func:`send_message`)."""
@@ -433,8 +461,10 @@ async def send_direct_message(
         stored = await DirectMessage.get_or_none(sender_id=user.id, client_id=key)
         if stored is not None:
             return replayed(stored, fk(stored, "recipient") == recipient.id, text)
-    await check_rate(user)
     low, high = sorted((user.id, recipient.id))
+    original = await replies.check_dm_reply(reply_to, low, high)
+    files = await attached.check(attachments, user)
+    await check_rate(user)
     channels = [user_channel(user.id), user_channel(recipient.id)]
     async with _locked(channels):
         try:
@@ -455,8 +485,10 @@ async def send_direct_message(
                     user_high=high,
                     content=text,
                     client_id=key,
+                    reply_to_id=original.id if original else None,
                     using_db=conn,
                 )
+                await attached.link(files, conn=conn, message_id=dm.id, dm=True)
                 prevs = {
                     user_channel(party): await sources.prev_dm_id(party, dm.id, conn)
                     for party in (low, high)
@@ -470,7 +502,9 @@ async def send_direct_message(
             if found is None:
                 raise
             return replayed(found, fk(found, "recipient") == recipient.id, text)
-        await live.publish(events.DirectMessageSent.from_row(dm), prevs)
+        reply = replies.preview_of(original) if original else None
+        event_dm = events.DirectMessageSent.from_row(dm, reply, attached.files_of(files))
+        await live.publish(event_dm, prevs)
     return dm
 
 

@@ -19,14 +19,18 @@ decorated with :func:`register`; the doors then add their rendering.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from tortoise.models import Model
 
 from models import DirectMessage, Message, Room
+
+if TYPE_CHECKING:
+    from resolvers.attachments import AttachedFile
+    from resolvers.replies import ReplyPreview
 
 
 def room_channel(room_id: int) -> str:
@@ -82,13 +86,29 @@ class MessagePosted:
     content: str
     created_at: datetime
     client_id: str | None
+    # A replayed message shows what it is now (resolvers.message_changes).
+    edited_at: datetime | None = None
+    deleted: bool = False
+    # What it replies to (resolvers.replies), as that message is now.
+    reply_to_id: int | None = None
+    reply_author_id: int | None = None
+    reply_preview: str | None = None  # None once the original is deleted
+    mentions: tuple[int, ...] = ()  # resolvers.mentions
+    # resolvers.attachments: {"id", "filename", "content_type", "size"} each
+    attachments: tuple[dict[str, Any], ...] = ()
 
     def channels(self) -> tuple[str, ...]:
         return (room_channel(self.room_id),)
 
     @classmethod
-    def from_row(cls, m: Message) -> MessagePosted:
-        """From a stored message whose ``room`` is loaded."""
+    def from_row(
+        cls,
+        m: Message,
+        reply: ReplyPreview | None = None,
+        files: Iterable[AttachedFile] = (),
+    ) -> MessagePosted:
+        """From a stored message whose ``room`` is loaded (and the preview of
+        what it replies to, if anything)."""
         room = m.room
         if not isinstance(room, Room):
             raise TypeError("MessagePosted needs the message's room loaded")
@@ -98,8 +118,13 @@ class MessagePosted:
             room_name=room.name,
             author_id=fk(m, "author"),
             content=m.content,
-            created_at=_utc(m.created_at),
+            created_at=utc(m.created_at),
             client_id=m.client_id,
+            edited_at=utc(m.edited_at) if m.edited_at else None,
+            deleted=m.deleted,
+            **_reply(m.reply_to_id, reply),
+            mentions=tuple(int(i) for i in m.mentions.split(",") if i),
+            attachments=tuple(f.as_dict() for f in files),
         )
 
 
@@ -115,23 +140,50 @@ class DirectMessageSent:
     content: str
     created_at: datetime
     client_id: str | None
+    edited_at: datetime | None = None
+    deleted: bool = False
+    reply_to_id: int | None = None
+    reply_author_id: int | None = None
+    reply_preview: str | None = None
+    attachments: tuple[dict[str, Any], ...] = ()
 
     def channels(self) -> tuple[str, ...]:
         return (user_channel(self.sender_id), user_channel(self.recipient_id))
 
     @classmethod
-    def from_row(cls, d: DirectMessage) -> DirectMessageSent:
+    def from_row(
+        cls,
+        d: DirectMessage,
+        reply: ReplyPreview | None = None,
+        files: Iterable[AttachedFile] = (),
+    ) -> DirectMessageSent:
         return cls(
             id=d.id,
             sender_id=fk(d, "sender"),
             recipient_id=fk(d, "recipient"),
             content=d.content,
-            created_at=_utc(d.created_at),
+            created_at=utc(d.created_at),
             client_id=d.client_id,
+            edited_at=utc(d.edited_at) if d.edited_at else None,
+            deleted=d.deleted,
+            **_reply(d.reply_to_id, reply),
+            attachments=tuple(f.as_dict() for f in files),
         )
 
 
-def _utc(value: datetime) -> datetime:
+def _reply(reply_to_id: int | None, reply: ReplyPreview | None) -> dict[str, Any]:
+    if reply_to_id is None:
+        return {}
+    if reply is None:  # the original is gone for good (its room or user was deleted)
+        return {"reply_to_id": reply_to_id}
+    return {
+        "reply_to_id": reply_to_id,
+        "reply_author_id": reply.author_id,
+        "reply_preview": None if reply.deleted else reply.preview,
+    }
+
+
+def utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
@@ -145,7 +197,9 @@ _DATETIME_FIELDS: dict[str, frozenset[str]] = {}
 def _datetime_fields(cls: type[Any]) -> frozenset[str]:
     names = _DATETIME_FIELDS.get(cls.kind)
     if names is None:
-        names = frozenset(f.name for f in dataclasses.fields(cls) if f.type in ("datetime",))
+        names = frozenset(
+            f.name for f in dataclasses.fields(cls) if f.type in ("datetime", "datetime | None")
+        )
         _DATETIME_FIELDS[cls.kind] = names
     return names
 
@@ -171,7 +225,8 @@ def decode(doc: Mapping[str, Any]) -> tuple[Event, int]:
     try:
         values = {f.name: doc[f.name] for f in dataclasses.fields(cls)}
         for name in _datetime_fields(cls):
-            values[name] = datetime.fromisoformat(values[name])
+            if values[name] is not None:
+                values[name] = datetime.fromisoformat(values[name])
         prev_id = doc["prev_id"]
         if not isinstance(prev_id, int) or not isinstance(values.get("id"), int):
             raise Undecodable("ids must be integers")

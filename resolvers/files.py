@@ -8,8 +8,9 @@ Rules:
 - an upload stops at ``MAX_UPLOAD_BYTES`` and at what is left of the
   owner's ``USER_QUOTA_BYTES``, both with PAYLOAD_TOO_LARGE;
 - the owner and ADMINs list, download and delete a file; any authenticated
-  user downloads a file that an internal resource links; everyone else
-  gets NOT_FOUND, as for an id that does not exist;
+  user downloads a file that an internal resource links; whoever may read a
+  chat message carrying it downloads it (``resolvers.attachments``);
+  everyone else gets NOT_FOUND, as for an id that does not exist;
 - no resource is ever left with neither url nor file: a file that resources
   link is deleted by an ADMIN together with those resources (only ADMINs
   publish resources), and refused to its other owners with CONFLICT (409)
@@ -35,6 +36,7 @@ from core import runtime
 from core.errors import Conflict, Forbidden, NotFound, PayloadTooLarge
 from core.storage import BlobMissing, SizeLimitExceeded, StorageFull
 from models import Resource, Role, StoredFile, User
+from resolvers import attachments
 from resolvers.pagination import CountedPage, keyset_page, offset_page, parse_order
 from resolvers.users import require_user
 
@@ -195,7 +197,11 @@ def _owns(user: User, row: StoredFile) -> bool:
 
 
 async def _readable(user: User, row: StoredFile) -> bool:
-    return _owns(user, row) or await Resource.filter(file_id=row.id).exists()
+    return (
+        _owns(user, row)
+        or await Resource.filter(file_id=row.id).exists()
+        or await attachments.readable_through_messages(user, row.id)
+    )
 
 
 async def get_file(*, actor: User | None, file_id: int) -> StoredFile:

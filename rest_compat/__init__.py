@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from rest_compat import auth, chat, files, meta, openapi, products, resources, spec
+from rest_compat import (
+    auth,
+    chat,
+    files,
+    message_changes,
+    meta,
+    openapi,
+    products,
+    reactions,
+    resources,
+    spec,
+)
 
-MODULES = [meta, auth, products, files, resources, chat]
+MODULES = [meta, auth, products, files, resources, chat, message_changes, reactions]
 
 
 def routes() -> list[BaseRoute]:

@@ -10,6 +10,7 @@ target or content is 409.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -17,9 +18,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from models import DirectMessage, Message, Room
-from resolvers import chat
+from resolvers import attachments, chat, reactions, replies
+from resolvers.attachments import AttachedFile
 from resolvers.events import DirectMessageSent, MessagePosted
 from resolvers.pagination import Window
+from resolvers.reactions import ReactionCount
+from resolvers.replies import ReplyPreview
 from rest_compat.http import iso, json_object, list_response, query_int, require_user, required
 
 
@@ -32,30 +36,92 @@ def room_body(row: Room) -> dict[str, Any]:
     }
 
 
-def message_body(row: Message) -> dict[str, Any]:
+def _changed(event: MessagePosted | DirectMessageSent, body: dict[str, Any]) -> dict[str, Any]:
+    """As on the WebSocket: ``edited_at`` once edited, ``deleted: true`` once deleted."""
+    if event.edited_at is not None:
+        body["edited_at"] = iso(event.edited_at)
+    if event.deleted:
+        body["deleted"] = True
+    if event.reply_to_id is not None:
+        body["reply_to"] = {
+            "id": event.reply_to_id,
+            "from_user": event.reply_author_id,
+            "preview": event.reply_preview or "",
+            "deleted": event.reply_preview is None,
+        }
+    if isinstance(event, MessagePosted) and event.mentions:
+        body["mentions"] = list(event.mentions)
+    if event.attachments:
+        body["attachments"] = [{**a, "url": f"/files/{a['id']}"} for a in event.attachments]
+    return body
+
+
+def with_reactions(body: dict[str, Any], counts: Sequence[ReactionCount]) -> dict[str, Any]:
+    """As on the WebSocket: ``reactions`` once it has any."""
+    if counts:
+        body["reactions"] = [
+            {"reaction": c.reaction, "count": c.count, "me": c.mine} for c in counts
+        ]
+    return body
+
+
+def message_body(
+    row: Message, reply: ReplyPreview | None = None, files: Sequence[AttachedFile] = ()
+) -> dict[str, Any]:
     """A message as the contract shows it on every door (no ``type`` here)."""
-    event = MessagePosted.from_row(row)
-    return {
-        "id": event.id,
-        "room": event.room_name,
-        "room_id": event.room_id,
-        "from_user": event.author_id,
-        "content": event.content,
-        "timestamp": iso(event.created_at),
-        "client_id": event.client_id,
-    }
+    event = MessagePosted.from_row(row, reply, files)
+    return _changed(
+        event,
+        {
+            "id": event.id,
+            "room": event.room_name,
+            "room_id": event.room_id,
+            "from_user": event.author_id,
+            "content": event.content,
+            "timestamp": iso(event.created_at),
+            "client_id": event.client_id,
+        },
+    )
 
 
-def dm_body(row: DirectMessage) -> dict[str, Any]:
-    event = DirectMessageSent.from_row(row)
-    return {
-        "id": event.id,
-        "from_user": event.sender_id,
-        "to_user": event.recipient_id,
-        "content": event.content,
-        "timestamp": iso(event.created_at),
-        "client_id": event.client_id,
-    }
+def dm_body(
+    row: DirectMessage, reply: ReplyPreview | None = None, files: Sequence[AttachedFile] = ()
+) -> dict[str, Any]:
+    event = DirectMessageSent.from_row(row, reply, files)
+    return _changed(
+        event,
+        {
+            "id": event.id,
+            "from_user": event.sender_id,
+            "to_user": event.recipient_id,
+            "content": event.content,
+            "timestamp": iso(event.created_at),
+            "client_id": event.client_id,
+        },
+    )
+
+
+async def bodies(rows: Sequence[Message | DirectMessage], viewer_id: int) -> list[dict[str, Any]]:
+    """Messages (or DMs) with what they reply to and their reactions, as
+    history shows them: two or three queries for any number of rows."""
+    dm = bool(rows) and isinstance(rows[0], DirectMessage)
+    counts = await reactions.summaries(viewer_id=viewer_id, ids=[r.id for r in rows], dm=dm)
+    reps = await replies.of_rows(rows)
+    files = await attachments.of_messages((r.id for r in rows), dm=dm)
+    result = []
+    for row in rows:
+        reply, linked = reps.get(row.reply_to_id or 0), files[row.id]
+        if isinstance(row, DirectMessage):
+            body = dm_body(row, reply, linked)
+        else:
+            body = message_body(row, reply, linked)
+        result.append(with_reactions(body, counts[row.id]))
+    return result
+
+
+async def body_of(row: Message | DirectMessage, viewer_id: int) -> dict[str, Any]:
+    (one,) = await bodies([row], viewer_id)
+    return one
 
 
 def _paging(request: Request) -> dict[str, int | None]:
@@ -93,7 +159,7 @@ async def room_messages(request: Request) -> Response:
     _room, page = await chat.room_messages(
         actor=actor, room=request.path_params["room"], **_paging(request)
     )
-    return list_response(request, [message_body(m) for m in page.items])
+    return list_response(request, await bodies(page.items, actor.id))
 
 
 async def post_message(request: Request) -> Response:
@@ -104,8 +170,10 @@ async def post_message(request: Request) -> Response:
         room=request.path_params["room"],
         content=required(body, "content"),
         client_id=body.get("client_id"),
+        reply_to=body.get("reply_to"),
+        attachments=body.get("attachments"),
     )
-    return JSONResponse(message_body(row), status_code=201)
+    return JSONResponse(await body_of(row, actor.id), status_code=201)
 
 
 async def direct_messages(request: Request) -> Response:
@@ -113,7 +181,7 @@ async def direct_messages(request: Request) -> Response:
     page = await chat.direct_messages(
         actor=actor, with_user=request.path_params["user_id"], **_paging(request)
     )
-    return list_response(request, [dm_body(d) for d in page.items])
+    return list_response(request, await bodies(page.items, actor.id))
 
 
 async def post_direct_message(request: Request) -> Response:
@@ -124,8 +192,10 @@ async def post_direct_message(request: Request) -> Response:
         to=request.path_params["user_id"],
         content=required(body, "content"),
         client_id=body.get("client_id"),
+        reply_to=body.get("reply_to"),
+        attachments=body.get("attachments"),
     )
-    return JSONResponse(dm_body(row), status_code=201)
+    return JSONResponse(await body_of(row, actor.id), status_code=201)
 
 
 routes = [

@@ -17,25 +17,38 @@ from schema.fanout import FanoutExecutor
 from schema.fast import FastExecutionContext
 from schema.files import FileMutations, FileQueries
 from schema.limits import Limits, QueryLimits
+from schema.mentions import MentionSubscriptions
+from schema.message_changes import MessageChangeMutations, MessageChangeSubscriptions
 from schema.observe import OperationMetrics
 from schema.products import ProductMutations, ProductQueries
+from schema.reactions import ReactionMutations, ReactionQueries
 from schema.resources import ResourceMutations, ResourceQueries
 from schema.subscriptions import WebSocketSession
 from schema.users import UserMutations, UserQueries
 
 
 @strawberry.type
-class Query(UserQueries, ProductQueries, FileQueries, ResourceQueries, ChatQueries):
+class Query(
+    UserQueries, ProductQueries, FileQueries, ResourceQueries, ChatQueries, ReactionQueries
+):
     pass
 
 
 @strawberry.type
-class Mutation(UserMutations, ProductMutations, FileMutations, ResourceMutations, ChatMutations):
+class Mutation(
+    UserMutations,
+    ProductMutations,
+    FileMutations,
+    ResourceMutations,
+    ChatMutations,
+    MessageChangeMutations,
+    ReactionMutations,
+):
     pass
 
 
 @strawberry.type
-class Subscription(ChatSubscriptions):
+class Subscription(ChatSubscriptions, MessageChangeSubscriptions, MentionSubscriptions):
     pass
 
 

@@ -34,11 +34,14 @@ from resolvers.events import (
 )
 from resolvers.pagination import MAX_PAGE
 from schema import loaders
+from schema.attachment_types import AttachedFileType, attachments_of
 from schema.context import Context, Info
 from schema.fanout import VIEWER_DEPENDENT, LiveSource
 from schema.fast import prefetched
 from schema.limits import DEFAULT_PAGE
 from schema.pagination import PageInfo, cursors, edges, page_info
+from schema.reaction_types import ReactionSummary, summaries_of
+from schema.reply_types import ReplyTo, reply_of
 from schema.subscriptions import graphql_error, live_claims
 from schema.users import User
 
@@ -99,15 +102,28 @@ class Room:
 @strawberry.type
 class Message:
     id: strawberry.ID
-    content: str = strawberry.field(description="1..4000 characters, as sent.")
+    content: str = strawberry.field(
+        description="1..4000 characters, as sent or last edited; empty once deleted."
+    )
     client_id: str | None = strawberry.field(
         description="The sender's idempotency key, if it gave one."
     )
     created_at: datetime
+    edited_at: datetime | None = strawberry.field(description="When it was last edited.")
+    deleted: bool = strawberry.field(
+        description="A tombstone: id and time kept, content and reactions gone."
+    )
     _room_id: strawberry.Private[int]
     _author_id: strawberry.Private[int]
+    _reply_to_id: strawberry.Private[int | None]
+    _mentions: strawberry.Private[tuple[int, ...]]
     # Set when the page's authors were loaded in one batch (``room_messages``).
     _author: strawberry.Private[User | None] = None
+
+    @strawberry.field(description="Members mentioned (@displayName or <@id>) who can see the room.")
+    async def mentions(self, info: Info) -> list[User]:
+        rows = await loaders.users_by_id(info.context).load_many(list(self._mentions))
+        return [User.from_row(r) for r in rows if r is not None]
 
     @strawberry.field
     async def room(self, info: Info) -> Room:
@@ -122,6 +138,18 @@ class Message:
             return self._author
         return await _user(info.context, self._author_id)
 
+    @strawberry.field(description="Each reaction with its count; none once deleted.")
+    async def reactions(self, info: Info) -> list[ReactionSummary]:
+        return await summaries_of(info, int(self.id), dm=False)
+
+    @strawberry.field(description="Files of the sender's; none once deleted.")
+    async def attachments(self, info: Info) -> list[AttachedFileType]:
+        return await attachments_of(info, int(self.id), dm=False)
+
+    @strawberry.field(description="The message of the same room this one replies to.")
+    async def reply_to(self, info: Info) -> ReplyTo | None:
+        return await reply_of(info, self._reply_to_id, dm=False)
+
     @classmethod
     def from_row(cls, row: MessageRow) -> Message:
         return cls(
@@ -129,8 +157,12 @@ class Message:
             content=row.content,
             client_id=row.client_id,
             created_at=row.created_at,
+            edited_at=row.edited_at,
+            deleted=row.deleted,
             _room_id=chat.fk(row, "room"),
             _author_id=chat.fk(row, "author"),
+            _reply_to_id=row.reply_to_id,
+            _mentions=tuple(int(i) for i in row.mentions.split(",") if i),
         )
 
     @classmethod
@@ -140,8 +172,12 @@ class Message:
             content=event.content,
             client_id=event.client_id,
             created_at=event.created_at,
+            edited_at=event.edited_at,
+            deleted=event.deleted,
             _room_id=event.room_id,
             _author_id=event.author_id,
+            _reply_to_id=event.reply_to_id,
+            _mentions=tuple(event.mentions),
         )
 
 
@@ -160,11 +196,14 @@ class MessageConnection:
 @strawberry.type
 class DirectMessage:
     id: strawberry.ID
-    content: str
+    content: str = strawberry.field(description="As sent or last edited; empty once deleted.")
     client_id: str | None
     created_at: datetime
+    edited_at: datetime | None
+    deleted: bool
     _from_id: strawberry.Private[int]
     _to_id: strawberry.Private[int]
+    _reply_to_id: strawberry.Private[int | None]
 
     @strawberry.field
     async def from_user(self, info: Info) -> User:
@@ -174,6 +213,18 @@ class DirectMessage:
     async def to_user(self, info: Info) -> User:
         return await _user(info.context, self._to_id)
 
+    @strawberry.field(description="Each reaction with its count; none once deleted.")
+    async def reactions(self, info: Info) -> list[ReactionSummary]:
+        return await summaries_of(info, int(self.id), dm=True)
+
+    @strawberry.field(description="Files of the sender's; none once deleted.")
+    async def attachments(self, info: Info) -> list[AttachedFileType]:
+        return await attachments_of(info, int(self.id), dm=True)
+
+    @strawberry.field(description="The message of the same conversation this one replies to.")
+    async def reply_to(self, info: Info) -> ReplyTo | None:
+        return await reply_of(info, self._reply_to_id, dm=True)
+
     @classmethod
     def from_row(cls, row: DirectMessageRow) -> DirectMessage:
         return cls(
@@ -181,8 +232,11 @@ class DirectMessage:
             content=row.content,
             client_id=row.client_id,
             created_at=row.created_at,
+            edited_at=row.edited_at,
+            deleted=row.deleted,
             _from_id=chat.fk(row, "sender"),
             _to_id=chat.fk(row, "recipient"),
+            _reply_to_id=row.reply_to_id,
         )
 
     @classmethod
@@ -192,8 +246,11 @@ class DirectMessage:
             content=event.content,
             client_id=event.client_id,
             created_at=event.created_at,
+            edited_at=event.edited_at,
+            deleted=event.deleted,
             _from_id=event.sender_id,
             _to_id=event.recipient_id,
+            _reply_to_id=event.reply_to_id,
         )
 
 
@@ -336,10 +393,21 @@ class ChatMutations:
         "clientId with another room or content is CONFLICT."
     )
     async def send_message(
-        self, info: Info, room: str, content: str, client_id: str | None = None
+        self,
+        info: Info,
+        room: str,
+        content: str,
+        client_id: str | None = None,
+        reply_to: strawberry.ID | None = None,
+        attachments: list[strawberry.ID] | None = None,
     ) -> Message:
         row = await chat.send_message(
-            actor=info.context.user, room=room, content=content, client_id=client_id
+            actor=info.context.user,
+            room=room,
+            content=content,
+            client_id=client_id,
+            reply_to=reply_to,
+            attachments=attachments,
         )
         _prime_rooms(info, [row.room])
         return Message.from_row(row)
@@ -349,10 +417,21 @@ class ChatMutations:
         "is CONFLICT)."
     )
     async def send_direct_message(
-        self, info: Info, to: strawberry.ID, content: str, client_id: str | None = None
+        self,
+        info: Info,
+        to: strawberry.ID,
+        content: str,
+        client_id: str | None = None,
+        reply_to: strawberry.ID | None = None,
+        attachments: list[strawberry.ID] | None = None,
     ) -> DirectMessage:
         row = await chat.send_direct_message(
-            actor=info.context.user, to=to, content=content, client_id=client_id
+            actor=info.context.user,
+            to=to,
+            content=content,
+            client_id=client_id,
+            reply_to=reply_to,
+            attachments=attachments,
         )
         return DirectMessage.from_row(row)
 

@@ -37,6 +37,10 @@ def _loader(
     return cast(DataLoader[K, T], loader)
 
 
+# For loaders defined next to their types (schema.reaction_types).
+loader = _loader
+
+
 def users_by_id(context: Context) -> DataLoader[int, User | None]:
     """Users by id (any user: callers decide what of them to show)."""
     return _loader(context, "users_by_id", users.get_users)

@@ -55,6 +55,8 @@ class World:
     dm_ids: list[int] = field(default_factory=list)
     other_dm_id: int = 0
     seen: dict[str, list[str]] = field(default_factory=dict)
+    # Things made once by the probes that need them (e.g. edits to replay).
+    marks: dict[str, int] = field(default_factory=dict)
 
     def account(self, actor: str) -> Account | None:
         if actor == "anonymous":
@@ -147,6 +149,37 @@ class World:
         assert response.status_code == 200, response.text
         token: str = response.json()["refresh_token"]
         return token
+
+    async def fresh_message(self) -> int:
+        """A new message of the owner in the owner's private room."""
+        response = await self.http.post(
+            f"/chat/rooms/{self.room}/messages",
+            json={"content": "to change"},
+            headers=self.owner.headers,
+        )
+        assert response.status_code == 201, response.text
+        message_id: int = response.json()["id"]
+        return message_id
+
+    async def fresh_dm(self) -> int:
+        """A new DM from the owner to the ADMIN."""
+        response = await self.http.post(
+            f"/chat/dm/{self.admin.id}", json={"content": "to change"}, headers=self.owner.headers
+        )
+        assert response.status_code == 201, response.text
+        dm_id: int = response.json()["id"]
+        return dm_id
+
+    async def mark(self, name: str, method: str, path: str, actor: str, **kwargs: Any) -> int:
+        """Do a request once (as ``actor``) and remember the ``event_id`` or
+        ``id`` it answers, or the id in the path."""
+        if name not in self.marks:
+            account = self.account(actor)
+            assert account is not None
+            response = await self.http.request(method, path, headers=account.headers, **kwargs)
+            assert response.status_code < 300, response.text
+            self.marks[name] = int(path.rsplit("/", 1)[1])
+        return self.marks[name]
 
     def target_user(self, actor: str) -> Account:
         """Whom an actor talks to in DM cells: the ADMIN for the owner, else the owner."""

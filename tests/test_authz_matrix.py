@@ -230,6 +230,110 @@ async def _dm_subscription(world: World, actor: str) -> str:
     return await _subscription_probe(world, actor, query, {}, judge)
 
 
+async def _edit_owner_message(world: World) -> None:
+    await world.mark(
+        "room edit",
+        "PATCH",
+        f"/chat/rooms/{world.room}/messages/{world.message_id}",
+        "owner",
+        json={"content": "edited"},
+    )
+
+
+async def _edit_dms(world: World, actor: str) -> None:
+    await world.mark(
+        "dm edit",
+        "PATCH",
+        f"/chat/dm/{world.admin.id}/messages/{world.dm_ids[0]}",
+        "owner",
+        json={"content": "edited"},
+    )
+    if actor == "other":
+        await world.mark(
+            "other dm edit",
+            "PATCH",
+            f"/chat/dm/{world.owner.id}/messages/{world.other_dm_id}",
+            "other",
+            json={"content": "edited"},
+        )
+
+
+async def _mentions_subscription(world: World, actor: str) -> str:
+    """The ADMIN mentions the owner in a public room, then the owner mentions
+    the two others: each sees only the mentions of themselves."""
+    if "mention room" not in world.marks:
+        room = unique("public")
+        response = await world.http.post(
+            "/chat/rooms", json={"name": room}, headers=world.admin.headers
+        )
+        world.marks["mention room"] = response.json()["id"]
+        response = await world.http.post(
+            f"/chat/rooms/{room}/messages",
+            json={"content": f"hey <@{world.owner.id}>"},
+            headers=world.admin.headers,
+        )
+        world.marks["owner mention"] = response.json()["id"]
+        response = await world.http.post(
+            f"/chat/rooms/{room}/messages",
+            json={"content": f"<@{world.other.id}> <@{world.admin.id}> see above"},
+            headers=world.owner.headers,
+        )
+        assert response.status_code == 201, response.text
+    query = f"""subscription {{
+      mentions(after: "0") {{ id: messageId eventId content author {USER} room {{ id }} }}
+    }}"""
+
+    def judge(got: int) -> str:
+        return OK if got == world.marks["owner mention"] else HIDDEN
+
+    return await _subscription_probe(world, actor, query, {}, judge)
+
+
+CHANGE_FIELDS = f"id: messageId eventId kind content room {{ id members {USER} }} user {USER}"
+
+
+async def _room_changes_subscription(world: World, actor: str) -> str:
+    await _edit_owner_message(world)
+    query = f"""subscription ($room: String!) {{
+      roomMessageChanges(room: $room, after: "0") {{ {CHANGE_FIELDS} }}
+    }}"""
+    return await _subscription_probe(
+        world,
+        actor,
+        query,
+        {"room": world.room},
+        lambda got: OK if got == world.message_id else f"change of {got}",
+    )
+
+
+async def _dm_changes_subscription(world: World, actor: str) -> str:
+    await _edit_dms(world, actor)
+    query = f"""subscription {{ directMessageChanges(after: "0") {{ {CHANGE_FIELDS} }} }}"""
+
+    def judge(got: int) -> str:
+        if got in world.dm_ids:
+            return OK
+        return HIDDEN if got == world.other_dm_id else f"change of {got}"
+
+    return await _subscription_probe(world, actor, query, {}, judge)
+
+
+async def _owner_message(world: World, actor: str) -> dict[str, Any]:
+    return {"id": str(world.message_id)}
+
+
+async def _fresh_message(world: World, actor: str) -> dict[str, Any]:
+    return {"id": str(await world.fresh_message())}
+
+
+async def _owner_dm(world: World, actor: str) -> dict[str, Any]:
+    return {"id": str(world.dm_ids[0])}
+
+
+async def _fresh_dm(world: World, actor: str) -> dict[str, Any]:
+    return {"id": str(await world.fresh_dm())}
+
+
 ROOM_FIELDS = f"id name isPrivate createdBy {USER} members {USER}"
 MESSAGE_FIELDS = f"id content author {USER} room {{ id members {USER} }}"
 DM_FIELDS = f"id content fromUser {USER} toUser {USER}"
@@ -425,6 +529,103 @@ GRAPHQL: dict[str, tuple[Probe, Expect]] = {
         ),
         SIGNED_IN,
     ),
+    # Messages that change (issue 14): the owner's message in the owner's
+    # private room, the owner's DM to the ADMIN. A non-member and an ADMIN
+    # outside the room do not see it (404); the DM's other party may read
+    # it but not change it (403). tests/test_message_changes.py adds a
+    # member of a public room and an ADMIN who can see the room.
+    "Mutation.editMessage": (
+        gql(
+            f'mutation ($id: ID!) {{ editMessage(id: $id, content: "edited") '
+            f"{{ {MESSAGE_FIELDS} editedAt }} }}",
+            _owner_message,
+            _ok_if("editMessage"),
+        ),
+        MEMBERS_ONLY,
+    ),
+    "Mutation.deleteMessage": (
+        gql(
+            f"mutation ($id: ID!) {{ deleteMessage(id: $id) {{ {MESSAGE_FIELDS} deleted }} }}",
+            _fresh_message,
+            _ok_if("deleteMessage"),
+        ),
+        MEMBERS_ONLY,
+    ),
+    "Mutation.editDirectMessage": (
+        gql(
+            f'mutation ($id: ID!) {{ editDirectMessage(id: $id, content: "edited") '
+            f"{{ {DM_FIELDS} editedAt }} }}",
+            _owner_dm,
+            _ok_if("editDirectMessage"),
+        ),
+        (U, OK, N, F),
+    ),
+    "Mutation.deleteDirectMessage": (
+        gql(
+            f"mutation ($id: ID!) {{ deleteDirectMessage(id: $id) {{ {DM_FIELDS} deleted }} }}",
+            _fresh_dm,
+            _ok_if("deleteDirectMessage"),
+        ),
+        (U, OK, N, F),
+    ),
+    "Query.messageReactions": (
+        gql(
+            f"query ($id: ID!) {{ messageReactions(id: $id) {{ reaction user {USER} }} }}",
+            _owner_message,
+            lambda w, a, d: OK if d["messageReactions"] is not None else NULL,
+        ),
+        MEMBERS_ONLY,
+    ),
+    "Query.directMessageReactions": (
+        gql(
+            f"query ($id: ID!) {{ directMessageReactions(id: $id) {{ reaction user {USER} }} }}",
+            _owner_dm,
+            lambda w, a, d: OK if d["directMessageReactions"] is not None else NULL,
+        ),
+        (U, OK, N, OK),
+    ),
+    "Mutation.addReaction": (
+        gql(
+            f'mutation ($id: ID!) {{ addReaction(id: $id, reaction: ":+1:") '
+            f"{{ {MESSAGE_FIELDS} reactions {{ reaction count viewerReacted }} }} }}",
+            _owner_message,
+            _ok_if("addReaction"),
+        ),
+        MEMBERS_ONLY,
+    ),
+    "Mutation.removeReaction": (
+        gql(
+            f'mutation ($id: ID!) {{ removeReaction(id: $id, reaction: ":+1:") '
+            f"{{ {MESSAGE_FIELDS} }} }}",
+            _owner_message,
+            _ok_if("removeReaction"),
+        ),
+        MEMBERS_ONLY,
+    ),
+    "Mutation.addDirectMessageReaction": (
+        gql(
+            f'mutation ($id: ID!) {{ addDirectMessageReaction(id: $id, reaction: ":+1:") '
+            f"{{ {DM_FIELDS} reactions {{ reaction count viewerReacted }} }} }}",
+            _owner_dm,
+            _ok_if("addDirectMessageReaction"),
+        ),
+        (U, OK, N, OK),
+    ),
+    "Mutation.removeDirectMessageReaction": (
+        gql(
+            f'mutation ($id: ID!) {{ removeDirectMessageReaction(id: $id, reaction: ":+1:") '
+            f"{{ {DM_FIELDS} }} }}",
+            _owner_dm,
+            _ok_if("removeDirectMessageReaction"),
+        ),
+        (U, OK, N, OK),
+    ),
+    "Subscription.roomMessageChanges": (_room_changes_subscription, (SUB_ANON, OK, N, N)),
+    "Subscription.directMessageChanges": (
+        _dm_changes_subscription,
+        (SUB_ANON, OK, HIDDEN, OK),
+    ),
+    "Subscription.mentions": (_mentions_subscription, (SUB_ANON, OK, HIDDEN, HIDDEN)),
     "Subscription.roomMessages": (_room_subscription, (SUB_ANON, OK, N, N)),
     "Subscription.directMessages": (_dm_subscription, (SUB_ANON, OK, HIDDEN, OK)),
 }
@@ -490,6 +691,33 @@ async def _room_path(world: World, actor: str) -> str:
 
 async def _dm_path(world: World, actor: str) -> str:
     return f"/chat/dm/{world.target_user(actor).id}"
+
+
+async def _message_path(world: World, actor: str) -> str:
+    return f"/chat/rooms/{world.room}/messages/{world.message_id}"
+
+
+async def _fresh_message_path(world: World, actor: str) -> str:
+    return f"/chat/rooms/{world.room}/messages/{await world.fresh_message()}"
+
+
+def _then(
+    path: Callable[[World, str], Awaitable[str]], suffix: str
+) -> Callable[[World, str], Awaitable[str]]:
+    async def longer(world: World, actor: str) -> str:
+        return await path(world, actor) + suffix
+
+    return longer
+
+
+def _dm_message_path(fresh: bool) -> Callable[[World, str], Awaitable[str]]:
+    async def path(world: World, actor: str) -> str:
+        dm_id = await world.fresh_dm() if fresh else world.dm_ids[0]
+        # Each party names the conversation by the other party.
+        peer = world.owner if actor == "admin" else world.admin
+        return f"/chat/dm/{peer.id}/messages/{dm_id}"
+
+    return path
 
 
 def _token_probe(path: str, success: int) -> Probe:
@@ -582,6 +810,46 @@ REST: dict[str, tuple[Probe, Expect]] = {
         rest("POST", _dm_path, 201, json={"content": "hi"}),
         REST_SIGNED_IN,
     ),
+    "PATCH /chat/rooms/{room}/messages/{message_id}": (
+        rest("PATCH", _message_path, 200, json={"content": "edited"}),
+        REST_MEMBERS_ONLY,
+    ),
+    "DELETE /chat/rooms/{room}/messages/{message_id}": (
+        rest("DELETE", _fresh_message_path, 204),
+        REST_MEMBERS_ONLY,
+    ),
+    "PATCH /chat/dm/{user_id}/messages/{message_id}": (
+        rest("PATCH", _dm_message_path(False), 200, json={"content": "edited"}),
+        (R401, OK, R404, R403),
+    ),
+    "DELETE /chat/dm/{user_id}/messages/{message_id}": (
+        rest("DELETE", _dm_message_path(True), 204),
+        (R401, OK, R404, R403),
+    ),
+    "GET /chat/rooms/{room}/messages/{message_id}/reactions": (
+        rest("GET", _then(_message_path, "/reactions"), 200),
+        REST_MEMBERS_ONLY,
+    ),
+    "PUT /chat/rooms/{room}/messages/{message_id}/reactions/{reaction}": (
+        rest("PUT", _then(_message_path, "/reactions/%F0%9F%91%8D"), 200),
+        REST_MEMBERS_ONLY,
+    ),
+    "DELETE /chat/rooms/{room}/messages/{message_id}/reactions/{reaction}": (
+        rest("DELETE", _then(_message_path, "/reactions/%F0%9F%91%8D"), 204),
+        REST_MEMBERS_ONLY,
+    ),
+    "GET /chat/dm/{user_id}/messages/{message_id}/reactions": (
+        rest("GET", _then(_dm_message_path(False), "/reactions"), 200),
+        (R401, OK, R404, OK),
+    ),
+    "PUT /chat/dm/{user_id}/messages/{message_id}/reactions/{reaction}": (
+        rest("PUT", _then(_dm_message_path(False), "/reactions/:tada:"), 200),
+        (R401, OK, R404, OK),
+    ),
+    "DELETE /chat/dm/{user_id}/messages/{message_id}/reactions/{reaction}": (
+        rest("DELETE", _then(_dm_message_path(False), "/reactions/:tada:"), 204),
+        (R401, OK, R404, OK),
+    ),
 }
 # Public pages, their pinned static files (a Mount), and GraphQL (rows above).
 EXCLUDED_PATHS = {"/docs", "/openapi.json", "/graphql", "/static"}
@@ -600,7 +868,14 @@ def _ws_judge(world: World, reply: dict[str, Any]) -> str:
         return has(world.message_id, {m["id"] for m in reply["messages"]})
     if kind == "dm_history":
         return has(world.dm_ids, {m["id"] for m in reply["messages"]})
+    if kind in {"reactions", "dm_reactions"}:
+        return OK if isinstance(reply["reactions"], list) else "no list"
     return OK if kind in {"joined", "ack", "ready", "user_deactivated"} else f"frame {kind}"
+
+
+def _ws_fresh(kind: str) -> WsFrame:
+    """Frames that destroy: each actor aims at a message made for it (see _ws_matrix)."""
+    return lambda w, a: {"type": kind, "id": w.marks[f"{kind} {a}"]}
 
 
 WS: dict[str, tuple[WsFrame, Expect]] = {
@@ -617,6 +892,37 @@ WS: dict[str, tuple[WsFrame, Expect]] = {
     "dm_history": (
         lambda w, a: {"type": "dm_history", "with": w.target_user(a).id},
         (WS_ANON, OK, HIDDEN, OK),
+    ),
+    "edit": (
+        lambda w, a: {"type": "edit", "id": w.message_id, "content": "edited"},
+        (WS_ANON, OK, N, N),
+    ),
+    "delete": (_ws_fresh("delete"), (WS_ANON, OK, N, N)),
+    "dm_edit": (
+        lambda w, a: {"type": "dm_edit", "id": w.dm_ids[0], "content": "edited"},
+        (WS_ANON, OK, N, F),
+    ),
+    "dm_delete": (_ws_fresh("dm_delete"), (WS_ANON, OK, N, F)),
+    "react": (
+        lambda w, a: {"type": "react", "id": w.message_id, "reaction": "🎉"},
+        (WS_ANON, OK, N, N),
+    ),
+    "unreact": (
+        lambda w, a: {"type": "unreact", "id": w.message_id, "reaction": "🎉"},
+        (WS_ANON, OK, N, N),
+    ),
+    "reactions": (lambda w, a: {"type": "reactions", "id": w.message_id}, (WS_ANON, OK, N, N)),
+    "dm_react": (
+        lambda w, a: {"type": "dm_react", "id": w.dm_ids[0], "reaction": ":eyes:"},
+        (WS_ANON, OK, N, OK),
+    ),
+    "dm_unreact": (
+        lambda w, a: {"type": "dm_unreact", "id": w.dm_ids[0], "reaction": ":eyes:"},
+        (WS_ANON, OK, N, OK),
+    ),
+    "dm_reactions": (
+        lambda w, a: {"type": "dm_reactions", "id": w.dm_ids[0]},
+        (WS_ANON, OK, N, OK),
     ),
     # Renewing a connection's token with the owner's: only the owner may.
     "auth": (lambda w, a: {"type": "auth", "token": w.owner.token}, (WS_ANON, OK, F, F)),
@@ -718,6 +1024,8 @@ async def test_ws_matrix(world: World) -> None:
         status = await handshake_status(ws_url)
         got[entry, "anonymous"] = WS_ANON if status == 401 else f"handshake {status}"
     for actor in ACTORS[1:]:
+        world.marks[f"delete {actor}"] = await world.fresh_message()
+        world.marks[f"dm_delete {actor}"] = await world.fresh_dm()
         account = world.account(actor)
         assert account is not None
         async with chat_client(ws_url, account.token) as ws:

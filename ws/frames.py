@@ -19,7 +19,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
+from resolvers.change_events import (
+    MessageDeleted,
+    MessageEdited,
+    MessageMentioned,
+    ReactionChanged,
+)
 from resolvers.events import DirectMessageSent, Event, MessagePosted
+from ws.change_frames import (
+    Delete,
+    Edit,
+    React,
+    Reactions,
+    change_frame,
+    delete_parser,
+    edit_parser,
+    mention_frame,
+    react_parser,
+    reactions_parser,
+)
 
 REF_MAX_CHARS = 256
 
@@ -52,6 +70,8 @@ class SendMessage:
     room: RoomRef
     content: str
     client_id: str | None = None
+    reply_to: int | None = None
+    attachments: list[Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +80,8 @@ class SendDm:
     to: int
     content: str
     client_id: str | None = None
+    reply_to: int | None = None
+    attachments: list[Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +114,19 @@ class DeactivateUser:
     user: int
 
 
-Frame: TypeAlias = Join | SendMessage | SendDm | RoomHistory | DmHistory | Auth | DeactivateUser
+Frame: TypeAlias = (
+    Join
+    | SendMessage
+    | SendDm
+    | RoomHistory
+    | DmHistory
+    | Auth
+    | DeactivateUser
+    | Edit
+    | Delete
+    | React
+    | Reactions
+)
 
 
 # --- field readers -----------------------------------------------------------
@@ -162,6 +196,15 @@ class _Fields:
             raise self.fail(field, f"{field} must be an integer.")
         return value
 
+    def id_list(self, field: str) -> list[Any] | None:
+        """A list (its items are checked by the resolvers), or None."""
+        value = self.frame.get(field)
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            raise self.fail(field, f"{field} must be a list of ids.")
+        return value
+
     def user_id(self, field: str) -> int:
         """A user id: a JSON integer, or a string of digits (a GraphQL ``ID``)."""
         value = self.frame.get(field)
@@ -194,6 +237,8 @@ def _message(f: _Fields) -> SendMessage:
         room=f.room(),
         content=f.required_string("content"),
         client_id=f.string("client_id", required=False),
+        reply_to=f.integer("reply_to"),
+        attachments=f.id_list("attachments"),
     )
 
 
@@ -203,6 +248,8 @@ def _dm(f: _Fields) -> SendDm:
         to=f.user_id("to"),
         content=f.required_string("content"),
         client_id=f.string("client_id", required=False),
+        reply_to=f.integer("reply_to"),
+        attachments=f.id_list("attachments"),
     )
 
 
@@ -245,6 +292,16 @@ PARSERS: dict[str, Callable[[_Fields], Frame]] = {
     "dm_history": _dm_history,
     "auth": _auth,
     "deactivate_user": _deactivate_user,
+    "edit": edit_parser(False),
+    "delete": delete_parser(False),
+    "dm_edit": edit_parser(True),
+    "dm_delete": delete_parser(True),
+    "react": react_parser(True, False),
+    "unreact": react_parser(False, False),
+    "dm_react": react_parser(True, True),
+    "dm_unreact": react_parser(False, True),
+    "reactions": reactions_parser(False),
+    "dm_reactions": reactions_parser(True),
 }
 
 
@@ -326,29 +383,61 @@ def timestamp(value: datetime) -> str:
 # --- domain events as frames ------------------------------------------------------
 
 
-def message_frame(event: MessagePosted) -> dict[str, Any]:
+def _changed(event: MessagePosted | DirectMessageSent, frame: dict[str, Any]) -> dict[str, Any]:
+    """An edited message adds ``edited_at``; a tombstone, ``deleted: true``
+    (and empty content). Unchanged messages keep their original shape."""
+    if event.edited_at is not None:
+        frame["edited_at"] = timestamp(event.edited_at)
+    if event.deleted:
+        frame["deleted"] = True
+    if event.reply_to_id is not None:
+        frame["reply_to"] = reply_to(event)
+    if isinstance(event, MessagePosted) and event.mentions:
+        frame["mentions"] = list(event.mentions)
+    if event.attachments:
+        frame["attachments"] = [{**a, "url": f"/files/{a['id']}"} for a in event.attachments]
+    return frame
+
+
+def reply_to(event: MessagePosted | DirectMessageSent) -> dict[str, Any]:
+    """What a message replies to, as it is now: a tombstone once deleted."""
     return {
-        "type": "message",
-        "id": event.id,
-        "room": event.room_name,
-        "room_id": event.room_id,
-        "from_user": event.author_id,
-        "content": event.content,
-        "timestamp": timestamp(event.created_at),
-        "client_id": event.client_id,
+        "id": event.reply_to_id,
+        "from_user": event.reply_author_id,
+        "preview": event.reply_preview or "",
+        "deleted": event.reply_preview is None,
     }
+
+
+def message_frame(event: MessagePosted) -> dict[str, Any]:
+    return _changed(
+        event,
+        {
+            "type": "message",
+            "id": event.id,
+            "room": event.room_name,
+            "room_id": event.room_id,
+            "from_user": event.author_id,
+            "content": event.content,
+            "timestamp": timestamp(event.created_at),
+            "client_id": event.client_id,
+        },
+    )
 
 
 def dm_frame(event: DirectMessageSent) -> dict[str, Any]:
-    return {
-        "type": "dm",
-        "id": event.id,
-        "from_user": event.sender_id,
-        "to_user": event.recipient_id,
-        "content": event.content,
-        "timestamp": timestamp(event.created_at),
-        "client_id": event.client_id,
-    }
+    return _changed(
+        event,
+        {
+            "type": "dm",
+            "id": event.id,
+            "from_user": event.sender_id,
+            "to_user": event.recipient_id,
+            "content": event.content,
+            "timestamp": timestamp(event.created_at),
+            "client_id": event.client_id,
+        },
+    )
 
 
 def event_frame(event: Event) -> dict[str, Any] | None:
@@ -358,4 +447,8 @@ def event_frame(event: Event) -> dict[str, Any] | None:
             return message_frame(event)
         case DirectMessageSent():
             return dm_frame(event)
+        case MessageEdited() | MessageDeleted() | ReactionChanged():
+            return change_frame(event)
+        case MessageMentioned():
+            return mention_frame(event)
     return None

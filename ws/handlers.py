@@ -14,10 +14,10 @@ from typing import Any
 from core.errors import BadUserInput, Forbidden
 from core.security import AccessClaims
 from models import User
-from resolvers import auth, chat, live
-from resolvers.events import DirectMessageSent, MessagePosted, room_channel
+from resolvers import auth, chat, live, message_changes, reactions
+from resolvers.events import room_channel
 from resolvers.pagination import Window
-from ws import frames
+from ws import change_frames, frames
 from ws.client import CLOSE_AUTH, Client
 
 # Rooms one connection may listen to (each room is a subscription of the process).
@@ -63,6 +63,14 @@ class Handlers:
                 await auth.deactivate_user(actor=client.user, user_id=frame.user, field="user")
                 reply = {"type": "user_deactivated", "user": frame.user}
                 await client.reply(frames.with_ref(reply, frame.ref))
+            case change_frames.Edit():
+                await self.edit(client, frame)
+            case change_frames.Delete():
+                await self.delete(client, frame)
+            case change_frames.React():
+                await self.react(client, frame)
+            case change_frames.Reactions():
+                await self.reactions(client, frame)
 
     async def join(self, client: Client, frame: frames.Join) -> None:
         """Join a room (idempotent); with ``after``, the stored messages after
@@ -93,17 +101,62 @@ class Handlers:
 
     async def message(self, client: Client, frame: frames.SendMessage) -> None:
         message = await chat.send_message(
-            actor=client.user, room=frame.room, content=frame.content, client_id=frame.client_id
+            actor=client.user,
+            room=frame.room,
+            content=frame.content,
+            client_id=frame.client_id,
+            reply_to=frame.reply_to,
+            attachments=frame.attachments,
         )
         if frame.ref is not None:
             await client.reply(_ack(frame.ref, message.id, message.created_at))
 
     async def dm(self, client: Client, frame: frames.SendDm) -> None:
         dm = await chat.send_direct_message(
-            actor=client.user, to=frame.to, content=frame.content, client_id=frame.client_id
+            actor=client.user,
+            to=frame.to,
+            content=frame.content,
+            client_id=frame.client_id,
+            reply_to=frame.reply_to,
+            attachments=frame.attachments,
         )
         if frame.ref is not None:
             await client.reply(_ack(frame.ref, dm.id, dm.created_at))
+
+    async def edit(self, client: Client, frame: change_frames.Edit) -> None:
+        """Edit a room message (``edit``) or a DM (``dm_edit``); the ack
+        carries its ``edited_at`` as ``timestamp``."""
+        edit = message_changes.edit_direct_message if frame.dm else message_changes.edit_message
+        row = await edit(actor=client.user, message_id=frame.id, content=frame.content)
+        if frame.ref is not None:
+            assert row.edited_at is not None
+            await client.reply(_ack(frame.ref, row.id, row.edited_at))
+
+    async def delete(self, client: Client, frame: change_frames.Delete) -> None:
+        delete = (
+            message_changes.delete_direct_message if frame.dm else message_changes.delete_message
+        )
+        row = await delete(actor=client.user, message_id=frame.id)
+        if frame.ref is not None:
+            await client.reply(_ack(frame.ref, row.id, row.created_at))
+
+    async def react(self, client: Client, frame: change_frames.React) -> None:
+        react = reactions.react_to_direct_message if frame.dm else reactions.react_to_message
+        row = await react(
+            actor=client.user, message_id=frame.id, reaction=frame.reaction, add=frame.add
+        )
+        if frame.ref is not None:
+            await client.reply(_ack(frame.ref, row.id, row.created_at))
+
+    async def reactions(self, client: Client, frame: change_frames.Reactions) -> None:
+        read = reactions.direct_message_reactors if frame.dm else reactions.message_reactors
+        rows = await read(actor=client.user, message_id=frame.id)
+        reply = {
+            "type": "dm_reactions" if frame.dm else "reactions",
+            "id": frame.id,
+            "reactions": [{"reaction": r.reaction, "user_id": r.user_id} for r in rows],
+        }
+        await client.reply(frames.with_ref(reply, frame.ref))
 
     async def room_history(self, client: Client, frame: frames.RoomHistory) -> None:
         window = Window.of(frame.limit, before=frame.before, after=frame.after)
@@ -112,10 +165,7 @@ class Handlers:
             "type": "room_history",
             "room": room.name,
             "room_id": room.id,
-            "messages": [
-                frames.without_type(frames.message_frame(MessagePosted.from_row(m)))
-                for m in page.items
-            ],
+            "messages": await change_frames.history_items(page.items, client.user.id),
             "has_more": window.has_more(page),
         }
         await client.reply(frames.with_ref(reply, frame.ref))
@@ -128,10 +178,7 @@ class Handlers:
         reply = {
             "type": "dm_history",
             "with": frame.with_user,
-            "messages": [
-                frames.without_type(frames.dm_frame(DirectMessageSent.from_row(d)))
-                for d in page.items
-            ],
+            "messages": await change_frames.history_items(page.items, client.user.id),
             "has_more": window.has_more(page),
         }
         await client.reply(frames.with_ref(reply, frame.ref))

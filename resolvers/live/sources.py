@@ -1,7 +1,9 @@
 """What the database says about a channel: its events after an id, its head.
 
 A channel is ``room:{id}`` (messages of a room, by message id) or
-``user:{id}`` (the DMs to or from a user, by DM id). Ids of a channel are
+``user:{id}`` (the DMs to or from a user, by DM id); each also carries the
+changes of those messages (edits, deletions, reactions: the change log,
+whose ``seq`` shares the messages' id space, ``resolvers.message_changes``). Ids of a channel are
 taken in commit order (a row lock per room, per DM party: see
 ``resolvers.chat``), so what a read returns is always a prefix of the
 channel: nothing committed later can get a smaller id.
@@ -19,7 +21,9 @@ from typing import Any
 from tortoise.expressions import Q
 from tortoise.functions import Max
 
-from models import DirectMessage, Message, Room
+from models import DirectMessage, Message, MessageChange, Room
+from resolvers import attachments, replies
+from resolvers.change_events import MENTIONED, MessageMentioned, from_change
 from resolvers.events import DirectMessageSent, Event, MessagePosted
 
 Reader = Callable[[int, int, int], Awaitable[list[Event]]]
@@ -36,27 +40,84 @@ def _mine(user_id: int) -> Q:
     return Q(sender_id=user_id) | Q(recipient_id=user_id)
 
 
+def _my_changes(user_id: int) -> Q:
+    return Q(user_low=user_id) | Q(user_high=user_id)
+
+
+async def _max_seq(query: Any) -> int:
+    rows = await query.annotate(top=Max("seq")).values_list("top", flat=True)
+    top = rows[0] if rows else None
+    return int(top) if top is not None else 0
+
+
+def _merge(posts: list[Event], changes: list[Event], limit: int) -> list[Event]:
+    """Two id-ordered prefixes of a channel, each cut at ``limit``: their
+    first ``limit`` events together are a prefix of the channel too."""
+    return sorted(posts + changes, key=lambda e: e.id)[:limit]
+
+
 async def _room_after(room_id: int, after: int, limit: int) -> list[Event]:
     room = await Room.get_or_none(id=room_id)
     if room is None:
         return []
     rows = await Message.filter(room_id=room_id, id__gt=after).order_by("id").limit(limit)
-    for row in rows:
+    changes = (
+        await MessageChange.filter(room_id=room_id, seq__gt=after).order_by("seq").limit(limit)
+    )
+    known = {row.id: row for row in rows}
+    missing = {c.message_id for c in changes} - set(known)
+    if missing:
+        known.update({m.id: m for m in await Message.filter(id__in=missing)})
+    for row in known.values():
         row.room = room
-    return [MessagePosted.from_row(row) for row in rows]
+    reps = await replies.of_rows(rows)
+    files = await attachments.of_messages(r.id for r in rows)
+    posts: list[Event] = [
+        MessagePosted.from_row(row, reps.get(row.reply_to_id or 0), files[row.id]) for row in rows
+    ]
+    edits: list[Event] = [from_change(c, known.get(c.message_id)) for c in changes]
+    return _merge(posts, edits, limit)
 
 
 async def _room_head(room_id: int) -> int:
-    return await _max_id(Message.filter(room_id=room_id))
+    posts = await _max_id(Message.filter(room_id=room_id))
+    return max(posts, await _max_seq(MessageChange.filter(room_id=room_id)))
 
 
 async def _user_after(user_id: int, after: int, limit: int) -> list[Event]:
     rows = await DirectMessage.filter(_mine(user_id), id__gt=after).order_by("id").limit(limit)
-    return [DirectMessageSent.from_row(row) for row in rows]
+    changes = (
+        await MessageChange.filter(_my_changes(user_id), seq__gt=after).order_by("seq").limit(limit)
+    )
+    known = {row.id: row for row in rows}
+    missing = {c.message_id for c in changes if c.kind != MENTIONED} - set(known)
+    if missing:
+        known.update({d.id: d for d in await DirectMessage.filter(id__in=missing)})
+    mentioned = await _mentioning({c.message_id for c in changes if c.kind == MENTIONED})
+    reps = await replies.of_rows(rows)
+    files = await attachments.of_messages((r.id for r in rows), dm=True)
+    posts: list[Event] = [
+        DirectMessageSent.from_row(row, reps.get(row.reply_to_id or 0), files[row.id])
+        for row in rows
+    ]
+    edits: list[Event] = [
+        MessageMentioned.from_row(c.seq, user_id, mentioned.get(c.message_id))
+        if c.kind == MENTIONED
+        else from_change(c, known.get(c.message_id))
+        for c in changes
+    ]
+    return _merge(posts, edits, limit)
+
+
+async def _mentioning(ids: set[int]) -> dict[int, Message]:
+    if not ids:
+        return {}
+    return {m.id: m for m in await Message.filter(id__in=ids).select_related("room")}
 
 
 async def _user_head(user_id: int) -> int:
-    return await _max_id(DirectMessage.filter(_mine(user_id)))
+    posts = await _max_id(DirectMessage.filter(_mine(user_id)))
+    return max(posts, await _max_seq(MessageChange.filter(_my_changes(user_id))))
 
 
 # channel prefix -> (events after an id, head id)
@@ -95,9 +156,18 @@ async def head(channel: str) -> int:
 
 async def prev_message_id(room_id: int, below: int, conn: Any) -> int:
     query = Message.filter(room_id=room_id, id__lt=below).using_db(conn)
-    return await _max_id(query)
+    changes = MessageChange.filter(room_id=room_id, seq__lt=below).using_db(conn)
+    return max(await _max_id(query), await _max_seq(changes))
 
 
 async def prev_dm_id(user_id: int, below: int, conn: Any) -> int:
     query = DirectMessage.filter(_mine(user_id), id__lt=below).using_db(conn)
-    return await _max_id(query)
+    changes = MessageChange.filter(_my_changes(user_id), seq__lt=below).using_db(conn)
+    return max(await _max_id(query), await _max_seq(changes))
+
+
+async def prev_id(channel: str, below: int, conn: Any) -> int:
+    """The id of ``channel``'s event before ``below`` (message or change)."""
+    prefix, _, key = channel.partition(":")
+    read = prev_message_id if prefix == "room" else prev_dm_id
+    return await read(int(key), below, conn)

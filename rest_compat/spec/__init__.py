@@ -10,16 +10,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_compat.spec import auth, chat, common, files, meta, products, resources
+from rest_compat.spec import (
+    auth,
+    chat,
+    common,
+    files,
+    message_changes,
+    meta,
+    products,
+    reactions,
+    resources,
+)
 
-# (tag, module, description): the order of the groups in /docs.
+# (tag, modules, description): the order of the groups in /docs.
 DOMAINS = [
-    ("auth", auth, "Log in, refresh and log out; register; the current user."),
-    ("products", products, "The shop's catalogue: anyone reads, ADMINs write."),
-    ("files", files, "Uploaded files: streamed, private to their owner and ADMINs."),
-    ("resources", resources, "Internal resources (links and files) for every member."),
-    ("chat", chat, "Rooms, room messages and direct messages."),
-    ("meta", meta, "Service health."),
+    ("auth", (auth,), "Log in, refresh and log out; register; the current user."),
+    ("products", (products,), "The shop's catalogue: anyone reads, ADMINs write."),
+    ("files", (files,), "Uploaded files: streamed, private to their owner and ADMINs."),
+    ("resources", (resources,), "Internal resources (links and files) for every member."),
+    (
+        "chat",
+        (chat, message_changes, reactions),
+        "Rooms, room messages and direct messages: send, edit, delete, react.",
+    ),
+    ("meta", (meta,), "Service health."),
 ]
 METHODS = {"get", "put", "post", "patch", "delete", "head", "options"}
 
@@ -27,14 +41,15 @@ METHODS = {"get", "put", "post", "patch", "delete", "head", "options"}
 def build_spec() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     schemas = dict(common.COMPONENTS["schemas"])
-    for tag, module, _ in DOMAINS:
-        part: dict[str, Any] = module.OPENAPI
-        for path, operations in part.get("paths", {}).items():
-            for method, operation in operations.items():
-                if method in METHODS:
-                    operation.setdefault("tags", [tag])
-            paths.setdefault(path, {}).update(operations)
-        schemas.update(part.get("schemas", {}))
+    for tag, modules, _ in DOMAINS:
+        for module in modules:
+            part: dict[str, Any] = module.OPENAPI
+            for path, operations in part.get("paths", {}).items():
+                for method, operation in operations.items():
+                    if method in METHODS:
+                        operation.setdefault("tags", [tag])
+                paths.setdefault(path, {}).update(operations)
+            schemas.update(part.get("schemas", {}))
     return {
         "openapi": "3.1.0",
         "info": {

@@ -21,6 +21,27 @@ _ROOM = {
         "created_at": _TIMESTAMP,
     },
 }
+_EDITED_AT = {"type": "string", "format": "date-time", "description": "Last edit, once edited"}
+_DELETED = {
+    "type": "boolean",
+    "const": True,
+    "description": "Present once deleted: a tombstone, id and timestamp kept, content empty",
+}
+_SHOWN_CONTENT = {"type": "string", "maxLength": 4000, "description": "Empty once deleted"}
+_REACTION_COUNTS = {
+    "type": "array",
+    "description": "In history, once it has reactions: each with its count, and `me` when "
+    "the caller is among those who reacted",
+    "items": {
+        "type": "object",
+        "required": ["reaction", "count", "me"],
+        "properties": {
+            "reaction": {"type": "string"},
+            "count": {"type": "integer", "minimum": 1},
+            "me": {"type": "boolean"},
+        },
+    },
+}
 _MESSAGE = {
     "type": "object",
     "required": ["id", "room_id", "room", "from_user", "content", "timestamp", "client_id"],
@@ -29,9 +50,12 @@ _MESSAGE = {
         "room_id": {"type": "integer"},
         "room": {"type": "string", "description": "The room's name"},
         "from_user": {"type": "integer", "description": "The author's user id"},
-        "content": _CONTENT,
+        "content": _SHOWN_CONTENT,
         "timestamp": _TIMESTAMP,
         "client_id": _CLIENT_ID,
+        "edited_at": _EDITED_AT,
+        "deleted": _DELETED,
+        "reactions": {"$ref": "#/components/schemas/ReactionCounts"},
     },
 }
 _DM = {
@@ -41,9 +65,12 @@ _DM = {
         "id": {"type": "integer"},
         "from_user": {"type": "integer"},
         "to_user": {"type": "integer"},
-        "content": _CONTENT,
+        "content": _SHOWN_CONTENT,
         "timestamp": _TIMESTAMP,
         "client_id": _CLIENT_ID,
+        "edited_at": _EDITED_AT,
+        "deleted": _DELETED,
+        "reactions": {"$ref": "#/components/schemas/ReactionCounts"},
     },
 }
 _SEND = {
@@ -117,6 +144,9 @@ _CLIENT_ID_REUSED = oa.error("409", "client_id already used for another target o
 _RATE = oa.error("429", "Too many messages (Retry-After says when to retry)")
 OPENAPI: dict[str, Any] = {
     "schemas": {
+        "ReactionCounts": oa.with_example(
+            _REACTION_COUNTS, [{"reaction": ":tada:", "count": 2, "me": True}]
+        ),
         "Room": oa.with_example(
             _ROOM, {"id": 1, "name": "general", "is_private": False, "created_at": oa.WHEN}
         ),

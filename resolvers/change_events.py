@@ -1,0 +1,166 @@
+"""Typed events of messages that change: edited, deleted, reacted to.
+
+Each belongs to the channels of its conversation (a room's, or both DM
+parties'), and its ``id`` is the change's ``seq`` in the change log
+(:class:`models.MessageChange`): the same id space as the conversation's
+messages, so a channel's messages and changes share one order and a client
+resumes ``after`` the largest id it saw, message or change
+(:mod:`resolvers.message_changes`).
+
+``room_id`` is 0 for a direct message; ``sender_id``/``recipient_id`` are
+the message's author and, for a DM, its recipient (0 for a room message).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from models import DirectMessage, Message, MessageChange, Room
+from resolvers.events import fk, register, room_channel, user_channel, utc
+
+EDITED = "edited"
+DELETED = "deleted"
+REACTED = "reacted"
+UNREACTED = "unreacted"
+MENTIONED = "mention"
+
+
+def conversation_channels(room_id: int, sender_id: int, recipient_id: int) -> tuple[str, ...]:
+    if room_id:
+        return (room_channel(room_id),)
+    return (user_channel(sender_id), user_channel(recipient_id))
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class MessageEdited:
+    kind: ClassVar[str] = "message_edited"
+    id: int
+    message_id: int
+    room_id: int
+    room_name: str
+    sender_id: int
+    recipient_id: int
+    content: str
+    edited_at: datetime
+
+    def channels(self) -> tuple[str, ...]:
+        return conversation_channels(self.room_id, self.sender_id, self.recipient_id)
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class MessageDeleted:
+    """A message became a tombstone (its content and reactions are gone)."""
+
+    kind: ClassVar[str] = "message_deleted"
+    id: int
+    message_id: int
+    room_id: int
+    room_name: str
+    sender_id: int
+    recipient_id: int
+
+    def channels(self) -> tuple[str, ...]:
+        return conversation_channels(self.room_id, self.sender_id, self.recipient_id)
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class ReactionChanged:
+    """``user_id`` added (``added``) or removed a reaction."""
+
+    kind: ClassVar[str] = "reaction"
+    id: int
+    message_id: int
+    room_id: int
+    room_name: str
+    sender_id: int
+    recipient_id: int
+    user_id: int
+    reaction: str
+    added: bool
+
+    def channels(self) -> tuple[str, ...]:
+        return conversation_channels(self.room_id, self.sender_id, self.recipient_id)
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class MessageMentioned:
+    """``user_id`` was mentioned in a room message: on that user's own
+    channel (its id is in the user's DM id space, see resolvers.mentions)."""
+
+    kind: ClassVar[str] = "mention"
+    id: int
+    message_id: int
+    room_id: int
+    room_name: str
+    author_id: int
+    user_id: int
+    content: str  # as it is now; "" once deleted
+    deleted: bool
+
+    def channels(self) -> tuple[str, ...]:
+        return (user_channel(self.user_id),)
+
+    @classmethod
+    def from_row(cls, seq: int, user_id: int, row: Message | None) -> MessageMentioned:
+        """From the mentioning message (whose room is loaded); None: gone."""
+        if row is None or not isinstance(row.room, Room):
+            return cls(seq, 0, 0, "", 0, user_id, "", True)
+        return cls(
+            id=seq,
+            message_id=row.id,
+            room_id=row.room.id,
+            room_name=row.room.name,
+            author_id=fk(row, "author"),
+            user_id=user_id,
+            content="" if row.deleted else row.content,
+            deleted=row.deleted,
+        )
+
+
+ChangeEvent = MessageEdited | MessageDeleted | ReactionChanged
+
+
+def parties(row: Message | DirectMessage) -> tuple[int, int, int, str]:
+    """``(room_id, sender_id, recipient_id, room_name)`` of a message whose
+    room (for a room message) is loaded."""
+    if isinstance(row, Message):
+        room = row.room
+        if not isinstance(room, Room):
+            raise TypeError("a room message's room must be loaded")
+        return room.id, fk(row, "author"), 0, room.name
+    return 0, fk(row, "sender"), fk(row, "recipient"), ""
+
+
+def from_change(change: MessageChange, row: Message | DirectMessage | None) -> ChangeEvent:
+    """The event of a stored change, as the message is *now*.
+
+    An edit shows the current content; any change of a message deleted
+    since then replays as its deletion (content never comes back)."""
+    if row is None:  # gone with its room or its author
+        return MessageDeleted(change.seq, change.message_id, 0, "", 0, 0)
+    room_id, sender, recipient, room_name = parties(row)
+    common = {
+        "id": change.seq,
+        "message_id": row.id,
+        "room_id": room_id,
+        "room_name": room_name,
+        "sender_id": sender,
+        "recipient_id": recipient,
+    }
+    if row.deleted or change.kind == DELETED:
+        return MessageDeleted(**common)  # type: ignore[arg-type]
+    if change.kind == EDITED:
+        edited = row.edited_at or change.created_at
+        return MessageEdited(**common, content=row.content, edited_at=utc(edited))  # type: ignore[arg-type]
+    return ReactionChanged(
+        **common,  # type: ignore[arg-type]
+        user_id=change.actor_id,
+        reaction=change.reaction or "",
+        added=change.kind == REACTED,
+    )

@@ -1,0 +1,64 @@
+"""OpenAPI description of editing and deleting messages (handlers:
+``rest_compat.message_changes``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_compat.message_changes import DM_MESSAGE, ROOM_MESSAGE
+from rest_compat.spec import common as oa
+
+_ROOM = {"name": "room", "in": "path", "required": True, "schema": {"type": "string"}}
+_USER = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_ID = {"name": "message_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_EDIT = oa.json_body(
+    {
+        "type": "object",
+        "required": ["content"],
+        "properties": {"content": {"type": "string", "minLength": 1, "maxLength": 4000}},
+    },
+    example={"content": "salut (edited)"},
+)
+_NOT_FOUND = oa.error("404", "No such message, or one the caller may not read")
+_FORBIDDEN = oa.error("403", "Not the author (edit), not the author nor an ADMIN (delete)")
+_EDIT_ERRORS = {
+    **oa.AUTH_ERRORS,
+    **oa.COMMON_ERRORS,
+    **_NOT_FOUND,
+    **oa.error("403", "Not the author, or the edit window has passed"),
+    **oa.error("409", "The message was deleted"),
+    **oa.error("429", "Too many messages (an edit counts as one)"),
+}
+
+
+def _operations(schema: str, params: list[dict[str, Any]], who: str, name: str) -> dict[str, Any]:
+    return {
+        "patch": {
+            "operationId": f"edit{name}",
+            "summary": "Edit a message (its author, within MESSAGE_EDIT_WINDOW_SECONDS)",
+            "security": oa.BEARER,
+            "parameters": params,
+            "requestBody": _EDIT,
+            "responses": {**oa.ok("200", oa.ref(schema), "Edited"), **_EDIT_ERRORS},
+        },
+        "delete": {
+            "operationId": f"delete{name}",
+            "summary": f"Delete a message ({who}): it stays a tombstone in history",
+            "security": oa.BEARER,
+            "parameters": params,
+            "responses": {
+                "204": {"description": "Deleted (or already deleted)"},
+                **oa.AUTH_ERRORS,
+                **_NOT_FOUND,
+                **_FORBIDDEN,
+            },
+        },
+    }
+
+
+OPENAPI: dict[str, Any] = {
+    "paths": {
+        ROOM_MESSAGE: _operations("Message", [_ROOM, _ID], "its author or an ADMIN", "Message"),
+        DM_MESSAGE: _operations("DirectMessage", [_USER, _ID], "its author only", "DirectMessage"),
+    }
+}

@@ -1,0 +1,163 @@
+"""Messages that change, on GraphQL: edit, delete, and the live changes.
+
+The rules are in ``resolvers.message_changes``. A change reaches
+subscribers of ``roomMessageChanges`` / ``directMessageChanges`` through the
+live module, on the same channel and in the same id order as new messages:
+``eventId`` is where ``after`` resumes (a message id or a history cursor
+works too, for both subscriptions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from core.errors import ComptoirError
+from resolvers import chat, message_changes
+from resolvers.change_events import MessageDeleted, MessageEdited, ReactionChanged
+from resolvers.events import Event, room_channel, user_channel
+from schema import loaders
+from schema.chat import DirectMessage, Message, Room, _prime_rooms
+from schema.context import Info
+from schema.fanout import LiveSource
+from schema.subscriptions import graphql_error, live_claims
+from schema.users import User
+
+
+@strawberry.enum
+class MessageChangeKind(Enum):
+    EDITED = "EDITED"
+    DELETED = "DELETED"
+    REACTION_ADDED = "REACTION_ADDED"
+    REACTION_REMOVED = "REACTION_REMOVED"
+
+
+@strawberry.type(description="A change of a room message or a direct message.")
+class MessageChange:
+    event_id: strawberry.ID = strawberry.field(
+        description="The change's place in its feed: pass it as `after` to resume."
+    )
+    kind: MessageChangeKind
+    message_id: strawberry.ID
+    content: str | None = strawberry.field(description="EDITED: the new content.")
+    edited_at: datetime | None = strawberry.field(description="EDITED: when.")
+    reaction: str | None = strawberry.field(description="REACTION_*: which reaction.")
+    _room_id: strawberry.Private[int]
+    _user_id: strawberry.Private[int]
+
+    @strawberry.field(description="The room, for a room message; null for a direct message.")
+    async def room(self, info: Info) -> Room | None:
+        if not self._room_id:
+            return None
+        row = await loaders.rooms_by_id(info.context).load(self._room_id)
+        return Room.from_row(row) if row else None
+
+    @strawberry.field(description="REACTION_*: who reacted.")
+    async def user(self, info: Info) -> User | None:
+        if not self._user_id:
+            return None
+        row = await loaders.users_by_id(info.context).load(self._user_id)
+        return User.from_row(row) if row else None
+
+    @classmethod
+    def from_event(cls, event: Event) -> MessageChange | None:
+        content: str | None = None
+        edited_at: datetime | None = None
+        match event:
+            case MessageEdited():
+                kind, content, edited_at = MessageChangeKind.EDITED, event.content, event.edited_at
+            case MessageDeleted():
+                kind = MessageChangeKind.DELETED
+            case ReactionChanged():
+                kind = (
+                    MessageChangeKind.REACTION_ADDED
+                    if event.added
+                    else MessageChangeKind.REACTION_REMOVED
+                )
+            case _:
+                return None
+        return cls(
+            event_id=strawberry.ID(str(event.id)),
+            kind=kind,
+            message_id=strawberry.ID(str(event.message_id)),
+            content=content,
+            edited_at=edited_at,
+            reaction=event.reaction if isinstance(event, ReactionChanged) else None,
+            _room_id=event.room_id,
+            _user_id=event.user_id if isinstance(event, ReactionChanged) else 0,
+        )
+
+
+@strawberry.type
+class MessageChangeMutations:
+    @strawberry.mutation(
+        description="Edit a room message: its author only, within MESSAGE_EDIT_WINDOW_SECONDS "
+        "of the send; same content rules as sendMessage; counts against the message rate limit."
+    )
+    async def edit_message(self, info: Info, id: strawberry.ID, content: str) -> Message:
+        row = await message_changes.edit_message(
+            actor=info.context.user, message_id=id, content=content
+        )
+        _prime_rooms(info, [row.room])
+        return Message.from_row(row)
+
+    @strawberry.mutation(
+        description="Delete a room message (its author or an ADMIN): it stays in history as a "
+        "tombstone (deleted: true, empty content). Deleting it again changes nothing."
+    )
+    async def delete_message(self, info: Info, id: strawberry.ID) -> Message:
+        row = await message_changes.delete_message(actor=info.context.user, message_id=id)
+        _prime_rooms(info, [row.room])
+        return Message.from_row(row)
+
+    @strawberry.mutation(description="Edit a direct message: its author only, as editMessage.")
+    async def edit_direct_message(
+        self, info: Info, id: strawberry.ID, content: str
+    ) -> DirectMessage:
+        row = await message_changes.edit_direct_message(
+            actor=info.context.user, message_id=id, content=content
+        )
+        return DirectMessage.from_row(row)
+
+    @strawberry.mutation(description="Delete a direct message: its author only (a tombstone).")
+    async def delete_direct_message(self, info: Info, id: strawberry.ID) -> DirectMessage:
+        row = await message_changes.delete_direct_message(actor=info.context.user, message_id=id)
+        return DirectMessage.from_row(row)
+
+
+@strawberry.type
+class MessageChangeSubscriptions:
+    @strawberry.subscription(
+        description="Edits, deletions and reactions of a room's messages (same access rule as "
+        "Query.roomMessages). `after` (an eventId, a message id or a history cursor) replays "
+        "every stored change after it first, including changes to older messages."
+    )
+    async def room_message_changes(
+        self, info: Info, room: str, after: strawberry.ID | None = None
+    ) -> AsyncIterator[MessageChange]:
+        claims = live_claims(info.context)
+        try:
+            found = await chat.resolve_room(actor=info.context.user, room=room)
+            after_id = None if after is None else chat.check_after(after)
+        except ComptoirError as error:
+            raise graphql_error(error) from None
+        return LiveSource(claims, room_channel(found.id), after_id, MessageChange.from_event)
+
+    @strawberry.subscription(
+        description="Edits, deletions and reactions of the caller's direct messages; `after` "
+        "as for roomMessageChanges."
+    )
+    async def direct_message_changes(
+        self, info: Info, after: strawberry.ID | None = None
+    ) -> AsyncIterator[MessageChange]:
+        claims = live_claims(info.context)
+        user = info.context.user
+        assert user is not None
+        try:
+            after_id = None if after is None else chat.check_after(after)
+        except ComptoirError as error:
+            raise graphql_error(error) from None
+        return LiveSource(claims, user_channel(user.id), after_id, MessageChange.from_event)

@@ -1,0 +1,68 @@
+"""Reactions on GraphQL: add, remove, list who reacted (rules in
+``resolvers.reactions``). Changes reach ``roomMessageChanges`` /
+``directMessageChanges`` subscribers as REACTION_ADDED / REACTION_REMOVED."""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers import reactions
+from resolvers.reactions import REACTION_RULE
+from schema.chat import DirectMessage, Message, _prime_rooms
+from schema.context import Info
+from schema.reaction_types import Reactor
+
+_ADD = (
+    f"Add the caller's reaction ({REACTION_RULE}); whoever may read the message. Idempotent; "
+    "counts against the message rate limit."
+)
+
+
+@strawberry.type
+class ReactionQueries:
+    @strawberry.field(description="Who reacted to a room message, with what, oldest first.")
+    async def message_reactions(self, info: Info, id: strawberry.ID) -> list[Reactor]:
+        rows = await reactions.message_reactors(actor=info.context.user, message_id=id)
+        return [Reactor.from_row(r) for r in rows]
+
+    @strawberry.field(description="Who reacted to a direct message, with what, oldest first.")
+    async def direct_message_reactions(self, info: Info, id: strawberry.ID) -> list[Reactor]:
+        rows = await reactions.direct_message_reactors(actor=info.context.user, message_id=id)
+        return [Reactor.from_row(r) for r in rows]
+
+
+@strawberry.type
+class ReactionMutations:
+    @strawberry.mutation(description=_ADD)
+    async def add_reaction(self, info: Info, id: strawberry.ID, reaction: str) -> Message:
+        row = await reactions.react_to_message(
+            actor=info.context.user, message_id=id, reaction=reaction, add=True
+        )
+        _prime_rooms(info, [row.room])
+        return Message.from_row(row)
+
+    @strawberry.mutation(description="Remove the caller's reaction (idempotent).")
+    async def remove_reaction(self, info: Info, id: strawberry.ID, reaction: str) -> Message:
+        row = await reactions.react_to_message(
+            actor=info.context.user, message_id=id, reaction=reaction, add=False
+        )
+        _prime_rooms(info, [row.room])
+        return Message.from_row(row)
+
+    @strawberry.mutation(description=_ADD)
+    async def add_direct_message_reaction(
+        self, info: Info, id: strawberry.ID, reaction: str
+    ) -> DirectMessage:
+        row = await reactions.react_to_direct_message(
+            actor=info.context.user, message_id=id, reaction=reaction, add=True
+        )
+        return DirectMessage.from_row(row)
+
+    @strawberry.mutation(description="Remove the caller's reaction (idempotent).")
+    async def remove_direct_message_reaction(
+        self, info: Info, id: strawberry.ID, reaction: str
+    ) -> DirectMessage:
+        row = await reactions.react_to_direct_message(
+            actor=info.context.user, message_id=id, reaction=reaction, add=False
+        )
+        return DirectMessage.from_row(row)
