@@ -144,7 +144,7 @@ class Settings:
     graphql_max_aliases: int = 15
     graphql_max_tokens: int = 2000
     graphql_max_batch: int = 10
-    graphql_max_cost: int = 3000
+    graphql_max_cost: int = 4000
     graphql_max_directives: int = 50
     graphql_max_fields: int = 500
     apq_max_entries: int = 1000
@@ -249,7 +249,7 @@ class Settings:
             graphql_max_aliases=_int(env, "GRAPHQL_MAX_ALIASES", 15, low=1, high=10000),
             graphql_max_tokens=_int(env, "GRAPHQL_MAX_TOKENS", 2000, low=10, high=10**6),
             graphql_max_batch=_int(env, "GRAPHQL_MAX_BATCH", 10, low=1, high=1000),
-            graphql_max_cost=_int(env, "GRAPHQL_MAX_COST", 3000, low=1, high=10**9),
+            graphql_max_cost=_int(env, "GRAPHQL_MAX_COST", 4000, low=1, high=10**9),
             graphql_max_directives=_int(env, "GRAPHQL_MAX_DIRECTIVES", 50, low=0, high=10000),
             graphql_max_fields=_int(env, "GRAPHQL_MAX_FIELDS", 500, low=1, high=10**6),
             apq_max_entries=_int(env, "APQ_MAX_ENTRIES", 1000, low=0, high=10**6),
