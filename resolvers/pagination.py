@@ -194,4 +194,6 @@ async def offset_page(
         raise BadUserInput("limit and offset must not be negative.", field="limit")
     limit = min(limit, OFFSET_LIMIT_MAX)
     offset = min(offset, MAX_OFFSET)
+    if limit == 0:  # nothing to read (and Tortoise's values() drops a LIMIT of 0)
+        return []
     return list(await read(queryset.order_by(ORDERS[order]).offset(offset).limit(limit)))

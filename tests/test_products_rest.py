@@ -113,6 +113,18 @@ async def test_list_limit_offset_and_search(http: httpx.AsyncClient, admin: Acco
     assert (await http.get("/products", params={"q": "%"})).json() == []
 
 
+@pytest.mark.parametrize("offset", ["0", "3", "2147483646"])
+async def test_an_empty_page_is_empty_at_any_offset(
+    http: httpx.AsyncClient, admin: Account, offset: str
+) -> None:
+    """limit=0 reads nothing, wherever it starts (a LIMIT 0 lost on the way was a 500)."""
+    await create(http, admin, name="Cup")
+    for params in ({"limit": "0", "offset": offset}, {"limit": "0", "offset": offset, "q": "cup"}):
+        response = await http.get("/products", params=params)
+        assert response.status_code == 200, response.text
+        assert response.json() == []
+
+
 @pytest.mark.parametrize(
     "params",
     [{"limit": "-1"}, {"offset": "-5"}, {"limit": "abc"}, {"limit": "1.5"}, {"limit": "1" * 30}],

@@ -48,6 +48,7 @@ def _operations(schema: str, params: list[dict[str, Any]], who: str, name: str) 
             "parameters": params,
             "responses": {
                 "204": {"description": "Deleted (or already deleted)"},
+                **oa.COMMON_ERRORS,
                 **oa.AUTH_ERRORS,
                 **_NOT_FOUND,
                 **_FORBIDDEN,

@@ -62,7 +62,12 @@ def _listing_operation(params: list[dict[str, Any]], name: str) -> dict[str, Any
             "summary": "Who reacted with what, oldest first",
             "security": oa.BEARER,
             "parameters": params,
-            "responses": {**oa.ok("200", _REACTORS), **oa.AUTH_ERRORS, **_NOT_FOUND},
+            "responses": {
+                **oa.ok("200", _REACTORS),
+                **oa.COMMON_ERRORS,
+                **oa.AUTH_ERRORS,
+                **_NOT_FOUND,
+            },
         }
     }
 
