@@ -56,6 +56,22 @@ def error_body(path: str, code: str, message: str) -> bytes:
     return json.dumps(body).encode()
 
 
+async def send_error(
+    send: Send, status: int, path: str, code: str, message: str, *, close: bool = False
+) -> None:
+    """Answer with :func:`error_body` straight on ASGI (outside any framework);
+    ``close`` asks the client to drop the connection after it."""
+    body = error_body(path, code, message)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -98,18 +114,10 @@ class SecurityHeaders:
             log.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"))
             if started:
                 raise
-            body = error_body(scope.get("path", ""), "INTERNAL_SERVER_ERROR", INTERNAL_MESSAGE)
-            await send_with_headers(
-                {
-                    "type": "http.response.start",
-                    "status": 500,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                }
+            path = scope.get("path", "")
+            await send_error(
+                send_with_headers, 500, path, "INTERNAL_SERVER_ERROR", INTERNAL_MESSAGE
             )
-            await send_with_headers({"type": "http.response.body", "body": body})
 
 
 class BodyLimit:
@@ -192,16 +200,5 @@ class BodyTooLarge(Exception):
 
 
 async def _too_large(send: Send, limit: int, path: str) -> None:
-    body = error_body(path, "PAYLOAD_TOO_LARGE", f"Request body over {limit} bytes.")
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    message = f"Request body over {limit} bytes."
+    await send_error(send, 413, path, "PAYLOAD_TOO_LARGE", message, close=True)

@@ -31,7 +31,7 @@ import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from comptoir.middleware import error_body
+from comptoir.middleware import send_error
 from core.settings import Settings
 
 log = logging.getLogger("comptoir.http")
@@ -133,21 +133,8 @@ class BodyIdleTimeout:
 
 
 async def _stalled(send: Send, seconds: float, path: str) -> None:
-    body = error_body(
-        path, "BAD_USER_INPUT", f"The request body stopped arriving for {seconds:g} s."
-    )
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 408,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    message = f"The request body stopped arriving for {seconds:g} s."
+    await send_error(send, 408, path, "BAD_USER_INPUT", message, close=True)
 
 
 def uvicorn_config(app: ASGIApp, settings: Settings, **options: Any) -> uvicorn.Config:
