@@ -12,12 +12,11 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Any
 
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from core.errors import INTERNAL_MESSAGE
+from core.errors import INTERNAL_MESSAGE, graphql_body, rest_body
 
 log = logging.getLogger("comptoir.http")
 
@@ -48,12 +47,9 @@ HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 def error_body(path: str, code: str, message: str) -> bytes:
     """An error in the shape of the door that ``path`` belongs to."""
-    body: dict[str, Any]
     if path in GRAPHQL_PATHS:
-        body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    else:
-        body = {"error": {"code": code, "message": message}}
-    return json.dumps(body).encode()
+        return json.dumps(graphql_body(message, {"code": code})).encode()
+    return json.dumps(rest_body(code, message)).encode()
 
 
 async def send_error(

@@ -16,12 +16,18 @@
 Resolvers raise these; each door (GraphQL, REST, WebSocket) maps them once.
 Any other exception is a bug: the doors log it and answer
 INTERNAL_SERVER_ERROR with a fixed message.
+
+The HTTP answers are built here, once for every path that answers one (the
+REST handlers, the GraphQL view, the ASGI middleware): :func:`rest_body`,
+:func:`graphql_body` and :func:`http_headers` (``WWW-Authenticate`` on 401,
+``Retry-After`` when a retry time is known). GraphQL field errors carry
+:meth:`ComptoirError.extensions`; the chat server's frame is ``ws.frames.error``.
 """
 
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from core import audit
 
@@ -39,10 +45,22 @@ CODE_BY_STATUS = {
 }
 
 
+def code_for_status(status: int) -> str:
+    """The contract's code for an HTTP status raised outside the domain."""
+    return CODE_BY_STATUS.get(status, "BAD_USER_INPUT" if status < 500 else "INTERNAL_SERVER_ERROR")
+
+
+def retry_after_ms(seconds: float) -> int:
+    """A wait as the whole milliseconds a client is told to wait (at least 1)."""
+    return max(1, math.ceil(seconds * 1000))
+
+
 class ComptoirError(Exception):
     code: ClassVar[str] = "INTERNAL_SERVER_ERROR"
     status: ClassVar[int] = 500
     default_message: ClassVar[str] = INTERNAL_MESSAGE
+    # When to retry, for the errors that know (:class:`RetryLater`).
+    retry_after_ms: int | None = None
 
     def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
         self.message = message or self.default_message
@@ -102,11 +120,7 @@ class RetryLater(ComptoirError):
 
     def __init__(self, retry_after: float, message: str | None = None) -> None:
         super().__init__(message)
-        self.retry_after_ms = max(1, math.ceil(retry_after * 1000))
-
-    @property
-    def retry_after_seconds(self) -> int:
-        return max(1, math.ceil(self.retry_after_ms / 1000))
+        self.retry_after_ms = retry_after_ms(retry_after)
 
     def extensions(self) -> dict[str, object]:
         ext = super().extensions()
@@ -130,3 +144,44 @@ class ServiceUnavailable(RetryLater):
 
 class InternalError(ComptoirError):
     pass
+
+
+def rest_body(
+    code: str, message: str, *, field: str | None = None, retry_after_ms: int | None = None
+) -> dict[str, Any]:
+    """The REST door's error body.
+
+    ``{"error": {"code", "message"}}``, with ``field`` when one input is at
+    fault and ``retry_after_ms`` when a retry time is known.
+    """
+    body: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        body["field"] = field
+    if retry_after_ms is not None:
+        body["retry_after_ms"] = retry_after_ms
+    return {"error": body}
+
+
+def rest_error_body(error: ComptoirError) -> dict[str, Any]:
+    """:func:`rest_body` of a domain error."""
+    return rest_body(
+        error.code, error.message, field=error.field, retry_after_ms=error.retry_after_ms
+    )
+
+
+def graphql_body(message: str, extensions: dict[str, object]) -> dict[str, Any]:
+    """GraphQL over HTTP's error body when no operation ran.
+
+    ``{"errors": [{"message", "extensions": {"code", ...}}]}``.
+    """
+    return {"errors": [{"message": message, "extensions": extensions}]}
+
+
+def http_headers(error: ComptoirError) -> dict[str, str]:
+    """The headers of an HTTP answer carrying ``error``, on either HTTP door."""
+    headers: dict[str, str] = {}
+    if error.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if error.retry_after_ms is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(error.retry_after_ms / 1000)))
+    return headers

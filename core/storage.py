@@ -26,7 +26,7 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeGuard
 
 if TYPE_CHECKING:
     from _hashlib import HASH
@@ -35,7 +35,12 @@ WRITE_BUFFER = 1024 * 1024
 READ_CHUNK = 256 * 1024
 _KEY = re.compile(r"^[0-9a-f]{32}$")
 # Write failures that mean "no room left", as opposed to a bug.
-_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def is_full(error: BaseException) -> TypeGuard[OSError]:
+    """Whether ``error`` is a write refused for want of room (disk, quota, file size)."""
+    return isinstance(error, OSError) and error.errno in _FULL
 
 
 class StorageError(Exception):
@@ -122,7 +127,7 @@ class LocalStorage:
             if handle is not None:
                 _close_quietly(handle)
             partial.unlink(missing_ok=True)
-            if isinstance(error, OSError) and error.errno in _FULL:
+            if is_full(error):
                 raise StorageFull(str(error.strerror)) from None
             raise
         return Blob(key=key, size=size, sha256=digest.hexdigest())

@@ -91,6 +91,13 @@ def _quota_message(quota: int) -> str:
     return f"Storage quota exceeded: each user may store at most {quota} bytes."
 
 
+def storage_full(where: str) -> PayloadTooLarge:
+    """A full disk (``where``: the storage, or the temporary files a
+    multipart body is spooled to) refuses the upload as PAYLOAD_TOO_LARGE."""
+    log.error("upload refused: %s is full", where)
+    return PayloadTooLarge("Not enough storage space left for this file.")
+
+
 async def used_bytes(user_id: int) -> int:
     rows = await StoredFile.filter(owner_id=user_id).annotate(total=Sum("size")).values("total")
     total = rows[0]["total"] if rows else None
@@ -126,8 +133,7 @@ async def upload_file(
             f"File over the upload limit of {settings.max_upload_bytes} bytes."
         ) from None
     except StorageFull:
-        log.error("upload refused: storage is full")
-        raise PayloadTooLarge("Not enough storage space left for this file.") from None
+        raise storage_full("storage") from None
     try:
         async with in_transaction():
             # Serialize this user's uploads so two at once cannot both fit.

@@ -1,4 +1,5 @@
-"""Request parsing, authentication and error bodies for the REST paths.
+"""Request parsing, authentication and error handlers for the REST paths
+(the error bodies themselves are ``core.errors.rest_body``).
 
 Handlers stay thin: they read input with these helpers, call a resolver and
 shape its models as JSON.
@@ -18,11 +19,15 @@ from starlette.responses import JSONResponse, Response
 from core import etag, runtime
 from core.clientaddr import client_address
 from core.errors import (
-    CODE_BY_STATUS,
     INTERNAL_MESSAGE,
     BadUserInput,
     ComptoirError,
+    InternalError,
     PayloadTooLarge,
+    code_for_status,
+    http_headers,
+    rest_body,
+    rest_error_body,
 )
 from models import User
 from resolvers import auth, users
@@ -44,17 +49,9 @@ def list_response(request: Request, items: list[Any]) -> Response:
 
 
 def error_response(error: ComptoirError) -> JSONResponse:
-    body: dict[str, Any] = {"code": error.code, "message": error.message}
-    if error.field:
-        body["field"] = error.field
-    headers: dict[str, str] = {}
-    if error.status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
-    retry_after = getattr(error, "retry_after_seconds", None)
-    if retry_after is not None:
-        headers["Retry-After"] = str(retry_after)
-        body["retry_after_ms"] = getattr(error, "retry_after_ms", None)
-    return JSONResponse({"error": body}, status_code=error.status, headers=headers)
+    return JSONResponse(
+        rest_error_body(error), status_code=error.status, headers=http_headers(error)
+    )
 
 
 async def domain_error_handler(request: Request, exc: Exception) -> Response:
@@ -64,12 +61,9 @@ async def domain_error_handler(request: Request, exc: Exception) -> Response:
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    code = CODE_BY_STATUS.get(
-        exc.status_code, "BAD_USER_INPUT" if exc.status_code < 500 else "INTERNAL_SERVER_ERROR"
-    )
     message = exc.detail if exc.status_code < 500 else INTERNAL_MESSAGE
     return JSONResponse(
-        {"error": {"code": code, "message": message}},
+        rest_body(code_for_status(exc.status_code), message),
         status_code=exc.status_code,
         headers=exc.headers,
     )
@@ -77,10 +71,7 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
 
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse(
-        {"error": {"code": "INTERNAL_SERVER_ERROR", "message": INTERNAL_MESSAGE}},
-        status_code=500,
-    )
+    return error_response(InternalError())
 
 
 EXCEPTION_HANDLERS = {

@@ -14,14 +14,13 @@ It speaks GraphQL over HTTP (https://graphql.github.io/graphql-over-http/):
 - batches (a JSON array of operations) hold at most ``GRAPHQL_MAX_BATCH``
   operations, run one after the other, each with its own context.
 
-Every error body is ``{"errors": [{"message", "extensions": {"code"}}]}``.
+Every error body is ``{"errors": [{"message", "extensions": {"code"}}]}``
+(``core.errors.graphql_body``).
 """
 
 from __future__ import annotations
 
-import errno
 import json
-import logging
 from collections.abc import AsyncGenerator
 from datetime import timedelta
 from typing import Any
@@ -41,18 +40,22 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.graphql import OperationType
 
-from core import etag
+from core import etag, storage
 from core.clientaddr import client_address
-from core.errors import CODE_BY_STATUS, ComptoirError, PayloadTooLarge, Unauthenticated
+from core.errors import (
+    ComptoirError,
+    Unauthenticated,
+    code_for_status,
+    graphql_body,
+    http_headers,
+)
 from core.settings import Settings
-from resolvers import auth
+from resolvers import auth, files
 from schema import apq
 from schema.context import Context
 from schema.files import UploadRequestAdapter
 from schema.graphiql import GRAPHIQL_HTML
 from schema.live_transport import LiveSockets, LiveTransportHandler
-
-log = logging.getLogger("comptoir.graphql")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -84,10 +87,6 @@ def response_media_type(accept: str | None) -> str:
         elif media in _JSON_RANGES:
             json_q = max(json_q, q)
     return GRAPHQL_RESPONSE if graphql_q > 0 and graphql_q >= json_q else JSON
-
-
-def _error_body(message: str, extensions: dict[str, object]) -> dict[str, Any]:
-    return {"errors": [{"message": message, "extensions": extensions}]}
 
 
 def _is_request_error(result: ExecutionResult) -> bool:
@@ -193,10 +192,11 @@ class GraphQLView(GraphQL[Context, None]):
         try:
             response = await self.run(request)
         except ComptoirError as error:
-            headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
-            response = self._error(error.message, error.extensions(), error.status, headers)
+            response = self._error(
+                error.message, error.extensions(), error.status, http_headers(error)
+            )
         except HTTPException as error:
-            code = CODE_BY_STATUS.get(error.status_code, "BAD_USER_INPUT")
+            code = code_for_status(error.status_code)
             headers = {}
             if error.status_code == 405:
                 # A mutation over GET may be POSTed; other methods may GET too.
@@ -231,7 +231,7 @@ class GraphQLView(GraphQL[Context, None]):
     def _error(
         message: str, extensions: dict[str, object], status: int, headers: dict[str, str]
     ) -> Response:
-        return JSONResponse(_error_body(message, extensions), status_code=status, headers=headers)
+        return JSONResponse(graphql_body(message, extensions), status_code=status, headers=headers)
 
     def decode_json(self, data: str | bytes) -> object:
         try:
@@ -356,10 +356,9 @@ class GraphQLView(GraphQL[Context, None]):
         except (AttributeError, IndexError, TypeError, ValueError):
             raise HTTPException(400, "The multipart map does not match the operations.") from None
         except OSError as error:
-            if error.errno not in {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}:
+            if not storage.is_full(error):
                 raise
-            log.error("upload refused: temporary storage is full")
-            raise PayloadTooLarge("Not enough storage space left for this file.") from None
+            raise files.storage_full("temporary storage") from None
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

@@ -7,7 +7,7 @@ frame.
 
 from __future__ import annotations
 
-import math
+from core.errors import retry_after_ms
 
 
 class TokenBucket:
@@ -31,6 +31,5 @@ class TokenBucket:
             return 0.0
         return (1 - self._tokens) / self.rate
 
-    @staticmethod
-    def retry_after_ms(wait: float) -> int:
-        return max(1, math.ceil(wait * 1000))
+    # The wait :meth:`take` returns, as the error frame tells it.
+    retry_after_ms = staticmethod(retry_after_ms)

@@ -36,7 +36,6 @@ from core.errors import (
     INTERNAL_MESSAGE,
     ComptoirError,
     RateLimited,
-    RetryLater,
     ServiceUnavailable,
     Unauthenticated,
 )
@@ -242,7 +241,7 @@ class ChatServer:
                     error.message,
                     ref=frame.ref,
                     field=error.field,
-                    retry_after_ms=error.retry_after_ms if isinstance(error, RetryLater) else None,
+                    retry_after_ms=error.retry_after_ms,
                 )
             )
         except (ConnectionClosed, ClientGone):
