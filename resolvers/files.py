@@ -55,7 +55,7 @@ def sanitize_filename(raw: object) -> str:
 
     Path components are dropped (``/`` and ``\\`` both), as are control,
     format (bidi overrides, zero-width) and separator characters and NUL;
-    leading dots and surrounding spaces go; the result is at most 255
+    leading dots and surrounding spaces go; the result is at most ``FILENAME_MAX``
     characters, keeping a short extension; an empty result is ``file``.
     """
     if not isinstance(raw, str):
@@ -82,7 +82,7 @@ def sanitize_content_type(raw: object) -> str:
     if not isinstance(raw, str):
         return DEFAULT_CONTENT_TYPE
     media_type = raw.split(";", 1)[0].strip().lower()
-    if len(media_type) > 255 or not _MEDIA_TYPE.match(media_type):
+    if len(media_type) > limits.CONTENT_TYPE_MAX or not _MEDIA_TYPE.match(media_type):
         return DEFAULT_CONTENT_TYPE
     return media_type
 

@@ -182,9 +182,9 @@ async def offset_page(
     order: str = "asc",
     read: Read = _models,
 ) -> list[Any]:
-    """The legacy REST listings: ``limit`` (default 100, clamped to 1000) rows
-    from ``offset``, ordered by id (``order``, see :data:`ORDERS`). Negative
-    values are refused."""
+    """The legacy REST listings: ``limit`` (default ``OFFSET_LIMIT_DEFAULT``,
+    clamped to ``OFFSET_LIMIT_MAX``) rows from ``offset``, ordered by id
+    (``order``, see :data:`ORDERS`). Negative values are refused."""
     limit = limits.OFFSET_LIMIT_DEFAULT if limit is None else limit
     offset = 0 if offset is None else offset
     if limit < 0 or offset < 0:

@@ -69,7 +69,7 @@ async def list_products(
         after=after,
         last=last,
         before=before,
-        default_first=50,
+        default_first=limits.PRODUCTS_PAGE_DEFAULT,
         read=_views,
     )
     return CountedPage(page, queryset)

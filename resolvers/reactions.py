@@ -6,7 +6,7 @@ The rules, once for every door:
   direct_message) adds or removes a reaction; a tombstone takes none
   (CONFLICT);
 - a reaction is one grapheme cluster (not a space or a control
-  character), or a ``:shortcode:`` of 1..32 ``[a-z0-9_+-]``;
+  character), or a ``:shortcode:`` of 1..``SHORTCODE_MAX`` ``[a-z0-9_+-]``;
 - one of each reaction per user and message: adding it again, or removing
   one that is not there, changes nothing and tells nobody;
 - a message holds at most ``MESSAGE_MAX_REACTIONS`` (default 20) distinct
@@ -33,6 +33,7 @@ from core.errors import BadUserInput, Conflict
 from models import DirectMessage, Message, Reaction, User
 from resolvers import chat
 from resolvers.change_events import REACTED, UNREACTED, ChangeEvent, ReactionChanged
+from resolvers.limits import SHORTCODE_MAX
 from resolvers.message_changes import (
     DELETED_ALREADY,
     Target,
@@ -43,9 +44,11 @@ from resolvers.message_changes import (
 )
 from resolvers.users import require_user
 
-SHORTCODE = regex.compile(r":[a-z0-9_+\-]{1,32}:")
+SHORTCODE = regex.compile(rf":[a-z0-9_+\-]{{1,{SHORTCODE_MAX}}}:")
 GRAPHEME = regex.compile(r"\X")
-REACTION_RULE = "one emoji (a single grapheme cluster) or a :shortcode: of 1..32 [a-z0-9_+-]"
+REACTION_RULE = (
+    f"one emoji (a single grapheme cluster) or a :shortcode: of 1..{SHORTCODE_MAX} [a-z0-9_+-]"
+)
 
 
 def check_reaction(value: object) -> str:

@@ -5,7 +5,7 @@ Rules:
 - any authenticated user lists them (optionally one ``kind``);
 - only an ADMIN creates one;
 - a resource points at exactly one thing: an external ``url`` (absolute
-  http or https, at most 2048 characters, no credentials; stored as given,
+  http or https, at most ``RESOURCE_URL_MAX`` characters, no credentials; stored as given,
   never fetched by the server) or an uploaded file (``file_id``), which
   every authenticated user may then download, and which only an ADMIN may
   delete while resources link it, deleting them too (see ``resolvers.files``).
@@ -88,7 +88,7 @@ async def list_resources(
         after=after,
         last=last,
         before=before,
-        default_first=50,
+        default_first=limits.RESOURCES_PAGE_DEFAULT,
     )
     return CountedPage(page, queryset)
 

@@ -6,11 +6,11 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from core.errors import BadUserInput
+from resolvers.limits import PRICE_DECIMALS, PRICE_MAX
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_INT32 = 2**31 - 1
-MAX_PRICE = Decimal("10000000000")
-CENT = Decimal("0.01")
+CENT = Decimal(1).scaleb(-PRICE_DECIMALS)
 
 
 def parse_id(value: object, field: str = "id") -> int:
@@ -78,7 +78,7 @@ def non_negative_int(value: object, field: str) -> int:
 
 
 def money(value: object, field: str = "price") -> Decimal:
-    """A price: >= 0, at most 2 decimal places, at most 10 digits before the point."""
+    """A price: >= 0, below ``PRICE_MAX``, at most ``PRICE_DECIMALS`` decimal places."""
     if isinstance(value, bool):
         raise BadUserInput(f"{field} must be a number.", field=field)
     try:
@@ -90,8 +90,10 @@ def money(value: object, field: str = "price") -> Decimal:
     if amount < 0:
         raise BadUserInput(f"{field} must be >= 0.", field=field)
     # Bound the size first: quantize() fails on numbers beyond its precision.
-    if amount >= MAX_PRICE:
-        raise BadUserInput(f"{field} must be less than {MAX_PRICE}.", field=field)
+    if amount >= PRICE_MAX:
+        raise BadUserInput(f"{field} must be less than {PRICE_MAX}.", field=field)
     if amount != amount.quantize(CENT):
-        raise BadUserInput(f"{field} must have at most 2 decimal places.", field=field)
+        raise BadUserInput(
+            f"{field} must have at most {PRICE_DECIMALS} decimal places.", field=field
+        )
     return amount.quantize(CENT)

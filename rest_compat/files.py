@@ -23,14 +23,11 @@ from starlette.routing import Route
 from core.errors import BadUserInput
 from models import StoredFile
 from resolvers import files
+from resolvers.limits import MAX_FIELD_BYTES, MAX_HEADER_BYTES, MAX_HEADERS_PER_PART, MAX_PARTS
 from resolvers.validation import parse_id
 from rest_compat.http import UnsupportedMediaType, iso, list_response, query_int, require_user
 
 FIELD = "file"
-MAX_PARTS = 16
-MAX_FIELD_BYTES = 64 * 1024
-MAX_HEADERS_PER_PART = 8
-MAX_HEADER_BYTES = 8 * 1024
 
 
 def file_body(row: StoredFile) -> dict[str, Any]:

@@ -31,10 +31,10 @@ from core.errors import (
 )
 from models import User
 from resolvers import auth, users
+from resolvers.limits import MAX_JSON_DEPTH
+from resolvers.validation import MAX_INT32
 
 log = logging.getLogger("comptoir.rest")
-
-MAX_JSON_DEPTH = 32
 
 
 class UnsupportedMediaType(ComptoirError):
@@ -143,7 +143,7 @@ def query_int(request: Request, name: str) -> int | None:
         value = int(raw)
     except ValueError:
         raise BadUserInput(f"{name} must be an integer.", field=name) from None
-    if abs(value) > 2**31 - 1:
+    if abs(value) > MAX_INT32:
         raise BadUserInput(f"{name} is out of range.", field=name)
     return value
 

@@ -57,7 +57,8 @@ async def _user(context: Context, user_id: int) -> User:
 class Room:
     id: strawberry.ID
     name: str = strawberry.field(
-        description="Unique, 1..64 characters, not all digits (rooms are also named by id)."
+        description=f"Unique, 1..{limits.ROOM_NAME_MAX} characters, not all digits "
+        "(rooms are also named by id)."
     )
     is_private: bool
     created_at: datetime
@@ -103,7 +104,8 @@ class Room:
 class Message:
     id: strawberry.ID
     content: str = strawberry.field(
-        description="1..4000 characters, as sent or last edited; empty once deleted."
+        description=f"1..{limits.CONTENT_MAX} characters, as sent or last edited; "
+        "empty once deleted."
     )
     client_id: str | None = strawberry.field(
         description="The sender's idempotency key, if it gave one."
@@ -312,8 +314,9 @@ class ChatQueries:
         return Room.from_row(row)
 
     @strawberry.field(
-        description="A room's history, oldest first within a page; the last 50 by default, "
-        "at most 100. Private rooms: members only.",
+        description="A room's history, oldest first within a page; the last "
+        f"{limits.HISTORY_DEFAULT} by default, at most {limits.HISTORY_MAX}. "
+        "Private rooms: members only.",
         metadata={DEFAULT_PAGE: limits.HISTORY_DEFAULT},
     )
     async def room_messages(
@@ -344,7 +347,7 @@ class ChatQueries:
 
     @strawberry.field(
         description="The conversation between the caller and withUser, oldest first within "
-        "a page; the last 50 by default, at most 100.",
+        f"a page; the last {limits.HISTORY_DEFAULT} by default, at most {limits.HISTORY_MAX}.",
         metadata={DEFAULT_PAGE: limits.HISTORY_DEFAULT},
     )
     async def direct_messages(

@@ -31,10 +31,6 @@ from schema.pagination import CountedConnection, PageInfo, cursors, edges, page_
 from schema.users import User
 
 READ_CHUNK = 1024 * 1024
-# Starlette keeps up to 1 MiB of each file part and each field in memory:
-# few parts keep a multipart request's memory to a few MiB.
-MAX_UPLOAD_FILES = 4
-MAX_FORM_FIELDS = 4
 
 
 class _CompleteMultiPartParser(MultiPartParser):
@@ -73,8 +69,8 @@ class UploadRequestAdapter(StarletteRequestAdapter):
         parser = _CompleteMultiPartParser(
             request.headers,
             request.stream(),
-            max_files=MAX_UPLOAD_FILES,
-            max_fields=MAX_FORM_FIELDS,
+            max_files=limits.MAX_UPLOAD_FILES,
+            max_fields=limits.MAX_FORM_FIELDS,
         )
         try:
             form = await parser.parse()

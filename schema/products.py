@@ -8,7 +8,7 @@ from decimal import Decimal
 import strawberry
 
 from models import Product as ProductRow
-from resolvers import products
+from resolvers import limits, products
 from resolvers.products import ProductView
 from resolvers.validation import parse_id
 from schema.context import Info
@@ -52,8 +52,10 @@ class ProductConnection(CountedConnection):
 
 @strawberry.input
 class ProductInput:
-    name: str = strawberry.field(description="1..200 characters")
-    price: Decimal = strawberry.field(description=">= 0, at most 2 decimal places")
+    name: str = strawberry.field(description=f"1..{limits.PRODUCT_NAME_MAX} characters")
+    price: Decimal = strawberry.field(
+        description=f">= 0, at most {limits.PRICE_DECIMALS} decimal places"
+    )
     description: str = ""
     stock: int = strawberry.field(default=0, description=">= 0")
 

@@ -26,6 +26,7 @@ from resolvers.change_events import (
     ReactionChanged,
 )
 from resolvers.events import DirectMessageSent, Event, MessagePosted
+from resolvers.limits import REF_MAX_CHARS
 from ws.change_frames import (
     Delete,
     Edit,
@@ -38,8 +39,6 @@ from ws.change_frames import (
     react_parser,
     reactions_parser,
 )
-
-REF_MAX_CHARS = 256
 
 Ref: TypeAlias = str | int | float | None
 RoomRef: TypeAlias = str | int

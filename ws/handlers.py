@@ -16,12 +16,10 @@ from core.security import AccessClaims
 from models import User
 from resolvers import auth, chat, live, message_changes, reactions
 from resolvers.events import room_channel
+from resolvers.limits import MAX_ROOMS_PER_CONNECTION
 from resolvers.pagination import Window
 from ws import change_frames, frames
 from ws.client import CLOSE_AUTH, Client
-
-# Rooms one connection may listen to (each room is a subscription of the process).
-MAX_ROOMS_PER_CONNECTION = 200
 
 
 def user_frame(user: User) -> dict[str, Any]:

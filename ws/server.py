@@ -45,6 +45,7 @@ from core.settings import Settings
 from models import User
 from resolvers import auth, live
 from resolvers.events import user_channel
+from resolvers.limits import MAX_FRAME_BYTES
 from ws import frames
 from ws.client import Client, ClientGone
 from ws.handlers import Handlers, ready_frame
@@ -52,7 +53,6 @@ from ws.limits import TokenBucket
 
 log = logging.getLogger("comptoir.ws")
 
-MAX_FRAME_BYTES = 64 * 1024
 CHAT = "chat"  # the server label of this door's metrics
 ABNORMAL_CLOSURE = 1006
 RETRY_AFTER_SECONDS = "5"

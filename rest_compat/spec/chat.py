@@ -9,14 +9,14 @@ from resolvers.limits import MAX_PAGE
 from rest_compat.spec import common as oa
 
 _TIMESTAMP = {"type": "string", "format": "date-time"}
-_CLIENT_ID = {"type": ["string", "null"], "minLength": 1, "maxLength": 64}
-_CONTENT = {"type": "string", "minLength": 1, "maxLength": 4000}
+_CLIENT_ID = {"type": ["string", "null"], "minLength": 1, "maxLength": limits.CLIENT_ID_MAX}
+_CONTENT = {"type": "string", "minLength": 1, "maxLength": limits.CONTENT_MAX}
 _ROOM = {
     "type": "object",
     "required": ["id", "name", "is_private", "created_at"],
     "properties": {
         "id": {"type": "integer"},
-        "name": {"type": "string", "minLength": 1, "maxLength": 64},
+        "name": {"type": "string", "minLength": 1, "maxLength": limits.ROOM_NAME_MAX},
         "is_private": {"type": "boolean"},
         "created_at": _TIMESTAMP,
     },
@@ -27,7 +27,11 @@ _DELETED = {
     "const": True,
     "description": "Present once deleted: a tombstone, id and timestamp kept, content empty",
 }
-_SHOWN_CONTENT = {"type": "string", "maxLength": 4000, "description": "Empty once deleted"}
+_SHOWN_CONTENT = {
+    "type": "string",
+    "maxLength": limits.CONTENT_MAX,
+    "description": "Empty once deleted",
+}
 _REACTION_COUNTS = {
     "type": "array",
     "description": "In history, once it has reactions: each with its count, and `me` when "
@@ -81,7 +85,7 @@ _SEND = {
         "client_id": {
             "type": "string",
             "minLength": 1,
-            "maxLength": 64,
+            "maxLength": limits.CLIENT_ID_MAX,
             "description": "Idempotency key: a retry with the same one (same target and "
             "content) stores nothing twice and answers with the message already stored; the "
             "same key with another target or content is 409 CONFLICT.",
@@ -92,7 +96,8 @@ _PAGING = [
     {
         "name": "limit",
         "in": "query",
-        "description": "Page size, default 50; over 100 is clamped to 100.",
+        "description": f"Page size, default {limits.HISTORY_DEFAULT}; over "
+        f"{limits.HISTORY_MAX} is clamped to {limits.HISTORY_MAX}.",
         "schema": {"type": "integer", "minimum": 0},
     },
     {
@@ -199,7 +204,7 @@ OPENAPI: dict[str, Any] = {
                             "name": {
                                 "type": "string",
                                 "minLength": 1,
-                                "maxLength": 64,
+                                "maxLength": limits.ROOM_NAME_MAX,
                                 "description": "Unique (look-alike spellings are one name); "
                                 'not all digits; no "/", not "." or ".."',
                             },

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from resolvers import limits
+
 
 def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -49,7 +51,13 @@ BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 _COUNT = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
 # ?limit= and ?offset= of the legacy listings.
 PAGING: list[dict[str, Any]] = [
-    {"name": "limit", "in": "query", "schema": _COUNT},
+    {
+        "name": "limit",
+        "in": "query",
+        "description": f"Rows per page, default {limits.OFFSET_LIMIT_DEFAULT}; over "
+        f"{limits.OFFSET_LIMIT_MAX} is clamped to {limits.OFFSET_LIMIT_MAX}.",
+        "schema": _COUNT,
+    },
     {"name": "offset", "in": "query", "schema": _COUNT},
 ]
 COMMON_ERRORS = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from resolvers import limits
 from resolvers.pagination import ORDERS
 from rest_compat.files import FIELD
 from rest_compat.spec import common as oa
@@ -22,7 +23,7 @@ _FILE = {
     ],
     "properties": {
         "id": {"type": "integer"},
-        "filename": {"type": "string", "maxLength": 255},
+        "filename": {"type": "string", "maxLength": limits.FILENAME_MAX},
         "content_type": {"type": "string"},
         "size": {"type": "integer", "minimum": 0},
         "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},

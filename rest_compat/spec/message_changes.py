@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from resolvers import limits
 from rest_compat.message_changes import DM_MESSAGE, ROOM_MESSAGE
 from rest_compat.spec import common as oa
 
@@ -15,7 +16,9 @@ _EDIT = oa.json_body(
     {
         "type": "object",
         "required": ["content"],
-        "properties": {"content": {"type": "string", "minLength": 1, "maxLength": 4000}},
+        "properties": {
+            "content": {"type": "string", "minLength": 1, "maxLength": limits.CONTENT_MAX}
+        },
     },
     example={"content": "salut (edited)"},
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from resolvers import limits
 from rest_compat.spec import common as oa
 
 _PRODUCT = {
@@ -20,8 +21,8 @@ _PRODUCT = {
     },
 }
 _FIELDS = {
-    "name": {"type": "string", "minLength": 1, "maxLength": 200},
-    "description": {"type": "string"},
+    "name": {"type": "string", "minLength": 1, "maxLength": limits.PRODUCT_NAME_MAX},
+    "description": {"type": "string", "maxLength": limits.PRODUCT_DESCRIPTION_MAX},
     "price": {"type": "number", "minimum": 0},
     "stock": {"type": "integer", "minimum": 0},
 }
