@@ -10,6 +10,7 @@ import pytest
 from tortoise import Tortoise
 
 from core import runtime
+from resolvers import limits
 from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
 from tests.harness import Service
 
@@ -114,7 +115,11 @@ async def test_create_room_makes_the_creator_a_member(graphql: GraphQL, member: 
 
 @pytest.mark.parametrize(
     ("name", "code"),
-    [("2024", "BAD_USER_INPUT"), ("", "BAD_USER_INPUT"), ("x" * 65, "BAD_USER_INPUT")],
+    [
+        ("2024", "BAD_USER_INPUT"),
+        ("", "BAD_USER_INPUT"),
+        ("x" * (limits.ROOM_NAME_MAX + 1), "BAD_USER_INPUT"),
+    ],
 )
 async def test_create_room_refuses_bad_names(
     graphql: GraphQL, member: Account, name: str, code: str
@@ -287,9 +292,9 @@ async def test_send_message_returns_the_stored_message(
     ("variables", "field"),
     [
         ({"content": ""}, "content"),
-        ({"content": "x" * 4001}, "content"),
+        ({"content": "x" * (limits.CONTENT_MAX + 1)}, "content"),
         ({"content": "ok", "clientId": ""}, "clientId"),
-        ({"content": "ok", "clientId": "k" * 65}, "clientId"),
+        ({"content": "ok", "clientId": "k" * (limits.CLIENT_ID_MAX + 1)}, "clientId"),
     ],
 )
 async def test_send_message_validates_input(
@@ -431,7 +436,9 @@ async def test_direct_message_errors(graphql: GraphQL, member: Account) -> None:
     unknown = await graphql(SEND_DM, {"to": "999999", "content": "?"}, token=member.token)
     unknown_history = await graphql(DMS, {"with": "999999"}, token=member.token)
     bad_id = await graphql(DMS, {"with": "-4"}, token=member.token)
-    too_long = await graphql(SEND_DM, {"to": "1", "content": "x" * 4001}, token=member.token)
+    too_long = await graphql(
+        SEND_DM, {"to": "1", "content": "x" * (limits.CONTENT_MAX + 1)}, token=member.token
+    )
 
     assert error_codes(to_self) == ["BAD_USER_INPUT"]
     assert error_codes(unknown) == error_codes(unknown_history) == ["NOT_FOUND"]

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from core import runtime
+from resolvers import limits
 from tests.conftest import Account, MakeAccount
 from tests.harness import Service
 
@@ -87,7 +88,19 @@ async def test_taken_room_name_is_409(http: httpx.AsyncClient, member: Account) 
 
 
 @pytest.mark.parametrize(
-    "name", ["123", "0", "", "   ", "x" * 65, 42, None, ["general"], "a\nb", "nul\x00"]
+    "name",
+    [
+        "123",
+        "0",
+        "",
+        "   ",
+        "x" * (limits.ROOM_NAME_MAX + 1),
+        42,
+        None,
+        ["general"],
+        "a\nb",
+        "nul\x00",
+    ],
 )
 async def test_invalid_room_names_are_422(
     http: httpx.AsyncClient, member: Account, name: object
@@ -231,7 +244,9 @@ async def test_body_cannot_choose_author_or_id(
     assert response.json()["id"] != 999
 
 
-@pytest.mark.parametrize("content", ["", "x" * 4001, 5, None, ["x"], "nul\x00byte"])
+@pytest.mark.parametrize(
+    "content", ["", "x" * (limits.CONTENT_MAX + 1), 5, None, ["x"], "nul\x00byte"]
+)
 async def test_invalid_content_is_422(
     http: httpx.AsyncClient, member: Account, content: object
 ) -> None:
@@ -259,7 +274,7 @@ async def test_content_of_4000_characters_is_accepted(
     http: httpx.AsyncClient, member: Account
 ) -> None:
     await make_room(http, member, "general")
-    content = "é" * 3999 + "🎉"
+    content = "é" * (limits.CONTENT_MAX - 1) + "🎉"
 
     response = await post(http, member, "general", content)
 
@@ -267,7 +282,7 @@ async def test_content_of_4000_characters_is_accepted(
     assert response.json()["content"] == content
 
 
-@pytest.mark.parametrize("client_id", ["", "x" * 65, 12, ["a"]])
+@pytest.mark.parametrize("client_id", ["", "x" * (limits.CLIENT_ID_MAX + 1), 12, ["a"]])
 async def test_invalid_client_id_is_422(
     http: httpx.AsyncClient, member: Account, client_id: object
 ) -> None:

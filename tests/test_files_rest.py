@@ -11,6 +11,7 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
+from resolvers import limits
 from tests.conftest import Account, MakeAccount
 from tests.harness import Service
 
@@ -278,7 +279,7 @@ async def test_long_filename_is_cut_keeping_its_extension(
         response = await upload(http, member, b"x", filename=sent)
         assert response.status_code == 201, response.text
         name = response.json()["filename"]
-        assert len(name) == 255
+        assert len(name) == limits.FILENAME_MAX
         assert name.endswith(sent[-4:])
         download = await http.get(response.json()["url"], headers=member.headers)
         assert disposition_names(download.headers["content-disposition"])[1] == name

@@ -19,6 +19,7 @@ import pytest
 
 from core import runtime
 from models import DirectMessage, Message
+from resolvers import limits
 from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
 from tests.harness import Service
 from tests.test_chat_subscriptions import make_room, rest_post, ws_client
@@ -335,7 +336,9 @@ async def test_who_may_edit_and_delete(
     assert error_codes(await graphql(DELETE, {"id": str(public)})) == ["UNAUTHENTICATED"]
     # Content rules are those of a send.
     assert (await patch(http, author, "open", public, "")).status_code == 422
-    assert (await patch(http, author, "open", public, "x" * 4001)).status_code == 422
+    assert (
+        await patch(http, author, "open", public, "x" * (limits.CONTENT_MAX + 1))
+    ).status_code == 422
 
     deleted = data_of(await graphql(DELETE, {"id": str(public)}, token=admin.token))
     assert deleted["deleteMessage"] == {"id": str(public), "content": "", "deleted": True}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from resolvers import limits
 from tests.conftest import Account, GraphQL, data_of, error_codes
 
 CREATE = """
@@ -55,7 +56,7 @@ async def test_crud(graphql: GraphQL, admin: Account) -> None:
     "product_input",
     [
         {"name": "", "price": "1"},
-        {"name": "x" * 201, "price": "1"},
+        {"name": "x" * (limits.PRODUCT_NAME_MAX + 1), "price": "1"},
         {"name": "ok", "price": "-0.01"},
         {"name": "ok", "price": "1.001"},
         {"name": "ok", "price": "NaN"},

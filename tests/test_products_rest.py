@@ -7,6 +7,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from resolvers import limits
 from tests.conftest import Account
 
 
@@ -52,7 +53,7 @@ async def test_prices_are_exact(http: httpx.AsyncClient, admin: Account) -> None
     ("body", "field"),
     [
         ({"name": "", "price": 1}, "name"),
-        ({"name": "x" * 201, "price": 1}, "name"),
+        ({"name": "x" * (limits.PRODUCT_NAME_MAX + 1), "price": 1}, "name"),
         ({"name": "ok", "price": -1}, "price"),
         ({"name": "ok", "price": 1.234}, "price"),
         ({"name": "ok", "price": "abc"}, "price"),

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from resolvers import limits
 from tests.conftest import Account, MakeAccount
 from tests.test_files_rest import upload
 
@@ -149,7 +150,7 @@ async def test_unsafe_urls_are_refused(http: httpx.AsyncClient, admin: Account, 
         {"title": "Bad file id", "file_id": "abc"},
         {"url": "https://example.com"},
         {"title": "", "url": "https://example.com"},
-        {"title": "x" * 201, "url": "https://example.com"},
+        {"title": "x" * (limits.RESOURCE_TITLE_MAX + 1), "url": "https://example.com"},
         {"title": "Bad kind", "kind": "PODCAST", "url": "https://example.com"},
         {"title": "Bad description", "description": 5, "url": "https://example.com"},
     ],

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from resolvers import limits
 from tests.conftest import Account, MakeAccount
 from tests.harness import Service
 from tests.ws_helpers import (
@@ -167,13 +168,13 @@ async def test_a_frame_over_64_kib_closes_with_1009(service: Service, member: Ac
     async with chat_client(service.ws_url, member.token) as ws:
         # 64 KiB exactly is allowed (and refused by the resolver: too long).
         exact = json.dumps({"type": "message", "room": "general", "content": ""})
-        exact = exact[:-2] + "x" * (64 * 1024 - len(exact)) + '"}'
-        assert len(exact.encode()) == 64 * 1024
+        exact = exact[:-2] + "x" * (limits.MAX_FRAME_BYTES - len(exact)) + '"}'
+        assert len(exact.encode()) == limits.MAX_FRAME_BYTES
         await ws.send(exact)
         assert (await recv(ws))["type"] == "error"
     ws = await open_ws(service.ws_url, member.token)
     await recv(ws)
-    await send(ws, {"type": "message", "room": "general", "content": "x" * (64 * 1024)})
+    await send(ws, {"type": "message", "room": "general", "content": "x" * limits.MAX_FRAME_BYTES})
     assert await close_code(ws) == 1009
     # The server goes on serving.
     async with chat_client(service.ws_url, member.token) as ws:

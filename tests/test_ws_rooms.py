@@ -7,6 +7,7 @@ import asyncio
 import httpx
 import pytest
 
+from resolvers import limits
 from tests.conftest import Account, MakeAccount
 from tests.harness import Service
 from tests.ws_helpers import (
@@ -84,7 +85,7 @@ async def test_content_is_validated_and_comes_back_byte_for_byte(
     tricky = "<script>alert(1)</script> '; DROP TABLE messages; -- \u00e9\U0001f642 \\u0000"
     async with chat_client(service.ws_url, member.token) as ws:
         await join(ws, "general")
-        for bad in ("", "x" * 4001, "nul\x00byte"):
+        for bad in ("", "x" * (limits.CONTENT_MAX + 1), "nul\x00byte"):
             reply = await request(ws, {"type": "message", "room": "general", "content": bad})
             assert reply["code"] == "BAD_USER_INPUT", reply
         await say(ws, tricky)
@@ -205,7 +206,7 @@ async def test_room_history_is_the_last_50_oldest_first_then_pages_back(
         history = await request(w0, {"type": "room_history", "room": "general"})
         assert history["type"] == "room_history"
         assert history["room"] == "general"
-        assert [m["id"] for m in history["messages"]] == ids[-50:]
+        assert [m["id"] for m in history["messages"]] == ids[-limits.HISTORY_DEFAULT :]
         assert history["messages"][0]["content"] == "message 5"
         assert "type" not in history["messages"][0]
         assert history["has_more"] is True
