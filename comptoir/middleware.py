@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -143,7 +144,6 @@ class BodyLimit:
             await _too_large(send, limit, path)
             return
         received = 0
-        response_started = False
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -154,18 +154,41 @@ class BodyLimit:
                     raise BodyTooLarge(limit)
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
+        async def refuse() -> None:
+            await _drain(receive)
+            await _too_large(send, limit, path)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not response_started:
-                await _drain(receive)
-                await _too_large(send, limit, path)
+        await run_refusable(self.app, scope, limited_receive, send, BodyTooLarge, refuse)
+
+
+async def run_refusable(
+    app: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    refusal: type[Exception],
+    answer: Callable[[], Awaitable[None]],
+) -> bool:
+    """Run ``app`` with a ``receive`` that may raise ``refusal`` to end the request.
+
+    Then ``answer`` (an error sent straight on ASGI) goes out unless a
+    response has already started. Returns whether the request was refused.
+    """
+    response_started = False
+
+    async def tracking_send(message: Message) -> None:
+        nonlocal response_started
+        if message["type"] == "http.response.start":
+            response_started = True
+        await send(message)
+
+    try:
+        await app(scope, receive, tracking_send)
+    except refusal:
+        if not response_started:
+            await answer()
+        return True
+    return False
 
 
 async def _drain(receive: Receive, budget: int = DRAIN_BYTES) -> None:

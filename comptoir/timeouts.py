@@ -31,7 +31,7 @@ import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from comptoir.middleware import send_error
+from comptoir.middleware import run_refusable, send_error
 from core.settings import Settings
 
 log = logging.getLogger("comptoir.http")
@@ -102,7 +102,7 @@ class BodyIdleTimeout:
             await self.app(scope, receive, send)
             return
         body_done = False
-        response_started = False
+        path = scope.get("path", "")
 
         async def timed_receive() -> Message:
             nonlocal body_done
@@ -118,18 +118,11 @@ class BodyIdleTimeout:
                 body_done = True
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
+        async def answer() -> None:
+            await _stalled(send, self.timeout, path)
 
-        try:
-            await self.app(scope, timed_receive, tracking_send)
-        except BodyStalled:
-            log.info("request body stalled for %ss on %s", self.timeout, scope.get("path"))
-            if not response_started:
-                await _stalled(send, self.timeout, scope.get("path", ""))
+        if await run_refusable(self.app, scope, timed_receive, send, BodyStalled, answer):
+            log.info("request body stalled for %ss on %s", self.timeout, path)
 
 
 async def _stalled(send: Send, seconds: float, path: str) -> None:
