@@ -38,6 +38,7 @@ from ws.change_frames import (
     react_parser,
     reactions_parser,
 )
+from ws.search_frames import Search, search_parser
 
 REF_MAX_CHARS = 256
 
@@ -126,6 +127,7 @@ Frame: TypeAlias = (
     | Delete
     | React
     | Reactions
+    | Search
 )
 
 
@@ -302,6 +304,7 @@ PARSERS: dict[str, Callable[[_Fields], Frame]] = {
     "dm_unreact": react_parser(False, True),
     "reactions": reactions_parser(False),
     "dm_reactions": reactions_parser(True),
+    "search": search_parser,
 }
 
 
