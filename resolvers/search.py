@@ -17,9 +17,11 @@ The rules, once for every door:
   messages then), ``author`` (a user id), ``from`` (inclusive) and ``to``
   (exclusive) on the sending time;
 - results are ranked (FTS5 ``bm25``; PostgreSQL ``ts_rank``), best first,
-  then room messages before DMs, then newest first; pages are keyset
-  pages after an opaque cursor (score, kind, id), so a page never repeats
-  or skips a hit of an unchanged index;
+  then room messages before DMs, then newest first, among the newest
+  :data:`SEARCH_SCAN_MAX` matches of each kind (so a very common word costs
+  what a rare one does; ``from``/``to`` reach older ones); pages are
+  keyset pages after an opaque cursor (score, kind, id), so a page never
+  repeats or skips a hit of an unchanged index;
 - each hit has a snippet: at most :data:`SNIPPET_WORDS` words around the
   first match, HTML-escaped, with every matching word inside
   :data:`MARK_OPEN` … :data:`MARK_CLOSE`, so a client may render it as HTML.
@@ -31,6 +33,7 @@ import base64
 import binascii
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +51,10 @@ QUERY_MAX_CHARS = 200
 QUERY_MAX_TERMS = 16
 SEARCH_PAGE_DEFAULT = 20
 SEARCH_PAGE_MAX = 50
+# Hits are ranked among the newest SEARCH_SCAN_MAX matches the caller may
+# read (per kind: room messages, DMs): a word in half of a million messages
+# costs what a rarer one does. ``from``/``to`` reach older matches.
+SEARCH_SCAN_MAX = 1000
 QUERY_RULE = (
     f"1..{QUERY_MAX_CHARS} characters: plain words and quoted phrases, all of which must "
     f"match (at most {QUERY_MAX_TERMS} words)"
@@ -207,21 +214,36 @@ def _after(sql: _Sql, kind: int, after: Key | None) -> str:
     return f"(score < {sql.mark(after.score)} OR (score = {sql.mark(after.score)} AND id < {sql.mark(after.id)}))"
 
 
-def _matches(sql: _Sql, terms: Terms, table: str, alias: str) -> tuple[str, str, str]:
-    """(FROM additions, WHERE condition, score expression) of a text match."""
-    if not sql.postgres:
-        fts = f"{table}_fts"
-        return (
-            f'JOIN "{fts}" ON "{fts}".rowid = {alias}.id',
-            f'"{fts}" MATCH {sql.mark(terms.fts5())}',
-            f'-bm25("{fts}")',
-        )
+def _tsquery(sql: _Sql, terms: Terms) -> str:
+    """PostgreSQL: the query as tsquery, built by plainto/phraseto_tsquery
+    (which take text, never tsquery syntax)."""
     parts = []
     if terms.words:
         parts.append(f"plainto_tsquery('simple', {sql.mark(' '.join(terms.words))})")
     parts += [f"phraseto_tsquery('simple', {sql.mark(' '.join(p))})" for p in terms.phrases]
-    query = " && ".join(parts)
-    return "", f"{alias}.search @@ ({query})", f"ts_rank({alias}.search, ({query}))::float8"
+    return "(" + " && ".join(parts) + ")"
+
+
+def _newest(
+    sql: _Sql, terms: Terms, table: str, alias: str, where: str, tail: Callable[[], str]
+) -> str:
+    """The newest :data:`SEARCH_SCAN_MAX` matches of ``table`` (rows ``alias``,
+    ``where`` over them, ``tail`` the clauses after it), with their score."""
+    if not sql.postgres:
+        fts = f'"{table}_fts"'
+        match = f"{fts} MATCH {sql.mark(terms.fts5())}"
+        return (
+            f"SELECT {alias}.id AS id, -bm25({fts}) AS score FROM {fts} "
+            f"JOIN {table} {alias} ON {alias}.id = {fts}.rowid {where.format(match=match)}"
+            f"{tail()} ORDER BY {fts}.rowid DESC LIMIT {SEARCH_SCAN_MAX}"
+        )
+    query = _tsquery(sql, terms)
+    newest = (
+        f"SELECT {alias}.id AS id, {alias}.search AS search FROM {table} {alias} "
+        f"{where.format(match=f'{alias}.search @@ {query}')}{tail()} "
+        f"ORDER BY {alias}.id DESC LIMIT {SEARCH_SCAN_MAX}"
+    )
+    return f"SELECT id, ts_rank(search, {query})::float8 AS score FROM ({newest}) AS newest"
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,28 +277,32 @@ async def _ids(
 ) -> list[Key]:
     conn = Tortoise.get_connection("default")
     sql = _Sql(conn.capabilities.dialect == "postgres", [])
+    false = "FALSE" if sql.postgres else "0"
+    # Placeholders are taken in the order they appear in the text (SQLite's
+    # are positional): the match first, then ``tail``'s, then the keyset's.
     if kind == ROOM:
-        join, match, score = _matches(sql, terms, "messages", "m")
-        false = "FALSE" if sql.postgres else "0"
-        common = _common(sql, "m", "author_id", filters)  # placeholders in text order
-        member = sql.mark(user.id)
-        where = (
-            f"{match} AND {common} AND (r.is_private = {false} "
-            f"OR EXISTS (SELECT 1 FROM memberships ms WHERE ms.room_id = m.room_id "
-            f"AND ms.user_id = {member}))"
-        )
-        if filters.room_id is not None:
-            where += f" AND m.room_id = {sql.mark(filters.room_id)}"
-        inner = (
-            f"SELECT m.id AS id, {score} AS score FROM messages m {join} "
-            f"JOIN rooms r ON r.id = m.room_id WHERE {where}"
-        )
+
+        def tail() -> str:
+            common = _common(sql, "m", "author_id", filters)
+            member = sql.mark(user.id)
+            text = (
+                f" AND {common} AND (r.is_private = {false} OR EXISTS (SELECT 1 FROM "
+                f"memberships ms WHERE ms.room_id = m.room_id AND ms.user_id = {member}))"
+            )
+            if filters.room_id is not None:
+                text += f" AND m.room_id = {sql.mark(filters.room_id)}"
+            return text
+
+        where = "JOIN rooms r ON r.id = m.room_id WHERE {match}"
+        inner = _newest(sql, terms, "messages", "m", where, tail)
     else:
-        join, match, score = _matches(sql, terms, "direct_messages", "d")
-        common = _common(sql, "d", "sender_id", filters)
-        low, high = sql.mark(user.id), sql.mark(user.id)
-        where = f"{match} AND {common} AND (d.user_low = {low} OR d.user_high = {high})"
-        inner = f"SELECT d.id AS id, {score} AS score FROM direct_messages d {join} WHERE {where}"
+
+        def tail() -> str:
+            common = _common(sql, "d", "sender_id", filters)
+            low, high = sql.mark(user.id), sql.mark(user.id)
+            return f" AND {common} AND (d.user_low = {low} OR d.user_high = {high})"
+
+        inner = _newest(sql, terms, "direct_messages", "d", "WHERE {match}", tail)
     keyset = _after(sql, kind, after)
     statement = (
         f"SELECT id, score FROM ({inner}) AS hits WHERE {keyset} "
