@@ -139,9 +139,6 @@ class Key:
     kind: int
     id: int
 
-    def sort_key(self) -> tuple[float, int, int]:
-        return (-self.score, self.kind, -self.id)
-
 
 def encode_cursor(key: Key) -> str:
     raw = f"s:{key.score!r}:{key.kind}:{key.id}"
@@ -190,6 +187,30 @@ class SearchPage:
     def end_cursor(self) -> str | None:
         return self.hits[-1].cursor if self.hits else None
 
+    def rooms(self) -> list[Message]:
+        return [h.row for h in self.hits if isinstance(h.row, Message)]
+
+    def dms(self) -> list[DirectMessage]:
+        return [h.row for h in self.hits if isinstance(h.row, DirectMessage)]
+
+    def results(self, rooms: list[Any], dms: list[Any]) -> list[dict[str, Any]]:
+        """The hits as REST and WS show them (one shape on both doors), given
+        :meth:`rooms` and :meth:`dms` as each door shows a message, in order."""
+        shown = {(ROOM, r.id): body for r, body in zip(self.rooms(), rooms, strict=True)}
+        shown.update({(DM, r.id): body for r, body in zip(self.dms(), dms, strict=True)})
+        return [
+            {
+                "kind": "dm" if h.key.kind == DM else "message",
+                "snippet": h.snippet,
+                "cursor": h.cursor,
+                "message": shown[h.key.kind, h.key.id],
+            }
+            for h in self.hits
+        ]
+
+    def next_after(self) -> str | None:
+        return self.end_cursor if self.has_next else None
+
 
 @dataclass(slots=True)
 class _Sql:
@@ -211,7 +232,8 @@ def _after(sql: _Sql, kind: int, after: Key | None) -> str:
         return f"score <= {sql.mark(after.score)}"
     if kind < after.kind:
         return f"score < {sql.mark(after.score)}"
-    return f"(score < {sql.mark(after.score)} OR (score = {sql.mark(after.score)} AND id < {sql.mark(after.id)}))"
+    score, same, below = sql.mark(after.score), sql.mark(after.score), sql.mark(after.id)
+    return f"(score < {score} OR (score = {same} AND id < {below}))"
 
 
 def _tsquery(sql: _Sql, terms: Terms) -> str:
@@ -272,11 +294,10 @@ def _db_time(value: datetime, postgres: bool) -> Any:
     return utc if postgres else utc.isoformat(sep=" ")
 
 
-async def _ids(
-    kind: int, user: User, terms: Terms, filters: Filters, after: Key | None, limit: int
-) -> list[Key]:
-    conn = Tortoise.get_connection("default")
-    sql = _Sql(conn.capabilities.dialect == "postgres", [])
+def _branch(
+    sql: _Sql, kind: int, user: User, terms: Terms, filters: Filters, after: Key | None
+) -> str:
+    """The hits of one kind after ``after``: (id, score, kind) rows."""
     false = "FALSE" if sql.postgres else "0"
     # Placeholders are taken in the order they appear in the text (SQLite's
     # are positional): the match first, then ``tail``'s, then the keyset's.
@@ -304,12 +325,25 @@ async def _ids(
 
         inner = _newest(sql, terms, "direct_messages", "d", "WHERE {match}", tail)
     keyset = _after(sql, kind, after)
+    hits = f"SELECT id, score, {kind} AS kind FROM ({inner}) AS hits WHERE {keyset}"
+    return f"SELECT * FROM ({hits}) AS k{kind}"
+
+
+async def _keys(
+    user: User, terms: Terms, filters: Filters, after: Key | None, limit: int
+) -> list[Key]:
+    """The next ``limit`` hits after ``after``, both kinds in one statement."""
+    conn = Tortoise.get_connection("default")
+    sql = _Sql(conn.capabilities.dialect == "postgres", [])
+    branches = [_branch(sql, ROOM, user, terms, filters, after)]
+    if filters.room_id is None:
+        branches.append(_branch(sql, DM, user, terms, filters, after))
     statement = (
-        f"SELECT id, score FROM ({inner}) AS hits WHERE {keyset} "
-        f"ORDER BY score DESC, id DESC LIMIT {sql.mark(limit)}"
+        " UNION ALL ".join(branches)
+        + f" ORDER BY score DESC, kind ASC, id DESC LIMIT {sql.mark(limit)}"
     )
     _count, rows = await conn.execute_query(statement, sql.values)
-    return [Key(float(row["score"]), kind, int(row["id"])) for row in rows]
+    return [Key(float(row["score"]), int(row["kind"]), int(row["id"])) for row in rows]
 
 
 async def _rows(keys: list[Key]) -> dict[tuple[int, int], Message | DirectMessage]:
@@ -353,10 +387,7 @@ async def search_messages(
         raise BadUserInput("from must not be after to.", field="from")
     if size == 0:
         return SearchPage([], False)
-    keys = await _ids(ROOM, user, terms, filters, key, size + 1)
-    if filters.room_id is None:
-        keys += await _ids(DM, user, terms, filters, key, size + 1)
-    keys.sort(key=Key.sort_key)
+    keys = await _keys(user, terms, filters, key, size + 1)
     page, has_next = keys[:size], len(keys) > size
     rows = await _rows(page)
     hits = [

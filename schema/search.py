@@ -45,7 +45,9 @@ def _node(hit: search.Hit) -> SearchHit:
 
 _DESCRIPTION = (
     "Full-text search over the messages the caller may read (as history reads them: public "
-    "rooms, the private rooms they belong to, their own DMs), best match first. "
+    "rooms, the private rooms they belong to, their own DMs), best match first among the "
+    f"newest {search.SEARCH_SCAN_MAX} matching room messages and DMs (`from`/`to` reach older "
+    "ones); a deleted message is never found, an edited one by its new words. "
     f"`query`: {search.QUERY_RULE}. `room` (a room name or id) keeps that room's messages, "
     "`author` (a user id) that sender's, `from` (inclusive) and `to` (exclusive) a time "
     f"range. A page of `first` (default {search.SEARCH_PAGE_DEFAULT}, at most "

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from core import runtime
+from resolvers import search, search_snippets
 from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
 from tests.harness import Service
 from tests.test_chat_subscriptions import make_room, rest_post
@@ -336,3 +337,33 @@ async def test_bad_input_on_graphql_and_ws(
         # The connection is still open and searching
         reply = await request(ws, {"type": "search", "query": "ok"})
         assert reply["type"] == "search_results"
+
+
+async def test_ranking_reads_the_newest_matches_and_from_to_reach_older_ones(
+    http: httpx.AsyncClient, graphql: GraphQL, member: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search, "SEARCH_SCAN_MAX", 3)
+    await make_room(http, member, "archive")
+    old = await rest_post(http, member, "archive", "kiwi kiwi kiwi kiwi")  # the best match
+    newer = [await rest_post(http, member, "archive", f"kiwi number {n}") for n in range(3)]
+    found = [i for _, i in hit_ids(await gql_search(graphql, member, "kiwi"))]
+    assert sorted(found) == newer  # the 3 newest, the older best match is past the window
+    cutoff = (await http.get("/chat/search", params={"q": "number 0"}, headers=member.headers))
+    timestamp = cutoff.json()["results"][0]["message"]["timestamp"]
+    older = await gql_search(graphql, member, "kiwi", to=timestamp)
+    assert hit_ids(older) == [("message", old)]
+
+
+async def test_a_long_message_gets_a_bounded_snippet_around_the_match(
+    http: httpx.AsyncClient, graphql: GraphQL, member: Account
+) -> None:
+    await make_room(http, member, "essays")
+    words = [f"filler{n}" for n in range(200)]
+    words[120] = "needle"
+    await rest_post(http, member, "essays", " ".join(words) + " <script>")
+    (edge,) = (await gql_search(graphql, member, "NEEDLE"))["edges"]
+    snippet = edge["node"]["snippet"]
+    assert snippet.startswith("…filler114 filler115 ")
+    assert " filler119 <mark>needle</mark> filler121 " in snippet
+    assert snippet.endswith(" filler137…")
+    assert len(snippet.split()) == search_snippets.SNIPPET_WORDS

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from models import DirectMessage, Message
 from resolvers import search
 from ws.change_frames import history_items
 
@@ -45,18 +44,7 @@ def search_parser(f: _Fields) -> Search:
 
 
 async def results_frame(page: search.SearchPage, viewer_id: int) -> dict[str, Any]:
-    rooms = [h.row for h in page.hits if isinstance(h.row, Message)]
-    dms = [h.row for h in page.hits if isinstance(h.row, DirectMessage)]
-    shown = dict(zip(((search.ROOM, r.id) for r in rooms), await history_items(rooms, viewer_id)))
-    shown.update(zip(((search.DM, r.id) for r in dms), await history_items(dms, viewer_id)))
-    results = [
-        {
-            "kind": "dm" if h.key.kind == search.DM else "message",
-            "snippet": h.snippet,
-            "cursor": h.cursor,
-            "message": shown[h.key.kind, h.key.id],
-        }
-        for h in page.hits
-    ]
-    next_after = page.end_cursor if page.has_next else None
-    return {"type": "search_results", "results": results, "next_after": next_after}
+    rooms = await history_items(page.rooms(), viewer_id)
+    dms = await history_items(page.dms(), viewer_id)
+    results = page.results(rooms, dms)
+    return {"type": "search_results", "results": results, "next_after": page.next_after()}
