@@ -348,7 +348,7 @@ async def test_ranking_reads_the_newest_matches_and_from_to_reach_older_ones(
     newer = [await rest_post(http, member, "archive", f"kiwi number {n}") for n in range(3)]
     found = [i for _, i in hit_ids(await gql_search(graphql, member, "kiwi"))]
     assert sorted(found) == newer  # the 3 newest, the older best match is past the window
-    cutoff = (await http.get("/chat/search", params={"q": "number 0"}, headers=member.headers))
+    cutoff = await http.get("/chat/search", params={"q": "number 0"}, headers=member.headers)
     timestamp = cutoff.json()["results"][0]["message"]["timestamp"]
     older = await gql_search(graphql, member, "kiwi", to=timestamp)
     assert hit_ids(older) == [("message", old)]
