@@ -295,6 +295,7 @@ async def test_bad_input_is_422_with_the_field(
         '"""',
         "!!! foo & bar | baz",
         "日本語 テスト",
+        "v3.14 bob@example.com x_y foo-bar",
     ],
 )
 async def test_query_syntax_of_the_engines_is_just_words(
@@ -367,3 +368,17 @@ async def test_a_long_message_gets_a_bounded_snippet_around_the_match(
     assert " filler119 <mark>needle</mark> filler121 " in snippet
     assert snippet.endswith(" filler137…")
     assert len(snippet.split()) == search_snippets.SNIPPET_WORDS
+
+
+async def test_words_are_runs_of_letters_and_digits_on_both_databases(
+    http: httpx.AsyncClient, graphql: GraphQL, member: Account
+) -> None:
+    """PostgreSQL's parser would keep 3.14, an address or x_y whole: not here."""
+    await make_room(http, member, "parts")
+    sent = await rest_post(http, member, "parts", "Version 3.14, mail bob@example.com, x_y: Été")
+    for q in ("14", "example", "bob", "y", "x y", "été", '"3 14"', "com 3"):
+        assert hit_ids(await gql_search(graphql, member, q)) == [("message", sent)], q
+    (edge,) = (await gql_search(graphql, member, "example 14"))["edges"]
+    assert edge["node"]["snippet"] == (
+        "Version 3.<mark>14</mark>, mail bob@<mark>example</mark>.com, x_y: Été"
+    )

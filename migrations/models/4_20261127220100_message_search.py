@@ -8,10 +8,13 @@ tokenizer is ``unicode61`` without diacritics folding, so both dialects
 split and match words alike. Rows already stored are indexed
 (``rebuild``).
 
-PostgreSQL: a stored generated column ``search`` =
-``to_tsvector('simple', content)`` on each table (always in step with the
-content, edits and tombstones included), with a GIN index. ``simple``: no
-stemming and no stop words, in any language, as FTS5's tokenizer.
+PostgreSQL: a stored generated column ``search`` = ``to_tsvector('simple',
+content with punctuation as spaces)`` on each table (always in step with
+the content, edits and tombstones included), with a GIN index. ``simple``:
+no stemming and no stop words, in any language; punctuation as spaces: a
+word is a run of letters and digits, as for FTS5's tokenizer (else
+PostgreSQL's parser would keep ``3.14``, ``bob@example.com`` or
+``x_y`` whole, and ``14`` or ``example`` would not find them).
 
 Queries: ``resolvers.search``. Both dialects in one file, as the initial
 migration. Numbered after ``3_...`` (read markers, another branch); it
@@ -43,7 +46,9 @@ INSERT INTO "{t}_fts" ("{t}_fts") VALUES ('rebuild');
 
 POSTGRES_TABLE = """
 ALTER TABLE "{t}" ADD COLUMN IF NOT EXISTS "search" tsvector
-    GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, content)) STORED;
+    GENERATED ALWAYS AS (
+        to_tsvector('simple'::regconfig, regexp_replace(content, '[[:punct:]]+', ' ', 'g'))
+    ) STORED;
 CREATE INDEX IF NOT EXISTS "{t}_search" ON "{t}" USING GIN ("search");
 """
 
