@@ -128,7 +128,10 @@ def parse_time(value: object, field: str) -> datetime | None:
             raise BadUserInput(f"{field} must be an ISO 8601 date or time.", field=field) from None
     if not isinstance(value, datetime):
         raise BadUserInput(f"{field} must be an ISO 8601 date or time.", field=field)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC time
+        raise BadUserInput(f"{field} is out of range.", field=field) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -271,6 +271,7 @@ LONG = " ".join(f"w{i}" for i in range(20))
         ({"q": "ok", "after": "not-a-cursor"}, "after"),
         ({"q": "ok", "after": "czpuYW46MDox"}, "after"),
         ({"q": "ok", "from": "yesterday"}, "from"),
+        ({"q": "ok", "to": "0001-01-01T00:00:00+01:00"}, "to"),
         ({"q": "ok", "from": "2026-02-02", "to": "2026-01-01"}, "from"),
         ({"q": "ok", "limit": -1}, "limit"),
         ({"q": "ok", "author": "bob"}, "author"),
