@@ -6,8 +6,8 @@ Servers and load generators are separate processes on 127.0.0.1; every
 loop is bounded in count and time. The exit status is 1 when a line misses
 its target. HTTP and login lines run at least 3 alternating rounds and the
 table prints their min–max beside the median. ``--quick`` shrinks every
-line (2-second rounds, 200 WebSocket clients, 200k messages, one WS round)
-for a smoke run: its figures are not the targets'.
+line (2-second rounds, 200 WebSocket clients, 200k messages, one WS round,
+100k messages to search) for a smoke run: its figures are not the targets'.
 """
 
 from __future__ import annotations
@@ -210,6 +210,34 @@ async def bench_load(options: Options) -> list[Line]:
     ]
 
 
+def _search_size(options: Options) -> tuple[int, int]:
+    return (100_000, 40) if options.quick else (1_000_000, 100)
+
+
+async def bench_search(options: Options) -> list[Line]:
+    from bench.search_runner import run_search, search_lines
+
+    rows, samples = _search_size(options)
+    path = options.workdir / "search.sqlite3"
+    try:
+        result = await run_search(f"sqlite://{path}", rows, samples, within=560)
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+    return search_lines("SQLite", result)
+
+
+async def bench_search_pg(options: Options) -> list[Line]:
+    from bench.common import scratch_postgres
+    from bench.search_runner import run_search, search_lines
+
+    if not options.pg_url:
+        raise SkipError("no PostgreSQL (--pg)")
+    rows, samples = _search_size(options)
+    async with scratch_postgres(options.pg_url) as pg:
+        return search_lines("PostgreSQL", await run_search(pg, rows, samples, within=560))
+
+
 BENCHES: dict[str, Callable[[Options], Awaitable[list[Line]]]] = {
     "http": bench_http,
     "two-processes": bench_two_processes,
@@ -219,6 +247,8 @@ BENCHES: dict[str, Callable[[Options], Awaitable[list[Line]]]] = {
     "ws": bench_ws,
     "graphql-ws": bench_graphql_ws,
     "load": bench_load,
+    "search": bench_search,
+    "search-pg": bench_search_pg,
 }
 
 

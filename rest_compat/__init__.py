@@ -14,10 +14,11 @@ from rest_compat import (
     products,
     reactions,
     resources,
+    search,
     spec,
 )
 
-MODULES = [meta, auth, products, files, resources, chat, message_changes, reactions]
+MODULES = [meta, auth, products, files, resources, chat, message_changes, reactions, search]
 
 
 def routes() -> list[BaseRoute]:

@@ -23,13 +23,20 @@ from schema.observe import OperationMetrics
 from schema.products import ProductMutations, ProductQueries
 from schema.reactions import ReactionMutations, ReactionQueries
 from schema.resources import ResourceMutations, ResourceQueries
+from schema.search import SearchQueries
 from schema.subscriptions import WebSocketSession
 from schema.users import UserMutations, UserQueries
 
 
 @strawberry.type
 class Query(
-    UserQueries, ProductQueries, FileQueries, ResourceQueries, ChatQueries, ReactionQueries
+    UserQueries,
+    ProductQueries,
+    FileQueries,
+    ResourceQueries,
+    ChatQueries,
+    ReactionQueries,
+    SearchQueries,
 ):
     pass
 

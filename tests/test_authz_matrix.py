@@ -870,6 +870,8 @@ def _ws_judge(world: World, reply: dict[str, Any]) -> str:
         return has(world.dm_ids, {m["id"] for m in reply["messages"]})
     if kind in {"reactions", "dm_reactions"}:
         return OK if isinstance(reply["reactions"], list) else "no list"
+    if kind == "search_results":
+        return _search_judge(world, [(r["kind"], r["message"]["id"]) for r in reply["results"]])
     return OK if kind in {"joined", "ack", "ready", "user_deactivated"} else f"frame {kind}"
 
 
@@ -932,6 +934,85 @@ WS: dict[str, tuple[WsFrame, Expect]] = {
         (WS_ANON, F, F, OK),
     ),
 }
+
+
+# --- search (issue 15): what each actor finds of the owner's private room and DMs ------------
+
+SEARCH_WORD = "zanzibar"
+
+
+async def _search_seeds(world: World) -> None:
+    """Once: the owner's word in their private room and in a DM to the ADMIN."""
+    if "search room" in world.marks:
+        return
+    headers = world.owner.headers
+    room_path = f"/chat/rooms/{world.room}/messages"
+    response = await world.http.post(room_path, json={"content": SEARCH_WORD}, headers=headers)
+    assert response.status_code == 201, response.text
+    world.marks["search room"] = response.json()["id"]
+    dm_path = f"/chat/dm/{world.admin.id}"
+    response = await world.http.post(dm_path, json={"content": SEARCH_WORD}, headers=headers)
+    assert response.status_code == 201, response.text
+    world.marks["search dm"] = response.json()["id"]
+
+
+def _search_judge(world: World, found: list[tuple[str, int]]) -> str:
+    """ok: the room message and the DM; "dm only"; hidden: neither."""
+    room = {i for kind, i in found if kind == "message"}
+    dms = {i for kind, i in found if kind == "dm"}
+    wanted_room = world.marks.get("search room", world.message_id)
+    wanted_dms = {world.marks["search dm"]} if "search dm" in world.marks else set(world.dm_ids)
+    got_room, got_dm = wanted_room in room, bool(wanted_dms & dms)
+    if got_room and got_dm:
+        return OK
+    return "dm only" if got_dm else ("room only" if got_room else HIDDEN)
+
+
+async def _search_variables(world: World, actor: str) -> dict[str, Any]:
+    await _search_seeds(world)
+    return {"q": SEARCH_WORD}
+
+
+def _search_gql_judge(world: World, actor: str, data: dict[str, Any]) -> str:
+    found = [
+        ("message", int(e["node"]["message"]["id"]))
+        if e["node"]["message"]
+        else ("dm", int(e["node"]["directMessage"]["id"]))
+        for e in data["searchMessages"]["edges"]
+    ]
+    return _search_judge(world, found)
+
+
+async def _search_path(world: World, actor: str) -> str:
+    await _search_seeds(world)
+    return f"/chat/search?q={SEARCH_WORD}"
+
+
+def _search_rest_judge(world: World, actor: str, response: httpx.Response) -> str:
+    results = response.json()["results"]
+    return _search_judge(world, [(r["kind"], r["message"]["id"]) for r in results])
+
+
+SEARCH_EXPECT: Expect = (U, OK, HIDDEN, "dm only")
+GRAPHQL["Query.searchMessages"] = (
+    gql(
+        f"query ($q: String!) {{ searchMessages(query: $q) {{ edges {{ node {{ snippet "
+        f"message {{ {MESSAGE_FIELDS} }} directMessage {{ {DM_FIELDS} }} }} }} }} }}",
+        _search_variables,
+        _search_gql_judge,
+    ),
+    SEARCH_EXPECT,
+)
+REST["GET /chat/search"] = (
+    rest("GET", _search_path, 200, _search_rest_judge),
+    (R401, OK, HIDDEN, "dm only"),
+)
+# The WS frames cannot post first: the word is the one the owner's "edit" and
+# "dm_edit" rows (above) put in the world's room message and first DM.
+WS["search"] = (
+    lambda w, a: {"type": "search", "query": "edited"},
+    (WS_ANON, OK, HIDDEN, "dm only"),
+)
 
 
 # --- checks ----------------------------------------------------------------------------

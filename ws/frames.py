@@ -39,6 +39,7 @@ from ws.change_frames import (
     react_parser,
     reactions_parser,
 )
+from ws.search_frames import Search, search_parser
 
 Ref: TypeAlias = str | int | float | None
 RoomRef: TypeAlias = str | int
@@ -125,6 +126,7 @@ Frame: TypeAlias = (
     | Delete
     | React
     | Reactions
+    | Search
 )
 
 
@@ -301,6 +303,7 @@ PARSERS: dict[str, Callable[[_Fields], Frame]] = {
     "dm_unreact": react_parser(False, True),
     "reactions": reactions_parser(False),
     "dm_reactions": reactions_parser(True),
+    "search": search_parser,
 }
 
 

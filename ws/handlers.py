@@ -14,11 +14,11 @@ from typing import Any
 from core.errors import BadUserInput, Forbidden
 from core.security import AccessClaims
 from models import User
-from resolvers import auth, chat, live, message_changes, reactions
+from resolvers import auth, chat, live, message_changes, reactions, search
 from resolvers.events import room_channel
 from resolvers.limits import MAX_ROOMS_PER_CONNECTION
 from resolvers.pagination import Window
-from ws import change_frames, frames
+from ws import change_frames, frames, search_frames
 from ws.client import CLOSE_AUTH, Client
 
 
@@ -69,6 +69,8 @@ class Handlers:
                 await self.react(client, frame)
             case change_frames.Reactions():
                 await self.reactions(client, frame)
+            case search_frames.Search():
+                await self.search(client, frame)
 
     async def join(self, client: Client, frame: frames.Join) -> None:
         """Join a room (idempotent); with ``after``, the stored messages after
@@ -179,6 +181,20 @@ class Handlers:
             "messages": await change_frames.history_items(page.items, client.user.id),
             "has_more": window.has_more(page),
         }
+        await client.reply(frames.with_ref(reply, frame.ref))
+
+    async def search(self, client: Client, frame: search_frames.Search) -> None:
+        page = await search.search_messages(
+            actor=client.user,
+            query=frame.query,
+            room=frame.room,
+            author=frame.author,
+            since=frame.since,
+            until=frame.until,
+            first=frame.limit,
+            after=frame.after,
+        )
+        reply = await search_frames.results_frame(page, client.user.id)
         await client.reply(frames.with_ref(reply, frame.ref))
 
     async def auth(self, client: Client, frame: frames.Auth) -> None:

@@ -20,6 +20,7 @@ from rest_compat.spec import (
     products,
     reactions,
     resources,
+    search,
 )
 
 # (tag, modules, description): the order of the groups in /docs.
@@ -30,8 +31,8 @@ DOMAINS = [
     ("resources", (resources,), "Internal resources (links and files) for every member."),
     (
         "chat",
-        (chat, message_changes, reactions),
-        "Rooms, room messages and direct messages: send, edit, delete, react.",
+        (chat, message_changes, reactions, search),
+        "Rooms, room messages and direct messages: send, edit, delete, react, search.",
     ),
     ("meta", (meta,), "Service health."),
 ]

@@ -1,0 +1,50 @@
+"""The ``search`` frame (issue 15) and its ``search_results`` answer.
+
+Parsed like every frame (:mod:`ws.frames` lists it in its ``PARSERS``);
+the rules are in ``resolvers.search``. A result holds ``kind`` (``message``
+or ``dm``), ``snippet``, ``cursor`` and the message as history shows it;
+``next_after`` is the ``after`` of the next page (null on the last).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from resolvers import search
+from ws.change_frames import history_items
+
+if TYPE_CHECKING:
+    from ws.frames import Ref, RoomRef, _Fields
+
+
+@dataclass(frozen=True, slots=True)
+class Search:
+    ref: Ref
+    query: str
+    room: RoomRef | None = None
+    author: int | None = None
+    since: str | None = None
+    until: str | None = None
+    limit: int | None = None
+    after: str | None = None
+
+
+def search_parser(f: _Fields) -> Search:
+    return Search(
+        ref=f.ref,
+        query=f.required_string("query"),
+        room=f.room() if f.frame.get("room") is not None else None,
+        author=f.user_id("author") if f.frame.get("author") is not None else None,
+        since=f.string("from", required=False),
+        until=f.string("to", required=False),
+        limit=f.integer("limit"),
+        after=f.string("after", required=False),
+    )
+
+
+async def results_frame(page: search.SearchPage, viewer_id: int) -> dict[str, Any]:
+    rooms = await history_items(page.rooms(), viewer_id)
+    dms = await history_items(page.dms(), viewer_id)
+    results = page.results(rooms, dms)
+    return {"type": "search_results", "results": results, "next_after": page.next_after()}
