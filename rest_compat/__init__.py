@@ -13,11 +13,12 @@ from rest_compat import (
     openapi,
     products,
     reactions,
+    read_markers,
     resources,
     spec,
 )
 
-MODULES = [meta, auth, products, files, resources, chat, message_changes, reactions]
+MODULES = [meta, auth, products, files, resources, chat, message_changes, reactions, read_markers]
 
 
 def routes() -> list[BaseRoute]:

@@ -22,6 +22,7 @@ from schema.message_changes import MessageChangeMutations, MessageChangeSubscrip
 from schema.observe import OperationMetrics
 from schema.products import ProductMutations, ProductQueries
 from schema.reactions import ReactionMutations, ReactionQueries
+from schema.read_markers import ReadMarkerMutations, ReadMarkerQueries, ReadMarkerSubscriptions
 from schema.resources import ResourceMutations, ResourceQueries
 from schema.subscriptions import WebSocketSession
 from schema.users import UserMutations, UserQueries
@@ -29,7 +30,13 @@ from schema.users import UserMutations, UserQueries
 
 @strawberry.type
 class Query(
-    UserQueries, ProductQueries, FileQueries, ResourceQueries, ChatQueries, ReactionQueries
+    UserQueries,
+    ProductQueries,
+    FileQueries,
+    ResourceQueries,
+    ChatQueries,
+    ReactionQueries,
+    ReadMarkerQueries,
 ):
     pass
 
@@ -43,12 +50,15 @@ class Mutation(
     ChatMutations,
     MessageChangeMutations,
     ReactionMutations,
+    ReadMarkerMutations,
 ):
     pass
 
 
 @strawberry.type
-class Subscription(ChatSubscriptions, MessageChangeSubscriptions, MentionSubscriptions):
+class Subscription(
+    ChatSubscriptions, MessageChangeSubscriptions, MentionSubscriptions, ReadMarkerSubscriptions
+):
     pass
 
 

@@ -26,6 +26,7 @@ from resolvers.change_events import (
     ReactionChanged,
 )
 from resolvers.events import DirectMessageSent, Event, MessagePosted
+from resolvers.marker_events import ReadMarkerMoved
 from ws.change_frames import (
     Delete,
     Edit,
@@ -37,6 +38,14 @@ from ws.change_frames import (
     mention_frame,
     react_parser,
     reactions_parser,
+)
+from ws.read_frames import (
+    Read,
+    Sync,
+    UnreadCounts,
+    marker_event_frame,
+    read_parser,
+    unread_parser,
 )
 
 REF_MAX_CHARS = 256
@@ -126,6 +135,9 @@ Frame: TypeAlias = (
     | Delete
     | React
     | Reactions
+    | Read
+    | UnreadCounts
+    | Sync
 )
 
 
@@ -302,6 +314,9 @@ PARSERS: dict[str, Callable[[_Fields], Frame]] = {
     "dm_unreact": react_parser(False, True),
     "reactions": reactions_parser(False),
     "dm_reactions": reactions_parser(True),
+    "read": read_parser,
+    "unread": unread_parser,
+    # SYNC_PARSER
 }
 
 
@@ -451,4 +466,6 @@ def event_frame(event: Event) -> dict[str, Any] | None:
             return change_frame(event)
         case MessageMentioned():
             return mention_frame(event)
+        case ReadMarkerMoved():
+            return marker_event_frame(event)
     return None

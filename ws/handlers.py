@@ -17,7 +17,7 @@ from models import User
 from resolvers import auth, chat, live, message_changes, reactions
 from resolvers.events import room_channel
 from resolvers.pagination import Window
-from ws import change_frames, frames
+from ws import change_frames, frames, read_frames, read_handlers
 from ws.client import CLOSE_AUTH, Client
 
 # Rooms one connection may listen to (each room is a subscription of the process).
@@ -71,6 +71,12 @@ class Handlers:
                 await self.react(client, frame)
             case change_frames.Reactions():
                 await self.reactions(client, frame)
+            case read_frames.Read():
+                await read_handlers.read(client, frame)
+            case read_frames.UnreadCounts():
+                await read_handlers.unread(client, frame)
+            case read_frames.Sync():
+                await read_handlers.sync(client, frame)
 
     async def join(self, client: Client, frame: frames.Join) -> None:
         """Join a room (idempotent); with ``after``, the stored messages after

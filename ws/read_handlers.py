@@ -1,0 +1,37 @@
+"""What the ``read``, ``unread`` and ``sync`` frames do: a translation onto
+``resolvers.read_markers`` and ``resolvers.sync``."""
+
+from __future__ import annotations
+
+from resolvers import read_markers
+from ws import frames, read_frames
+from ws.client import Client
+
+
+async def read(client: Client, frame: read_frames.Read) -> None:
+    if frame.room is not None:
+        marker = await read_markers.mark_room_read(
+            actor=client.user, room=frame.room, message_id=frame.id
+        )
+    else:
+        marker = await read_markers.mark_dm_read(
+            actor=client.user, with_user=frame.with_user, message_id=frame.id
+        )
+    await client.reply(frames.with_ref(read_frames.marker_frame(marker), frame.ref))
+
+
+async def unread(client: Client, frame: read_frames.UnreadCounts) -> None:
+    rows = await read_markers.unread_counts(actor=client.user)
+    reply = {
+        "type": "unread",
+        "rooms": [u.as_dict() for u in rows if u.room_id],
+        "dms": [u.as_dict() for u in rows if not u.room_id],
+    }
+    await client.reply(frames.with_ref(reply, frame.ref))
+
+
+async def sync(client: Client, frame: read_frames.Sync) -> None:
+    from resolvers import sync as syncing
+
+    result = await syncing.sync(actor=client.user, since=frame.since)
+    await client.reply(frames.with_ref({"type": "sync", **result}, frame.ref))
