@@ -16,9 +16,21 @@ from rest_compat import (
     read_markers,
     resources,
     spec,
+    sync,
 )
 
-MODULES = [meta, auth, products, files, resources, chat, message_changes, reactions, read_markers]
+MODULES = [
+    meta,
+    auth,
+    products,
+    files,
+    resources,
+    chat,
+    message_changes,
+    reactions,
+    read_markers,
+    sync,
+]
 
 
 def routes() -> list[BaseRoute]:

@@ -25,6 +25,7 @@ from schema.reactions import ReactionMutations, ReactionQueries
 from schema.read_markers import ReadMarkerMutations, ReadMarkerQueries, ReadMarkerSubscriptions
 from schema.resources import ResourceMutations, ResourceQueries
 from schema.subscriptions import WebSocketSession
+from schema.sync import SyncQueries
 from schema.users import UserMutations, UserQueries
 
 
@@ -37,6 +38,7 @@ class Query(
     ChatQueries,
     ReactionQueries,
     ReadMarkerQueries,
+    SyncQueries,
 ):
     pass
 

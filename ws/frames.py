@@ -45,6 +45,7 @@ from ws.read_frames import (
     UnreadCounts,
     marker_event_frame,
     read_parser,
+    sync_parser,
     unread_parser,
 )
 
@@ -316,7 +317,7 @@ PARSERS: dict[str, Callable[[_Fields], Frame]] = {
     "dm_reactions": reactions_parser(True),
     "read": read_parser,
     "unread": unread_parser,
-    # SYNC_PARSER
+    "sync": sync_parser,
 }
 
 

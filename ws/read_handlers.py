@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from resolvers import read_markers
-from ws import frames, read_frames
+from resolvers import sync as syncing
+from ws import change_frames, frames, read_frames
 from ws.client import Client
 
 
@@ -31,7 +32,31 @@ async def unread(client: Client, frame: read_frames.UnreadCounts) -> None:
 
 
 async def sync(client: Client, frame: read_frames.Sync) -> None:
-    from resolvers import sync as syncing
-
-    result = await syncing.sync(actor=client.user, since=frame.since)
-    await client.reply(frames.with_ref({"type": "sync", **result}, frame.ref))
+    """The ``sync`` reply: the shape of ``GET /chat/sync`` with ``type``."""
+    found = await syncing.sync(actor=client.user, since=frame.since)
+    viewer = client.user.id
+    rooms = [
+        {
+            "room": r.room.name,
+            "room_id": r.room.id,
+            "joined": r.joined,
+            "messages": await change_frames.history_items(r.messages, viewer),
+            "limited": r.limited,
+            "before": r.before,
+            "changes": [change_frames.change_frame(c) for c in r.changes],
+            "changes_limited": r.changes_limited,
+        }
+        for r in found.rooms
+    ]
+    reply = {
+        "type": "sync",
+        "next": found.next,
+        "rooms": rooms,
+        "left": found.left,
+        "dms": await change_frames.history_items(found.dms, viewer),
+        "dms_limited": found.dms_limited,
+        "dm_changes": [change_frames.change_frame(c) for c in found.dm_changes],
+        "dm_changes_limited": found.dm_changes_limited,
+        "read_markers": [m.as_dict() for m in found.markers],
+    }
+    await client.reply(frames.with_ref(reply, frame.ref))
