@@ -85,7 +85,11 @@ async def test_sync_returns_each_change_once_on_every_door(
         ws_first = await request(ws, {"type": "sync"})
     rest_first = await rest_sync(http, bob, None)
     gql_first = data_of(await graphql(SYNC, {}, token=bob.token))["sync"]
-    want = {"rooms": {"general": (True, ["hello"], [])}, "dms": ["psst"], "markers": []}
+    want: dict[str, Any] = {
+        "rooms": {"general": (True, ["hello"], [])},
+        "dms": ["psst"],
+        "markers": [],
+    }
     assert summary(rest_first) == summary(ws_first) == want
     (room,) = gql_first["rooms"]
     assert (room["joined"], [m["content"] for m in room["messages"]]) == (True, ["hello"])

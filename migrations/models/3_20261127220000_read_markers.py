@@ -2,7 +2,8 @@
 
 ``seq`` is the marker's last move in the user's live channel (the DM id
 sequence, ``resolvers.read_markers``); sync reads markers after a ``seq``
-(``read_markers_user_seq``). Both dialects in one file, as ``2_...``.
+(``read_markers_user_seq``). ``memberships_user_room`` lets unread counts
+and sync start from a user's rooms instead of every room. Both dialects in one file, as ``2_...``.
 """
 
 from tortoise import BaseDBAsyncClient
@@ -11,6 +12,7 @@ RUN_IN_TRANSACTION = True
 
 COMMON = """
 CREATE INDEX IF NOT EXISTS "read_markers_user_seq" ON "read_markers" ("user_id", "seq");
+CREATE INDEX IF NOT EXISTS "memberships_user_room" ON "memberships" ("user_id", "room_id");
 """
 
 SQLITE = """
@@ -48,4 +50,5 @@ async def upgrade(db: BaseDBAsyncClient) -> str:
 
 async def downgrade(db: BaseDBAsyncClient) -> str:
     return """
+        DROP INDEX IF EXISTS "memberships_user_room";
         DROP TABLE IF EXISTS "read_markers";"""

@@ -19,7 +19,9 @@ from rest_compat.spec import (
     meta,
     products,
     reactions,
+    read_markers,
     resources,
+    sync,
 )
 
 # (tag, modules, description): the order of the groups in /docs.
@@ -30,8 +32,9 @@ DOMAINS = [
     ("resources", (resources,), "Internal resources (links and files) for every member."),
     (
         "chat",
-        (chat, message_changes, reactions),
-        "Rooms, room messages and direct messages: send, edit, delete, react.",
+        (chat, message_changes, reactions, read_markers, sync),
+        "Rooms, room messages and direct messages: send, edit, delete, react; read markers, "
+        "unread counts and sync.",
     ),
     ("meta", (meta,), "Service health."),
 ]
