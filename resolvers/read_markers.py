@@ -147,21 +147,25 @@ async def unread_counts(*, actor: User | None) -> list[Unread]:
     something unread (by user id): two grouped queries, whatever the count."""
     user = require_user(actor)
     conn = Message._meta.db
-    pattern, author, member = _marks(conn, 3)
-    # One join per room (an index range scan of messages after the marker).
+    author, author2, pattern, member = _marks(conn, 4)
+    # Per room, two index range scans of (room_id, id) after the marker
+    # (correlated subqueries: both planners probe the index for each of the
+    # user's rooms instead of joining every message of them).
+    unread = (
+        "SELECT COUNT(*) FROM messages m WHERE m.room_id = ms.room_id "
+        "AND m.id > COALESCE(rm.last_read_id, 0) AND m.author_id <> {} AND NOT m.deleted"
+    )
     rooms_sql = (
         "SELECT ms.room_id AS room_id, r.name AS name, "
-        "COALESCE(MAX(rm.last_read_id), 0) AS last_read, COUNT(m.id) AS unread, "
-        "COALESCE(SUM(CASE WHEN (',' || m.mentions || ',') LIKE "
-        f"{pattern} THEN 1 ELSE 0 END), 0) AS mentioned "
+        "COALESCE(rm.last_read_id, 0) AS last_read, "
+        f"({unread.format(author)}) AS unread, "
+        f"({unread.format(author2)} AND (',' || m.mentions || ',') LIKE {pattern}) AS mentioned "
         "FROM memberships ms JOIN rooms r ON r.id = ms.room_id "
         "LEFT JOIN read_markers rm ON rm.user_id = ms.user_id AND rm.room_id = ms.room_id "
-        "LEFT JOIN messages m ON m.room_id = ms.room_id "
-        "AND m.id > COALESCE(rm.last_read_id, 0) "
-        f"AND m.author_id <> {author} AND NOT m.deleted "
-        f"WHERE ms.user_id = {member} GROUP BY ms.room_id, r.name ORDER BY ms.room_id"
+        f"WHERE ms.user_id = {member} ORDER BY ms.room_id"
     )
-    _, rows = await conn.execute_query(rooms_sql, [f"%,{user.id},%", user.id, user.id])
+    values = [user.id, user.id, f"%,{user.id},%", user.id]
+    _, rows = await conn.execute_query(rooms_sql, values)
     result = [
         Unread(
             int(r["room_id"]),
