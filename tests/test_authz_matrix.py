@@ -701,6 +701,15 @@ GRAPHQL: dict[str, tuple[Probe, Expect]] = {
         (U, OK, N, OK),
     ),
     "Subscription.readMarkers": (_markers_subscription, (SUB_ANON, OK, HIDDEN, HIDDEN)),
+    "Query.sync": (
+        gql(
+            f"{{ sync {{ next rooms {{ room {{ id members {USER} }} "
+            f"messages {{ {MESSAGE_FIELDS} }} }} directMessages {{ {DM_FIELDS} }} readMarkers {{ roomId }} }} }}",
+            None,
+            lambda w, a, d: has(w.room_id, {int(r["room"]["id"]) for r in d["sync"]["rooms"]}),
+        ),
+        (U, OK, HIDDEN, HIDDEN),
+    ),
 }
 
 
@@ -950,6 +959,15 @@ REST: dict[str, tuple[Probe, Expect]] = {
         ),
         (R401, OK, HIDDEN, HIDDEN),
     ),
+    "GET /chat/sync": (
+        rest(
+            "GET",
+            "/chat/sync",
+            200,
+            lambda w, a, r: has(w.room_id, {x["room_id"] for x in r.json()["rooms"]}),
+        ),
+        (R401, OK, HIDDEN, HIDDEN),
+    ),
 }
 # Public pages, their pinned static files (a Mount), and GraphQL (rows above).
 EXCLUDED_PATHS = {"/docs", "/openapi.json", "/graphql", "/static"}
@@ -968,6 +986,8 @@ def _ws_judge(world: World, reply: dict[str, Any]) -> str:
         return has(world.message_id, {m["id"] for m in reply["messages"]})
     if kind == "dm_history":
         return has(world.dm_ids, {m["id"] for m in reply["messages"]})
+    if kind == "sync":
+        return has(world.room_id, {r["room_id"] for r in reply["rooms"]})
     if kind == "unread":
         return has(world.room_id, {r["room_id"] for r in reply["rooms"]})
     if kind in {"reactions", "dm_reactions"}:
@@ -1044,6 +1064,7 @@ WS: dict[str, tuple[WsFrame, Expect]] = {
         (WS_ANON, OK, N, N),
     ),
     "unread": (lambda w, a: {"type": "unread"}, (WS_ANON, OK, HIDDEN, HIDDEN)),
+    "sync": (lambda w, a: {"type": "sync"}, (WS_ANON, OK, HIDDEN, HIDDEN)),
 }
 
 
