@@ -704,7 +704,8 @@ GRAPHQL: dict[str, tuple[Probe, Expect]] = {
     "Query.sync": (
         gql(
             f"{{ sync {{ next rooms {{ room {{ id members {USER} }} "
-            f"messages {{ {MESSAGE_FIELDS} }} }} directMessages {{ {DM_FIELDS} }} readMarkers {{ roomId }} }} }}",
+            f"messages {{ {MESSAGE_FIELDS} }} }} directMessages {{ {DM_FIELDS} }} "
+            "readMarkers { roomId } } }",
             None,
             lambda w, a, d: has(w.room_id, {int(r["room"]["id"]) for r in d["sync"]["rooms"]}),
         ),
