@@ -238,6 +238,24 @@ async def bench_search_pg(options: Options) -> list[Line]:
         return search_lines("PostgreSQL", await run_search(pg, rows, samples, within=560))
 
 
+async def bench_unread(options: Options) -> list[Line]:
+    """Issue 15: unread counts for 500 rooms vs 5 (``--quick``: 500 rooms of 200)."""
+    from bench.common import scratch_postgres
+    from bench.unread import unread_lines
+
+    rooms, per_room = 500, (200 if options.quick else 10_000)
+    rounds, samples = (3, 20) if options.quick else (5, 40)
+    db = f"sqlite://{options.workdir / 'unread.sqlite3'}"
+    lines = await unread_lines("SQLite", db, options.workdir, rooms, per_room, rounds, samples)
+    (options.workdir / "unread.sqlite3").unlink(missing_ok=True)
+    if options.pg_url:
+        async with scratch_postgres(options.pg_url) as pg:
+            lines += await unread_lines(
+                "PostgreSQL", pg, options.workdir, rooms, per_room, rounds, samples
+            )
+    return lines
+
+
 BENCHES: dict[str, Callable[[Options], Awaitable[list[Line]]]] = {
     "http": bench_http,
     "two-processes": bench_two_processes,
@@ -249,6 +267,7 @@ BENCHES: dict[str, Callable[[Options], Awaitable[list[Line]]]] = {
     "load": bench_load,
     "search": bench_search,
     "search-pg": bench_search_pg,
+    "unread": bench_unread,
 }
 
 

@@ -15,6 +15,7 @@ from models.chat import (
 )
 from models.files import StoredFile
 from models.products import Product
+from models.read_markers import ReadMarker
 from models.resources import Resource, ResourceKind
 from models.users import AuthSession, RefreshToken, Role, User
 
@@ -27,6 +28,7 @@ __all__ = [
     "MessageChange",
     "Product",
     "Reaction",
+    "ReadMarker",
     "RefreshToken",
     "Resource",
     "ResourceKind",

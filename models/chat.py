@@ -44,6 +44,8 @@ class Membership(Model):
     class Meta:
         table = "memberships"
         unique_together = (("room", "user"),)
+        # Migration 3: a user's rooms (unread counts, sync).
+        indexes = (Index(fields=("user_id", "room_id"), name="memberships_user_room"),)
 
 
 class Message(Model):

@@ -13,12 +13,26 @@ from rest_compat import (
     openapi,
     products,
     reactions,
+    read_markers,
     resources,
     search,
     spec,
+    sync,
 )
 
-MODULES = [meta, auth, products, files, resources, chat, message_changes, reactions, search]
+MODULES = [
+    meta,
+    auth,
+    products,
+    files,
+    resources,
+    chat,
+    message_changes,
+    reactions,
+    read_markers,
+    sync,
+    search,
+]
 
 
 def routes() -> list[BaseRoute]:

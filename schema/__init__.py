@@ -22,9 +22,11 @@ from schema.message_changes import MessageChangeMutations, MessageChangeSubscrip
 from schema.observe import OperationMetrics
 from schema.products import ProductMutations, ProductQueries
 from schema.reactions import ReactionMutations, ReactionQueries
+from schema.read_markers import ReadMarkerMutations, ReadMarkerQueries, ReadMarkerSubscriptions
 from schema.resources import ResourceMutations, ResourceQueries
 from schema.search import SearchQueries
 from schema.subscriptions import WebSocketSession
+from schema.sync import SyncQueries
 from schema.users import UserMutations, UserQueries
 
 
@@ -37,6 +39,8 @@ class Query(
     ChatQueries,
     ReactionQueries,
     SearchQueries,
+    ReadMarkerQueries,
+    SyncQueries,
 ):
     pass
 
@@ -50,12 +54,15 @@ class Mutation(
     ChatMutations,
     MessageChangeMutations,
     ReactionMutations,
+    ReadMarkerMutations,
 ):
     pass
 
 
 @strawberry.type
-class Subscription(ChatSubscriptions, MessageChangeSubscriptions, MentionSubscriptions):
+class Subscription(
+    ChatSubscriptions, MessageChangeSubscriptions, MentionSubscriptions, ReadMarkerSubscriptions
+):
     pass
 
 

@@ -30,6 +30,7 @@ TABLES = [
     "rooms",
     "products",
     "users",
+    "read_markers",
 ]
 
 

@@ -338,6 +338,56 @@ ROOM_FIELDS = f"id name isPrivate createdBy {USER} members {USER}"
 MESSAGE_FIELDS = f"id content author {USER} room {{ id members {USER} }}"
 DM_FIELDS = f"id content fromUser {USER} toUser {USER}"
 
+
+# --- read markers and sync (issue 15) ---------------------------------------------
+
+
+async def _marker_target(world: World, actor: str) -> dict[str, Any]:
+    return {"room": world.room, "id": str(world.message_id)}
+
+
+async def _dm_marker_target(world: World, actor: str) -> dict[str, Any]:
+    return {"user": str(world.target_user(actor).id), "id": str(world.dm_ids[0])}
+
+
+def _unread_judge(world: World, actor: str, data: dict[str, Any]) -> str:
+    return has(world.room_id, {int(r["roomId"]) for r in data["unreadCounts"] if r["roomId"]})
+
+
+async def _own_marker(world: World, actor: str) -> None:
+    """Each actor has a marker of their own; the owner's is on the private room."""
+    account = world.account(actor)
+    if account is None or f"marker {actor}" in world.marks:
+        return
+    room, message = world.room, world.message_id
+    if actor != "owner":
+        room = unique("marks")
+        await world.http.post("/chat/rooms", json={"name": room}, headers=account.headers)
+        response = await world.http.post(
+            f"/chat/rooms/{room}/messages", json={"content": "read me"}, headers=account.headers
+        )
+        message = response.json()["id"]
+    response = await world.http.put(
+        f"/chat/rooms/{room}/read", json={"message_id": message}, headers=account.headers
+    )
+    assert response.status_code == 200, response.text
+    world.marks[f"marker {actor}"] = response.json()["event_id"]
+
+
+async def _markers_subscription(world: World, actor: str) -> str:
+    """Each actor replays only their own markers: the first is the owner's only for the owner."""
+    await _own_marker(world, actor)
+    query = 'subscription { readMarkers(after: "0") { id: eventId roomId lastReadId } }'
+
+    def judge(got: int) -> str:
+        owners = world.marks["marker owner"]
+        if actor == "owner":
+            return OK if got == owners else f"marker {got}"
+        return HIDDEN if got != owners else "the owner's marker"
+
+    return await _subscription_probe(world, actor, query, {}, judge)
+
+
 GRAPHQL: dict[str, tuple[Probe, Expect]] = {
     "Query.me": (gql(f"{{ me {USER} }}", None, _me), (NULL, OK, OK, OK)),
     "Query.products": (
@@ -628,6 +678,39 @@ GRAPHQL: dict[str, tuple[Probe, Expect]] = {
     "Subscription.mentions": (_mentions_subscription, (SUB_ANON, OK, HIDDEN, HIDDEN)),
     "Subscription.roomMessages": (_room_subscription, (SUB_ANON, OK, N, N)),
     "Subscription.directMessages": (_dm_subscription, (SUB_ANON, OK, HIDDEN, OK)),
+    "Query.unreadCounts": (
+        gql("{ unreadCounts { roomId roomName withUser unread mentions } }", None, _unread_judge),
+        (U, OK, HIDDEN, HIDDEN),
+    ),
+    "Mutation.markRoomRead": (
+        gql(
+            "mutation ($room: String!, $id: ID!) { markRoomRead(room: $room, messageId: $id) "
+            "{ roomId lastReadId } }",
+            _marker_target,
+            _ok_if("markRoomRead"),
+        ),
+        MEMBERS_ONLY,
+    ),
+    "Mutation.markDirectMessagesRead": (
+        gql(
+            "mutation ($user: ID!, $id: ID!) { markDirectMessagesRead(withUser: $user, "
+            "messageId: $id) { withUser lastReadId } }",
+            _dm_marker_target,
+            _ok_if("markDirectMessagesRead"),
+        ),
+        (U, OK, N, OK),
+    ),
+    "Subscription.readMarkers": (_markers_subscription, (SUB_ANON, OK, HIDDEN, HIDDEN)),
+    "Query.sync": (
+        gql(
+            f"{{ sync {{ next rooms {{ room {{ id members {USER} }} "
+            f"messages {{ {MESSAGE_FIELDS} }} }} directMessages {{ {DM_FIELDS} }} "
+            "readMarkers { roomId } } }",
+            None,
+            lambda w, a, d: has(w.room_id, {int(r["room"]["id"]) for r in d["sync"]["rooms"]}),
+        ),
+        (U, OK, HIDDEN, HIDDEN),
+    ),
 }
 
 
@@ -850,6 +933,42 @@ REST: dict[str, tuple[Probe, Expect]] = {
         rest("DELETE", _then(_dm_message_path(False), "/reactions/:tada:"), 204),
         (R401, OK, R404, OK),
     ),
+    "PUT /chat/rooms/{room}/read": (
+        rest(
+            "PUT",
+            lambda w, a: _async(f"/chat/rooms/{w.room}/read"),
+            200,
+            json=lambda w, a: {"message_id": w.message_id},
+        ),
+        REST_MEMBERS_ONLY,
+    ),
+    "PUT /chat/dm/{user_id}/read": (
+        rest(
+            "PUT",
+            lambda w, a: _async(f"/chat/dm/{w.target_user(a).id}/read"),
+            200,
+            json=lambda w, a: {"message_id": w.dm_ids[0]},
+        ),
+        (R401, OK, R404, OK),
+    ),
+    "GET /chat/unread": (
+        rest(
+            "GET",
+            "/chat/unread",
+            200,
+            lambda w, a, r: has(w.room_id, {x["room_id"] for x in r.json()["rooms"]}),
+        ),
+        (R401, OK, HIDDEN, HIDDEN),
+    ),
+    "GET /chat/sync": (
+        rest(
+            "GET",
+            "/chat/sync",
+            200,
+            lambda w, a, r: has(w.room_id, {x["room_id"] for x in r.json()["rooms"]}),
+        ),
+        (R401, OK, HIDDEN, HIDDEN),
+    ),
 }
 # Public pages, their pinned static files (a Mount), and GraphQL (rows above).
 EXCLUDED_PATHS = {"/docs", "/openapi.json", "/graphql", "/static"}
@@ -868,11 +987,21 @@ def _ws_judge(world: World, reply: dict[str, Any]) -> str:
         return has(world.message_id, {m["id"] for m in reply["messages"]})
     if kind == "dm_history":
         return has(world.dm_ids, {m["id"] for m in reply["messages"]})
+    if kind == "sync":
+        return has(world.room_id, {r["room_id"] for r in reply["rooms"]})
+    if kind == "unread":
+        return has(world.room_id, {r["room_id"] for r in reply["rooms"]})
     if kind in {"reactions", "dm_reactions"}:
         return OK if isinstance(reply["reactions"], list) else "no list"
     if kind == "search_results":
         return _search_judge(world, [(r["kind"], r["message"]["id"]) for r in reply["results"]])
+    if kind == "read_marker":
+        return OK
     return OK if kind in {"joined", "ack", "ready", "user_deactivated"} else f"frame {kind}"
+
+
+async def _async(value: str) -> str:
+    return value
 
 
 def _ws_fresh(kind: str) -> WsFrame:
@@ -933,6 +1062,12 @@ WS: dict[str, tuple[WsFrame, Expect]] = {
         lambda w, a: {"type": "deactivate_user", "user": w.spare.id},
         (WS_ANON, F, F, OK),
     ),
+    "read": (
+        lambda w, a: {"type": "read", "room": w.room, "id": w.message_id},
+        (WS_ANON, OK, N, N),
+    ),
+    "unread": (lambda w, a: {"type": "unread"}, (WS_ANON, OK, HIDDEN, HIDDEN)),
+    "sync": (lambda w, a: {"type": "sync"}, (WS_ANON, OK, HIDDEN, HIDDEN)),
 }
 
 

@@ -27,6 +27,7 @@ from resolvers.change_events import (
 )
 from resolvers.events import DirectMessageSent, Event, MessagePosted
 from resolvers.limits import REF_MAX_CHARS
+from resolvers.marker_events import ReadMarkerMoved
 from ws.change_frames import (
     Delete,
     Edit,
@@ -38,6 +39,15 @@ from ws.change_frames import (
     mention_frame,
     react_parser,
     reactions_parser,
+)
+from ws.read_frames import (
+    Read,
+    Sync,
+    UnreadCounts,
+    marker_event_frame,
+    read_parser,
+    sync_parser,
+    unread_parser,
 )
 from ws.search_frames import Search, search_parser
 
@@ -127,6 +137,9 @@ Frame: TypeAlias = (
     | React
     | Reactions
     | Search
+    | Read
+    | UnreadCounts
+    | Sync
 )
 
 
@@ -304,6 +317,9 @@ PARSERS: dict[str, Callable[[_Fields], Frame]] = {
     "reactions": reactions_parser(False),
     "dm_reactions": reactions_parser(True),
     "search": search_parser,
+    "read": read_parser,
+    "unread": unread_parser,
+    "sync": sync_parser,
 }
 
 
@@ -453,4 +469,6 @@ def event_frame(event: Event) -> dict[str, Any] | None:
             return change_frame(event)
         case MessageMentioned():
             return mention_frame(event)
+        case ReadMarkerMoved():
+            return marker_event_frame(event)
     return None

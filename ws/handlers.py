@@ -18,7 +18,7 @@ from resolvers import auth, chat, live, message_changes, reactions, search
 from resolvers.events import room_channel
 from resolvers.limits import MAX_ROOMS_PER_CONNECTION
 from resolvers.pagination import Window
-from ws import change_frames, frames, search_frames
+from ws import change_frames, frames, read_frames, read_handlers, search_frames
 from ws.client import CLOSE_AUTH, Client
 
 
@@ -71,6 +71,12 @@ class Handlers:
                 await self.reactions(client, frame)
             case search_frames.Search():
                 await self.search(client, frame)
+            case read_frames.Read():
+                await read_handlers.read(client, frame)
+            case read_frames.UnreadCounts():
+                await read_handlers.unread(client, frame)
+            case read_frames.Sync():
+                await read_handlers.sync(client, frame)
 
     async def join(self, client: Client, frame: frames.Join) -> None:
         """Join a room (idempotent); with ``after``, the stored messages after

@@ -3,7 +3,8 @@
 A channel is ``room:{id}`` (messages of a room, by message id) or
 ``user:{id}`` (the DMs to or from a user, by DM id); each also carries the
 changes of those messages (edits, deletions, reactions: the change log,
-whose ``seq`` shares the messages' id space, ``resolvers.message_changes``). Ids of a channel are
+whose ``seq`` shares the messages' id space, ``resolvers.message_changes``); a
+user's channel also carries their read markers (``resolvers.read_markers``). Ids of a channel are
 taken in commit order (a row lock per room, per DM party: see
 ``resolvers.chat``), so what a read returns is always a prefix of the
 channel: nothing committed later can get a smaller id.
@@ -21,10 +22,11 @@ from typing import Any
 from tortoise.expressions import Q
 from tortoise.functions import Max
 
-from models import DirectMessage, Message, MessageChange, Room
+from models import DirectMessage, Message, MessageChange, ReadMarker, Room
 from resolvers import attachments, replies
 from resolvers.change_events import MENTIONED, MessageMentioned, from_change
 from resolvers.events import DirectMessageSent, Event, MessagePosted
+from resolvers.marker_events import ReadMarkerMoved
 
 Reader = Callable[[int, int, int], Awaitable[list[Event]]]
 HeadReader = Callable[[int], Awaitable[int]]
@@ -51,9 +53,27 @@ async def _max_seq(query: Any) -> int:
 
 
 def _merge(posts: list[Event], changes: list[Event], limit: int) -> list[Event]:
-    """Two id-ordered prefixes of a channel, each cut at ``limit``: their
+    """Id-ordered prefixes of a channel, each cut at ``limit``: their
     first ``limit`` events together are a prefix of the channel too."""
     return sorted(posts + changes, key=lambda e: e.id)[:limit]
+
+
+async def _markers_after(user_id: int, after: int, limit: int) -> list[Event]:
+    """The user's read markers that moved after ``after`` (issue 15), as they are now."""
+    rows = await ReadMarker.filter(user_id=user_id, seq__gt=after).order_by("seq").limit(limit)
+    rooms = {r.room_id for r in rows if r.room_id}
+    names = {r.id: r.name for r in await Room.filter(id__in=rooms)} if rooms else {}
+    return [
+        ReadMarkerMoved(
+            r.seq,
+            user_id,
+            r.room_id or 0,
+            names.get(r.room_id or 0, ""),
+            r.other_id or 0,
+            r.last_read_id,
+        )
+        for r in rows
+    ]
 
 
 async def _room_after(room_id: int, after: int, limit: int) -> list[Event]:
@@ -106,7 +126,7 @@ async def _user_after(user_id: int, after: int, limit: int) -> list[Event]:
         else from_change(c, known.get(c.message_id))
         for c in changes
     ]
-    return _merge(posts, edits, limit)
+    return _merge(posts, edits + await _markers_after(user_id, after, limit), limit)
 
 
 async def _mentioning(ids: set[int]) -> dict[int, Message]:
@@ -117,7 +137,8 @@ async def _mentioning(ids: set[int]) -> dict[int, Message]:
 
 async def _user_head(user_id: int) -> int:
     posts = await _max_id(DirectMessage.filter(_mine(user_id)))
-    return max(posts, await _max_seq(MessageChange.filter(_my_changes(user_id))))
+    markers = await _max_seq(ReadMarker.filter(user_id=user_id))
+    return max(posts, markers, await _max_seq(MessageChange.filter(_my_changes(user_id))))
 
 
 # channel prefix -> (events after an id, head id)
@@ -163,7 +184,8 @@ async def prev_message_id(room_id: int, below: int, conn: Any) -> int:
 async def prev_dm_id(user_id: int, below: int, conn: Any) -> int:
     query = DirectMessage.filter(_mine(user_id), id__lt=below).using_db(conn)
     changes = MessageChange.filter(_my_changes(user_id), seq__lt=below).using_db(conn)
-    return max(await _max_id(query), await _max_seq(changes))
+    markers = ReadMarker.filter(user_id=user_id, seq__lt=below).using_db(conn)
+    return max(await _max_id(query), await _max_seq(changes), await _max_seq(markers))
 
 
 async def prev_id(channel: str, below: int, conn: Any) -> int:

@@ -19,8 +19,10 @@ from rest_compat.spec import (
     meta,
     products,
     reactions,
+    read_markers,
     resources,
     search,
+    sync,
 )
 
 # (tag, modules, description): the order of the groups in /docs.
@@ -31,8 +33,9 @@ DOMAINS = [
     ("resources", (resources,), "Internal resources (links and files) for every member."),
     (
         "chat",
-        (chat, message_changes, reactions, search),
-        "Rooms, room messages and direct messages: send, edit, delete, react, search.",
+        (chat, message_changes, reactions, read_markers, sync, search),
+        "Rooms, room messages and direct messages: send, edit, delete, react; read markers, "
+        "unread counts, sync and search.",
     ),
     ("meta", (meta,), "Service health."),
 ]
