@@ -15,6 +15,9 @@ from models.fields import DatetimeField
 from models.files import StoredFile
 from models.users import User
 
+# Each foreign key ``x`` also gives its rows the raw id ``x_id`` (Tortoise
+# sets it); the models declare it, typed, beside the relation.
+
 
 class Room(Model):
     id = fields.IntField(primary_key=True)
@@ -25,6 +28,7 @@ class Room(Model):
     created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="rooms_created", null=True, on_delete=fields.SET_NULL
     )
+    created_by_id: int | None
     created_at = DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -36,9 +40,11 @@ class Membership(Model):
     room: fields.ForeignKeyRelation[Room] = fields.ForeignKeyField(
         "models.Room", related_name="memberships", on_delete=fields.CASCADE
     )
+    room_id: int
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="memberships", on_delete=fields.CASCADE
     )
+    user_id: int
     created_at = DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -51,9 +57,11 @@ class Message(Model):
     room: fields.ForeignKeyRelation[Room] = fields.ForeignKeyField(
         "models.Room", related_name="messages", on_delete=fields.CASCADE
     )
+    room_id: int
     author: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="messages", on_delete=fields.CASCADE
     )
+    author_id: int
     content = fields.TextField()
     client_id = fields.CharField(max_length=64, null=True)
     created_at = DatetimeField(auto_now_add=True)
@@ -74,9 +82,11 @@ class DirectMessage(Model):
     sender: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="dms_sent", on_delete=fields.CASCADE
     )
+    sender_id: int
     recipient: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="dms_received", on_delete=fields.CASCADE
     )
+    recipient_id: int
     user_low = fields.IntField()
     user_high = fields.IntField()
     content = fields.TextField()
@@ -149,6 +159,7 @@ class Attachment(Model):
     file: fields.ForeignKeyRelation[StoredFile] = fields.ForeignKeyField(
         "models.StoredFile", related_name="attachments", on_delete=fields.CASCADE
     )
+    file_id: int
     position = fields.IntField()
 
     class Meta:

@@ -18,7 +18,8 @@ from datetime import datetime
 from typing import ClassVar
 
 from models import DirectMessage, Message, MessageChange, Room
-from resolvers.events import fk, register, room_channel, user_channel, utc
+from models.fields import utc
+from resolvers.events import register, room_channel, user_channel
 
 EDITED = "edited"
 DELETED = "deleted"
@@ -116,7 +117,7 @@ class MessageMentioned:
             message_id=row.id,
             room_id=row.room.id,
             room_name=row.room.name,
-            author_id=fk(row, "author"),
+            author_id=row.author_id,
             user_id=user_id,
             content="" if row.deleted else row.content,
             deleted=row.deleted,
@@ -133,8 +134,8 @@ def parties(row: Message | DirectMessage) -> tuple[int, int, int, str]:
         room = row.room
         if not isinstance(room, Room):
             raise TypeError("a room message's room must be loaded")
-        return room.id, fk(row, "author"), 0, room.name
-    return 0, fk(row, "sender"), fk(row, "recipient"), ""
+        return room.id, row.author_id, 0, room.name
+    return 0, row.sender_id, row.recipient_id, ""
 
 
 def from_change(change: MessageChange, row: Message | DirectMessage | None) -> ChangeEvent:

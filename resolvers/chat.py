@@ -58,7 +58,6 @@ M = TypeVar("M", bound=Model)
 
 room_channel = events.room_channel
 user_channel = events.user_channel
-fk = events.fk
 
 
 # --- input checks ------------------------------------------------------------
@@ -271,7 +270,7 @@ async def members_of_rooms(
     size, after_id = _list_page(first, after, limits.MEMBERS_PAGE_DEFAULT)
     by_room: dict[int, list[User]] = {i: [] for i in room_ids}
     mine = await Membership.filter(room_id__in=room_ids, user_id=user.id).only("id", "room_id")
-    member_of = sorted({fk(m, "room") for m in mine})
+    member_of = sorted({m.room_id for m in mine})
     if member_of and size > 0:
         pairs = await _member_pages(member_of, after_id, size)
         users = {u.id: u for u in await User.filter(id__in={u for _, u in pairs})}
@@ -373,7 +372,7 @@ async def send_message(
     if key is not None:
         stored = await _stored_message(user, key)
         if stored is not None:
-            return replayed(stored, fk(stored, "room") == found.id, text)
+            return replayed(stored, stored.room_id == found.id, text)
     original = await replies.check_room_reply(reply_to, found.id)
     mentioned = await mentions.parse(text, found, user.id)
     files = await attached.check(attachments, user)
@@ -401,7 +400,7 @@ async def send_message(
             stored = await _stored_message(user, key) if key is not None else None
             if stored is None:
                 raise
-            return replayed(stored, fk(stored, "room") == found.id, text)
+            return replayed(stored, stored.room_id == found.id, text)
         # Committed: publish (never raises; a lost publish is filled from the database).
         reply = replies.preview_of(original) if original else None
         event = events.MessagePosted.from_row(message, reply, attached.files_of(files))
@@ -454,7 +453,7 @@ async def send_direct_message(
     if key is not None:
         stored = await DirectMessage.get_or_none(sender_id=user.id, client_id=key)
         if stored is not None:
-            return replayed(stored, fk(stored, "recipient") == recipient.id, text)
+            return replayed(stored, stored.recipient_id == recipient.id, text)
     low, high = sorted((user.id, recipient.id))
     original = await replies.check_dm_reply(reply_to, low, high)
     files = await attached.check(attachments, user)
@@ -495,7 +494,7 @@ async def send_direct_message(
             )
             if found is None:
                 raise
-            return replayed(found, fk(found, "recipient") == recipient.id, text)
+            return replayed(found, found.recipient_id == recipient.id, text)
         reply = replies.preview_of(original) if original else None
         event_dm = events.DirectMessageSent.from_row(dm, reply, attached.files_of(files))
         await live.publish(event_dm, prevs)

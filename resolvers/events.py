@@ -21,12 +21,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
-from tortoise.models import Model
-
 from models import DirectMessage, Message, Room
+from models.fields import utc
 
 if TYPE_CHECKING:
     from resolvers.attachments import AttachedFile
@@ -39,13 +38,6 @@ def room_channel(room_id: int) -> str:
 
 def user_channel(user_id: int) -> str:
     return f"user:{user_id}"
-
-
-def fk(row: Model, name: str) -> int:
-    """The raw id behind a foreign key (``room_id``, ``author_id``...)."""
-    value = getattr(row, f"{name}_id")
-    assert isinstance(value, int)
-    return value
 
 
 class Event(Protocol):
@@ -116,7 +108,7 @@ class MessagePosted:
             id=m.id,
             room_id=room.id,
             room_name=room.name,
-            author_id=fk(m, "author"),
+            author_id=m.author_id,
             content=m.content,
             created_at=utc(m.created_at),
             client_id=m.client_id,
@@ -159,8 +151,8 @@ class DirectMessageSent:
     ) -> DirectMessageSent:
         return cls(
             id=d.id,
-            sender_id=fk(d, "sender"),
-            recipient_id=fk(d, "recipient"),
+            sender_id=d.sender_id,
+            recipient_id=d.recipient_id,
             content=d.content,
             created_at=utc(d.created_at),
             client_id=d.client_id,
@@ -181,12 +173,6 @@ def _reply(reply_to_id: int | None, reply: ReplyPreview | None) -> dict[str, Any
         "reply_author_id": reply.author_id,
         "reply_preview": None if reply.deleted else reply.preview,
     }
-
-
-def utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 # --- broker JSON -------------------------------------------------------------

@@ -26,7 +26,7 @@ from core import runtime
 from models import Membership, Message, MessageChange, Room, User
 from resolvers import chat, live
 from resolvers.change_events import MENTIONED, MessageMentioned
-from resolvers.events import fk, user_channel
+from resolvers.events import user_channel
 from resolvers.live import sources
 from resolvers.sequences import next_seq
 
@@ -79,7 +79,7 @@ def joined(ids: list[int]) -> str:
 
 async def notify(message: Message, room: Room, user_ids: list[int]) -> None:
     """Tell each of ``user_ids`` on their own channel (after the message committed)."""
-    author_id = fk(message, "author")
+    author_id = message.author_id
     for uid in user_ids:
         channel = user_channel(uid)
         async with chat.locked([channel]):

@@ -45,7 +45,6 @@ from resolvers.change_events import (
     conversation_channels,
     parties,
 )
-from resolvers.events import fk
 from resolvers.live import sources
 from resolvers.sequences import next_seq
 from resolvers.users import require_user
@@ -67,7 +66,7 @@ class Target:
 
     @property
     def author_id(self) -> int:
-        return fk(self.row, "sender" if self.is_dm else "author")
+        return self.row.sender_id if isinstance(self.row, DirectMessage) else self.row.author_id
 
     @property
     def table(self) -> str:
@@ -81,7 +80,7 @@ class Target:
         """The change log's columns naming this message's conversation."""
         if isinstance(self.row, DirectMessage):
             return {"user_low": self.row.user_low, "user_high": self.row.user_high}
-        return {"room_id": fk(self.row, "room")}
+        return {"room_id": self.row.room_id}
 
 
 # --- finding a message -------------------------------------------------------------------
@@ -110,7 +109,7 @@ async def direct_message(
     user = require_user(actor)
     mid = validation.parse_id(message_id, "id")
     row = await DirectMessage.get_or_none(id=mid)
-    if row is None or user.id not in (fk(row, "sender"), fk(row, "recipient")):
+    if row is None or user.id not in (row.sender_id, row.recipient_id):
         raise NotFound(MESSAGE_NOT_FOUND)
     if with_user is not None:
         other = validation.parse_id(with_user, "user_id")
@@ -134,7 +133,7 @@ async def _lock_conversation(target: Target, conn: Any) -> None:
             .using_db(conn)
         )
     else:
-        await Room.filter(id=fk(row, "room")).select_for_update().only("id").using_db(conn)
+        await Room.filter(id=row.room_id).select_for_update().only("id").using_db(conn)
 
 
 Apply = Callable[[Any], Awaitable[bool]]

@@ -159,8 +159,8 @@ class Message:
             created_at=row.created_at,
             edited_at=row.edited_at,
             deleted=row.deleted,
-            _room_id=chat.fk(row, "room"),
-            _author_id=chat.fk(row, "author"),
+            _room_id=row.room_id,
+            _author_id=row.author_id,
             _reply_to_id=row.reply_to_id,
             _mentions=tuple(int(i) for i in row.mentions.split(",") if i),
         )
@@ -234,8 +234,8 @@ class DirectMessage:
             created_at=row.created_at,
             edited_at=row.edited_at,
             deleted=row.deleted,
-            _from_id=chat.fk(row, "sender"),
-            _to_id=chat.fk(row, "recipient"),
+            _from_id=row.sender_id,
+            _to_id=row.recipient_id,
             _reply_to_id=row.reply_to_id,
         )
 
