@@ -24,7 +24,7 @@ from tortoise.transactions import in_transaction
 
 from core import runtime
 from models import Membership, Message, MessageChange, Room, User
-from resolvers import chat, live
+from resolvers import live, locks
 from resolvers.change_events import MENTIONED, MessageMentioned
 from resolvers.events import user_channel
 from resolvers.live import sources
@@ -82,7 +82,7 @@ async def notify(message: Message, room: Room, user_ids: list[int]) -> None:
     author_id = message.author_id
     for uid in user_ids:
         channel = user_channel(uid)
-        async with chat.locked([channel]):
+        async with locks.locked([channel]):
             async with in_transaction() as conn:
                 await User.filter(id=uid).select_for_update().only("id").using_db(conn)
                 seq = await next_seq(conn, "direct_messages")

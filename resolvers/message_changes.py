@@ -35,7 +35,7 @@ from tortoise.transactions import in_transaction
 from core import runtime
 from core.errors import Conflict, Forbidden, NotFound
 from models import DirectMessage, Message, MessageChange, Reaction, Role, Room, User
-from resolvers import attachments, chat, live, mentions, validation
+from resolvers import attachments, live, locks, mentions, rooms, sending, validation
 from resolvers.change_events import (
     DELETED,
     EDITED,
@@ -94,7 +94,7 @@ async def room_message(*, actor: User | None, message_id: object, room: object =
     if row is None:
         raise NotFound(MESSAGE_NOT_FOUND)
     try:
-        found = await chat.resolve_room(actor=user, room=row.room if room is None else room)  # type: ignore[arg-type]
+        found = await rooms.resolve_room(actor=user, room=row.room if room is None else room)  # type: ignore[arg-type]
     except NotFound:
         raise NotFound(MESSAGE_NOT_FOUND) from None
     if found.id != row.room.id:
@@ -150,7 +150,7 @@ async def record_change(
     """Under the conversation's locks: re-read the message, ``apply`` the
     change (False: nothing changed, nothing logged), log it with the next
     id of the conversation, commit, publish ``event(seq)``."""
-    async with chat.locked(target.channels()):
+    async with locks.locked(target.channels()):
         async with in_transaction() as conn:
             await _lock_conversation(target, conn)
             await target.row.refresh_from_db(using_db=conn)
@@ -200,13 +200,13 @@ def _check_window(row: Message | DirectMessage) -> None:
 async def edit(target: Target, *, actor: User | None, content: object) -> Message | DirectMessage:
     """Replace a message's content (its author, within the edit window)."""
     user = require_user(actor)
-    text = chat.check_content(content)
+    text = sending.check_content(content)
     if target.author_id != user.id:
         raise Forbidden("Only the author edits a message.")
     if target.row.deleted:
         raise Conflict(DELETED_ALREADY)
     _check_window(target.row)
-    await chat.check_rate(user)
+    await sending.check_rate(user)
     row = target.row
     mentioned: list[int] = []
     if isinstance(row, Message) and target.room is not None:

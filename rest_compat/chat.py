@@ -18,7 +18,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from models import DirectMessage, Message, Room
-from resolvers import attachments, chat, reactions, replies
+from resolvers import attachments, messages, reactions, replies, rooms
+from resolvers import direct_messages as dms
 from resolvers.attachments import AttachedFile
 from resolvers.events import DirectMessageSent, MessagePosted
 from resolvers.pagination import Window
@@ -134,7 +135,7 @@ def _paging(request: Request) -> dict[str, int | None]:
 
 
 async def list_rooms(request: Request) -> Response:
-    rows = await chat.list_rooms(
+    rows = await rooms.list_rooms(
         actor=await require_user(request),
         first=query_int(request, "limit"),
         after=query_int(request, "after"),
@@ -146,7 +147,7 @@ async def create_room(request: Request) -> Response:
     actor = await require_user(request)
     body = await json_object(request)
     is_private = body.get("is_private")
-    row = await chat.create_room(
+    row = await rooms.create_room(
         actor=actor,
         name=required(body, "name"),
         is_private=False if is_private is None else is_private,
@@ -156,7 +157,7 @@ async def create_room(request: Request) -> Response:
 
 async def room_messages(request: Request) -> Response:
     actor = await require_user(request)
-    _room, page = await chat.room_messages(
+    _room, page = await messages.room_messages(
         actor=actor, room=request.path_params["room"], **_paging(request)
     )
     return list_response(request, await bodies(page.items, actor.id))
@@ -165,7 +166,7 @@ async def room_messages(request: Request) -> Response:
 async def post_message(request: Request) -> Response:
     actor = await require_user(request)
     body = await json_object(request)
-    row = await chat.send_message(
+    row = await messages.send_message(
         actor=actor,
         room=request.path_params["room"],
         content=required(body, "content"),
@@ -178,7 +179,7 @@ async def post_message(request: Request) -> Response:
 
 async def direct_messages(request: Request) -> Response:
     actor = await require_user(request)
-    page = await chat.direct_messages(
+    page = await dms.direct_messages(
         actor=actor, with_user=request.path_params["user_id"], **_paging(request)
     )
     return list_response(request, await bodies(page.items, actor.id))
@@ -187,7 +188,7 @@ async def direct_messages(request: Request) -> Response:
 async def post_direct_message(request: Request) -> Response:
     actor = await require_user(request)
     body = await json_object(request)
-    row = await chat.send_direct_message(
+    row = await dms.send_direct_message(
         actor=actor,
         to=request.path_params["user_id"],
         content=required(body, "content"),

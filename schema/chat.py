@@ -24,7 +24,7 @@ from core.errors import ComptoirError, NotFound
 from models import DirectMessage as DirectMessageRow
 from models import Message as MessageRow
 from models import Room as RoomRow
-from resolvers import chat, limits
+from resolvers import direct_messages, limits, messages, pagination, rooms
 from resolvers.events import (
     DirectMessageSent,
     Event,
@@ -129,7 +129,7 @@ class Message:
     async def room(self, info: Info) -> Room:
         row = await loaders.rooms_by_id(info.context).load(self._room_id)
         if row is None:
-            raise NotFound(chat.ROOM_NOT_FOUND)
+            raise NotFound(rooms.ROOM_NOT_FOUND)
         return Room.from_row(row)
 
     @strawberry.field(metadata=prefetched("_author"))
@@ -297,7 +297,7 @@ class ChatQueries:
     async def rooms(
         self, info: Info, first: int = limits.ROOMS_PAGE_DEFAULT, after: strawberry.ID | None = None
     ) -> list[Room]:
-        rows = await chat.list_rooms(actor=info.context.user, first=first, after=after)
+        rows = await rooms.list_rooms(actor=info.context.user, first=first, after=after)
         return [Room.from_row(r) for r in rows]
 
     @strawberry.field(
@@ -306,7 +306,7 @@ class ChatQueries:
     )
     async def room(self, info: Info, room: str) -> Room | None:
         try:
-            row = await chat.resolve_room(actor=info.context.user, room=room)
+            row = await rooms.resolve_room(actor=info.context.user, room=room)
         except NotFound:
             return None
         return Room.from_row(row)
@@ -326,7 +326,7 @@ class ChatQueries:
         before: str | None = None,
     ) -> MessageConnection:
         after_id, before_id = cursors(after, before)
-        found, page = await chat.room_messages(
+        found, page = await messages.room_messages(
             actor=info.context.user,
             room=room,
             first=first,
@@ -357,7 +357,7 @@ class ChatQueries:
         before: str | None = None,
     ) -> DirectMessageConnection:
         after_id, before_id = cursors(after, before)
-        page = await chat.direct_messages(
+        page = await direct_messages.direct_messages(
             actor=info.context.user,
             with_user=with_user,
             first=first,
@@ -375,16 +375,16 @@ class ChatQueries:
 class ChatMutations:
     @strawberry.mutation(description="The creator becomes a member.")
     async def create_room(self, info: Info, name: str, is_private: bool = False) -> Room:
-        row = await chat.create_room(actor=info.context.user, name=name, is_private=is_private)
+        row = await rooms.create_room(actor=info.context.user, name=name, is_private=is_private)
         return Room.from_row(row)
 
     @strawberry.mutation(description="Public rooms only (idempotent).")
     async def join_room(self, info: Info, room: str) -> Room:
-        return Room.from_row(await chat.join_room(actor=info.context.user, room=room))
+        return Room.from_row(await rooms.join_room(actor=info.context.user, room=room))
 
     @strawberry.mutation(description="Members of a room add others.")
     async def add_room_member(self, info: Info, room: str, user_id: strawberry.ID) -> Room:
-        row = await chat.add_room_member(actor=info.context.user, room=room, user_id=user_id)
+        row = await rooms.add_room_member(actor=info.context.user, room=room, user_id=user_id)
         return Room.from_row(row)
 
     @strawberry.mutation(
@@ -401,7 +401,7 @@ class ChatMutations:
         reply_to: strawberry.ID | None = None,
         attachments: list[strawberry.ID] | None = None,
     ) -> Message:
-        row = await chat.send_message(
+        row = await messages.send_message(
             actor=info.context.user,
             room=room,
             content=content,
@@ -425,7 +425,7 @@ class ChatMutations:
         reply_to: strawberry.ID | None = None,
         attachments: list[strawberry.ID] | None = None,
     ) -> DirectMessage:
-        row = await chat.send_direct_message(
+        row = await direct_messages.send_direct_message(
             actor=info.context.user,
             to=to,
             content=content,
@@ -457,8 +457,8 @@ class ChatSubscriptions:
     ) -> AsyncIterator[Message]:
         claims = live_claims(info.context)
         try:
-            found = await chat.resolve_room(actor=info.context.user, room=room)
-            after_id = None if after is None else chat.check_after(after)
+            found = await rooms.resolve_room(actor=info.context.user, room=room)
+            after_id = None if after is None else pagination.check_after(after)
         except ComptoirError as error:
             raise graphql_error(error) from None
         return LiveSource(claims, room_channel(found.id), after_id, _message_of)
@@ -474,7 +474,7 @@ class ChatSubscriptions:
         user = info.context.user
         assert user is not None
         try:
-            after_id = None if after is None else chat.check_after(after)
+            after_id = None if after is None else pagination.check_after(after)
         except ComptoirError as error:
             raise graphql_error(error) from None
         return LiveSource(claims, user_channel(user.id), after_id, _dm_of)

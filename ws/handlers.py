@@ -1,7 +1,8 @@
 """What each client frame does: a translation onto the chat resolvers.
 
 Rights, validation, storage and rate limits are decided by
-``resolvers.chat`` and ``resolvers.auth``; their errors travel back as
+the chat resolvers (``resolvers.rooms``, ``resolvers.messages``,
+``resolvers.direct_messages`` ...) and ``resolvers.auth``; their errors travel back as
 ``error`` frames (mapped once, in :mod:`ws.server`).
 """
 
@@ -14,7 +15,16 @@ from typing import Any
 from core.errors import BadUserInput, Forbidden
 from core.security import AccessClaims
 from models import User
-from resolvers import auth, chat, live, message_changes, reactions
+from resolvers import (
+    auth,
+    direct_messages,
+    live,
+    message_changes,
+    messages,
+    pagination,
+    reactions,
+    rooms,
+)
 from resolvers.events import room_channel
 from resolvers.pagination import Window
 from ws import change_frames, frames
@@ -75,8 +85,8 @@ class Handlers:
     async def join(self, client: Client, frame: frames.Join) -> None:
         """Join a room (idempotent); with ``after``, the stored messages after
         it come first, then live ones (no gap, no duplicate: resolvers.live)."""
-        after = chat.check_after(frame.after) if frame.after is not None else None
-        room = await chat.join_room(actor=client.user, room=frame.room)
+        after = pagination.check_after(frame.after) if frame.after is not None else None
+        room = await rooms.join_room(actor=client.user, room=frame.room)
         channel = room_channel(room.id)
         feeds = live.get()
         if channel in client.channels and after is not None:
@@ -100,7 +110,7 @@ class Handlers:
         )
 
     async def message(self, client: Client, frame: frames.SendMessage) -> None:
-        message = await chat.send_message(
+        message = await messages.send_message(
             actor=client.user,
             room=frame.room,
             content=frame.content,
@@ -112,7 +122,7 @@ class Handlers:
             await client.reply(_ack(frame.ref, message.id, message.created_at))
 
     async def dm(self, client: Client, frame: frames.SendDm) -> None:
-        dm = await chat.send_direct_message(
+        dm = await direct_messages.send_direct_message(
             actor=client.user,
             to=frame.to,
             content=frame.content,
@@ -160,7 +170,9 @@ class Handlers:
 
     async def room_history(self, client: Client, frame: frames.RoomHistory) -> None:
         window = Window.of(frame.limit, before=frame.before, after=frame.after)
-        room, page = await chat.room_messages(actor=client.user, room=frame.room, **window.args())
+        room, page = await messages.room_messages(
+            actor=client.user, room=frame.room, **window.args()
+        )
         reply = {
             "type": "room_history",
             "room": room.name,
@@ -172,7 +184,7 @@ class Handlers:
 
     async def dm_history(self, client: Client, frame: frames.DmHistory) -> None:
         window = Window.of(frame.limit, before=frame.before, after=frame.after)
-        page = await chat.direct_messages(
+        page = await direct_messages.direct_messages(
             actor=client.user, with_user=frame.with_user, **window.args()
         )
         reply = {

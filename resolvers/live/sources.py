@@ -4,8 +4,8 @@ A channel is ``room:{id}`` (messages of a room, by message id) or
 ``user:{id}`` (the DMs to or from a user, by DM id); each also carries the
 changes of those messages (edits, deletions, reactions: the change log,
 whose ``seq`` shares the messages' id space, ``resolvers.message_changes``). Ids of a channel are
-taken in commit order (a row lock per room, per DM party: see
-``resolvers.chat``), so what a read returns is always a prefix of the
+taken in commit order (a row lock per room, per DM party: see ``resolvers.messages``,
+``resolvers.direct_messages``), so what a read returns is always a prefix of the
 channel: nothing committed later can get a smaller id.
 
 The resolvers that store a row also read, in the same transaction, the
