@@ -65,9 +65,44 @@ def register(cls: E) -> E:
     return cls
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Posted:
+    """What a room message and a direct message both carry, once: their
+    content and what they are *now* (a replayed message shows its edit or
+    its tombstone, resolvers.message_changes). Not an event kind itself;
+    keyword-only, so each kind lists its own ids first."""
+
+    content: str
+    created_at: datetime
+    client_id: str | None
+    edited_at: datetime | None = None
+    deleted: bool = False
+    # What it replies to (resolvers.replies), as that message is now.
+    reply_to_id: int | None = None
+    reply_author_id: int | None = None
+    reply_preview: str | None = None  # None once the original is deleted
+    # resolvers.attachments: {"id", "filename", "content_type", "size"} each
+    attachments: tuple[dict[str, Any], ...] = ()
+
+
+def _posted(
+    row: Message | DirectMessage, reply: ReplyPreview | None, files: Iterable[AttachedFile]
+) -> dict[str, Any]:
+    """The :class:`Posted` fields of a stored row (and of what it replies to)."""
+    return {
+        "content": row.content,
+        "created_at": utc(row.created_at),
+        "client_id": row.client_id,
+        "edited_at": utc(row.edited_at) if row.edited_at else None,
+        "deleted": row.deleted,
+        **_reply(row.reply_to_id, reply),
+        "attachments": tuple(f.as_dict() for f in files),
+    }
+
+
 @register
 @dataclass(frozen=True, slots=True)
-class MessagePosted:
+class MessagePosted(Posted):
     """A message was posted in a room."""
 
     kind: ClassVar[str] = "message"
@@ -75,19 +110,7 @@ class MessagePosted:
     room_id: int
     room_name: str
     author_id: int
-    content: str
-    created_at: datetime
-    client_id: str | None
-    # A replayed message shows what it is now (resolvers.message_changes).
-    edited_at: datetime | None = None
-    deleted: bool = False
-    # What it replies to (resolvers.replies), as that message is now.
-    reply_to_id: int | None = None
-    reply_author_id: int | None = None
-    reply_preview: str | None = None  # None once the original is deleted
     mentions: tuple[int, ...] = ()  # resolvers.mentions
-    # resolvers.attachments: {"id", "filename", "content_type", "size"} each
-    attachments: tuple[dict[str, Any], ...] = ()
 
     def channels(self) -> tuple[str, ...]:
         return (room_channel(self.room_id),)
@@ -109,35 +132,20 @@ class MessagePosted:
             room_id=room.id,
             room_name=room.name,
             author_id=m.author_id,
-            content=m.content,
-            created_at=utc(m.created_at),
-            client_id=m.client_id,
-            edited_at=utc(m.edited_at) if m.edited_at else None,
-            deleted=m.deleted,
-            **_reply(m.reply_to_id, reply),
             mentions=tuple(int(i) for i in m.mentions.split(",") if i),
-            attachments=tuple(f.as_dict() for f in files),
+            **_posted(m, reply, files),
         )
 
 
 @register
 @dataclass(frozen=True, slots=True)
-class DirectMessageSent:
+class DirectMessageSent(Posted):
     """A direct message was sent; it belongs to both parties' channels."""
 
     kind: ClassVar[str] = "dm"
     id: int
     sender_id: int
     recipient_id: int
-    content: str
-    created_at: datetime
-    client_id: str | None
-    edited_at: datetime | None = None
-    deleted: bool = False
-    reply_to_id: int | None = None
-    reply_author_id: int | None = None
-    reply_preview: str | None = None
-    attachments: tuple[dict[str, Any], ...] = ()
 
     def channels(self) -> tuple[str, ...]:
         return (user_channel(self.sender_id), user_channel(self.recipient_id))
@@ -153,13 +161,7 @@ class DirectMessageSent:
             id=d.id,
             sender_id=d.sender_id,
             recipient_id=d.recipient_id,
-            content=d.content,
-            created_at=utc(d.created_at),
-            client_id=d.client_id,
-            edited_at=utc(d.edited_at) if d.edited_at else None,
-            deleted=d.deleted,
-            **_reply(d.reply_to_id, reply),
-            attachments=tuple(f.as_dict() for f in files),
+            **_posted(d, reply, files),
         )
 
 

@@ -43,6 +43,7 @@ from resolvers.change_events import (
     MessageDeleted,
     MessageEdited,
     conversation_channels,
+    conversation_fields,
     parties,
 )
 from resolvers.live import sources
@@ -174,15 +175,7 @@ async def record_change(
 
 
 def event_fields(target: Target, seq: int) -> dict[str, Any]:
-    room_id, sender, recipient, room_name = parties(target.row)
-    return {
-        "id": seq,
-        "message_id": target.row.id,
-        "room_id": room_id,
-        "room_name": room_name,
-        "sender_id": sender,
-        "recipient_id": recipient,
-    }
+    return conversation_fields(seq, target.row)
 
 
 # --- edit and delete -------------------------------------------------------------------------
