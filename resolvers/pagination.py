@@ -110,7 +110,7 @@ class Window:
     def forward(self) -> bool:
         return self.first is not None or (self.after is not None and self.before is None)
 
-    def has_more(self, page: Page[M]) -> bool:
+    def has_more(self, page: Page[Any]) -> bool:
         """Whether more items lie beyond the page, in the window's direction."""
         return page.has_next if self.forward else page.has_previous
 
