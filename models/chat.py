@@ -52,7 +52,21 @@ class Membership(Model):
         unique_together = (("room", "user"),)
 
 
-class Message(Model):
+class Posted(Model):
+    """What a room message and a direct message both store (abstract: no table)."""
+
+    content = fields.TextField()
+    client_id = fields.CharField(max_length=64, null=True)
+    created_at = DatetimeField(auto_now_add=True)
+    edited_at = DatetimeField(null=True)
+    deleted = fields.BooleanField(default=False)
+    reply_to_id = fields.IntField(null=True)
+
+    class Meta:
+        abstract = True
+
+
+class Message(Posted):
     id = fields.IntField(primary_key=True)
     room: fields.ForeignKeyRelation[Room] = fields.ForeignKeyField(
         "models.Room", related_name="messages", on_delete=fields.CASCADE
@@ -62,12 +76,6 @@ class Message(Model):
         "models.User", related_name="messages", on_delete=fields.CASCADE
     )
     author_id: int
-    content = fields.TextField()
-    client_id = fields.CharField(max_length=64, null=True)
-    created_at = DatetimeField(auto_now_add=True)
-    edited_at = DatetimeField(null=True)
-    deleted = fields.BooleanField(default=False)
-    reply_to_id = fields.IntField(null=True)
     # Mentioned user ids, comma-separated (resolvers.mentions).
     mentions = fields.CharField(max_length=1024, default="")
 
@@ -77,7 +85,7 @@ class Message(Model):
         indexes = (Index(fields=("room_id", "id"), name="messages_room_id_id"),)
 
 
-class DirectMessage(Model):
+class DirectMessage(Posted):
     id = fields.IntField(primary_key=True)
     sender: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="dms_sent", on_delete=fields.CASCADE
@@ -89,12 +97,6 @@ class DirectMessage(Model):
     recipient_id: int
     user_low = fields.IntField()
     user_high = fields.IntField()
-    content = fields.TextField()
-    client_id = fields.CharField(max_length=64, null=True)
-    created_at = DatetimeField(auto_now_add=True)
-    edited_at = DatetimeField(null=True)
-    deleted = fields.BooleanField(default=False)
-    reply_to_id = fields.IntField(null=True)
 
     class Meta:
         table = "direct_messages"

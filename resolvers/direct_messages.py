@@ -14,6 +14,8 @@ user channels' locks (:mod:`resolvers.locks`), as a room message is
 
 from __future__ import annotations
 
+from functools import partial
+
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
@@ -26,7 +28,7 @@ from resolvers.events import user_channel
 from resolvers.live import sources
 from resolvers.locks import locked
 from resolvers.pagination import Page, history_page
-from resolvers.sending import check_client_id, check_content, check_rate, replayed
+from resolvers.sending import check_client_id, check_content, check_rate, stored_send
 from resolvers.users import active_user, require_user
 
 
@@ -54,10 +56,14 @@ async def send_direct_message(
     text = check_content(content)
     key = check_client_id(client_id)
     recipient = await active_user(target_id, "to")
-    if key is not None:
-        stored = await _stored_dm(user, key)
-        if stored is not None:
-            return replayed(stored, stored.recipient_id == recipient.id, text)
+
+    async def retried() -> DirectMessage | None:
+        return await stored_send(
+            key, partial(_stored_dm, user), lambda d: d.recipient_id == recipient.id, text
+        )
+
+    if (stored := await retried()) is not None:
+        return stored
     low, high = sorted((user.id, recipient.id))
     original = await replies.check_dm_reply(reply_to, low, high)
     files = await attached.check(attachments, user)
@@ -91,10 +97,9 @@ async def send_direct_message(
                     for party in (low, high)
                 }
         except IntegrityError:
-            stored = await _stored_dm(user, key) if key is not None else None
-            if stored is None:
+            if (stored := await retried()) is None:
                 raise
-            return replayed(stored, stored.recipient_id == recipient.id, text)
+            return stored
         reply = replies.preview_of(original) if original else None
         event = events.DirectMessageSent.from_row(dm, reply, attached.files_of(files))
         await live.publish(event, prevs)

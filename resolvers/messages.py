@@ -15,6 +15,8 @@ keeps gap fills rare.
 
 from __future__ import annotations
 
+from functools import partial
+
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -26,7 +28,7 @@ from resolvers.live import sources
 from resolvers.locks import locked
 from resolvers.pagination import Page, history_page
 from resolvers.rooms import resolve_room
-from resolvers.sending import check_client_id, check_content, check_rate, replayed
+from resolvers.sending import check_client_id, check_content, check_rate, stored_send
 from resolvers.users import require_user
 
 
@@ -50,10 +52,14 @@ async def send_message(
     text = check_content(content)
     key = check_client_id(client_id)
     found = await resolve_room(actor=user, room=room)
-    if key is not None:
-        stored = await _stored_message(user, key)
-        if stored is not None:
-            return replayed(stored, stored.room_id == found.id, text)
+
+    async def retried() -> Message | None:
+        return await stored_send(
+            key, partial(_stored_message, user), lambda m: m.room_id == found.id, text
+        )
+
+    if (stored := await retried()) is not None:
+        return stored
     original = await replies.check_room_reply(reply_to, found.id)
     mentioned = await mentions.parse(text, found, user.id)
     files = await attached.check(attachments, user)
@@ -78,10 +84,9 @@ async def send_message(
                 # that has not delivered it yet knows it has a gap to fill.
                 prev = await sources.prev_message_id(found.id, message.id, conn)
         except IntegrityError:
-            stored = await _stored_message(user, key) if key is not None else None
-            if stored is None:
+            if (stored := await retried()) is None:
                 raise
-            return replayed(stored, stored.room_id == found.id, text)
+            return stored
         # Committed: publish (never raises; a lost publish is filled from the database).
         reply = replies.preview_of(original) if original else None
         event = events.MessagePosted.from_row(message, reply, attached.files_of(files))

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from tortoise.models import Model
@@ -43,6 +44,22 @@ def replayed(stored: M, same_target: bool, content: str) -> M:
             field="clientId",
         )
     return stored
+
+
+async def stored_send(
+    key: str | None,
+    find: Callable[[str], Awaitable[M | None]],
+    same_target: Callable[[M], bool],
+    content: str,
+) -> M | None:
+    """The actor's send already stored under ``key`` (``find`` reads it), as
+    the retry's answer (:func:`replayed`); None when there is none. Asked
+    before a send, and again when its insert hit the unique ``client_id``
+    (a concurrent retry won the race)."""
+    if key is None:
+        return None
+    stored = await find(key)
+    return None if stored is None else replayed(stored, same_target(stored), content)
 
 
 async def check_rate(user: User) -> None:
