@@ -15,7 +15,7 @@ from typing import Any
 from starlette.requests import Request
 
 from models import DirectMessage, Message
-from resolvers import attachments, reactions, replies
+from resolvers import posted
 from resolvers.events import DirectMessageSent, MessagePosted
 from resolvers.reactions import ReactionCount
 from rest_compat.http import iso
@@ -95,21 +95,8 @@ def with_reactions(body: dict[str, Any], counts: Sequence[ReactionCount]) -> dic
 
 async def bodies(rows: Sequence[Message | DirectMessage], viewer_id: int) -> list[dict[str, Any]]:
     """Messages (or DMs) with what they reply to and their reactions, as
-    history shows them: two or three queries for any number of rows."""
-    dm = bool(rows) and isinstance(rows[0], DirectMessage)
-    counts = await reactions.summaries(viewer_id=viewer_id, ids=[r.id for r in rows], dm=dm)
-    reps = await replies.of_rows(rows)
-    files = await attachments.of_messages((r.id for r in rows), dm=dm)
-    result = []
-    for row in rows:
-        reply, linked = reps.get(row.reply_to_id or 0), files[row.id]
-        event = (
-            DirectMessageSent.from_row(row, reply, linked)
-            if isinstance(row, DirectMessage)
-            else MessagePosted.from_row(row, reply, linked)
-        )
-        result.append(with_reactions(event_body(event), counts[row.id]))
-    return result
+    history shows them (:func:`resolvers.posted.shown`)."""
+    return [with_reactions(event_body(e), c) for e, c in await posted.shown(rows, viewer_id)]
 
 
 async def body_of(row: Message | DirectMessage, viewer_id: int) -> dict[str, Any]:

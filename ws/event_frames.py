@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 
 from models import DirectMessage, Message
-from resolvers import attachments, reactions, replies
+from resolvers import posted
 from resolvers.change_events import (
     MessageDeleted,
     MessageEdited,
@@ -142,19 +142,8 @@ async def history_items(
     rows: Sequence[Message | DirectMessage], viewer_id: int
 ) -> list[dict[str, Any]]:
     """History items: message (or DM) frames without ``type``, with what
-    they reply to and their reactions; two or three queries per page."""
-    ids = [row.id for row in rows]
-    dm = bool(rows) and isinstance(rows[0], DirectMessage)
-    counts = await reactions.summaries(viewer_id=viewer_id, ids=ids, dm=dm)
-    reps = await replies.of_rows(rows)
-    files = await attachments.of_messages(ids, dm=dm)
-    items = []
-    for row in rows:
-        reply = reps.get(row.reply_to_id or 0)
-        event = (
-            DirectMessageSent.from_row(row, reply, files[row.id])
-            if isinstance(row, DirectMessage)
-            else MessagePosted.from_row(row, reply, files[row.id])
-        )
-        items.append(with_reactions(without_type(posted_frame(event)), counts[row.id]))
-    return items
+    they reply to and their reactions (:func:`resolvers.posted.shown`)."""
+    return [
+        with_reactions(without_type(posted_frame(event)), counts)
+        for event, counts in await posted.shown(rows, viewer_id)
+    ]
