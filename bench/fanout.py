@@ -16,11 +16,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.common import ROOT, HttpClient, log, percentile, rss_kib
+from bench.report import Line
 
 Send = Callable[[str], Awaitable[None]]
 
@@ -337,3 +339,60 @@ async def _warm(url: str, token: str | None, count: int = 5) -> None:
     for _ in range(count):
         ws = await connect(url, additional_headers=headers, compression=None)
         await ws.close()
+
+
+# --- report lines shared by the WS and GraphQL fan-out benches -------------------------
+
+
+def fanout_lines(
+    mines: list[FanoutResult],
+    bases: list[FanoutResult],
+    *,
+    throughput: str,
+    min_ratio: float,
+    p99: str,
+    memory: str,
+    max_memory_ratio: float,
+    notes: dict[str, Any],
+) -> tuple[Line, Line, Line]:
+    """Delivery throughput (all delivered once), p99 (at most 40 ms) and
+    memory per idle socket, against bare websockets: medians over rounds,
+    memory from the first round only (a server that already held a thousand
+    connections reuses that memory for the next thousand)."""
+    complete = all(m.delivered == m.expected and m.duplicates == 0 for m in mines)
+    p99_ms = median(m.p99 for m in mines)
+    return (
+        Line(
+            throughput,
+            "deliv/s",
+            median(m.throughput for m in mines),
+            median(b.throughput for b in bases),
+            "bare websockets",
+            "min",
+            min_ratio,
+            extra_check="all delivered once",
+            extra_ok=complete,
+            notes=notes,
+            paired_ratio=median(
+                m.throughput / b.throughput for m, b in zip(mines, bases, strict=True)
+            ),
+        ),
+        Line(
+            p99,
+            "ms",
+            p99_ms,
+            median(b.p99 for b in bases),
+            "bare websockets",
+            extra_check="p99 <= 40 ms",
+            extra_ok=p99_ms <= 40,
+        ),
+        Line(
+            memory,
+            "KiB",
+            mines[0].rss_per_connection_kib,
+            bases[0].rss_per_connection_kib,
+            "bare websockets",
+            "max",
+            max_memory_ratio,
+        ),
+    )

@@ -17,12 +17,18 @@ import asyncio
 import json
 import time
 from pathlib import Path
-from statistics import median
 
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.common import HttpClient, Server, log, percentile
-from bench.fanout import ChatWsSender, FanoutResult, Probe, baseline_fanout, run_fanout
+from bench.fanout import (
+    ChatWsSender,
+    FanoutResult,
+    Probe,
+    baseline_fanout,
+    fanout_lines,
+    run_fanout,
+)
 from bench.report import Line
 from bench.ws_clients import open_receiver
 
@@ -144,44 +150,19 @@ async def graphql_lines(
         "baseline": [b.summary() for b in bases],
         "probe_errors": [e for p in probes for e in p.errors][:10],
     }
-    complete = all(m.delivered == m.expected and m.duplicates == 0 for m in mines)
-    p99 = median(m.p99 for m in mines)
     health = [x for p in probes for x in p.health]
     chat = [x for p in probes for x in p.chat]
     health_p99, chat_p99 = percentile(health, 99), percentile(chat, 99)
     return [
-        Line(
-            f"GraphQL subscription fan-out, {clients} subscribers, {burst} msgs burst",
-            "deliv/s",
-            median(m.throughput for m in mines),
-            median(b.throughput for b in bases),
-            "bare websockets",
-            "min",
-            0.5,
-            extra_check="all delivered once",
-            extra_ok=complete,
+        *fanout_lines(
+            mines,
+            bases,
+            throughput=f"GraphQL subscription fan-out, {clients} subscribers, {burst} msgs burst",
+            min_ratio=0.5,
+            p99=f"GraphQL subscription p99 at {rate:g} msg/s, {clients} subscribers",
+            memory="memory per idle GraphQL subscription socket",
+            max_memory_ratio=2.0,
             notes=notes,
-            paired_ratio=median(
-                m.throughput / b.throughput for m, b in zip(mines, bases, strict=True)
-            ),
-        ),
-        Line(
-            f"GraphQL subscription p99 at {rate:g} msg/s, {clients} subscribers",
-            "ms",
-            p99,
-            median(b.p99 for b in bases),
-            "bare websockets",
-            extra_check="p99 <= 40 ms",
-            extra_ok=p99 <= 40,
-        ),
-        Line(
-            "memory per idle GraphQL subscription socket",
-            "KiB",
-            mines[0].rss_per_connection_kib,
-            bases[0].rss_per_connection_kib,
-            "bare websockets",
-            "max",
-            2.0,
         ),
         Line(
             f"GET /health p99 during the GraphQL fan-out ({len(health)} probes)",

@@ -1,4 +1,4 @@
-"""Chat history reads at 10k vs 1M stored messages, through ``resolvers.chat``.
+"""Chat history reads at 10k vs 1M stored messages, through ``resolvers.messages``.
 
 ``python -m bench.history DATABASE_URL --rows N`` loads N messages and N
 DMs, prints ``READY``, then answers each ``go K`` line on its input with the
@@ -142,9 +142,9 @@ async def decorate(url: str) -> None:
 async def rich_page(alice: Any) -> int:
     """The last 50 of the room as REST and WS history read them: messages,
     their reactions (as alice sees them), replies' originals, attachments."""
-    from resolvers import attachments, chat, reactions, replies
+    from resolvers import attachments, messages, reactions, replies
 
-    _, page = await chat.room_messages(actor=alice, room="history-1")
+    _, page = await messages.room_messages(actor=alice, room="history-1")
     ids = [m.id for m in page.items]
     counts = await reactions.summaries(viewer_id=alice.id, ids=ids)
     originals = await replies.of_rows(page.items)
@@ -156,7 +156,7 @@ async def rich_page(alice: Any) -> int:
 
 async def measure(samples: int) -> dict[str, list[float]]:
     from models import User
-    from resolvers import chat
+    from resolvers import direct_messages, messages
 
     alice = await User.get(email="h1@bench.test")
     bob = await User.get(email="h2@bench.test")
@@ -166,9 +166,9 @@ async def measure(samples: int) -> dict[str, list[float]]:
         await rich_page(alice)
         out["rich"].append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
-        _, page = await chat.room_messages(actor=alice, room="history-1")
+        _, page = await messages.room_messages(actor=alice, room="history-1")
         t1 = time.perf_counter()
-        dms = await chat.direct_messages(actor=alice, with_user=bob.id)
+        dms = await direct_messages.direct_messages(actor=alice, with_user=bob.id)
         t2 = time.perf_counter()
         if len(page.items) != 50 or len(dms.items) != 50:
             raise RuntimeError(f"expected 50 rows, got {len(page.items)} and {len(dms.items)}")

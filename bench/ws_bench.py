@@ -10,7 +10,7 @@ from pathlib import Path
 from statistics import median
 
 from bench.common import PASSWORD, HttpClient, Server, log, start_comptoir
-from bench.fanout import ChatWsSender, FanoutResult, baseline_fanout, run_fanout
+from bench.fanout import ChatWsSender, FanoutResult, baseline_fanout, fanout_lines, run_fanout
 from bench.report import Line
 from bench.ws_clients import open_receiver
 
@@ -74,51 +74,25 @@ def _fanout_lines(mines: list[FanoutResult], bases: list[FanoutResult]) -> list[
         "comptoir": [m.summary() for m in mines],
         "baseline": [b.summary() for b in bases],
     }
-    complete = all(m.delivered == m.expected and m.duplicates == 0 for m in mines)
     first, rate = mines[0], mines[0].rate
-    p99 = median(m.p99 for m in mines)
-    return [
-        Line(
-            f"WS fan-out {first.clients} clients, {first.burst} msgs burst",
-            "deliv/s",
-            median(m.throughput for m in mines),
-            median(b.throughput for b in bases),
-            "bare websockets",
-            "min",
-            0.85,
-            extra_check="all delivered once",
-            extra_ok=complete,
-            notes=notes,
-            paired_ratio=median(
-                m.throughput / b.throughput for m, b in zip(mines, bases, strict=True)
-            ),
-        ),
-        Line(
-            f"WS fan-out p50 at {rate:g} msg/s",
-            "ms",
-            median(m.p50 for m in mines),
-            median(b.p50 for b in bases),
-            "bare websockets",
-        ),
-        Line(
-            f"WS fan-out p99 at {rate:g} msg/s",
-            "ms",
-            p99,
-            median(b.p99 for b in bases),
-            "bare websockets",
-            extra_check="p99 <= 40 ms",
-            extra_ok=p99 <= 40,
-        ),
-        Line(
-            "memory per idle WS connection",
-            "KiB",
-            first.rss_per_connection_kib,
-            bases[0].rss_per_connection_kib,
-            "bare websockets",
-            "max",
-            1.5,
-        ),
-    ]
+    throughput, p99, memory = fanout_lines(
+        mines,
+        bases,
+        throughput=f"WS fan-out {first.clients} clients, {first.burst} msgs burst",
+        min_ratio=0.85,
+        p99=f"WS fan-out p99 at {rate:g} msg/s",
+        memory="memory per idle WS connection",
+        max_memory_ratio=1.5,
+        notes=notes,
+    )
+    p50 = Line(
+        f"WS fan-out p50 at {rate:g} msg/s",
+        "ms",
+        median(m.p50 for m in mines),
+        median(b.p50 for b in bases),
+        "bare websockets",
+    )
+    return [throughput, p50, p99, memory]
 
 
 async def ws_lines(

@@ -6,7 +6,7 @@ import logging
 from decimal import Decimal
 
 from models import Membership, Product, Resource, ResourceKind, Role, Room, User
-from resolvers import chat, users
+from resolvers import rooms, users
 
 log = logging.getLogger("comptoir.demo")
 
@@ -55,7 +55,7 @@ async def seed_if_empty() -> bool:
     )
     for name in ("general", "afterworks"):
         room = await Room.create(
-            name=name, name_key=chat.room_name_key(name), is_private=False, created_by=admin
+            name=name, name_key=rooms.room_name_key(name), is_private=False, created_by=admin
         )
         for member in (admin, alice):
             await Membership.create(room=room, user=member)

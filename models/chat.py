@@ -15,6 +15,9 @@ from models.fields import DatetimeField
 from models.files import StoredFile
 from models.users import User
 
+# Each foreign key ``x`` also gives its rows the raw id ``x_id`` (Tortoise
+# sets it); the models declare it, typed, beside the relation.
+
 
 class Room(Model):
     id = fields.IntField(primary_key=True)
@@ -25,6 +28,7 @@ class Room(Model):
     created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="rooms_created", null=True, on_delete=fields.SET_NULL
     )
+    created_by_id: int | None
     created_at = DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -36,9 +40,11 @@ class Membership(Model):
     room: fields.ForeignKeyRelation[Room] = fields.ForeignKeyField(
         "models.Room", related_name="memberships", on_delete=fields.CASCADE
     )
+    room_id: int
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="memberships", on_delete=fields.CASCADE
     )
+    user_id: int
     created_at = DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -48,20 +54,30 @@ class Membership(Model):
         indexes = (Index(fields=("user_id", "room_id"), name="memberships_user_room"),)
 
 
-class Message(Model):
-    id = fields.IntField(primary_key=True)
-    room: fields.ForeignKeyRelation[Room] = fields.ForeignKeyField(
-        "models.Room", related_name="messages", on_delete=fields.CASCADE
-    )
-    author: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
-        "models.User", related_name="messages", on_delete=fields.CASCADE
-    )
+class Posted(Model):
+    """What a room message and a direct message both store (abstract: no table)."""
+
     content = fields.TextField()
     client_id = fields.CharField(max_length=64, null=True)
     created_at = DatetimeField(auto_now_add=True)
     edited_at = DatetimeField(null=True)
     deleted = fields.BooleanField(default=False)
     reply_to_id = fields.IntField(null=True)
+
+    class Meta:
+        abstract = True
+
+
+class Message(Posted):
+    id = fields.IntField(primary_key=True)
+    room: fields.ForeignKeyRelation[Room] = fields.ForeignKeyField(
+        "models.Room", related_name="messages", on_delete=fields.CASCADE
+    )
+    room_id: int
+    author: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="messages", on_delete=fields.CASCADE
+    )
+    author_id: int
     # Mentioned user ids, comma-separated (resolvers.mentions).
     mentions = fields.CharField(max_length=1024, default="")
 
@@ -71,22 +87,18 @@ class Message(Model):
         indexes = (Index(fields=("room_id", "id"), name="messages_room_id_id"),)
 
 
-class DirectMessage(Model):
+class DirectMessage(Posted):
     id = fields.IntField(primary_key=True)
     sender: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="dms_sent", on_delete=fields.CASCADE
     )
+    sender_id: int
     recipient: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="dms_received", on_delete=fields.CASCADE
     )
+    recipient_id: int
     user_low = fields.IntField()
     user_high = fields.IntField()
-    content = fields.TextField()
-    client_id = fields.CharField(max_length=64, null=True)
-    created_at = DatetimeField(auto_now_add=True)
-    edited_at = DatetimeField(null=True)
-    deleted = fields.BooleanField(default=False)
-    reply_to_id = fields.IntField(null=True)
 
     class Meta:
         table = "direct_messages"
@@ -151,6 +163,7 @@ class Attachment(Model):
     file: fields.ForeignKeyRelation[StoredFile] = fields.ForeignKeyField(
         "models.StoredFile", related_name="attachments", on_delete=fields.CASCADE
     )
+    file_id: int
     position = fields.IntField()
 
     class Meta:

@@ -1,8 +1,9 @@
-"""Field types tuned for the hot paths."""
+"""Field types tuned for the hot paths, and how a row's datetimes read."""
 
 from __future__ import annotations
 
 import datetime
+from datetime import UTC
 from typing import Any
 
 from tortoise import fields
@@ -24,3 +25,10 @@ class DatetimeField(fields.DatetimeField):  # type: ignore[type-arg]
                 pass
         result: datetime.datetime | None = super().to_python_value(value)
         return result
+
+
+def utc(value: datetime.datetime) -> datetime.datetime:
+    """A stored datetime as an aware UTC one (SQLite hands back naive values)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)

@@ -15,6 +15,7 @@ class StoredFile(Model):
     owner: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="files", on_delete=fields.CASCADE
     )
+    owner_id: int
     filename = fields.CharField(max_length=255)
     content_type = fields.CharField(max_length=255)
     size = fields.BigIntField()

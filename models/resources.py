@@ -30,9 +30,11 @@ class Resource(Model):
     file: fields.ForeignKeyNullableRelation[StoredFile] = fields.ForeignKeyField(
         "models.StoredFile", related_name="resources", null=True, on_delete=fields.SET_NULL
     )
+    file_id: int | None
     created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="resources_created", null=True, on_delete=fields.SET_NULL
     )
+    created_by_id: int | None
     created_at = DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from uuid import UUID
 
 from tortoise import fields
 from tortoise.models import Model
@@ -41,6 +42,7 @@ class AuthSession(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="sessions", on_delete=fields.CASCADE
     )
+    user_id: int
     created_at = DatetimeField(auto_now_add=True)
     revoked_at = DatetimeField(null=True)
 
@@ -53,6 +55,7 @@ class RefreshToken(Model):
     session: fields.ForeignKeyRelation[AuthSession] = fields.ForeignKeyField(
         "models.AuthSession", related_name="refresh_tokens", on_delete=fields.CASCADE
     )
+    session_id: UUID
     token_hash = fields.CharField(max_length=64, unique=True)
     created_at = DatetimeField(auto_now_add=True)
     expires_at = DatetimeField()

@@ -190,7 +190,7 @@ async def logout(*, refresh_token: object) -> bool:
         return True
     row = await RefreshToken.get_or_none(token_hash=hash_refresh_token(token))
     if row is not None:
-        await _revoke(row.session_id)  # type: ignore[attr-defined]
+        await _revoke(row.session_id)
     return True
 
 

@@ -7,18 +7,21 @@ messages, so a channel's messages and changes share one order and a client
 resumes ``after`` the largest id it saw, message or change
 (:mod:`resolvers.message_changes`).
 
-``room_id`` is 0 for a direct message; ``sender_id``/``recipient_id`` are
-the message's author and, for a DM, its recipient (0 for a room message).
+What every change says about its message and conversation is
+:class:`ConversationChange`, once: ``room_id`` is 0 for a direct message;
+``sender_id``/``recipient_id`` are the message's author and, for a DM, its
+recipient (0 for a room message).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from models import DirectMessage, Message, MessageChange, Room
-from resolvers.events import fk, register, room_channel, user_channel, utc
+from models.fields import utc
+from resolvers.events import register, room_channel, user_channel
 
 EDITED = "edited"
 DELETED = "deleted"
@@ -33,58 +36,48 @@ def conversation_channels(room_id: int, sender_id: int, recipient_id: int) -> tu
     return (user_channel(sender_id), user_channel(recipient_id))
 
 
-@register
 @dataclass(frozen=True, slots=True)
-class MessageEdited:
-    kind: ClassVar[str] = "message_edited"
+class ConversationChange:
+    """The fields every change of a message carries, first and in this
+    order (the broker document keeps it); not an event kind itself."""
+
+    kind: ClassVar[str]
     id: int
     message_id: int
     room_id: int
     room_name: str
     sender_id: int
     recipient_id: int
+
+    def channels(self) -> tuple[str, ...]:
+        return conversation_channels(self.room_id, self.sender_id, self.recipient_id)
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class MessageEdited(ConversationChange):
+    kind: ClassVar[str] = "message_edited"
     content: str
     edited_at: datetime
 
-    def channels(self) -> tuple[str, ...]:
-        return conversation_channels(self.room_id, self.sender_id, self.recipient_id)
-
 
 @register
 @dataclass(frozen=True, slots=True)
-class MessageDeleted:
+class MessageDeleted(ConversationChange):
     """A message became a tombstone (its content and reactions are gone)."""
 
     kind: ClassVar[str] = "message_deleted"
-    id: int
-    message_id: int
-    room_id: int
-    room_name: str
-    sender_id: int
-    recipient_id: int
-
-    def channels(self) -> tuple[str, ...]:
-        return conversation_channels(self.room_id, self.sender_id, self.recipient_id)
 
 
 @register
 @dataclass(frozen=True, slots=True)
-class ReactionChanged:
+class ReactionChanged(ConversationChange):
     """``user_id`` added (``added``) or removed a reaction."""
 
     kind: ClassVar[str] = "reaction"
-    id: int
-    message_id: int
-    room_id: int
-    room_name: str
-    sender_id: int
-    recipient_id: int
     user_id: int
     reaction: str
     added: bool
-
-    def channels(self) -> tuple[str, ...]:
-        return conversation_channels(self.room_id, self.sender_id, self.recipient_id)
 
 
 @register
@@ -116,7 +109,7 @@ class MessageMentioned:
             message_id=row.id,
             room_id=row.room.id,
             room_name=row.room.name,
-            author_id=fk(row, "author"),
+            author_id=row.author_id,
             user_id=user_id,
             content="" if row.deleted else row.content,
             deleted=row.deleted,
@@ -133,8 +126,21 @@ def parties(row: Message | DirectMessage) -> tuple[int, int, int, str]:
         room = row.room
         if not isinstance(room, Room):
             raise TypeError("a room message's room must be loaded")
-        return room.id, fk(row, "author"), 0, room.name
-    return 0, fk(row, "sender"), fk(row, "recipient"), ""
+        return room.id, row.author_id, 0, room.name
+    return 0, row.sender_id, row.recipient_id, ""
+
+
+def conversation_fields(seq: int, row: Message | DirectMessage) -> dict[str, Any]:
+    """The :class:`ConversationChange` fields of change ``seq`` of ``row``."""
+    room_id, sender, recipient, room_name = parties(row)
+    return {
+        "id": seq,
+        "message_id": row.id,
+        "room_id": room_id,
+        "room_name": room_name,
+        "sender_id": sender,
+        "recipient_id": recipient,
+    }
 
 
 def from_change(change: MessageChange, row: Message | DirectMessage | None) -> ChangeEvent:
@@ -144,22 +150,14 @@ def from_change(change: MessageChange, row: Message | DirectMessage | None) -> C
     since then replays as its deletion (content never comes back)."""
     if row is None:  # gone with its room or its author
         return MessageDeleted(change.seq, change.message_id, 0, "", 0, 0)
-    room_id, sender, recipient, room_name = parties(row)
-    common = {
-        "id": change.seq,
-        "message_id": row.id,
-        "room_id": room_id,
-        "room_name": room_name,
-        "sender_id": sender,
-        "recipient_id": recipient,
-    }
+    common = conversation_fields(change.seq, row)
     if row.deleted or change.kind == DELETED:
-        return MessageDeleted(**common)  # type: ignore[arg-type]
+        return MessageDeleted(**common)
     if change.kind == EDITED:
         edited = row.edited_at or change.created_at
-        return MessageEdited(**common, content=row.content, edited_at=utc(edited))  # type: ignore[arg-type]
+        return MessageEdited(**common, content=row.content, edited_at=utc(edited))
     return ReactionChanged(
-        **common,  # type: ignore[arg-type]
+        **common,
         user_id=change.actor_id,
         reaction=change.reaction or "",
         added=change.kind == REACTED,

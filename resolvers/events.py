@@ -21,12 +21,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
-from tortoise.models import Model
-
 from models import DirectMessage, Message, Room
+from models.fields import utc
 
 if TYPE_CHECKING:
     from resolvers.attachments import AttachedFile
@@ -39,13 +38,6 @@ def room_channel(room_id: int) -> str:
 
 def user_channel(user_id: int) -> str:
     return f"user:{user_id}"
-
-
-def fk(row: Model, name: str) -> int:
-    """The raw id behind a foreign key (``room_id``, ``author_id``...)."""
-    value = getattr(row, f"{name}_id")
-    assert isinstance(value, int)
-    return value
 
 
 class Event(Protocol):
@@ -73,9 +65,44 @@ def register(cls: E) -> E:
     return cls
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Posted:
+    """What a room message and a direct message both carry, once: their
+    content and what they are *now* (a replayed message shows its edit or
+    its tombstone, resolvers.message_changes). Not an event kind itself;
+    keyword-only, so each kind lists its own ids first."""
+
+    content: str
+    created_at: datetime
+    client_id: str | None
+    edited_at: datetime | None = None
+    deleted: bool = False
+    # What it replies to (resolvers.replies), as that message is now.
+    reply_to_id: int | None = None
+    reply_author_id: int | None = None
+    reply_preview: str | None = None  # None once the original is deleted
+    # resolvers.attachments: {"id", "filename", "content_type", "size"} each
+    attachments: tuple[dict[str, Any], ...] = ()
+
+
+def _posted(
+    row: Message | DirectMessage, reply: ReplyPreview | None, files: Iterable[AttachedFile]
+) -> dict[str, Any]:
+    """The :class:`Posted` fields of a stored row (and of what it replies to)."""
+    return {
+        "content": row.content,
+        "created_at": utc(row.created_at),
+        "client_id": row.client_id,
+        "edited_at": utc(row.edited_at) if row.edited_at else None,
+        "deleted": row.deleted,
+        **_reply(row.reply_to_id, reply),
+        "attachments": tuple(f.as_dict() for f in files),
+    }
+
+
 @register
 @dataclass(frozen=True, slots=True)
-class MessagePosted:
+class MessagePosted(Posted):
     """A message was posted in a room."""
 
     kind: ClassVar[str] = "message"
@@ -83,19 +110,7 @@ class MessagePosted:
     room_id: int
     room_name: str
     author_id: int
-    content: str
-    created_at: datetime
-    client_id: str | None
-    # A replayed message shows what it is now (resolvers.message_changes).
-    edited_at: datetime | None = None
-    deleted: bool = False
-    # What it replies to (resolvers.replies), as that message is now.
-    reply_to_id: int | None = None
-    reply_author_id: int | None = None
-    reply_preview: str | None = None  # None once the original is deleted
     mentions: tuple[int, ...] = ()  # resolvers.mentions
-    # resolvers.attachments: {"id", "filename", "content_type", "size"} each
-    attachments: tuple[dict[str, Any], ...] = ()
 
     def channels(self) -> tuple[str, ...]:
         return (room_channel(self.room_id),)
@@ -116,36 +131,21 @@ class MessagePosted:
             id=m.id,
             room_id=room.id,
             room_name=room.name,
-            author_id=fk(m, "author"),
-            content=m.content,
-            created_at=utc(m.created_at),
-            client_id=m.client_id,
-            edited_at=utc(m.edited_at) if m.edited_at else None,
-            deleted=m.deleted,
-            **_reply(m.reply_to_id, reply),
+            author_id=m.author_id,
             mentions=tuple(int(i) for i in m.mentions.split(",") if i),
-            attachments=tuple(f.as_dict() for f in files),
+            **_posted(m, reply, files),
         )
 
 
 @register
 @dataclass(frozen=True, slots=True)
-class DirectMessageSent:
+class DirectMessageSent(Posted):
     """A direct message was sent; it belongs to both parties' channels."""
 
     kind: ClassVar[str] = "dm"
     id: int
     sender_id: int
     recipient_id: int
-    content: str
-    created_at: datetime
-    client_id: str | None
-    edited_at: datetime | None = None
-    deleted: bool = False
-    reply_to_id: int | None = None
-    reply_author_id: int | None = None
-    reply_preview: str | None = None
-    attachments: tuple[dict[str, Any], ...] = ()
 
     def channels(self) -> tuple[str, ...]:
         return (user_channel(self.sender_id), user_channel(self.recipient_id))
@@ -159,15 +159,9 @@ class DirectMessageSent:
     ) -> DirectMessageSent:
         return cls(
             id=d.id,
-            sender_id=fk(d, "sender"),
-            recipient_id=fk(d, "recipient"),
-            content=d.content,
-            created_at=utc(d.created_at),
-            client_id=d.client_id,
-            edited_at=utc(d.edited_at) if d.edited_at else None,
-            deleted=d.deleted,
-            **_reply(d.reply_to_id, reply),
-            attachments=tuple(f.as_dict() for f in files),
+            sender_id=d.sender_id,
+            recipient_id=d.recipient_id,
+            **_posted(d, reply, files),
         )
 
 
@@ -181,12 +175,6 @@ def _reply(reply_to_id: int | None, reply: ReplyPreview | None) -> dict[str, Any
         "reply_author_id": reply.author_id,
         "reply_preview": None if reply.deleted else reply.preview,
     }
-
-
-def utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 # --- broker JSON -------------------------------------------------------------

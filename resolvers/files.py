@@ -196,7 +196,7 @@ async def list_files_offset(
 
 
 def _owns(user: User, row: StoredFile) -> bool:
-    return user.role == Role.ADMIN or row.owner_id == user.id  # type: ignore[attr-defined]
+    return user.role == Role.ADMIN or row.owner_id == user.id
 
 
 async def _readable(user: User, row: StoredFile) -> bool:

@@ -24,9 +24,9 @@ from tortoise.transactions import in_transaction
 
 from core import runtime
 from models import Membership, Message, MessageChange, Room, User
-from resolvers import chat, live
+from resolvers import live, locks
 from resolvers.change_events import MENTIONED, MessageMentioned
-from resolvers.events import fk, user_channel
+from resolvers.events import user_channel
 from resolvers.live import sources
 from resolvers.sequences import next_seq
 
@@ -79,10 +79,10 @@ def joined(ids: list[int]) -> str:
 
 async def notify(message: Message, room: Room, user_ids: list[int]) -> None:
     """Tell each of ``user_ids`` on their own channel (after the message committed)."""
-    author_id = fk(message, "author")
+    author_id = message.author_id
     for uid in user_ids:
         channel = user_channel(uid)
-        async with chat.locked([channel]):
+        async with locks.locked([channel]):
             async with in_transaction() as conn:
                 await User.filter(id=uid).select_for_update().only("id").using_db(conn)
                 seq = await next_seq(conn, "direct_messages")

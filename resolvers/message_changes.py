@@ -35,7 +35,7 @@ from tortoise.transactions import in_transaction
 from core import runtime
 from core.errors import Conflict, Forbidden, NotFound
 from models import DirectMessage, Message, MessageChange, Reaction, Role, Room, User
-from resolvers import attachments, chat, live, mentions, validation
+from resolvers import attachments, live, locks, mentions, rooms, sending, validation
 from resolvers.change_events import (
     DELETED,
     EDITED,
@@ -43,9 +43,9 @@ from resolvers.change_events import (
     MessageDeleted,
     MessageEdited,
     conversation_channels,
+    conversation_fields,
     parties,
 )
-from resolvers.events import fk
 from resolvers.live import sources
 from resolvers.sequences import next_seq
 from resolvers.users import require_user
@@ -67,7 +67,7 @@ class Target:
 
     @property
     def author_id(self) -> int:
-        return fk(self.row, "sender" if self.is_dm else "author")
+        return self.row.sender_id if isinstance(self.row, DirectMessage) else self.row.author_id
 
     @property
     def table(self) -> str:
@@ -81,7 +81,7 @@ class Target:
         """The change log's columns naming this message's conversation."""
         if isinstance(self.row, DirectMessage):
             return {"user_low": self.row.user_low, "user_high": self.row.user_high}
-        return {"room_id": fk(self.row, "room")}
+        return {"room_id": self.row.room_id}
 
 
 # --- finding a message -------------------------------------------------------------------
@@ -95,7 +95,7 @@ async def room_message(*, actor: User | None, message_id: object, room: object =
     if row is None:
         raise NotFound(MESSAGE_NOT_FOUND)
     try:
-        found = await chat.resolve_room(actor=user, room=row.room if room is None else room)  # type: ignore[arg-type]
+        found = await rooms.resolve_room(actor=user, room=row.room if room is None else room)  # type: ignore[arg-type]
     except NotFound:
         raise NotFound(MESSAGE_NOT_FOUND) from None
     if found.id != row.room.id:
@@ -110,7 +110,7 @@ async def direct_message(
     user = require_user(actor)
     mid = validation.parse_id(message_id, "id")
     row = await DirectMessage.get_or_none(id=mid)
-    if row is None or user.id not in (fk(row, "sender"), fk(row, "recipient")):
+    if row is None or user.id not in (row.sender_id, row.recipient_id):
         raise NotFound(MESSAGE_NOT_FOUND)
     if with_user is not None:
         other = validation.parse_id(with_user, "user_id")
@@ -134,7 +134,7 @@ async def _lock_conversation(target: Target, conn: Any) -> None:
             .using_db(conn)
         )
     else:
-        await Room.filter(id=fk(row, "room")).select_for_update().only("id").using_db(conn)
+        await Room.filter(id=row.room_id).select_for_update().only("id").using_db(conn)
 
 
 Apply = Callable[[Any], Awaitable[bool]]
@@ -151,7 +151,7 @@ async def record_change(
     """Under the conversation's locks: re-read the message, ``apply`` the
     change (False: nothing changed, nothing logged), log it with the next
     id of the conversation, commit, publish ``event(seq)``."""
-    async with chat.locked(target.channels()):
+    async with locks.locked(target.channels()):
         async with in_transaction() as conn:
             await _lock_conversation(target, conn)
             await target.row.refresh_from_db(using_db=conn)
@@ -175,15 +175,7 @@ async def record_change(
 
 
 def event_fields(target: Target, seq: int) -> dict[str, Any]:
-    room_id, sender, recipient, room_name = parties(target.row)
-    return {
-        "id": seq,
-        "message_id": target.row.id,
-        "room_id": room_id,
-        "room_name": room_name,
-        "sender_id": sender,
-        "recipient_id": recipient,
-    }
+    return conversation_fields(seq, target.row)
 
 
 # --- edit and delete -------------------------------------------------------------------------
@@ -201,13 +193,13 @@ def _check_window(row: Message | DirectMessage) -> None:
 async def edit(target: Target, *, actor: User | None, content: object) -> Message | DirectMessage:
     """Replace a message's content (its author, within the edit window)."""
     user = require_user(actor)
-    text = chat.check_content(content)
+    text = sending.check_content(content)
     if target.author_id != user.id:
         raise Forbidden("Only the author edits a message.")
     if target.row.deleted:
         raise Conflict(DELETED_ALREADY)
     _check_window(target.row)
-    await chat.check_rate(user)
+    await sending.check_rate(user)
     row = target.row
     mentioned: list[int] = []
     if isinstance(row, Message) and target.room is not None:

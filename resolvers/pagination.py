@@ -16,7 +16,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from core.errors import BadUserInput
-from resolvers import limits
+from resolvers import limits, validation
 from resolvers.validation import MAX_INT32
 
 # ?order= of the legacy listings that take one: id ascending or descending.
@@ -110,7 +110,7 @@ class Window:
     def forward(self) -> bool:
         return self.first is not None or (self.after is not None and self.before is None)
 
-    def has_more(self, page: Page[M]) -> bool:
+    def has_more(self, page: Page[Any]) -> bool:
         """Whether more items lie beyond the page, in the window's direction."""
         return page.has_next if self.forward else page.has_previous
 
@@ -194,3 +194,49 @@ async def offset_page(
     if limit == 0:  # nothing to read (and Tortoise's values() drops a LIMIT of 0)
         return []
     return list(await read(queryset.order_by(ORDERS[order]).offset(offset).limit(limit)))
+
+
+def check_after(value: object, field: str = "after") -> int:
+    """Where a live feed or a list resumes: a row id (an integer or a string
+    of digits) or a cursor that a query returned; 0 means from the start."""
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and text.lstrip("-").isdigit() and len(text) <= 11:
+            value = int(text)
+        else:
+            value = decode_cursor(text, field)
+    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+        raise BadUserInput(f"{field} must not be negative.", field=field)
+    return validation.non_negative_int(value, field)
+
+
+def check_cursor(value: int | None, field: str) -> int | None:
+    """A row id bounding a page (``after``/``before``): never negative."""
+    if value is None:
+        return None
+    return validation.non_negative_int(value, field)
+
+
+async def history_page(
+    queryset: QuerySet[M],
+    *,
+    first: int | None = None,
+    after: int | None = None,
+    last: int | None = None,
+    before: int | None = None,
+) -> Page[M]:
+    """A page of a conversation's history (a room's or a DM pair's), oldest
+    first: the last HISTORY_DEFAULT by default, at most HISTORY_MAX (larger
+    sizes are clamped, negative ones refused)."""
+    page: Page[M] = await keyset_page(
+        queryset,
+        first=first,
+        after=check_cursor(after, "after"),
+        last=last,
+        before=check_cursor(before, "before"),
+        default_last=limits.HISTORY_DEFAULT,
+        maximum=limits.HISTORY_MAX,
+    )
+    return page

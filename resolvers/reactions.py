@@ -31,7 +31,7 @@ from tortoise.functions import Count, Min
 from core import runtime
 from core.errors import BadUserInput, Conflict
 from models import DirectMessage, Message, Reaction, User
-from resolvers import chat
+from resolvers import sending
 from resolvers.change_events import REACTED, UNREACTED, ChangeEvent, ReactionChanged
 from resolvers.limits import SHORTCODE_MAX
 from resolvers.message_changes import (
@@ -77,7 +77,7 @@ async def react(target: Target, *, actor: User | None, reaction: object, add: bo
     value = check_reaction(reaction)
     if target.row.deleted:
         raise Conflict(DELETED_ALREADY)
-    await chat.check_rate(user)
+    await sending.check_rate(user)
     key = _key(target)
     limit = runtime.get().settings.message_max_reactions
 

@@ -4,7 +4,7 @@
   the last message read. It only moves forward: marking an id at or below
   the current marker changes nothing and answers the current marker.
 - The id must be a message of that conversation (NOT_FOUND otherwise); a
-  room follows the reading rule of its history (``resolvers.chat``: a
+  room follows the reading rule of its history (``resolvers.rooms``: a
   private room is NOT_FOUND to a non-member), a DM conversation needs an
   active other party.
 - A move is stored, then published as :class:`ReadMarkerMoved` on the
@@ -29,7 +29,7 @@ from tortoise.transactions import in_transaction
 
 from core.errors import NotFound
 from models import DirectMessage, Message, ReadMarker, Room, User
-from resolvers import chat, live, validation
+from resolvers import live, locks, rooms, users, validation
 from resolvers.events import user_channel
 from resolvers.live import sources
 from resolvers.marker_events import ReadMarkerMoved
@@ -88,7 +88,7 @@ async def mark_room_read(*, actor: User | None, room: object, message_id: object
     """Move the actor's marker of ``room`` forward to ``message_id``."""
     user = require_user(actor)
     mid = validation.parse_id(message_id, "messageId")
-    found = await chat.resolve_room(actor=user, room=room)  # type: ignore[arg-type]
+    found = await rooms.resolve_room(actor=user, room=room)  # type: ignore[arg-type]
     if not await Message.filter(id=mid, room_id=found.id).exists():
         raise NotFound(MESSAGE_NOT_FOUND)
     return await _move(user.id, mid, room=found)
@@ -100,7 +100,7 @@ async def mark_dm_read(*, actor: User | None, with_user: object, message_id: obj
     mid = validation.parse_id(message_id, "messageId")
     other_id = validation.parse_id(with_user, "withUser")
     if not await User.filter(id=other_id, is_active=True).exists():
-        raise NotFound(chat.USER_NOT_FOUND)
+        raise NotFound(users.USER_NOT_FOUND)
     low, high = sorted((user.id, other_id))
     if not await DirectMessage.filter(id=mid, user_low=low, user_high=high).exists():
         raise NotFound(MESSAGE_NOT_FOUND)
@@ -113,7 +113,7 @@ async def _move(
     where: dict[str, Any] = {"room_id": room.id} if room else {"other_id": other_id}
     room_id, room_name = (room.id, room.name) if room else (0, "")
     channel = user_channel(user_id)
-    async with chat.locked([channel]):
+    async with locks.locked([channel]):
         async with in_transaction() as conn:
             await User.filter(id=user_id).select_for_update().only("id").using_db(conn)
             row = await ReadMarker.filter(user_id=user_id, **where).using_db(conn).first()

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from core.errors import NotFound
 from models import DirectMessage, Message
 from resolvers import limits, validation
-from resolvers.events import fk
 
 REPLY_NOT_FOUND = "The message replied to is not in this conversation."
 
@@ -32,7 +31,7 @@ class ReplyPreview:
 
 
 def preview_of(row: Message | DirectMessage) -> ReplyPreview:
-    author = fk(row, "author") if isinstance(row, Message) else fk(row, "sender")
+    author = row.author_id if isinstance(row, Message) else row.sender_id
     text = "" if row.deleted else row.content[: limits.REPLY_PREVIEW_CHARS]
     return ReplyPreview(row.id, author, text, row.deleted)
 

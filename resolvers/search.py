@@ -42,7 +42,7 @@ from tortoise import Tortoise
 
 from core.errors import BadUserInput
 from models import DirectMessage, Message, Room, User
-from resolvers import chat, validation
+from resolvers import rooms, validation
 from resolvers.pagination import page_size
 from resolvers.search_snippets import MARK_CLOSE, MARK_OPEN, SNIPPET_WORDS, WORD, snippet
 from resolvers.users import require_user
@@ -381,7 +381,7 @@ async def search_messages(
     key = decode_cursor(after)
     author_id = None if author is None or author == "" else validation.parse_id(author, "author")
     filters = Filters(
-        room_id=None if room is None else (await chat.resolve_room(actor=user, room=room)).id,
+        room_id=None if room is None else (await rooms.resolve_room(actor=user, room=room)).id,
         author_id=author_id,
         since=parse_time(since, "from"),
         until=parse_time(until, "to"),

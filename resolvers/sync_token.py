@@ -6,7 +6,8 @@ order *across* conversations, so one horizon could step over a row that
 commits later with a lower id. Within one conversation they cannot: a
 room's message ids and change seqs are taken under the room's row lock, a
 user's DMs, DM changes and read markers under the user's row lock
-(``resolvers.chat``, ``resolvers.message_changes``, ``resolvers.read_markers``),
+(``resolvers.messages``, ``resolvers.direct_messages``,
+``resolvers.message_changes``, ``resolvers.read_markers``),
 so each is committed in id order, and "everything after my position in
 this conversation" read now is always a prefix of what will ever be there.
 

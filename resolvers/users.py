@@ -7,10 +7,12 @@ import re
 from tortoise.exceptions import IntegrityError
 
 from core import runtime
-from core.errors import BadUserInput, Conflict, Unauthenticated
+from core.errors import BadUserInput, Conflict, NotFound, Unauthenticated
 from core.security import MIN_PASSWORD_CHARS, PasswordHasher
 from models import Role, User
 from resolvers import names, validation
+
+USER_NOT_FOUND = "User not found."
 
 _EMAIL = re.compile(
     r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]{1,253}\.[^@\s\x00-\x1f\x7f.]{1,63}$"
@@ -67,6 +69,14 @@ def require_user(actor: User | None) -> User:
     if actor is None:
         raise Unauthenticated()
     return actor
+
+
+async def active_user(user_id: object, field: str) -> User:
+    """The active user ``user_id`` names (an id, parsed as ``field``); NOT_FOUND otherwise."""
+    target = await User.get_or_none(id=validation.parse_id(user_id, field), is_active=True)
+    if target is None:
+        raise NotFound(USER_NOT_FOUND)
+    return target
 
 
 async def get_users(ids: list[int]) -> list[User | None]:

@@ -38,7 +38,7 @@ def file_body(row: StoredFile) -> dict[str, Any]:
         "size": row.size,
         "sha256": row.sha256,
         "url": f"/files/{row.id}",
-        "owner_id": row.owner_id,  # type: ignore[attr-defined]
+        "owner_id": row.owner_id,
         "created_at": iso(row.created_at),
     }
 

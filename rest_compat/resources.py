@@ -20,7 +20,7 @@ def resource_body(row: Resource) -> dict[str, Any]:
         "description": row.description,
         "kind": row.kind.value,
         "url": row.url,
-        "file_id": row.file_id,  # type: ignore[attr-defined]
+        "file_id": row.file_id,
         "created_at": iso(row.created_at),
     }
 

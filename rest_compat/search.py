@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from core import etag
 from resolvers import search
-from rest_compat.chat import bodies
+from rest_compat.conversations import bodies
 from rest_compat.http import query_int, require_user
 
 PATH = "/chat/search"

@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from resolvers import sync as syncing
 from resolvers.change_events import ChangeEvent, MessageEdited, ReactionChanged
-from rest_compat.chat import bodies
+from rest_compat.conversations import bodies
 from rest_compat.http import iso, require_user
 
 _TYPES = {

@@ -24,7 +24,7 @@ from core.errors import ComptoirError, NotFound
 from models import DirectMessage as DirectMessageRow
 from models import Message as MessageRow
 from models import Room as RoomRow
-from resolvers import chat, limits
+from resolvers import direct_messages, limits, messages, pagination, rooms
 from resolvers.events import (
     DirectMessageSent,
     Event,
@@ -131,7 +131,7 @@ class Message:
     async def room(self, info: Info) -> Room:
         row = await loaders.rooms_by_id(info.context).load(self._room_id)
         if row is None:
-            raise NotFound(chat.ROOM_NOT_FOUND)
+            raise NotFound(rooms.ROOM_NOT_FOUND)
         return Room.from_row(row)
 
     @strawberry.field(metadata=prefetched("_author"))
@@ -161,8 +161,8 @@ class Message:
             created_at=row.created_at,
             edited_at=row.edited_at,
             deleted=row.deleted,
-            _room_id=chat.fk(row, "room"),
-            _author_id=chat.fk(row, "author"),
+            _room_id=row.room_id,
+            _author_id=row.author_id,
             _reply_to_id=row.reply_to_id,
             _mentions=tuple(int(i) for i in row.mentions.split(",") if i),
         )
@@ -236,8 +236,8 @@ class DirectMessage:
             created_at=row.created_at,
             edited_at=row.edited_at,
             deleted=row.deleted,
-            _from_id=chat.fk(row, "sender"),
-            _to_id=chat.fk(row, "recipient"),
+            _from_id=row.sender_id,
+            _to_id=row.recipient_id,
             _reply_to_id=row.reply_to_id,
         )
 
@@ -299,7 +299,7 @@ class ChatQueries:
     async def rooms(
         self, info: Info, first: int = limits.ROOMS_PAGE_DEFAULT, after: strawberry.ID | None = None
     ) -> list[Room]:
-        rows = await chat.list_rooms(actor=info.context.user, first=first, after=after)
+        rows = await rooms.list_rooms(actor=info.context.user, first=first, after=after)
         return [Room.from_row(r) for r in rows]
 
     @strawberry.field(
@@ -308,7 +308,7 @@ class ChatQueries:
     )
     async def room(self, info: Info, room: str) -> Room | None:
         try:
-            row = await chat.resolve_room(actor=info.context.user, room=room)
+            row = await rooms.resolve_room(actor=info.context.user, room=room)
         except NotFound:
             return None
         return Room.from_row(row)
@@ -329,7 +329,7 @@ class ChatQueries:
         before: str | None = None,
     ) -> MessageConnection:
         after_id, before_id = cursors(after, before)
-        found, page = await chat.room_messages(
+        found, page = await messages.room_messages(
             actor=info.context.user,
             room=room,
             first=first,
@@ -360,7 +360,7 @@ class ChatQueries:
         before: str | None = None,
     ) -> DirectMessageConnection:
         after_id, before_id = cursors(after, before)
-        page = await chat.direct_messages(
+        page = await direct_messages.direct_messages(
             actor=info.context.user,
             with_user=with_user,
             first=first,
@@ -378,16 +378,16 @@ class ChatQueries:
 class ChatMutations:
     @strawberry.mutation(description="The creator becomes a member.")
     async def create_room(self, info: Info, name: str, is_private: bool = False) -> Room:
-        row = await chat.create_room(actor=info.context.user, name=name, is_private=is_private)
+        row = await rooms.create_room(actor=info.context.user, name=name, is_private=is_private)
         return Room.from_row(row)
 
     @strawberry.mutation(description="Public rooms only (idempotent).")
     async def join_room(self, info: Info, room: str) -> Room:
-        return Room.from_row(await chat.join_room(actor=info.context.user, room=room))
+        return Room.from_row(await rooms.join_room(actor=info.context.user, room=room))
 
     @strawberry.mutation(description="Members of a room add others.")
     async def add_room_member(self, info: Info, room: str, user_id: strawberry.ID) -> Room:
-        row = await chat.add_room_member(actor=info.context.user, room=room, user_id=user_id)
+        row = await rooms.add_room_member(actor=info.context.user, room=room, user_id=user_id)
         return Room.from_row(row)
 
     @strawberry.mutation(
@@ -404,7 +404,7 @@ class ChatMutations:
         reply_to: strawberry.ID | None = None,
         attachments: list[strawberry.ID] | None = None,
     ) -> Message:
-        row = await chat.send_message(
+        row = await messages.send_message(
             actor=info.context.user,
             room=room,
             content=content,
@@ -428,7 +428,7 @@ class ChatMutations:
         reply_to: strawberry.ID | None = None,
         attachments: list[strawberry.ID] | None = None,
     ) -> DirectMessage:
-        row = await chat.send_direct_message(
+        row = await direct_messages.send_direct_message(
             actor=info.context.user,
             to=to,
             content=content,
@@ -460,8 +460,8 @@ class ChatSubscriptions:
     ) -> AsyncIterator[Message]:
         claims = live_claims(info.context)
         try:
-            found = await chat.resolve_room(actor=info.context.user, room=room)
-            after_id = None if after is None else chat.check_after(after)
+            found = await rooms.resolve_room(actor=info.context.user, room=room)
+            after_id = None if after is None else pagination.check_after(after)
         except ComptoirError as error:
             raise graphql_error(error) from None
         return LiveSource(claims, room_channel(found.id), after_id, _message_of)
@@ -477,7 +477,7 @@ class ChatSubscriptions:
         user = info.context.user
         assert user is not None
         try:
-            after_id = None if after is None else chat.check_after(after)
+            after_id = None if after is None else pagination.check_after(after)
         except ComptoirError as error:
             raise graphql_error(error) from None
         return LiveSource(claims, user_channel(user.id), after_id, _dm_of)

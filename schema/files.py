@@ -107,7 +107,7 @@ class File:
             sha256=row.sha256,
             url=f"/files/{row.id}",
             created_at=row.created_at,
-            _owner_id=row.owner_id,  # type: ignore[attr-defined]
+            _owner_id=row.owner_id,
         )
 
 

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from strawberry.dataloader import DataLoader
 
 from models import Room, User
-from resolvers import chat, users
+from resolvers import rooms, users
 from schema.context import Context
 
 K = TypeVar("K")
@@ -48,7 +48,7 @@ def users_by_id(context: Context) -> DataLoader[int, User | None]:
 
 def rooms_by_id(context: Context) -> DataLoader[int, Room | None]:
     """Rooms by id, for rows a resolver already returned (no access check)."""
-    return _loader(context, "rooms_by_id", chat.rooms_by_id)
+    return _loader(context, "rooms_by_id", rooms.rooms_by_id)
 
 
 MembersKey = tuple[int, int | None, str | None]
@@ -62,7 +62,7 @@ def room_members(context: Context) -> DataLoader[MembersKey, list[User]]:
         pages: dict[MembersKey, list[User]] = {}
         for first, after in {(k[1], k[2]) for k in keys}:
             room_ids = [k[0] for k in keys if (k[1], k[2]) == (first, after)]
-            members = await chat.members_of_rooms(
+            members = await rooms.members_of_rooms(
                 actor=context.user, room_ids=room_ids, first=first, after=after
             )
             pages.update({(r, first, after): m for r, m in zip(room_ids, members, strict=True)})

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import strawberry
 
 from core.errors import ComptoirError
-from resolvers import chat
+from resolvers import pagination
 from resolvers.change_events import MessageMentioned
 from resolvers.events import Event, user_channel
 from schema import loaders
@@ -65,7 +65,7 @@ class MentionSubscriptions:
         user = info.context.user
         assert user is not None
         try:
-            after_id = None if after is None else chat.check_after(after)
+            after_id = None if after is None else pagination.check_after(after)
         except ComptoirError as error:
             raise graphql_error(error) from None
         return LiveSource(claims, user_channel(user.id), after_id, Mention.from_event)

@@ -16,7 +16,7 @@ from enum import Enum
 import strawberry
 
 from core.errors import ComptoirError
-from resolvers import chat, message_changes
+from resolvers import message_changes, pagination, rooms
 from resolvers.change_events import MessageDeleted, MessageEdited, ReactionChanged
 from resolvers.events import Event, room_channel, user_channel
 from schema import loaders
@@ -140,8 +140,8 @@ class MessageChangeSubscriptions:
     ) -> AsyncIterator[MessageChange]:
         claims = live_claims(info.context)
         try:
-            found = await chat.resolve_room(actor=info.context.user, room=room)
-            after_id = None if after is None else chat.check_after(after)
+            found = await rooms.resolve_room(actor=info.context.user, room=room)
+            after_id = None if after is None else pagination.check_after(after)
         except ComptoirError as error:
             raise graphql_error(error) from None
         return LiveSource(claims, room_channel(found.id), after_id, MessageChange.from_event)
@@ -157,7 +157,7 @@ class MessageChangeSubscriptions:
         user = info.context.user
         assert user is not None
         try:
-            after_id = None if after is None else chat.check_after(after)
+            after_id = None if after is None else pagination.check_after(after)
         except ComptoirError as error:
             raise graphql_error(error) from None
         return LiveSource(claims, user_channel(user.id), after_id, MessageChange.from_event)

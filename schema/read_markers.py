@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import strawberry
 
 from core.errors import ComptoirError
-from resolvers import chat, read_markers
+from resolvers import pagination, read_markers
 from resolvers.events import Event, user_channel
 from resolvers.marker_events import ReadMarkerMoved
 from schema.context import Info
@@ -121,7 +121,7 @@ class ReadMarkerSubscriptions:
         user = info.context.user
         assert user is not None
         try:
-            after_id = None if after is None else chat.check_after(after)
+            after_id = None if after is None else pagination.check_after(after)
         except ComptoirError as error:
             raise graphql_error(error) from None
         return LiveSource(claims, user_channel(user.id), after_id, ReadMarker.from_event)

@@ -30,7 +30,7 @@ class Resource:
     @classmethod
     def from_row(cls, row: ResourceRow) -> Resource:
         # Rows come with ``file`` fetched (prefetched or set at creation).
-        stored = row.file if row.file_id is not None else None  # type: ignore[attr-defined]
+        stored = row.file if row.file_id is not None else None
         return cls(
             id=strawberry.ID(str(row.id)),
             title=row.title,

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from resolvers import chat
+from resolvers import rooms as chat
 from tests.conftest import PASSWORD, Account, GraphQL, MakeAccount, data_of, error_codes
 
 LOOK_ALIKES = [

@@ -35,7 +35,7 @@ from core.errors import ComptoirError
 from models import User
 from resolvers.events import Event
 from resolvers.live import SessionWatch
-from ws import frames
+from ws import event_frames, frames
 from ws.limits import TokenBucket
 
 log = logging.getLogger("comptoir.ws")
@@ -64,7 +64,7 @@ class _Encoded:
 
     def of(self, event: Event) -> bytes | None:
         if event is not self.event:
-            frame = frames.event_frame(event)
+            frame = event_frames.event_frame(event)
             self.event, self.payload = event, None if frame is None else frames.encode(frame)
         return self.payload
 

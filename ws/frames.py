@@ -19,24 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
-from resolvers.change_events import (
-    MessageDeleted,
-    MessageEdited,
-    MessageMentioned,
-    ReactionChanged,
-)
-from resolvers.events import DirectMessageSent, Event, MessagePosted
 from resolvers.limits import REF_MAX_CHARS
-from resolvers.marker_events import ReadMarkerMoved
 from ws.change_frames import (
     Delete,
     Edit,
     React,
     Reactions,
-    change_frame,
     delete_parser,
     edit_parser,
-    mention_frame,
     react_parser,
     reactions_parser,
 )
@@ -44,7 +34,6 @@ from ws.read_frames import (
     Read,
     Sync,
     UnreadCounts,
-    marker_event_frame,
     read_parser,
     sync_parser,
     unread_parser,
@@ -74,42 +63,56 @@ class Join:
     after: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SendMessage:
-    ref: Ref
-    room: RoomRef
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sending:
+    """What a ``message`` and a ``dm`` frame both carry (keyword-only)."""
+
     content: str
     client_id: str | None = None
     reply_to: int | None = None
     attachments: list[Any] | None = None
 
+    def sent(self) -> dict[str, Any]:
+        """The resolvers' keyword arguments of the message sent."""
+        return {
+            "content": self.content,
+            "client_id": self.client_id,
+            "reply_to": self.reply_to,
+            "attachments": self.attachments,
+        }
+
 
 @dataclass(frozen=True, slots=True)
-class SendDm:
+class SendMessage(Sending):
+    ref: Ref
+    room: RoomRef
+
+
+@dataclass(frozen=True, slots=True)
+class SendDm(Sending):
     ref: Ref
     to: int
-    content: str
-    client_id: str | None = None
-    reply_to: int | None = None
-    attachments: list[Any] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Paging:
+    """The page a ``room_history`` or ``dm_history`` frame asks for (keyword-only)."""
+
+    limit: int | None = None
+    before: int | None = None
+    after: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class RoomHistory:
+class RoomHistory(Paging):
     ref: Ref
     room: RoomRef
-    limit: int | None = None
-    before: int | None = None
-    after: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class DmHistory:
+class DmHistory(Paging):
     ref: Ref
     with_user: int
-    limit: int | None = None
-    before: int | None = None
-    after: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,46 +248,33 @@ def _join(f: _Fields) -> Join:
     return Join(ref=f.ref, room=f.room(), after=f.integer("after"))
 
 
+def _sending(f: _Fields) -> dict[str, Any]:
+    return {
+        "content": f.required_string("content"),
+        "client_id": f.string("client_id", required=False),
+        "reply_to": f.integer("reply_to"),
+        "attachments": f.id_list("attachments"),
+    }
+
+
+def _paging(f: _Fields) -> dict[str, Any]:
+    return {"limit": f.integer("limit"), "before": f.integer("before"), "after": f.integer("after")}
+
+
 def _message(f: _Fields) -> SendMessage:
-    return SendMessage(
-        ref=f.ref,
-        room=f.room(),
-        content=f.required_string("content"),
-        client_id=f.string("client_id", required=False),
-        reply_to=f.integer("reply_to"),
-        attachments=f.id_list("attachments"),
-    )
+    return SendMessage(ref=f.ref, room=f.room(), **_sending(f))
 
 
 def _dm(f: _Fields) -> SendDm:
-    return SendDm(
-        ref=f.ref,
-        to=f.user_id("to"),
-        content=f.required_string("content"),
-        client_id=f.string("client_id", required=False),
-        reply_to=f.integer("reply_to"),
-        attachments=f.id_list("attachments"),
-    )
+    return SendDm(ref=f.ref, to=f.user_id("to"), **_sending(f))
 
 
 def _room_history(f: _Fields) -> RoomHistory:
-    return RoomHistory(
-        ref=f.ref,
-        room=f.room(),
-        limit=f.integer("limit"),
-        before=f.integer("before"),
-        after=f.integer("after"),
-    )
+    return RoomHistory(ref=f.ref, room=f.room(), **_paging(f))
 
 
 def _dm_history(f: _Fields) -> DmHistory:
-    return DmHistory(
-        ref=f.ref,
-        with_user=f.user_id("with"),
-        limit=f.integer("limit"),
-        before=f.integer("before"),
-        after=f.integer("after"),
-    )
+    return DmHistory(ref=f.ref, with_user=f.user_id("with"), **_paging(f))
 
 
 def _auth(f: _Fields) -> Auth:
@@ -386,89 +376,8 @@ def error(
     return with_ref(frame, ref)
 
 
-def without_type(event: Mapping[str, Any]) -> dict[str, Any]:
-    """A ``message``/``dm`` frame as an item of a history frame."""
-    return {k: v for k, v in event.items() if k != "type"}
-
-
 def timestamp(value: datetime) -> str:
     """ISO 8601 in UTC, with its offset."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat()
-
-
-# --- domain events as frames ------------------------------------------------------
-
-
-def _changed(event: MessagePosted | DirectMessageSent, frame: dict[str, Any]) -> dict[str, Any]:
-    """An edited message adds ``edited_at``; a tombstone, ``deleted: true``
-    (and empty content). Unchanged messages keep their original shape."""
-    if event.edited_at is not None:
-        frame["edited_at"] = timestamp(event.edited_at)
-    if event.deleted:
-        frame["deleted"] = True
-    if event.reply_to_id is not None:
-        frame["reply_to"] = reply_to(event)
-    if isinstance(event, MessagePosted) and event.mentions:
-        frame["mentions"] = list(event.mentions)
-    if event.attachments:
-        frame["attachments"] = [{**a, "url": f"/files/{a['id']}"} for a in event.attachments]
-    return frame
-
-
-def reply_to(event: MessagePosted | DirectMessageSent) -> dict[str, Any]:
-    """What a message replies to, as it is now: a tombstone once deleted."""
-    return {
-        "id": event.reply_to_id,
-        "from_user": event.reply_author_id,
-        "preview": event.reply_preview or "",
-        "deleted": event.reply_preview is None,
-    }
-
-
-def message_frame(event: MessagePosted) -> dict[str, Any]:
-    return _changed(
-        event,
-        {
-            "type": "message",
-            "id": event.id,
-            "room": event.room_name,
-            "room_id": event.room_id,
-            "from_user": event.author_id,
-            "content": event.content,
-            "timestamp": timestamp(event.created_at),
-            "client_id": event.client_id,
-        },
-    )
-
-
-def dm_frame(event: DirectMessageSent) -> dict[str, Any]:
-    return _changed(
-        event,
-        {
-            "type": "dm",
-            "id": event.id,
-            "from_user": event.sender_id,
-            "to_user": event.recipient_id,
-            "content": event.content,
-            "timestamp": timestamp(event.created_at),
-            "client_id": event.client_id,
-        },
-    )
-
-
-def event_frame(event: Event) -> dict[str, Any] | None:
-    """The frame of a live event; None for a kind this door does not forward."""
-    match event:
-        case MessagePosted():
-            return message_frame(event)
-        case DirectMessageSent():
-            return dm_frame(event)
-        case MessageEdited() | MessageDeleted() | ReactionChanged():
-            return change_frame(event)
-        case MessageMentioned():
-            return mention_frame(event)
-        case ReadMarkerMoved():
-            return marker_event_frame(event)
-    return None

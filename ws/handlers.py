@@ -1,7 +1,8 @@
 """What each client frame does: a translation onto the chat resolvers.
 
 Rights, validation, storage and rate limits are decided by
-``resolvers.chat`` and ``resolvers.auth``; their errors travel back as
+the chat resolvers (``resolvers.rooms``, ``resolvers.messages``,
+``resolvers.direct_messages`` ...) and ``resolvers.auth``; their errors travel back as
 ``error`` frames (mapped once, in :mod:`ws.server`).
 """
 
@@ -13,12 +14,22 @@ from typing import Any
 
 from core.errors import BadUserInput, Forbidden
 from core.security import AccessClaims
-from models import User
-from resolvers import auth, chat, live, message_changes, reactions, search
+from models import DirectMessage, Message, User
+from resolvers import (
+    auth,
+    direct_messages,
+    live,
+    message_changes,
+    messages,
+    pagination,
+    reactions,
+    rooms,
+    search,
+)
 from resolvers.events import room_channel
 from resolvers.limits import MAX_ROOMS_PER_CONNECTION
-from resolvers.pagination import Window
-from ws import change_frames, frames, read_frames, read_handlers, search_frames
+from resolvers.pagination import Page, Window
+from ws import change_frames, event_frames, frames, read_frames, read_handlers, search_frames
 from ws.client import CLOSE_AUTH, Client
 
 
@@ -27,7 +38,11 @@ def user_frame(user: User) -> dict[str, Any]:
 
 
 def ready_frame(user: User, expires_at: datetime, ref: frames.Ref = None) -> dict[str, Any]:
-    frame = {"type": "ready", "user": user_frame(user), "expires_at": frames.timestamp(expires_at)}
+    frame = {
+        "type": "ready",
+        "user": user_frame(user),
+        "expires_at": frames.timestamp(expires_at),
+    }
     return frames.with_ref(frame, ref)
 
 
@@ -47,14 +62,10 @@ class Handlers:
         match frame:
             case frames.Join():
                 await self.join(client, frame)
-            case frames.SendMessage():
-                await self.message(client, frame)
-            case frames.SendDm():
-                await self.dm(client, frame)
-            case frames.RoomHistory():
-                await self.room_history(client, frame)
-            case frames.DmHistory():
-                await self.dm_history(client, frame)
+            case frames.SendMessage() | frames.SendDm():
+                await self.send(client, frame)
+            case frames.RoomHistory() | frames.DmHistory():
+                await self.history(client, frame)
             case frames.Auth():
                 await self.auth(client, frame)
             case frames.DeactivateUser():
@@ -81,8 +92,8 @@ class Handlers:
     async def join(self, client: Client, frame: frames.Join) -> None:
         """Join a room (idempotent); with ``after``, the stored messages after
         it come first, then live ones (no gap, no duplicate: resolvers.live)."""
-        after = chat.check_after(frame.after) if frame.after is not None else None
-        room = await chat.join_room(actor=client.user, room=frame.room)
+        after = pagination.check_after(frame.after) if frame.after is not None else None
+        room = await rooms.join_room(actor=client.user, room=frame.room)
         channel = room_channel(room.id)
         feeds = live.get()
         if channel in client.channels and after is not None:
@@ -105,29 +116,18 @@ class Handlers:
             frames.with_ref({"type": "joined", "room": room.name, "room_id": room.id}, frame.ref)
         )
 
-    async def message(self, client: Client, frame: frames.SendMessage) -> None:
-        message = await chat.send_message(
-            actor=client.user,
-            room=frame.room,
-            content=frame.content,
-            client_id=frame.client_id,
-            reply_to=frame.reply_to,
-            attachments=frame.attachments,
-        )
+    async def send(self, client: Client, frame: frames.SendMessage | frames.SendDm) -> None:
+        """Send a room message (``message``) or a DM (``dm``); the ack
+        carries its id and ``timestamp``."""
+        row: Message | DirectMessage
+        if isinstance(frame, frames.SendMessage):
+            row = await messages.send_message(actor=client.user, room=frame.room, **frame.sent())
+        else:
+            row = await direct_messages.send_direct_message(
+                actor=client.user, to=frame.to, **frame.sent()
+            )
         if frame.ref is not None:
-            await client.reply(_ack(frame.ref, message.id, message.created_at))
-
-    async def dm(self, client: Client, frame: frames.SendDm) -> None:
-        dm = await chat.send_direct_message(
-            actor=client.user,
-            to=frame.to,
-            content=frame.content,
-            client_id=frame.client_id,
-            reply_to=frame.reply_to,
-            attachments=frame.attachments,
-        )
-        if frame.ref is not None:
-            await client.reply(_ack(frame.ref, dm.id, dm.created_at))
+            await client.reply(_ack(frame.ref, row.id, row.created_at))
 
     async def edit(self, client: Client, frame: change_frames.Edit) -> None:
         """Edit a room message (``edit``) or a DM (``dm_edit``); the ack
@@ -164,29 +164,24 @@ class Handlers:
         }
         await client.reply(frames.with_ref(reply, frame.ref))
 
-    async def room_history(self, client: Client, frame: frames.RoomHistory) -> None:
+    async def history(self, client: Client, frame: frames.RoomHistory | frames.DmHistory) -> None:
+        """A page of a room's history (``room_history``) or of a DM
+        conversation (``dm_history``), with ``has_more`` in its direction."""
         window = Window.of(frame.limit, before=frame.before, after=frame.after)
-        room, page = await chat.room_messages(actor=client.user, room=frame.room, **window.args())
-        reply = {
-            "type": "room_history",
-            "room": room.name,
-            "room_id": room.id,
-            "messages": await change_frames.history_items(page.items, client.user.id),
-            "has_more": window.has_more(page),
-        }
-        await client.reply(frames.with_ref(reply, frame.ref))
-
-    async def dm_history(self, client: Client, frame: frames.DmHistory) -> None:
-        window = Window.of(frame.limit, before=frame.before, after=frame.after)
-        page = await chat.direct_messages(
-            actor=client.user, with_user=frame.with_user, **window.args()
-        )
-        reply = {
-            "type": "dm_history",
-            "with": frame.with_user,
-            "messages": await change_frames.history_items(page.items, client.user.id),
-            "has_more": window.has_more(page),
-        }
+        reply: dict[str, Any]
+        page: Page[Any]
+        if isinstance(frame, frames.RoomHistory):
+            room, page = await messages.room_messages(
+                actor=client.user, room=frame.room, **window.args()
+            )
+            reply = {"type": "room_history", "room": room.name, "room_id": room.id}
+        else:
+            page = await direct_messages.direct_messages(
+                actor=client.user, with_user=frame.with_user, **window.args()
+            )
+            reply = {"type": "dm_history", "with": frame.with_user}
+        reply["messages"] = await event_frames.history_items(page.items, client.user.id)
+        reply["has_more"] = window.has_more(page)
         await client.reply(frames.with_ref(reply, frame.ref))
 
     async def search(self, client: Client, frame: search_frames.Search) -> None:
@@ -200,7 +195,7 @@ class Handlers:
             first=frame.limit,
             after=frame.after,
         )
-        reply = await search_frames.results_frame(page, client.user.id)
+        reply = await event_frames.search_results(page, client.user.id)
         await client.reply(frames.with_ref(reply, frame.ref))
 
     async def auth(self, client: Client, frame: frames.Auth) -> None:
@@ -217,4 +212,9 @@ class Handlers:
 
 
 def _ack(ref: frames.Ref, row_id: int, created_at: datetime) -> dict[str, Any]:
-    return {"type": "ack", "ref": ref, "id": row_id, "timestamp": frames.timestamp(created_at)}
+    return {
+        "type": "ack",
+        "ref": ref,
+        "id": row_id,
+        "timestamp": frames.timestamp(created_at),
+    }

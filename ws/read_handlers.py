@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from resolvers import read_markers
 from resolvers import sync as syncing
-from ws import change_frames, frames, read_frames
+from ws import event_frames, frames, read_frames
 from ws.client import Client
 
 
@@ -40,10 +40,10 @@ async def sync(client: Client, frame: read_frames.Sync) -> None:
             "room": r.room.name,
             "room_id": r.room.id,
             "joined": r.joined,
-            "messages": await change_frames.history_items(r.messages, viewer),
+            "messages": await event_frames.history_items(r.messages, viewer),
             "limited": r.limited,
             "before": r.before,
-            "changes": [change_frames.change_frame(c) for c in r.changes],
+            "changes": [event_frames.change_frame(c) for c in r.changes],
             "changes_limited": r.changes_limited,
         }
         for r in found.rooms
@@ -53,9 +53,9 @@ async def sync(client: Client, frame: read_frames.Sync) -> None:
         "next": found.next,
         "rooms": rooms,
         "left": found.left,
-        "dms": await change_frames.history_items(found.dms, viewer),
+        "dms": await event_frames.history_items(found.dms, viewer),
         "dms_limited": found.dms_limited,
-        "dm_changes": [change_frames.change_frame(c) for c in found.dm_changes],
+        "dm_changes": [event_frames.change_frame(c) for c in found.dm_changes],
         "dm_changes_limited": found.dm_changes_limited,
         "read_markers": [m.as_dict() for m in found.markers],
     }

@@ -9,10 +9,7 @@ or ``dm``), ``snippet``, ``cursor`` and the message as history shows it;
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-from resolvers import search
-from ws.change_frames import history_items
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ws.frames import Ref, RoomRef, _Fields
@@ -41,10 +38,3 @@ def search_parser(f: _Fields) -> Search:
         limit=f.integer("limit"),
         after=f.string("after", required=False),
     )
-
-
-async def results_frame(page: search.SearchPage, viewer_id: int) -> dict[str, Any]:
-    rooms = await history_items(page.rooms(), viewer_id)
-    dms = await history_items(page.dms(), viewer_id)
-    results = page.results(rooms, dms)
-    return {"type": "search_results", "results": results, "next_after": page.next_after()}

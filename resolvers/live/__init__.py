@@ -2,7 +2,7 @@
 
 A message's path, from resolver to socket::
 
-    resolvers.chat.send_message          store the row; in the same transaction
+    resolvers.messages.send_message      store the row; in the same transaction
         |                                read the room's previous id (prev_id)
         v  after commit
     live.publish(MessagePosted, prev)    one broker document per channel

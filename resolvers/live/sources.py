@@ -5,8 +5,8 @@ A channel is ``room:{id}`` (messages of a room, by message id) or
 changes of those messages (edits, deletions, reactions: the change log,
 whose ``seq`` shares the messages' id space, ``resolvers.message_changes``); a
 user's channel also carries their read markers (``resolvers.read_markers``). Ids of a channel are
-taken in commit order (a row lock per room, per DM party: see
-``resolvers.chat``), so what a read returns is always a prefix of the
+taken in commit order (a row lock per room, per DM party: see ``resolvers.messages``,
+``resolvers.direct_messages``), so what a read returns is always a prefix of the
 channel: nothing committed later can get a smaller id.
 
 The resolvers that store a row also read, in the same transaction, the

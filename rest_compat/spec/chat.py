@@ -46,6 +46,15 @@ _REACTION_COUNTS = {
         },
     },
 }
+# What a room message and a direct message both show, after their ids.
+_POSTED: dict[str, Any] = {
+    "content": _SHOWN_CONTENT,
+    "timestamp": _TIMESTAMP,
+    "client_id": _CLIENT_ID,
+    "edited_at": _EDITED_AT,
+    "deleted": _DELETED,
+    "reactions": {"$ref": "#/components/schemas/ReactionCounts"},
+}
 _MESSAGE = {
     "type": "object",
     "required": ["id", "room_id", "room", "from_user", "content", "timestamp", "client_id"],
@@ -54,12 +63,7 @@ _MESSAGE = {
         "room_id": {"type": "integer"},
         "room": {"type": "string", "description": "The room's name"},
         "from_user": {"type": "integer", "description": "The author's user id"},
-        "content": _SHOWN_CONTENT,
-        "timestamp": _TIMESTAMP,
-        "client_id": _CLIENT_ID,
-        "edited_at": _EDITED_AT,
-        "deleted": _DELETED,
-        "reactions": {"$ref": "#/components/schemas/ReactionCounts"},
+        **_POSTED,
     },
 }
 _DM = {
@@ -69,12 +73,7 @@ _DM = {
         "id": {"type": "integer"},
         "from_user": {"type": "integer"},
         "to_user": {"type": "integer"},
-        "content": _SHOWN_CONTENT,
-        "timestamp": _TIMESTAMP,
-        "client_id": _CLIENT_ID,
-        "edited_at": _EDITED_AT,
-        "deleted": _DELETED,
-        "reactions": {"$ref": "#/components/schemas/ReactionCounts"},
+        **_POSTED,
     },
 }
 _SEND = {

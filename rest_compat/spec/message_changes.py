@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from resolvers import limits
-from rest_compat.message_changes import DM_MESSAGE, ROOM_MESSAGE
+from rest_compat.conversations import DM, ROOM
 from rest_compat.spec import common as oa
 
 _ROOM = {"name": "room", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -62,7 +62,7 @@ def _operations(schema: str, params: list[dict[str, Any]], who: str, name: str) 
 
 OPENAPI: dict[str, Any] = {
     "paths": {
-        ROOM_MESSAGE: _operations("Message", [_ROOM, _ID], "its author or an ADMIN", "Message"),
-        DM_MESSAGE: _operations("DirectMessage", [_USER, _ID], "its author only", "DirectMessage"),
+        ROOM.message: _operations("Message", [_ROOM, _ID], "its author or an ADMIN", "Message"),
+        DM.message: _operations("DirectMessage", [_USER, _ID], "its author only", "DirectMessage"),
     }
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from resolvers.reactions import REACTION_RULE
-from rest_compat.reactions import DM, ROOM
+from rest_compat.reactions import DM_REACTIONS, ROOM_REACTIONS
 from rest_compat.spec import common as oa
 
 
@@ -76,9 +76,9 @@ _ROOM_PARAMS = [_param("room", "string"), _param("message_id", "integer")]
 _DM_PARAMS = [_param("user_id", "integer"), _param("message_id", "integer")]
 OPENAPI: dict[str, Any] = {
     "paths": {
-        ROOM: _listing_operation(_ROOM_PARAMS, "Message"),
-        ROOM + "/{reaction}": _operations("Message", _ROOM_PARAMS, "Message"),
-        DM: _listing_operation(_DM_PARAMS, "DirectMessage"),
-        DM + "/{reaction}": _operations("DirectMessage", _DM_PARAMS, "DirectMessage"),
+        ROOM_REACTIONS: _listing_operation(_ROOM_PARAMS, "Message"),
+        ROOM_REACTIONS + "/{reaction}": _operations("Message", _ROOM_PARAMS, "Message"),
+        DM_REACTIONS: _listing_operation(_DM_PARAMS, "DirectMessage"),
+        DM_REACTIONS + "/{reaction}": _operations("DirectMessage", _DM_PARAMS, "DirectMessage"),
     }
 }
