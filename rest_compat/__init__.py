@@ -11,13 +11,14 @@ from rest_compat import (
     message_changes,
     meta,
     openapi,
+    presence,
     products,
     reactions,
     resources,
     spec,
 )
 
-MODULES = [meta, auth, products, files, resources, chat, message_changes, reactions]
+MODULES = [meta, auth, products, files, resources, chat, message_changes, reactions, presence]
 
 
 def routes() -> list[BaseRoute]:

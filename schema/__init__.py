@@ -20,6 +20,7 @@ from schema.limits import Limits, QueryLimits
 from schema.mentions import MentionSubscriptions
 from schema.message_changes import MessageChangeMutations, MessageChangeSubscriptions
 from schema.observe import OperationMetrics
+from schema.presence import PresenceMutations, PresenceQueries, PresenceSubscriptions
 from schema.products import ProductMutations, ProductQueries
 from schema.reactions import ReactionMutations, ReactionQueries
 from schema.resources import ResourceMutations, ResourceQueries
@@ -29,7 +30,13 @@ from schema.users import UserMutations, UserQueries
 
 @strawberry.type
 class Query(
-    UserQueries, ProductQueries, FileQueries, ResourceQueries, ChatQueries, ReactionQueries
+    UserQueries,
+    ProductQueries,
+    FileQueries,
+    ResourceQueries,
+    ChatQueries,
+    ReactionQueries,
+    PresenceQueries,
 ):
     pass
 
@@ -43,12 +50,15 @@ class Mutation(
     ChatMutations,
     MessageChangeMutations,
     ReactionMutations,
+    PresenceMutations,
 ):
     pass
 
 
 @strawberry.type
-class Subscription(ChatSubscriptions, MessageChangeSubscriptions, MentionSubscriptions):
+class Subscription(
+    ChatSubscriptions, MessageChangeSubscriptions, MentionSubscriptions, PresenceSubscriptions
+):
     pass
 
 

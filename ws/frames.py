@@ -26,6 +26,7 @@ from resolvers.change_events import (
     ReactionChanged,
 )
 from resolvers.events import DirectMessageSent, Event, MessagePosted
+from resolvers.signal_events import PresenceChanged, TypingStarted
 from ws.change_frames import (
     Delete,
     Edit,
@@ -38,6 +39,7 @@ from ws.change_frames import (
     react_parser,
     reactions_parser,
 )
+from ws.presence_frames import Presence, Typing, presence_parser, signal_frame, typing_parser
 
 REF_MAX_CHARS = 256
 
@@ -126,6 +128,8 @@ Frame: TypeAlias = (
     | Delete
     | React
     | Reactions
+    | Typing
+    | Presence
 )
 
 
@@ -302,6 +306,8 @@ PARSERS: dict[str, Callable[[_Fields], Frame]] = {
     "dm_unreact": react_parser(False, True),
     "reactions": reactions_parser(False),
     "dm_reactions": reactions_parser(True),
+    "typing": typing_parser,
+    "presence": presence_parser,
 }
 
 
@@ -451,4 +457,6 @@ def event_frame(event: Event) -> dict[str, Any] | None:
             return change_frame(event)
         case MessageMentioned():
             return mention_frame(event)
+        case PresenceChanged() | TypingStarted():
+            return signal_frame(event)
     return None

@@ -14,10 +14,10 @@ from typing import Any
 from core.errors import BadUserInput, Forbidden
 from core.security import AccessClaims
 from models import User
-from resolvers import auth, chat, live, message_changes, reactions
+from resolvers import auth, chat, live, message_changes, presence, reactions, typing
 from resolvers.events import room_channel
 from resolvers.pagination import Window
-from ws import change_frames, frames
+from ws import change_frames, frames, presence_frames
 from ws.client import CLOSE_AUTH, Client
 
 # Rooms one connection may listen to (each room is a subscription of the process).
@@ -71,6 +71,10 @@ class Handlers:
                 await self.react(client, frame)
             case change_frames.Reactions():
                 await self.reactions(client, frame)
+            case presence_frames.Typing():
+                await self.typing(client, frame)
+            case presence_frames.Presence():
+                await self.presence(client, frame)
 
     async def join(self, client: Client, frame: frames.Join) -> None:
         """Join a room (idempotent); with ``after``, the stored messages after
@@ -156,6 +160,29 @@ class Handlers:
             "id": frame.id,
             "reactions": [{"reaction": r.reaction, "user_id": r.user_id} for r in rows],
         }
+        await client.reply(frames.with_ref(reply, frame.ref))
+
+    async def typing(self, client: Client, frame: presence_frames.Typing) -> None:
+        if frame.room is not None:
+            sent = await typing.in_room(actor=client.user, room=frame.room)
+        else:
+            sent = await typing.to_user(actor=client.user, to=frame.to)
+        if frame.ref is not None:
+            reply = presence_frames.typing_sent_frame(sent.expires_at, sent.delivered)
+            await client.reply(frames.with_ref(reply, frame.ref))
+
+    async def presence(self, client: Client, frame: presence_frames.Presence) -> None:
+        """Who is online in a room (or among the caller's DM partners), and
+        from then on this connection's ``presence_changed`` frames of them
+        (of a room: once joined)."""
+        if frame.room is None:
+            members = await presence.partner_presence(actor=client.user)
+            client.presence_of.add(0)
+            reply = presence_frames.presence_frame(None, None, members)
+        else:
+            room, members = await presence.room_presence(actor=client.user, room=frame.room)
+            client.presence_of.add(room.id)
+            reply = presence_frames.presence_frame(room.name, room.id, members)
         await client.reply(frames.with_ref(reply, frame.ref))
 
     async def room_history(self, client: Client, frame: frames.RoomHistory) -> None:

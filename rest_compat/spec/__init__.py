@@ -17,6 +17,7 @@ from rest_compat.spec import (
     files,
     message_changes,
     meta,
+    presence,
     products,
     reactions,
     resources,
@@ -30,8 +31,8 @@ DOMAINS = [
     ("resources", (resources,), "Internal resources (links and files) for every member."),
     (
         "chat",
-        (chat, message_changes, reactions),
-        "Rooms, room messages and direct messages: send, edit, delete, react.",
+        (chat, message_changes, reactions, presence),
+        "Rooms, room messages and direct messages: send, edit, delete, react; presence and typing.",
     ),
     ("meta", (meta,), "Service health."),
 ]
