@@ -17,6 +17,7 @@ from tests.harness import Service
 
 PROTOCOL = "graphql-transport-ws"
 TIMEOUT = 10
+ADD_MEMBER = "mutation ($r: String!, $u: ID!) { addRoomMember(room: $r, userId: $u) { id } }"
 
 
 class GqlSocket:
@@ -41,7 +42,8 @@ class GqlSocket:
 
     async def next_data(self, op_id: str, timeout: float = TIMEOUT) -> dict[str, Any]:
         message = await self.receive(timeout)
-        assert message.get("id") == op_id and message["type"] == "next", message
+        assert message.get("id") == op_id, message
+        assert message["type"] == "next", message
         assert not message["payload"].get("errors"), message
         data: dict[str, Any] = message["payload"]["data"]
         return data
@@ -92,10 +94,7 @@ async def room_with(
     for member in members:
         added = await http.post(
             "/graphql",
-            json={
-                "query": "mutation ($r: String!, $u: ID!) { addRoomMember(room: $r, userId: $u) { id } }",
-                "variables": {"r": str(room_id), "u": str(member.id)},
-            },
+            json={"query": ADD_MEMBER, "variables": {"r": str(room_id), "u": str(member.id)}},
             headers=owner.headers,
         )
         assert not added.json().get("errors"), added.text

@@ -127,7 +127,8 @@ async def test_graphql_subscription_and_query(
         async with gql_socket(service.http_url, bob.token):
             came = (await a.next_data("p"))["presenceChanges"]
             assert came["user"] == {"id": str(bob.id)}
-            assert came["online"] is True and came["room"] == {"id": str(room)}
+            assert came["online"] is True
+            assert came["room"] == {"id": str(room)}
             response = await http.post(
                 "/graphql",
                 json={"query": ROOM_PRESENCE, "variables": {"room": str(room)}},
@@ -139,7 +140,8 @@ async def test_graphql_subscription_and_query(
                 str(bob.id): True,
             }
         went = (await a.next_data("p"))["presenceChanges"]
-        assert went["user"] == {"id": str(bob.id)} and went["online"] is False
+        assert went["user"] == {"id": str(bob.id)}
+        assert went["online"] is False
         _near_now(went["lastSeen"])
 
 
@@ -162,10 +164,12 @@ async def test_dm_partners_hear_of_it_and_list_it(
         await settle(service, 1)
         async with chat_client(service.ws_url, bob.token):
             came = await recv(a)
-            assert came["type"] == "presence_changed" and "room_id" not in came
+            assert came["type"] == "presence_changed"
+            assert "room_id" not in came
             assert (came["user_id"], came["online"]) == (bob.id, True)
             live = (await g.next_data("p"))["presenceChanges"]
-            assert live["user"] == {"id": str(bob.id)} and live["room"] is None
+            assert live["user"] == {"id": str(bob.id)}
+            assert live["room"] is None
         await silence(c, GRACE + 1)
 
 

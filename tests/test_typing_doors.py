@@ -6,6 +6,7 @@ Refusals are those of sending a message there."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 
@@ -48,7 +49,8 @@ async def test_ws_typing_reaches_the_room_once_per_throttle(
     ):
         await join(b, room)
         sent = await request(a, {"type": "typing", "room": "desk"})
-        assert sent["type"] == "typing_sent" and sent["delivered"] is True
+        assert sent["type"] == "typing_sent"
+        assert sent["delivered"] is True
         expires = _expires_in_ttl(sent["expires_at"])
         got = await recv(b)
         assert got == {
@@ -111,10 +113,12 @@ async def test_rest_posts_reach_ws_and_graphql(
         response = await http.post(f"/chat/dm/{bob.id}/typing", headers=alice.headers)
         assert response.status_code == 202, response.text
         got = await recv(b)  # on bob's own channel: every connection of his
-        assert got["type"] == "typing" and "room_id" not in got
+        assert got["type"] == "typing"
+        assert "room_id" not in got
         assert (got["from_user"], got["to_user"]) == (alice.id, bob.id)
         live = (await g.next_data("dm"))["typing"]
-        assert live["user"] == {"id": str(alice.id)} and live["room"] is None
+        assert live["user"] == {"id": str(alice.id)}
+        assert live["room"] is None
         await silence(c, 0.3)  # not a participant
 
 
@@ -155,13 +159,14 @@ async def test_the_refusals_of_sending_a_message(
     anonymous = await http.post(f"/chat/rooms/{room}/typing")
     assert anonymous.status_code == 401
     async with chat_client(service.ws_url, eve.token) as e:
-        for frame, code in [
+        frames: list[tuple[dict[str, Any], str]] = [
             ({"type": "typing", "room": room}, "NOT_FOUND"),
             ({"type": "typing", "to": eve.id}, "BAD_USER_INPUT"),
             ({"type": "typing"}, "BAD_USER_INPUT"),
             ({"type": "typing", "room": room, "to": alice.id}, "BAD_USER_INPUT"),
             ({"type": "typing", "to": True}, "BAD_USER_INPUT"),
-        ]:
+        ]
+        for frame, code in frames:
             reply = await request(e, frame)
             assert (reply["type"], reply["code"]) == ("error", code), frame
     for query, variables in [(SIGNAL, {"room": str(room)}), (SIGNAL_DM, {"to": "999999"})]:
