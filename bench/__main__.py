@@ -210,6 +210,17 @@ async def bench_load(options: Options) -> list[Line]:
     ]
 
 
+async def bench_presence(options: Options) -> list[Line]:
+    from bench.presence_bench import presence_lines
+    from bench.ws_bench import WsConfig
+
+    if options.quick:
+        config, churn = WsConfig(clients=200, burst=50, paced=30, rate=10, rounds=1), 200
+    else:
+        config, churn = WsConfig(clients=1000, burst=100, paced=100, rate=10, rounds=2), 1000
+    return await presence_lines(options.workdir, config, churn)
+
+
 BENCHES: dict[str, Callable[[Options], Awaitable[list[Line]]]] = {
     "http": bench_http,
     "two-processes": bench_two_processes,
@@ -219,6 +230,7 @@ BENCHES: dict[str, Callable[[Options], Awaitable[list[Line]]]] = {
     "ws": bench_ws,
     "graphql-ws": bench_graphql_ws,
     "load": bench_load,
+    "presence": bench_presence,
 }
 
 
