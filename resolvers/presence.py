@@ -50,6 +50,10 @@ log = logging.getLogger("comptoir.presence")
 # partners told of a change (the most recent ones).
 PRESENCE_MEMBERS_MAX = 1000
 PRESENCE_PARTNERS_MAX = 1000
+ANNOUNCE_BATCH = 500
+YIELD_EVERY = 64
+
+Change = tuple[int, bool, int]  # user id, online, last seen (ms since the epoch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,10 @@ class _Presence:
         self.renew_every = lease_seconds / 3
         self.tasks: set[asyncio.Task[None]] = set()
         self.loop: asyncio.Task[None] | None = None
+        # Changes to announce, by one worker in batches (a churn of
+        # connections costs one membership query per batch, not per user).
+        self.changes: asyncio.Queue[Change] = asyncio.Queue()
+        self.announcer: asyncio.Task[None] | None = None
 
     def spawn(self, coro: object) -> None:
         task = asyncio.ensure_future(coro)  # type: ignore[call-overload]
@@ -79,13 +87,20 @@ class _Presence:
                 if time.monotonic() - renewed >= self.renew_every:
                     renewed = time.monotonic()
                     for user_id in await self.store.renew():
-                        self.spawn(announce(user_id, True, int(time.time() * 1000)))
+                        self.changes.put_nowait((user_id, True, int(time.time() * 1000)))
                 for user_id, seen in await self.store.sweep():
-                    self.spawn(announce(user_id, False, seen))
+                    self.changes.put_nowait((user_id, False, seen))
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.warning("presence sweep failed", exc_info=True)
+
+    async def announce_forever(self) -> None:
+        while True:
+            batch = [await self.changes.get()]
+            while not self.changes.empty() and len(batch) < ANNOUNCE_BATCH:
+                batch.append(self.changes.get_nowait())
+            await announce(batch)
 
 
 _current: _Presence | None = None
@@ -108,6 +123,7 @@ async def start(settings: Settings) -> None:
     )
     presence = _Presence(store, settings.presence_lease_seconds)
     presence.loop = asyncio.create_task(presence.run(), name="presence sweep")
+    presence.announcer = asyncio.create_task(presence.announce_forever(), name="presence")
     _current = presence
 
 
@@ -116,10 +132,11 @@ async def stop() -> None:
     presence, _current = _current, None
     if presence is None:
         return
-    if presence.loop is not None:
-        presence.loop.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await presence.loop
+    for task in (presence.loop, presence.announcer):
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     if presence.tasks:
         await asyncio.wait(presence.tasks, timeout=5)
     await presence.store.close()
@@ -141,7 +158,7 @@ async def connected(user_id: int, lease: str) -> None:
         log.warning("presence unavailable", exc_info=True)
         return
     if came_online:
-        presence.spawn(announce(user_id, True, int(time.time() * 1000)))
+        presence.changes.put_nowait((user_id, True, int(time.time() * 1000)))
 
 
 def disconnected(user_id: int, lease: str) -> None:
@@ -179,37 +196,47 @@ async def dm_partners(user_id: int) -> list[int]:
     return list(partners)
 
 
-async def announce(user_id: int, online: bool, seen_ms: int) -> None:
-    """Tell the rooms of ``user_id`` and their online DM partners."""
+async def announce(changes: list[Change]) -> None:
+    """Tell the rooms of each changed user, and their online DM partners:
+    one membership query for the batch; the event loop gets a turn every
+    :data:`YIELD_EVERY` publishes, so a churn never holds a fan-out back."""
     try:
-        seen = _at(seen_ms)
-        rooms: list[Any] = await Membership.filter(user_id=user_id).values_list(
-            "room_id", flat=True
+        users = list({user_id for user_id, _, _ in changes})
+        rows: list[Any] = await Membership.filter(user_id__in=users).values_list(
+            "user_id", "room_id"
         )
-        for room_id in rooms:
-            await live.signal(
+        rooms: dict[int, list[int]] = {}
+        for user_id, room_id in rows:
+            rooms.setdefault(int(user_id), []).append(int(room_id))
+        published = 0
+        for user_id, online, seen_ms in changes:
+            seen = _at(seen_ms)
+            events = [
                 PresenceChanged(
-                    channel=room_channel(int(room_id)),
+                    channel=room_channel(room_id),
                     user_id=user_id,
                     online=online,
                     last_seen=seen,
-                    room_id=int(room_id),
+                    room_id=room_id,
                 )
-            )
-        partners = await dm_partners(user_id)
-        states = await store().states(partners)
-        for partner in partners:
-            if states[partner][0]:
-                await live.signal(
-                    PresenceChanged(
-                        channel=user_channel(partner),
-                        user_id=user_id,
-                        online=online,
-                        last_seen=seen,
-                    )
+                for room_id in rooms.get(user_id, [])
+            ]
+            partners = await dm_partners(user_id)
+            states = await store().states(partners)
+            events += [
+                PresenceChanged(
+                    channel=user_channel(partner), user_id=user_id, online=online, last_seen=seen
                 )
+                for partner in partners
+                if states[partner][0]
+            ]
+            for event in events:
+                await live.signal(event)
+                published += 1
+                if published % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
     except Exception:
-        log.warning("announcing presence of user %d failed", user_id, exc_info=True)
+        log.warning("announcing presence changes failed", exc_info=True)
 
 
 # --- reading ---------------------------------------------------------------------------
