@@ -151,7 +151,9 @@ def store() -> PresenceStore:
 
 async def connected(user_id: int, lease: str) -> None:
     """A connection of ``user_id`` opened (``lease``: its id, unique)."""
-    presence = _get()
+    presence = _current
+    if presence is None:  # not serving (a schema run outside the app)
+        return
     try:
         came_online = await presence.store.connect(user_id, lease)
     except Exception:  # presence is best effort: the connection goes on
