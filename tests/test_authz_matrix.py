@@ -321,17 +321,25 @@ async def _dm_changes_subscription(world: World, actor: str) -> str:
 
 def _signal_subscription(selection: str) -> Probe:
     """Signals (presence, typing) replay nothing: a subscription to the
-    owner's room is OK once accepted (no error for a moment), else its code."""
+    owner's room is OK once it is live in the server's fan-out, else the
+    code of the error it got."""
     query = f"subscription ($room: String) {{ {selection} }}"
 
     async def probe(world: World, actor: str) -> str:
         account = world.account(actor)
+        fanout = world.service.app.state.graphql.live_sockets.fanout
         async with subscriber(world.service) as client:
             payload = {"Authorization": f"Bearer {account.token}"} if account else {}
             await client.send({"type": "connection_init", "payload": payload})
             if account is None:
                 return f"close {await client.close_code()}"
             assert (await client.receive())["type"] == "connection_ack"
+            before = fanout.subscribers
+            for _ in range(20):  # the previous probes' subscriptions are gone
+                await asyncio.sleep(0.1)
+                if fanout.subscribers == before:
+                    break
+                before = fanout.subscribers
             variables = {"room": world.room}
             await client.send(
                 {
@@ -340,14 +348,18 @@ def _signal_subscription(selection: str) -> Probe:
                     "payload": {"query": query, "variables": variables},
                 }
             )
-            try:
-                message = await asyncio.wait_for(client.receive(), 0.5)
-            except TimeoutError:
-                return OK
-            world.record(actor, str(message))
-            if message["type"] == "error":
-                return gql_outcome({"errors": message["payload"]}, lambda data: "?")
-            return f"message {message['type']}"
+            for _ in range(200):
+                try:
+                    message = await asyncio.wait_for(client.receive(), 0.05)
+                except TimeoutError:
+                    if fanout.subscribers > before:
+                        return OK
+                    continue
+                world.record(actor, str(message))
+                if message["type"] == "error":
+                    return gql_outcome({"errors": message["payload"]}, lambda data: "?")
+                return f"message {message['type']}"
+            return "neither live nor refused"
 
     return probe
 
