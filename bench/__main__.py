@@ -256,6 +256,17 @@ async def bench_unread(options: Options) -> list[Line]:
     return lines
 
 
+async def bench_presence(options: Options) -> list[Line]:
+    from bench.presence_bench import presence_lines
+    from bench.ws_bench import WsConfig
+
+    if options.quick:
+        config, churn = WsConfig(clients=200, burst=50, paced=30, rate=10, rounds=1), 200
+    else:
+        config, churn = WsConfig(clients=1000, burst=100, paced=100, rate=10, rounds=2), 1000
+    return await presence_lines(options.workdir, config, churn)
+
+
 BENCHES: dict[str, Callable[[Options], Awaitable[list[Line]]]] = {
     "http": bench_http,
     "two-processes": bench_two_processes,
@@ -268,6 +279,7 @@ BENCHES: dict[str, Callable[[Options], Awaitable[list[Line]]]] = {
     "search": bench_search,
     "search-pg": bench_search_pg,
     "unread": bench_unread,
+    "presence": bench_presence,
 }
 
 

@@ -25,7 +25,7 @@ from comptoir.timeouts import BodyIdleTimeout
 from core import assets, runtime
 from core.clientaddr import _trusted
 from core.settings import Settings
-from resolvers import live
+from resolvers import live, presence
 from rest_compat.http import EXCEPTION_HANDLERS
 from schema import build_schema
 from schema.live_transport import KeepRawSend
@@ -55,6 +55,7 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
             if settings.demo:
                 await demo.seed_if_empty()
             await live.start()
+            await presence.start(settings)
             await chat.start()
             log.info("chat WebSocket server on ws://%s:%d", settings.host, chat.port)
             graphql.live_sockets.start()
@@ -64,6 +65,7 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
                 await graphql.live_sockets.close()
                 await chat.close()
         finally:
+            await presence.stop()
             await live.stop()
             await runtime.stop()
 

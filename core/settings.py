@@ -169,6 +169,11 @@ class Settings:
     log_format: str = "text"
     startup_timeout: int = 10
     metrics_token: str = field(default="", repr=False)
+    # Presence and typing (resolvers.presence, resolvers.typing).
+    presence_grace_seconds: int = 5
+    presence_lease_seconds: int = 15
+    typing_ttl_seconds: int = 5
+    typing_throttle_seconds: int = 2
     notes: tuple[str, ...] = ()
 
     @property
@@ -284,5 +289,9 @@ class Settings:
             log_format=log_format,
             startup_timeout=_int(env, "STARTUP_TIMEOUT", 10, low=1, high=600),
             metrics_token=_metrics_token(env),
+            presence_grace_seconds=_int(env, "PRESENCE_GRACE_SECONDS", 5, low=0, high=3600),
+            presence_lease_seconds=_int(env, "PRESENCE_LEASE_SECONDS", 15, low=3, high=3600),
+            typing_ttl_seconds=_int(env, "TYPING_TTL_SECONDS", 5, low=1, high=60),
+            typing_throttle_seconds=_int(env, "TYPING_THROTTLE_SECONDS", 2, low=0, high=60),
             notes=tuple(notes),
         )

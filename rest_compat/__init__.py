@@ -11,6 +11,7 @@ from rest_compat import (
     message_changes,
     meta,
     openapi,
+    presence,
     products,
     reactions,
     read_markers,
@@ -32,6 +33,7 @@ MODULES = [
     read_markers,
     sync,
     search,
+    presence,
 ]
 
 

@@ -20,6 +20,7 @@ from schema.limits import Limits, QueryLimits
 from schema.mentions import MentionSubscriptions
 from schema.message_changes import MessageChangeMutations, MessageChangeSubscriptions
 from schema.observe import OperationMetrics
+from schema.presence import PresenceMutations, PresenceQueries, PresenceSubscriptions
 from schema.products import ProductMutations, ProductQueries
 from schema.reactions import ReactionMutations, ReactionQueries
 from schema.read_markers import ReadMarkerMutations, ReadMarkerQueries, ReadMarkerSubscriptions
@@ -41,6 +42,7 @@ class Query(
     SearchQueries,
     ReadMarkerQueries,
     SyncQueries,
+    PresenceQueries,
 ):
     pass
 
@@ -55,13 +57,18 @@ class Mutation(
     MessageChangeMutations,
     ReactionMutations,
     ReadMarkerMutations,
+    PresenceMutations,
 ):
     pass
 
 
 @strawberry.type
 class Subscription(
-    ChatSubscriptions, MessageChangeSubscriptions, MentionSubscriptions, ReadMarkerSubscriptions
+    ChatSubscriptions,
+    MessageChangeSubscriptions,
+    MentionSubscriptions,
+    ReadMarkerSubscriptions,
+    PresenceSubscriptions,
 ):
     pass
 

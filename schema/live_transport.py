@@ -51,6 +51,7 @@ from websockets.exceptions import InvalidState
 from core import metrics
 from core.leases import Refusal, UserConnections
 from core.settings import Settings
+from resolvers import presence
 from schema.context import Context
 from schema.fanout import TARGET, Fanout, Handover, Subscriber
 
@@ -339,6 +340,7 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await self.websocket.close(code=CLOSE_TRY_AGAIN, reason=BUSY)
             return
         self._lease = (user.id, lease)
+        await presence.connected(user.id, lease)
         if isinstance(ack, UnsetType) or ack is None:
             await self.send_message({"type": "connection_ack"})
         else:
@@ -353,6 +355,7 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             self.outbox.close()
             if self._lease is not None:
                 self.sockets.connections.release(*self._lease)
+                presence.disconnected(*self._lease)
                 self._lease = None
 
     # --- operations ------------------------------------------------------------------

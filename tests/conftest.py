@@ -11,7 +11,7 @@ from tortoise import Tortoise
 
 from core import runtime
 from models import Role
-from resolvers import users
+from resolvers import presence, users
 from tests.harness import Service, running_service, scratch_database, service_env
 
 PASSWORD = "correct horse battery"
@@ -66,6 +66,7 @@ async def clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
             "".join(f'DELETE FROM "{t}";' for t in TABLES) + "DELETE FROM sqlite_sequence;"
         )
     await runtime.get().limiter.clear()
+    await presence.store().clear()
     yield
 
 

@@ -85,6 +85,8 @@ def service_env(database_url: str, tmp: Path, **overrides: str) -> dict[str, str
         "METRICS_TOKEN": METRICS_TOKEN,
         # Short, so that tests of reuse after the window do not wait 10 s.
         "REFRESH_GRACE_SECONDS": "2",
+        # Short, so that presence tests see a user go offline within a second or two.
+        "PRESENCE_GRACE_SECONDS": "1",
     }
     env.update(overrides)
     return env

@@ -22,6 +22,7 @@ refresh-token hash, or the email of another account (GraphQL
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -316,6 +317,51 @@ async def _dm_changes_subscription(world: World, actor: str) -> str:
         return HIDDEN if got == world.other_dm_id else f"change of {got}"
 
     return await _subscription_probe(world, actor, query, {}, judge)
+
+
+def _signal_subscription(selection: str) -> Probe:
+    """Signals (presence, typing) replay nothing: a subscription to the
+    owner's room is OK once it is live in the server's fan-out, else the
+    code of the error it got."""
+    query = f"subscription ($room: String) {{ {selection} }}"
+
+    async def probe(world: World, actor: str) -> str:
+        account = world.account(actor)
+        fanout = world.service.app.state.graphql.live_sockets.fanout
+        async with subscriber(world.service) as client:
+            payload = {"Authorization": f"Bearer {account.token}"} if account else {}
+            await client.send({"type": "connection_init", "payload": payload})
+            if account is None:
+                return f"close {await client.close_code()}"
+            assert (await client.receive())["type"] == "connection_ack"
+            before = fanout.subscribers
+            for _ in range(20):  # the previous probes' subscriptions are gone
+                await asyncio.sleep(0.1)
+                if fanout.subscribers == before:
+                    break
+                before = fanout.subscribers
+            variables = {"room": world.room}
+            await client.send(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": query, "variables": variables},
+                }
+            )
+            for _ in range(200):
+                try:
+                    message = await asyncio.wait_for(client.receive(), 0.05)
+                except TimeoutError:
+                    if fanout.subscribers > before:
+                        return OK
+                    continue
+                world.record(actor, str(message))
+                if message["type"] == "error":
+                    return gql_outcome({"errors": message["payload"]}, lambda data: "?")
+                return f"message {message['type']}"
+            return "neither live nor refused"
+
+    return probe
 
 
 async def _owner_message(world: World, actor: str) -> dict[str, Any]:
@@ -711,6 +757,38 @@ GRAPHQL: dict[str, tuple[Probe, Expect]] = {
         ),
         (U, OK, HIDDEN, HIDDEN),
     ),
+    "Query.roomPresence": (
+        gql(
+            f"query ($room: String!) {{ roomPresence(room: $room) {{ online user {USER} }} }}",
+            _room,
+            lambda w, a, d: has(w.owner.id, {int(e["user"]["id"]) for e in d["roomPresence"]}),
+        ),
+        MEMBERS_ONLY,
+    ),
+    "Mutation.signalTyping": (
+        gql(
+            "mutation ($room: String!) { signalTyping(room: $room) { expiresAt delivered } }",
+            _room,
+            _ok_if("signalTyping"),
+        ),
+        MEMBERS_ONLY,
+    ),
+    "Mutation.signalDirectTyping": (
+        gql(
+            "mutation ($user: ID!) { signalDirectTyping(to: $user) { expiresAt delivered } }",
+            _peer,
+            _ok_if("signalDirectTyping"),
+        ),
+        SIGNED_IN,
+    ),
+    "Subscription.presenceChanges": (
+        _signal_subscription(f"presenceChanges(room: $room) {{ online user {USER} }}"),
+        (SUB_ANON, OK, N, N),
+    ),
+    "Subscription.typing": (
+        _signal_subscription(f"typing(room: $room) {{ expiresAt user {USER} }}"),
+        (SUB_ANON, OK, N, N),
+    ),
 }
 
 
@@ -782,6 +860,14 @@ async def _message_path(world: World, actor: str) -> str:
 
 async def _fresh_message_path(world: World, actor: str) -> str:
     return f"/chat/rooms/{world.room}/messages/{await world.fresh_message()}"
+
+
+async def _room_presence_path(world: World, actor: str) -> str:
+    return f"/chat/rooms/{world.room}/presence"
+
+
+async def _room_typing_path(world: World, actor: str) -> str:
+    return f"/chat/rooms/{world.room}/typing"
 
 
 def _then(
@@ -969,6 +1055,23 @@ REST: dict[str, tuple[Probe, Expect]] = {
         ),
         (R401, OK, HIDDEN, HIDDEN),
     ),
+    "GET /chat/rooms/{room}/presence": (
+        rest(
+            "GET",
+            _room_presence_path,
+            200,
+            lambda w, a, r: has(w.owner.id, {u["id"] for u in r.json()["users"]}),
+        ),
+        REST_MEMBERS_ONLY,
+    ),
+    "POST /chat/rooms/{room}/typing": (
+        rest("POST", _room_typing_path, 202),
+        REST_MEMBERS_ONLY,
+    ),
+    "POST /chat/dm/{user_id}/typing": (
+        rest("POST", _then(_dm_path, "/typing"), 202),
+        REST_SIGNED_IN,
+    ),
 }
 # Public pages, their pinned static files (a Mount), and GraphQL (rows above).
 EXCLUDED_PATHS = {"/docs", "/openapi.json", "/graphql", "/static"}
@@ -997,6 +1100,10 @@ def _ws_judge(world: World, reply: dict[str, Any]) -> str:
         return _search_judge(world, [(r["kind"], r["message"]["id"]) for r in reply["results"]])
     if kind == "read_marker":
         return OK
+    if kind == "presence":
+        return has(world.owner.id, {u["id"] for u in reply["users"]})
+    if kind == "typing_sent":
+        return OK if reply["delivered"] in {True, False} else "no receipt"
     return OK if kind in {"joined", "ack", "ready", "user_deactivated"} else f"frame {kind}"
 
 
@@ -1055,6 +1162,8 @@ WS: dict[str, tuple[WsFrame, Expect]] = {
         lambda w, a: {"type": "dm_reactions", "id": w.dm_ids[0]},
         (WS_ANON, OK, N, OK),
     ),
+    "typing": (lambda w, a: {"type": "typing", "room": w.room}, (WS_ANON, OK, N, N)),
+    "presence": (lambda w, a: {"type": "presence", "room": w.room}, (WS_ANON, OK, N, N)),
     # Renewing a connection's token with the owner's: only the owner may.
     "auth": (lambda w, a: {"type": "auth", "token": w.owner.token}, (WS_ANON, OK, F, F)),
     # Last: the spare account is not used after the ADMIN deactivates it.

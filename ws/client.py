@@ -35,6 +35,7 @@ from core.errors import ComptoirError
 from models import User
 from resolvers.events import Event
 from resolvers.live import SessionWatch
+from resolvers.signal_events import PresenceChanged
 from ws import event_frames, frames
 from ws.limits import TokenBucket
 
@@ -96,6 +97,9 @@ class Client:
         self.close_timeout = close_timeout
         # The live channels it listens to: its own user channel and its rooms.
         self.channels: set[str] = set()
+        # Presence changes it asked for (a `presence` frame): of these rooms'
+        # members (0: of its DM partners). Others are not sent to it.
+        self.presence_of: set[int] = set()
         self.watch: SessionWatch | None = None
         self.reply_bytes = 0
         self.closing = False
@@ -111,6 +115,8 @@ class Client:
 
     def deliver(self, event: Event) -> None:
         if self.closing:
+            return
+        if isinstance(event, PresenceChanged) and event.room_id not in self.presence_of:
             return
         payload = _encoded.of(event)
         if payload is not None and self.writable():

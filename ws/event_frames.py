@@ -24,7 +24,9 @@ from resolvers.events import DirectMessageSent, Event, MessagePosted
 from resolvers.marker_events import ReadMarkerMoved
 from resolvers.reactions import ReactionCount
 from resolvers.search import SearchPage
+from resolvers.signal_events import PresenceChanged, TypingStarted
 from ws.frames import timestamp
+from ws.presence_frames import signal_frame
 from ws.read_frames import marker_event_frame
 
 
@@ -122,6 +124,8 @@ def event_frame(event: Event) -> dict[str, Any] | None:
             return mention_frame(event)
         case ReadMarkerMoved():
             return marker_event_frame(event)
+        case PresenceChanged() | TypingStarted():
+            return signal_frame(event)
     return None
 
 

@@ -30,6 +30,7 @@ from ws.change_frames import (
     react_parser,
     reactions_parser,
 )
+from ws.presence_frames import Presence, Typing, presence_parser, typing_parser
 from ws.read_frames import (
     Read,
     Sync,
@@ -143,6 +144,8 @@ Frame: TypeAlias = (
     | Read
     | UnreadCounts
     | Sync
+    | Typing
+    | Presence
 )
 
 
@@ -310,6 +313,8 @@ PARSERS: dict[str, Callable[[_Fields], Frame]] = {
     "read": read_parser,
     "unread": unread_parser,
     "sync": sync_parser,
+    "typing": typing_parser,
+    "presence": presence_parser,
 }
 
 

@@ -22,14 +22,24 @@ from resolvers import (
     message_changes,
     messages,
     pagination,
+    presence,
     reactions,
     rooms,
     search,
+    typing,
 )
 from resolvers.events import room_channel
 from resolvers.limits import MAX_ROOMS_PER_CONNECTION
 from resolvers.pagination import Page, Window
-from ws import change_frames, event_frames, frames, read_frames, read_handlers, search_frames
+from ws import (
+    change_frames,
+    event_frames,
+    frames,
+    presence_frames,
+    read_frames,
+    read_handlers,
+    search_frames,
+)
 from ws.client import CLOSE_AUTH, Client
 
 
@@ -88,6 +98,10 @@ class Handlers:
                 await read_handlers.unread(client, frame)
             case read_frames.Sync():
                 await read_handlers.sync(client, frame)
+            case presence_frames.Typing():
+                await self.typing(client, frame)
+            case presence_frames.Presence():
+                await self.presence(client, frame)
 
     async def join(self, client: Client, frame: frames.Join) -> None:
         """Join a room (idempotent); with ``after``, the stored messages after
@@ -162,6 +176,29 @@ class Handlers:
             "id": frame.id,
             "reactions": [{"reaction": r.reaction, "user_id": r.user_id} for r in rows],
         }
+        await client.reply(frames.with_ref(reply, frame.ref))
+
+    async def typing(self, client: Client, frame: presence_frames.Typing) -> None:
+        if frame.room is not None:
+            sent = await typing.in_room(actor=client.user, room=frame.room)
+        else:
+            sent = await typing.to_user(actor=client.user, to=frame.to)
+        if frame.ref is not None:
+            reply = presence_frames.typing_sent_frame(sent.expires_at, sent.delivered)
+            await client.reply(frames.with_ref(reply, frame.ref))
+
+    async def presence(self, client: Client, frame: presence_frames.Presence) -> None:
+        """Who is online in a room (or among the caller's DM partners), and
+        from then on this connection's ``presence_changed`` frames of them
+        (of a room: once joined)."""
+        if frame.room is None:
+            members = await presence.partner_presence(actor=client.user)
+            client.presence_of.add(0)
+            reply = presence_frames.presence_frame(None, None, members)
+        else:
+            room, members = await presence.room_presence(actor=client.user, room=frame.room)
+            client.presence_of.add(room.id)
+            reply = presence_frames.presence_frame(room.name, room.id, members)
         await client.reply(frames.with_ref(reply, frame.ref))
 
     async def history(self, client: Client, frame: frames.RoomHistory | frames.DmHistory) -> None:

@@ -43,7 +43,7 @@ from core.leases import ConnectionCaps, Refusal, SharedUserCaps
 from core.security import AccessClaims
 from core.settings import Settings
 from models import User
-from resolvers import auth, live
+from resolvers import auth, live, presence
 from resolvers.events import user_channel
 from resolvers.limits import MAX_FRAME_BYTES
 from ws import frames
@@ -173,6 +173,7 @@ class ChatServer:
             frame_rate=settings.ws_frame_rate,
         )
         feeds = live.get()
+        present = False
         self._clients.add(client)
         metrics.WS_CONNECTIONS.labels(CHAT).inc()
         log.info("chat connection open: user %d", user.id, extra={"user_id": user.id})
@@ -187,6 +188,8 @@ class ChatServer:
             own = user_channel(user.id)
             client.channels.add(own)
             await feeds.attach(own, client, after=None)  # DMs are live before `ready`
+            await presence.connected(user.id, connection.id.hex)
+            present = True
             await client.reply(ready_frame(user, claims.expires_at))
             async for data in connection:
                 if client.closing:
@@ -198,6 +201,8 @@ class ChatServer:
             client.lost(error)
             await client.wait_closed()
         finally:
+            if present:
+                presence.disconnected(user.id, connection.id.hex)
             if client.watch is not None:
                 client.watch.cancel()
             for channel in client.channels:

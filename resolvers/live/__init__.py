@@ -52,6 +52,7 @@ __all__ = [
     "get",
     "publish",
     "seconds_left",
+    "signal",
     "start",
     "stop",
 ]
@@ -192,6 +193,14 @@ async def publish(event: Event, prev_ids: Mapping[str, int]) -> None:
     pubsub = runtime.get().pubsub
     for channel in event.channels():
         await pubsub.publish(channel, encode(event, prev_ids.get(channel, 0)))
+
+
+async def signal(event: Event) -> None:
+    """Publish a signal (an ``ephemeral`` event, never stored) on its
+    channels. Never raises: a lost signal is simply not seen."""
+    pubsub = runtime.get().pubsub
+    for channel in event.channels():
+        await pubsub.publish(channel, encode(event, 0))
 
 
 _current: Live | None = None

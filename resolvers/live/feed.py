@@ -17,6 +17,9 @@ with backoff; once live again it fills ``(last, head]`` from the database.
 Only a broker that stays away past ``BROKER_GRACE_SECONDS`` ends the feed
 (``Listener.lost``).
 
+A signal (an event marked ``ephemeral``: presence, typing) goes at once to
+the listeners that are live, without touching ``last``.
+
 A listener attaching with ``after`` gets the stored events after it
 (replay, in pages), while live events are held for it; the held ones it
 has not seen follow, and it is live. Without ``after`` it is live at once.
@@ -138,6 +141,16 @@ class Feed:
                 else:
                     self.delivered += 1
 
+    def _signal(self, event: Event) -> None:
+        """A signal (resolvers.signal_events): to the listeners live now,
+        outside the channel's id order; never stored, never replayed."""
+        for member in list(self.members.values()):
+            if member.held is None:
+                try:
+                    member.listener.deliver(event)
+                except Exception:
+                    log.exception("listener of %s failed", self.channel)
+
     def _drop(self, member: _Member, why: str) -> None:
         self.members.pop(member.listener, None)
         member.held = None
@@ -160,6 +173,9 @@ class Feed:
             event, prev_id = decode(doc)
         except Undecodable:
             return  # not an event (a probe, another version's kind)
+        if getattr(event, "ephemeral", False):
+            self._signal(event)
+            return
         last = self.last
         assert last is not None
         if event.id <= last:

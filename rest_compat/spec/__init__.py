@@ -17,6 +17,7 @@ from rest_compat.spec import (
     files,
     message_changes,
     meta,
+    presence,
     products,
     reactions,
     read_markers,
@@ -33,9 +34,9 @@ DOMAINS = [
     ("resources", (resources,), "Internal resources (links and files) for every member."),
     (
         "chat",
-        (chat, message_changes, reactions, read_markers, sync, search),
+        (chat, message_changes, reactions, read_markers, sync, search, presence),
         "Rooms, room messages and direct messages: send, edit, delete, react; read markers, "
-        "unread counts, sync and search.",
+        "unread counts, sync, search; presence and typing.",
     ),
     ("meta", (meta,), "Service health."),
 ]
