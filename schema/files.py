@@ -27,7 +27,7 @@ from resolvers.users import require_user
 from resolvers.validation import parse_id
 from schema import loaders
 from schema.context import Info
-from schema.pagination import CountedConnection, PageInfo, cursors, edges, page_info
+from schema.pagination import CountedConnection, cursors
 from schema.users import User
 
 READ_CHUNK = 1024 * 1024
@@ -115,18 +115,6 @@ class File:
         )
 
 
-@strawberry.type
-class FileEdge:
-    cursor: str
-    node: File
-
-
-@strawberry.type
-class FileConnection(CountedConnection):
-    edges: list[FileEdge]
-    page_info: PageInfo
-
-
 async def _read(upload: UploadFile) -> AsyncIterator[bytes]:
     while chunk := await upload.read(READ_CHUNK):
         yield chunk
@@ -145,16 +133,12 @@ class FileQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> FileConnection:
+    ) -> CountedConnection[File]:
         after_id, before_id = cursors(after, before)
         result = await files.list_files(
             actor=info.context.user, first=first, after=after_id, last=last, before=before_id
         )
-        return FileConnection(
-            edges=edges(result.page, File.from_row, FileEdge),
-            page_info=page_info(result.page),
-            _counted=result,
-        )
+        return CountedConnection.of(result, File.from_row)
 
 
 @strawberry.type

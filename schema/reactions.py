@@ -8,9 +8,10 @@ import strawberry
 
 from resolvers import reactions
 from resolvers.reactions import REACTION_RULE
-from schema.chat import DirectMessage, Message, _prime_rooms
 from schema.context import Info
+from schema.message_types import DirectMessage, Message
 from schema.reaction_types import Reactor
+from schema.rooms import prime_rooms
 
 _ADD = (
     f"Add the caller's reaction ({REACTION_RULE}); whoever may read the message. Idempotent; "
@@ -38,7 +39,7 @@ class ReactionMutations:
         row = await reactions.react_to_message(
             actor=info.context.user, message_id=id, reaction=reaction, add=True
         )
-        _prime_rooms(info, [row.room])
+        prime_rooms(info, [row.room])
         return Message.from_row(row)
 
     @strawberry.mutation(description="Remove the caller's reaction (idempotent).")
@@ -46,7 +47,7 @@ class ReactionMutations:
         row = await reactions.react_to_message(
             actor=info.context.user, message_id=id, reaction=reaction, add=False
         )
-        _prime_rooms(info, [row.room])
+        prime_rooms(info, [row.room])
         return Message.from_row(row)
 
     @strawberry.mutation(description=_ADD)

@@ -10,6 +10,7 @@ from models import Role as RoleEnum
 from models import User as UserRow
 from resolvers import auth
 from resolvers.auth import TokenPair
+from schema import loaders
 from schema.context import Info
 from schema.fanout import VIEWER_DEPENDENT
 
@@ -117,3 +118,12 @@ class UserMutations:
     )
     async def deactivate_user(self, info: Info, id: strawberry.ID) -> bool:
         return await auth.deactivate_user(actor=info.context.user, user_id=id)
+
+
+async def user_by_id(info: Info, user_id: int | None) -> User | None:
+    """A user some row points to, through the request's loader; null for
+    none, or for a user gone since."""
+    if user_id is None:
+        return None
+    row = await loaders.users_by_id(info.context).load(user_id)
+    return User.from_row(row) if row else None
