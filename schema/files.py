@@ -27,7 +27,7 @@ from resolvers.users import require_user
 from resolvers.validation import parse_id
 from schema import loaders
 from schema.context import Info
-from schema.pagination import CountedConnection, cursors
+from schema.pagination import CountedConnection, window
 from schema.users import User
 
 READ_CHUNK = 1024 * 1024
@@ -134,10 +134,8 @@ class FileQueries:
         last: int | None = None,
         before: str | None = None,
     ) -> CountedConnection[File]:
-        after_id, before_id = cursors(after, before)
-        result = await files.list_files(
-            actor=info.context.user, first=first, after=after_id, last=last, before=before_id
-        )
+        page = window(first, after, last, before)
+        result = await files.list_files(actor=info.context.user, **page)
         return CountedConnection.of(result, File.from_row)
 
 

@@ -16,7 +16,7 @@ from schema.context import Context, Info
 from schema.feeds import feed
 from schema.limits import DEFAULT_PAGE
 from schema.message_types import DirectMessage, Message
-from schema.pagination import Connection, cursors
+from schema.pagination import Connection, window
 from schema.rooms import prime_rooms
 from schema.users import User
 
@@ -56,15 +56,8 @@ class MessageQueries:
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[Message]:
-        after_id, before_id = cursors(after, before)
-        found, page = await chat.room_messages(
-            actor=info.context.user,
-            room=room,
-            first=first,
-            after=after_id,
-            last=last,
-            before=before_id,
-        )
+        pick = window(first, after, last, before)
+        found, page = await chat.room_messages(actor=info.context.user, room=room, **pick)
         prime_rooms(info, [found])
         connection = Connection.of(page, Message.from_row)
         if _selects(info.selected_fields, "author"):
@@ -85,15 +78,8 @@ class MessageQueries:
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[DirectMessage]:
-        after_id, before_id = cursors(after, before)
-        page = await chat.direct_messages(
-            actor=info.context.user,
-            with_user=with_user,
-            first=first,
-            after=after_id,
-            last=last,
-            before=before_id,
-        )
+        pick = window(first, after, last, before)
+        page = await chat.direct_messages(actor=info.context.user, with_user=with_user, **pick)
         return Connection.of(page, DirectMessage.from_row)
 
 

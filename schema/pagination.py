@@ -13,7 +13,7 @@ Strawberry refuses when it builds the schema.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypedDict, TypeVar
 
 import strawberry
 
@@ -95,5 +95,21 @@ class CountedConnection(TotalCount, Generic[NodeT]):
         )
 
 
-def cursors(after: str | None, before: str | None) -> tuple[int | None, int | None]:
-    return decode_cursor(after, "after"), decode_cursor(before, "before")
+class Window(TypedDict):
+    """Which page of a listing: the Relay arguments, as the resolvers take them."""
+
+    first: int | None
+    after: int | None
+    last: int | None
+    before: int | None
+
+
+def window(first: int | None, after: str | None, last: int | None, before: str | None) -> Window:
+    """The Relay arguments of a connection field, cursors decoded
+    (BAD_USER_INPUT for one this server could not have issued)."""
+    return Window(
+        first=first,
+        after=decode_cursor(after, "after"),
+        last=last,
+        before=decode_cursor(before, "before"),
+    )

@@ -12,7 +12,7 @@ from resolvers import products
 from resolvers.products import ProductView
 from resolvers.validation import parse_id
 from schema.context import Info
-from schema.pagination import CountedConnection, cursors
+from schema.pagination import CountedConnection, window
 
 
 @strawberry.type
@@ -65,10 +65,7 @@ class ProductQueries:
         before: str | None = None,
         search: str | None = None,
     ) -> CountedConnection[Product]:
-        after_id, before_id = cursors(after, before)
-        result = await products.list_products(
-            first=first, after=after_id, last=last, before=before_id, search=search
-        )
+        result = await products.list_products(search=search, **window(first, after, last, before))
         return CountedConnection.of(result, Product.from_row)
 
     @strawberry.field(description="Public.")

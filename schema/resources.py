@@ -12,7 +12,7 @@ from models import StoredFile
 from resolvers import resources
 from schema.context import Info
 from schema.files import File
-from schema.pagination import CountedConnection, cursors
+from schema.pagination import CountedConnection, window
 
 ResourceKind = strawberry.enum(ResourceKindEnum, name="ResourceKind")
 
@@ -67,15 +67,8 @@ class ResourceQueries:
         before: str | None = None,
         kind: ResourceKind | None = None,  # type: ignore[valid-type]
     ) -> CountedConnection[Resource]:
-        after_id, before_id = cursors(after, before)
-        result = await resources.list_resources(
-            actor=info.context.user,
-            first=first,
-            after=after_id,
-            last=last,
-            before=before_id,
-            kind=kind,
-        )
+        page = window(first, after, last, before)
+        result = await resources.list_resources(actor=info.context.user, kind=kind, **page)
         return CountedConnection.of(result, Resource.from_row)
 
 
