@@ -20,8 +20,8 @@ from resolvers.change_events import MessageDeleted, MessageEdited, ReactionChang
 from resolvers.events import Event
 from schema.context import Info
 from schema.feeds import feed
-from schema.message_types import DirectMessage, Message
-from schema.rooms import Room, prime_rooms, room_by_id
+from schema.message_types import DirectMessage, Message, room_message
+from schema.rooms import Room, room_by_id
 from schema.users import User, user_by_id
 
 
@@ -93,8 +93,7 @@ class MessageChangeMutations:
         row = await message_changes.edit_message(
             actor=info.context.user, message_id=id, content=content
         )
-        prime_rooms(info, [row.room])
-        return Message.from_row(row)
+        return room_message(info, row)
 
     @strawberry.mutation(
         description="Delete a room message (its author or an ADMIN): it stays in history as a "
@@ -102,8 +101,7 @@ class MessageChangeMutations:
     )
     async def delete_message(self, info: Info, id: strawberry.ID) -> Message:
         row = await message_changes.delete_message(actor=info.context.user, message_id=id)
-        prime_rooms(info, [row.room])
-        return Message.from_row(row)
+        return room_message(info, row)
 
     @strawberry.mutation(description="Edit a direct message: its author only, as editMessage.")
     async def edit_direct_message(

@@ -28,7 +28,7 @@ from schema.context import Info
 from schema.fast import prefetched
 from schema.reaction_types import ReactionSummary, summaries_of
 from schema.reply_types import ReplyTo, reply_of
-from schema.rooms import Room, room_by_id
+from schema.rooms import Room, prime_rooms, room_by_id
 from schema.users import User, user_by_id
 
 Source = MessageRow | DirectMessageRow | MessagePosted | DirectMessageSent
@@ -177,3 +177,10 @@ class DirectMessage(Sent):
     @classmethod
     def from_event(cls, event: DirectMessageSent) -> DirectMessage:
         return cls(**_sent(event), _from_id=event.sender_id, _to_id=event.recipient_id)
+
+
+def room_message(info: Info, row: MessageRow) -> Message:
+    """A room message a mutation returns: its room came with it, so the
+    ``room`` field costs no query."""
+    prime_rooms(info, [row.room])
+    return Message.from_row(row)

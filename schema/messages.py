@@ -15,7 +15,7 @@ from schema import loaders
 from schema.context import Context, Info
 from schema.feeds import feed
 from schema.limits import DEFAULT_PAGE
-from schema.message_types import DirectMessage, Message
+from schema.message_types import DirectMessage, Message, room_message
 from schema.pagination import Connection, window
 from schema.rooms import prime_rooms
 from schema.users import User
@@ -107,8 +107,7 @@ class MessageMutations:
             reply_to=reply_to,
             attachments=attachments,
         )
-        prime_rooms(info, [row.room])
-        return Message.from_row(row)
+        return room_message(info, row)
 
     @strawberry.mutation(
         description="Idempotent by clientId, like sendMessage (another recipient or content "
