@@ -13,12 +13,8 @@ from tortoise.queryset import QuerySet
 
 from core.errors import Forbidden, NotFound, Unauthenticated
 from models import Product, Role, User
-from resolvers import validation
+from resolvers import limits, validation
 from resolvers.pagination import CountedPage, keyset_page, offset_page
-
-NAME_MAX = 200
-DESCRIPTION_MAX = 10_000
-SEARCH_MAX = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +48,7 @@ def require_admin(actor: User | None) -> User:
 def _search(search: str | None) -> QuerySet[Product]:
     queryset = Product.all()
     if search:
-        term = validation.text(search, "search", max_len=SEARCH_MAX, strip=True)
+        term = validation.text(search, "search", max_len=limits.PRODUCT_SEARCH_MAX, strip=True)
         if term:
             queryset = queryset.filter(Q(name__icontains=term) | Q(description__icontains=term))
     return queryset
@@ -107,8 +103,10 @@ async def create_product(
 ) -> Product:
     require_admin(actor)
     return await Product.create(
-        name=validation.single_line(name, "name", max_len=NAME_MAX),
-        description=validation.text(description, "description", max_len=DESCRIPTION_MAX),
+        name=validation.single_line(name, "name", max_len=limits.PRODUCT_NAME_MAX),
+        description=validation.text(
+            description, "description", max_len=limits.PRODUCT_DESCRIPTION_MAX
+        ),
         price=validation.money(price),
         stock=validation.non_negative_int(stock, "stock"),
     )
@@ -126,10 +124,10 @@ async def update_product(
     require_admin(actor)
     changes: dict[str, str | Decimal | int] = {}
     if name is not None:
-        changes["name"] = validation.single_line(name, "name", max_len=NAME_MAX)
+        changes["name"] = validation.single_line(name, "name", max_len=limits.PRODUCT_NAME_MAX)
     if description is not None:
         changes["description"] = validation.text(
-            description, "description", max_len=DESCRIPTION_MAX
+            description, "description", max_len=limits.PRODUCT_DESCRIPTION_MAX
         )
     if price is not None:
         changes["price"] = validation.money(price)

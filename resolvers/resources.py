@@ -20,13 +20,9 @@ from tortoise.transactions import in_transaction
 
 from core.errors import BadUserInput, Forbidden
 from models import Resource, ResourceKind, Role, StoredFile, User
-from resolvers import validation
+from resolvers import limits, validation
 from resolvers.pagination import CountedPage, keyset_page, offset_page
 from resolvers.users import require_user
-
-TITLE_MAX = 200
-DESCRIPTION_MAX = 10_000
-URL_MAX = 2048
 
 
 def require_admin(actor: User | None) -> User:
@@ -50,7 +46,7 @@ def parse_kind(value: object, field: str = "kind") -> ResourceKind:
 
 def check_url(value: object, field: str = "url") -> str:
     """An absolute http(s) URL with a host; anything else is refused."""
-    url = validation.single_line(value, field, max_len=URL_MAX)
+    url = validation.single_line(value, field, max_len=limits.RESOURCE_URL_MAX)
     if any(ch.isspace() for ch in url) or not url.isprintable():
         raise BadUserInput(f"{field} must not contain spaces or control characters.", field=field)
     try:
@@ -122,9 +118,11 @@ async def create_resource(
 ) -> Resource:
     """ADMIN only; exactly one of ``url`` and ``file_id``."""
     user = require_admin(actor)
-    clean_title = validation.single_line(title, "title", max_len=TITLE_MAX)
+    clean_title = validation.single_line(title, "title", max_len=limits.RESOURCE_TITLE_MAX)
     clean_description = validation.text(
-        "" if description is None else description, "description", max_len=DESCRIPTION_MAX
+        "" if description is None else description,
+        "description",
+        max_len=limits.RESOURCE_DESCRIPTION_MAX,
     )
     clean_kind = parse_kind(ResourceKind.DOCUMENT if kind is None else kind)
     if (url is None) == (file_id is None):

@@ -22,7 +22,7 @@ from strawberry.file_uploads import Upload
 
 from core.errors import BadUserInput
 from models import StoredFile
-from resolvers import files
+from resolvers import files, limits
 from resolvers.users import require_user
 from resolvers.validation import parse_id
 from schema import loaders
@@ -124,7 +124,7 @@ async def _read(upload: UploadFile) -> AsyncIterator[bytes]:
 class FileQueries:
     @strawberry.field(
         description="Authenticated: the caller's files (all of them, for an ADMIN). "
-        f"Without first, last or after: the newest {files.PAGE_DEFAULT}."
+        f"Without first, last or after: the newest {limits.FILES_PAGE_DEFAULT}."
     )
     async def files(
         self,

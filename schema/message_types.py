@@ -20,7 +20,7 @@ import strawberry
 from core.errors import NotFound
 from models import DirectMessage as DirectMessageRow
 from models import Message as MessageRow
-from resolvers import chat
+from resolvers import chat, limits
 from resolvers.events import DirectMessageSent, MessagePosted
 from schema import loaders
 from schema.attachment_types import AttachedFileType, attachments_of
@@ -94,7 +94,8 @@ async def _user(info: Info, user_id: int) -> User:
 class Message(Sent):
     DM = False
     content: str = strawberry.field(
-        description=f"1..{chat.CONTENT_MAX} characters, as sent or last edited; empty once deleted."
+        description=f"1..{limits.CONTENT_MAX} characters, as sent or last edited; "
+        "empty once deleted."
     )
     client_id: str | None = strawberry.field(
         description="The sender's idempotency key, if it gave one."

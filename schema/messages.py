@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers import chat
+from resolvers import chat, limits
 from resolvers.events import DirectMessageSent, Event, MessagePosted
 from schema import loaders
 from schema.context import Context, Info
@@ -20,7 +20,7 @@ from schema.pagination import Connection, window
 from schema.rooms import prime_rooms
 from schema.users import User
 
-_HISTORY = f"the last {chat.HISTORY_DEFAULT} by default, at most {chat.HISTORY_MAX}"
+_HISTORY = f"the last {limits.HISTORY_DEFAULT} by default, at most {limits.HISTORY_MAX}"
 
 
 def _selects(selections: Sequence[Any], name: str) -> bool:
@@ -45,7 +45,7 @@ class MessageQueries:
     @strawberry.field(
         description=f"A room's history, oldest first within a page; {_HISTORY}. "
         "Private rooms: members only.",
-        metadata={DEFAULT_PAGE: chat.HISTORY_DEFAULT},
+        metadata={DEFAULT_PAGE: limits.HISTORY_DEFAULT},
     )
     async def room_messages(
         self,
@@ -67,7 +67,7 @@ class MessageQueries:
     @strawberry.field(
         description="The conversation between the caller and withUser, oldest first within "
         f"a page; {_HISTORY}.",
-        metadata={DEFAULT_PAGE: chat.HISTORY_DEFAULT},
+        metadata={DEFAULT_PAGE: limits.HISTORY_DEFAULT},
     )
     async def direct_messages(
         self,

@@ -8,7 +8,7 @@ from decimal import Decimal
 import strawberry
 
 from models import Product as ProductRow
-from resolvers import products
+from resolvers import limits, products
 from resolvers.products import ProductView
 from resolvers.validation import parse_id
 from schema.context import Info
@@ -40,7 +40,7 @@ class Product:
 
 @strawberry.input
 class ProductInput:
-    name: str = strawberry.field(description="1..200 characters")
+    name: str = strawberry.field(description=f"1..{limits.PRODUCT_NAME_MAX} characters")
     price: Decimal = strawberry.field(description=">= 0, at most 2 decimal places")
     description: str = ""
     stock: int = strawberry.field(default=0, description=">= 0")

@@ -13,19 +13,26 @@ import strawberry
 
 from core.errors import NotFound
 from models import Room as RoomRow
-from resolvers import chat
-from resolvers.pagination import MAX_PAGE
+from resolvers import chat, limits
 from schema import loaders
 from schema.context import Info
 from schema.fanout import VIEWER_DEPENDENT
 from schema.users import User, user_by_id
 
 
+def _page(default: int, after: str) -> str:
+    """How a plain list field (``rooms``, ``members``) pages."""
+    return (
+        f"the first `first` (default {default}, at most {limits.MAX_PAGE}) after {after}; "
+        "a page shorter than `first` is the last."
+    )
+
+
 @strawberry.type
 class Room:
     id: strawberry.ID
     name: str = strawberry.field(
-        description=f"Unique, 1..{chat.ROOM_NAME_MAX} characters, not all digits "
+        description=f"Unique, 1..{limits.ROOM_NAME_MAX} characters, not all digits "
         "(rooms are also named by id)."
     )
     is_private: bool
@@ -39,14 +46,13 @@ class Room:
 
     @strawberry.field(
         description="Visible to members only: empty for anyone else. A page in join order: "
-        f"the first `first` (default {chat.MEMBERS_PAGE_DEFAULT}, at most {MAX_PAGE}) after "
-        "the member whose user id is `after`; a page shorter than `first` is the last.",
+        + _page(limits.MEMBERS_PAGE_DEFAULT, "the member whose user id is `after`"),
         metadata=VIEWER_DEPENDENT,
     )
     async def members(
         self,
         info: Info,
-        first: int = chat.MEMBERS_PAGE_DEFAULT,
+        first: int = limits.MEMBERS_PAGE_DEFAULT,
         after: strawberry.ID | None = None,
     ) -> list[User]:
         key = (self._row_id, first, None if after is None else str(after))
@@ -81,11 +87,10 @@ def prime_rooms(info: Info, rows: list[RoomRow]) -> None:
 class RoomQueries:
     @strawberry.field(
         description="Public rooms and the private rooms the caller belongs to, a page by id: "
-        f"the first `first` (default {chat.ROOMS_PAGE_DEFAULT}, at most {MAX_PAGE}) after the "
-        "room id `after`; a page shorter than `first` is the last."
+        + _page(limits.ROOMS_PAGE_DEFAULT, "the room id `after`")
     )
     async def rooms(
-        self, info: Info, first: int = chat.ROOMS_PAGE_DEFAULT, after: strawberry.ID | None = None
+        self, info: Info, first: int = limits.ROOMS_PAGE_DEFAULT, after: strawberry.ID | None = None
     ) -> list[Room]:
         rows = await chat.list_rooms(actor=info.context.user, first=first, after=after)
         return [Room.from_row(r) for r in rows]
