@@ -36,7 +36,11 @@ Source = MessageRow | DirectMessageRow | MessagePosted | DirectMessageSent
 
 @strawberry.type
 class Sent:
-    """The fields every message has, in the order the schema shows them."""
+    """The fields every message has, in the order the schema shows them.
+
+    Not a type of the schema itself: ``Message`` and ``DirectMessage`` say
+    which kind they are (``DM``), then add their own fields.
+    """
 
     DM: ClassVar[bool]
     id: strawberry.ID
@@ -73,7 +77,7 @@ async def _reply_to(root: Sent, info: Info) -> ReplyTo | None:
     return await reply_of(info, root._reply_to_id, dm=root.DM)
 
 
-def _reply_field(where: str) -> Any:
+def _reply_field(where: str) -> ReplyTo | None:
     return strawberry.field(
         resolver=_reply_to, description=f"The message of the same {where} this one replies to."
     )
