@@ -28,7 +28,7 @@ from core.settings import Settings
 from resolvers import live, presence
 from rest_compat.http import EXCEPTION_HANDLERS
 from schema import build_schema
-from schema.live_transport import KeepRawSend
+from schema.outbox import KeepRawSend
 from schema.view import GraphQLView
 from ws.server import ChatServer
 

@@ -27,7 +27,7 @@ from resolvers.users import require_user
 from resolvers.validation import parse_id
 from schema import loaders
 from schema.context import Info
-from schema.pagination import CountedConnection, PageInfo, cursors, edges, page_info
+from schema.pagination import CountedConnection, window
 from schema.users import User
 
 READ_CHUNK = 1024 * 1024
@@ -111,18 +111,6 @@ class File:
         )
 
 
-@strawberry.type
-class FileEdge:
-    cursor: str
-    node: File
-
-
-@strawberry.type
-class FileConnection(CountedConnection):
-    edges: list[FileEdge]
-    page_info: PageInfo
-
-
 async def _read(upload: UploadFile) -> AsyncIterator[bytes]:
     while chunk := await upload.read(READ_CHUNK):
         yield chunk
@@ -141,16 +129,10 @@ class FileQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> FileConnection:
-        after_id, before_id = cursors(after, before)
-        result = await files.list_files(
-            actor=info.context.user, first=first, after=after_id, last=last, before=before_id
-        )
-        return FileConnection(
-            edges=edges(result.page, File.from_row, FileEdge),
-            page_info=page_info(result.page),
-            _counted=result,
-        )
+    ) -> CountedConnection[File]:
+        page = window(first, after, last, before)
+        result = await files.list_files(actor=info.context.user, **page)
+        return CountedConnection.of(result, File.from_row)
 
 
 @strawberry.type

@@ -6,16 +6,12 @@ from collections.abc import AsyncIterator
 
 import strawberry
 
-from core.errors import ComptoirError
-from resolvers import pagination
 from resolvers.change_events import MessageMentioned
-from resolvers.events import Event, user_channel
-from schema import loaders
-from schema.chat import Room
+from resolvers.events import Event
 from schema.context import Info
-from schema.fanout import LiveSource
-from schema.subscriptions import graphql_error, live_claims
-from schema.users import User
+from schema.feeds import feed
+from schema.rooms import Room, room_by_id
+from schema.users import User, user_by_id
 
 
 @strawberry.type(description="The caller was mentioned in a room message.")
@@ -29,13 +25,11 @@ class Mention:
 
     @strawberry.field
     async def room(self, info: Info) -> Room | None:
-        row = await loaders.rooms_by_id(info.context).load(self._room_id)
-        return Room.from_row(row) if row else None
+        return await room_by_id(info, self._room_id)
 
     @strawberry.field
     async def author(self, info: Info) -> User | None:
-        row = await loaders.users_by_id(info.context).load(self._author_id)
-        return User.from_row(row) if row else None
+        return await user_by_id(info, self._author_id)
 
     @classmethod
     def from_event(cls, event: Event) -> Mention | None:
@@ -61,11 +55,4 @@ class MentionSubscriptions:
     async def mentions(
         self, info: Info, after: strawberry.ID | None = None
     ) -> AsyncIterator[Mention]:
-        claims = live_claims(info.context)
-        user = info.context.user
-        assert user is not None
-        try:
-            after_id = None if after is None else pagination.check_after(after)
-        except ComptoirError as error:
-            raise graphql_error(error) from None
-        return LiveSource(claims, user_channel(user.id), after_id, Mention.from_event)
+        return await feed(info, Mention.from_event, after)

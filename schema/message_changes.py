@@ -15,16 +15,14 @@ from enum import Enum
 
 import strawberry
 
-from core.errors import ComptoirError
-from resolvers import message_changes, pagination, rooms
+from resolvers import message_changes
 from resolvers.change_events import MessageDeleted, MessageEdited, ReactionChanged
-from resolvers.events import Event, room_channel, user_channel
-from schema import loaders
-from schema.chat import DirectMessage, Message, Room, _prime_rooms
+from resolvers.events import Event
 from schema.context import Info
-from schema.fanout import LiveSource
-from schema.subscriptions import graphql_error, live_claims
-from schema.users import User
+from schema.feeds import feed
+from schema.message_types import DirectMessage, Message, room_message
+from schema.rooms import Room, room_by_id
+from schema.users import User, user_by_id
 
 
 @strawberry.enum
@@ -50,17 +48,11 @@ class MessageChange:
 
     @strawberry.field(description="The room, for a room message; null for a direct message.")
     async def room(self, info: Info) -> Room | None:
-        if not self._room_id:
-            return None
-        row = await loaders.rooms_by_id(info.context).load(self._room_id)
-        return Room.from_row(row) if row else None
+        return await room_by_id(info, self._room_id) if self._room_id else None
 
     @strawberry.field(description="REACTION_*: who reacted.")
     async def user(self, info: Info) -> User | None:
-        if not self._user_id:
-            return None
-        row = await loaders.users_by_id(info.context).load(self._user_id)
-        return User.from_row(row) if row else None
+        return await user_by_id(info, self._user_id or None)
 
     @classmethod
     def from_event(cls, event: Event) -> MessageChange | None:
@@ -101,8 +93,7 @@ class MessageChangeMutations:
         row = await message_changes.edit_message(
             actor=info.context.user, message_id=id, content=content
         )
-        _prime_rooms(info, [row.room])
-        return Message.from_row(row)
+        return room_message(info, row)
 
     @strawberry.mutation(
         description="Delete a room message (its author or an ADMIN): it stays in history as a "
@@ -110,8 +101,7 @@ class MessageChangeMutations:
     )
     async def delete_message(self, info: Info, id: strawberry.ID) -> Message:
         row = await message_changes.delete_message(actor=info.context.user, message_id=id)
-        _prime_rooms(info, [row.room])
-        return Message.from_row(row)
+        return room_message(info, row)
 
     @strawberry.mutation(description="Edit a direct message: its author only, as editMessage.")
     async def edit_direct_message(
@@ -138,13 +128,7 @@ class MessageChangeSubscriptions:
     async def room_message_changes(
         self, info: Info, room: str, after: strawberry.ID | None = None
     ) -> AsyncIterator[MessageChange]:
-        claims = live_claims(info.context)
-        try:
-            found = await rooms.resolve_room(actor=info.context.user, room=room)
-            after_id = None if after is None else pagination.check_after(after)
-        except ComptoirError as error:
-            raise graphql_error(error) from None
-        return LiveSource(claims, room_channel(found.id), after_id, MessageChange.from_event)
+        return await feed(info, MessageChange.from_event, after, room)
 
     @strawberry.subscription(
         description="Edits, deletions and reactions of the caller's direct messages; `after` "
@@ -153,11 +137,4 @@ class MessageChangeSubscriptions:
     async def direct_message_changes(
         self, info: Info, after: strawberry.ID | None = None
     ) -> AsyncIterator[MessageChange]:
-        claims = live_claims(info.context)
-        user = info.context.user
-        assert user is not None
-        try:
-            after_id = None if after is None else pagination.check_after(after)
-        except ComptoirError as error:
-            raise graphql_error(error) from None
-        return LiveSource(claims, user_channel(user.id), after_id, MessageChange.from_event)
+        return await feed(info, MessageChange.from_event, after)

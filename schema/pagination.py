@@ -1,13 +1,32 @@
-"""Relay connection pieces shared by every domain."""
+"""Relay connections, written once for every domain.
+
+``Connection[Message]`` is the GraphQL type ``MessageConnection`` and its
+edges ``MessageEdge``: Strawberry names a specialization of a generic type
+after its argument, then the generic's own name (as Arize Phoenix's
+``types/pagination.py`` does). :class:`CountedConnection` adds
+``totalCount``; it is named ``Connection`` too, so that
+``CountedConnection[Product]`` is ``ProductConnection``. One node type takes
+one of the two: both at once would be two types of one name, which
+Strawberry refuses when it builds the schema.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypedDict, TypeVar
 
 import strawberry
 
 from resolvers.pagination import CountedPage, Page, decode_cursor, encode_cursor
+
+
+class _Row(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+NodeT = TypeVar("NodeT")
+RowT = TypeVar("RowT", bound=_Row)
 
 
 @strawberry.type
@@ -17,9 +36,40 @@ class PageInfo:
     start_cursor: str | None
     end_cursor: str | None
 
+    @classmethod
+    def of(cls, page: Page[Any]) -> PageInfo:
+        ids: Sequence[int] = [item.id for item in page.items]
+        return cls(
+            has_next_page=page.has_next,
+            has_previous_page=page.has_previous,
+            start_cursor=encode_cursor(ids[0]) if ids else None,
+            end_cursor=encode_cursor(ids[-1]) if ids else None,
+        )
+
 
 @strawberry.type
-class CountedConnection:
+class Edge(Generic[NodeT]):
+    cursor: str
+    node: NodeT
+
+
+def _edges(page: Page[RowT], node: Callable[[RowT], NodeT]) -> list[Edge[NodeT]]:
+    return [Edge(cursor=encode_cursor(item.id), node=node(item)) for item in page.items]
+
+
+@strawberry.type
+class Connection(Generic[NodeT]):
+    edges: list[Edge[NodeT]]
+    page_info: PageInfo
+
+    @classmethod
+    def of(cls, page: Page[RowT], node: Callable[[RowT], NodeT]) -> Connection[NodeT]:
+        """A page of rows, each rendered by ``node``."""
+        return Connection(edges=_edges(page, node), page_info=PageInfo.of(page))
+
+
+@strawberry.type
+class TotalCount:
     """The ``totalCount`` of a connection, counted only when selected."""
 
     _counted: strawberry.Private[CountedPage[Any]]
@@ -29,23 +79,37 @@ class CountedConnection:
         return await self._counted.total_count()
 
 
-def page_info(page: Page[Any]) -> PageInfo:
-    ids: Sequence[int] = [item.id for item in page.items]
-    return PageInfo(
-        has_next_page=page.has_next,
-        has_previous_page=page.has_previous,
-        start_cursor=encode_cursor(ids[0]) if ids else None,
-        end_cursor=encode_cursor(ids[-1]) if ids else None,
+@strawberry.type(name="Connection")
+class CountedConnection(TotalCount, Generic[NodeT]):
+    edges: list[Edge[NodeT]]
+    page_info: PageInfo
+
+    @classmethod
+    def of(
+        cls, counted: CountedPage[RowT], node: Callable[[RowT], NodeT]
+    ) -> CountedConnection[NodeT]:
+        """A page of a listing, each row rendered by ``node``, and its count."""
+        page = counted.page
+        return CountedConnection(
+            edges=_edges(page, node), page_info=PageInfo.of(page), _counted=counted
+        )
+
+
+class Window(TypedDict):
+    """Which page of a listing: the Relay arguments, as the resolvers take them."""
+
+    first: int | None
+    after: int | None
+    last: int | None
+    before: int | None
+
+
+def window(first: int | None, after: str | None, last: int | None, before: str | None) -> Window:
+    """The Relay arguments of a connection field, cursors decoded
+    (BAD_USER_INPUT for one this server could not have issued)."""
+    return Window(
+        first=first,
+        after=decode_cursor(after, "after"),
+        last=last,
+        before=decode_cursor(before, "before"),
     )
-
-
-T = TypeVar("T")
-E = TypeVar("E")
-
-
-def edges(page: Page[Any], node: Callable[[Any], T], edge: Callable[..., E]) -> list[E]:
-    return [edge(cursor=encode_cursor(item.id), node=node(item)) for item in page.items]
-
-
-def cursors(after: str | None, before: str | None) -> tuple[int | None, int | None]:
-    return decode_cursor(after, "after"), decode_cursor(before, "before")

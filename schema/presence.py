@@ -20,11 +20,11 @@ from resolvers.events import Event, room_channel, user_channel
 from resolvers.presence import PRESENCE_MEMBERS_MAX
 from resolvers.signal_events import PresenceChanged, TypingStarted
 from schema import loaders
-from schema.chat import Room, _user
 from schema.context import Info
 from schema.fanout import LiveSource
+from schema.rooms import Room
 from schema.subscriptions import graphql_error, live_claims
-from schema.users import User
+from schema.users import User, known_user
 
 
 async def _room(info: Info, room_id: int) -> Room | None:
@@ -45,7 +45,7 @@ class MemberPresence:
 
     @strawberry.field
     async def user(self, info: Info) -> User:
-        return await _user(info.context, self._user_id)
+        return await known_user(info, self._user_id)
 
 
 @strawberry.type(description="A user came online or went offline.")
@@ -57,7 +57,7 @@ class PresenceChange:
 
     @strawberry.field
     async def user(self, info: Info) -> User:
-        return await _user(info.context, self._user_id)
+        return await known_user(info, self._user_id)
 
     @strawberry.field(description="The shared room it came through; null for a DM partner.")
     async def room(self, info: Info) -> Room | None:
@@ -72,7 +72,7 @@ class TypingSignal:
 
     @strawberry.field
     async def user(self, info: Info) -> User:
-        return await _user(info.context, self._user_id)
+        return await known_user(info, self._user_id)
 
     @strawberry.field(description="The room; null for a DM to the caller.")
     async def room(self, info: Info) -> Room | None:

@@ -12,7 +12,7 @@ from resolvers import limits, products
 from resolvers.products import ProductView
 from resolvers.validation import parse_id
 from schema.context import Info
-from schema.pagination import CountedConnection, PageInfo, cursors, edges, page_info
+from schema.pagination import CountedConnection, window
 
 
 @strawberry.type
@@ -36,18 +36,6 @@ class Product:
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
-
-
-@strawberry.type
-class ProductEdge:
-    cursor: str
-    node: Product
-
-
-@strawberry.type
-class ProductConnection(CountedConnection):
-    edges: list[ProductEdge]
-    page_info: PageInfo
 
 
 @strawberry.input
@@ -78,16 +66,9 @@ class ProductQueries:
         last: int | None = None,
         before: str | None = None,
         search: str | None = None,
-    ) -> ProductConnection:
-        after_id, before_id = cursors(after, before)
-        result = await products.list_products(
-            first=first, after=after_id, last=last, before=before_id, search=search
-        )
-        return ProductConnection(
-            edges=edges(result.page, Product.from_row, ProductEdge),
-            page_info=page_info(result.page),
-            _counted=result,
-        )
+    ) -> CountedConnection[Product]:
+        result = await products.list_products(search=search, **window(first, after, last, before))
+        return CountedConnection.of(result, Product.from_row)
 
     @strawberry.field(description="Public.")
     async def product(self, id: strawberry.ID) -> Product | None:

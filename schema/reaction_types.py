@@ -19,7 +19,7 @@ from resolvers.reactions import REACTION_RULE, ReactionCount
 from schema import loaders
 from schema.context import Context, Info
 from schema.fanout import VIEWER_DEPENDENT
-from schema.users import User
+from schema.users import User, user_by_id
 
 
 @strawberry.type(description="One reaction of a message: " + REACTION_RULE + ".")
@@ -44,8 +44,7 @@ class Reactor:
 
     @strawberry.field
     async def user(self, info: Info) -> User | None:
-        row = await loaders.users_by_id(info.context).load(self._user_id)
-        return User.from_row(row) if row else None
+        return await user_by_id(info, self._user_id)
 
     @classmethod
     def from_row(cls, row: Reaction) -> Reactor:

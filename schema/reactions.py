@@ -8,14 +8,15 @@ import strawberry
 
 from resolvers import reactions
 from resolvers.reactions import REACTION_RULE
-from schema.chat import DirectMessage, Message, _prime_rooms
 from schema.context import Info
+from schema.message_types import DirectMessage, Message, room_message
 from schema.reaction_types import Reactor
 
 _ADD = (
     f"Add the caller's reaction ({REACTION_RULE}); whoever may read the message. Idempotent; "
     "counts against the message rate limit."
 )
+_REMOVE = "Remove the caller's reaction (idempotent)."
 
 
 @strawberry.type
@@ -31,38 +32,38 @@ class ReactionQueries:
         return [Reactor.from_row(r) for r in rows]
 
 
+async def _react(info: Info, id: strawberry.ID, reaction: str, *, add: bool) -> Message:
+    row = await reactions.react_to_message(
+        actor=info.context.user, message_id=id, reaction=reaction, add=add
+    )
+    return room_message(info, row)
+
+
+async def _react_dm(info: Info, id: strawberry.ID, reaction: str, *, add: bool) -> DirectMessage:
+    row = await reactions.react_to_direct_message(
+        actor=info.context.user, message_id=id, reaction=reaction, add=add
+    )
+    return DirectMessage.from_row(row)
+
+
 @strawberry.type
 class ReactionMutations:
     @strawberry.mutation(description=_ADD)
     async def add_reaction(self, info: Info, id: strawberry.ID, reaction: str) -> Message:
-        row = await reactions.react_to_message(
-            actor=info.context.user, message_id=id, reaction=reaction, add=True
-        )
-        _prime_rooms(info, [row.room])
-        return Message.from_row(row)
+        return await _react(info, id, reaction, add=True)
 
-    @strawberry.mutation(description="Remove the caller's reaction (idempotent).")
+    @strawberry.mutation(description=_REMOVE)
     async def remove_reaction(self, info: Info, id: strawberry.ID, reaction: str) -> Message:
-        row = await reactions.react_to_message(
-            actor=info.context.user, message_id=id, reaction=reaction, add=False
-        )
-        _prime_rooms(info, [row.room])
-        return Message.from_row(row)
+        return await _react(info, id, reaction, add=False)
 
     @strawberry.mutation(description=_ADD)
     async def add_direct_message_reaction(
         self, info: Info, id: strawberry.ID, reaction: str
     ) -> DirectMessage:
-        row = await reactions.react_to_direct_message(
-            actor=info.context.user, message_id=id, reaction=reaction, add=True
-        )
-        return DirectMessage.from_row(row)
+        return await _react_dm(info, id, reaction, add=True)
 
-    @strawberry.mutation(description="Remove the caller's reaction (idempotent).")
+    @strawberry.mutation(description=_REMOVE)
     async def remove_direct_message_reaction(
         self, info: Info, id: strawberry.ID, reaction: str
     ) -> DirectMessage:
-        row = await reactions.react_to_direct_message(
-            actor=info.context.user, message_id=id, reaction=reaction, add=False
-        )
-        return DirectMessage.from_row(row)
+        return await _react_dm(info, id, reaction, add=False)

@@ -12,7 +12,7 @@ from resolvers.limits import REPLY_PREVIEW_CHARS
 from resolvers.replies import ReplyPreview
 from schema import loaders
 from schema.context import Context, Info
-from schema.users import User
+from schema.users import User, user_by_id
 
 
 @strawberry.type(description="The message replied to, as it is now.")
@@ -26,8 +26,7 @@ class ReplyTo:
 
     @strawberry.field
     async def author(self, info: Info) -> User | None:
-        row = await loaders.users_by_id(info.context).load(self._author_id)
-        return User.from_row(row) if row else None
+        return await user_by_id(info, self._author_id)
 
     @classmethod
     def of(cls, preview: ReplyPreview) -> ReplyTo:

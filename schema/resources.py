@@ -12,7 +12,7 @@ from models import StoredFile
 from resolvers import resources
 from schema.context import Info
 from schema.files import File
-from schema.pagination import CountedConnection, PageInfo, cursors, edges, page_info
+from schema.pagination import CountedConnection, window
 
 ResourceKind = strawberry.enum(ResourceKindEnum, name="ResourceKind")
 
@@ -42,18 +42,6 @@ class Resource:
         )
 
 
-@strawberry.type
-class ResourceEdge:
-    cursor: str
-    node: Resource
-
-
-@strawberry.type
-class ResourceConnection(CountedConnection):
-    edges: list[ResourceEdge]
-    page_info: PageInfo
-
-
 @strawberry.input
 class ResourceInput:
     title: str
@@ -78,21 +66,10 @@ class ResourceQueries:
         last: int | None = None,
         before: str | None = None,
         kind: ResourceKind | None = None,  # type: ignore[valid-type]
-    ) -> ResourceConnection:
-        after_id, before_id = cursors(after, before)
-        result = await resources.list_resources(
-            actor=info.context.user,
-            first=first,
-            after=after_id,
-            last=last,
-            before=before_id,
-            kind=kind,
-        )
-        return ResourceConnection(
-            edges=edges(result.page, Resource.from_row, ResourceEdge),
-            page_info=page_info(result.page),
-            _counted=result,
-        )
+    ) -> CountedConnection[Resource]:
+        page = window(first, after, last, before)
+        result = await resources.list_resources(actor=info.context.user, kind=kind, **page)
+        return CountedConnection.of(result, Resource.from_row)
 
 
 @strawberry.type

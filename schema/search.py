@@ -10,10 +10,11 @@ import strawberry
 from models import DirectMessage as DirectMessageRow
 from models import Message as MessageRow
 from resolvers import search
-from schema.chat import DirectMessage, Message, _prime_rooms
 from schema.context import Info
 from schema.limits import DEFAULT_PAGE
+from schema.message_types import DirectMessage, Message
 from schema.pagination import PageInfo
+from schema.rooms import prime_rooms
 
 
 @strawberry.type(description="A message that matches a search: a room message or a DM.")
@@ -79,7 +80,7 @@ class SearchQueries:
             first=first,
             after=after,
         )
-        _prime_rooms(info, [h.row.room for h in page.hits if isinstance(h.row, MessageRow)])
+        prime_rooms(info, [h.row.room for h in page.hits if isinstance(h.row, MessageRow)])
         edges = [SearchHitEdge(cursor=h.cursor, node=_node(h)) for h in page.hits]
         info_ = PageInfo(
             has_next_page=page.has_next,

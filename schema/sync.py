@@ -6,10 +6,11 @@ import strawberry
 
 from resolvers import sync as syncing
 from resolvers.change_events import ChangeEvent
-from schema.chat import DirectMessage, Message, Room, _prime_rooms
 from schema.context import Info
 from schema.message_changes import MessageChange
+from schema.message_types import DirectMessage, Message
 from schema.read_markers import ReadMarker
+from schema.rooms import Room, prime_rooms
 
 
 def _changes(events: list[ChangeEvent]) -> list[MessageChange]:
@@ -62,7 +63,7 @@ class SyncQueries:
     )
     async def sync(self, info: Info, since: str | None = None) -> SyncResult:
         found = await syncing.sync(actor=info.context.user, since=since)
-        _prime_rooms(info, [r.room for r in found.rooms])
+        prime_rooms(info, [r.room for r in found.rooms])
         return SyncResult(
             next=found.next,
             rooms=[

@@ -6,10 +6,12 @@ from datetime import datetime
 
 import strawberry
 
+from core.errors import NotFound
 from models import Role as RoleEnum
 from models import User as UserRow
-from resolvers import auth
+from resolvers import auth, users
 from resolvers.auth import TokenPair
+from schema import loaders
 from schema.context import Info
 from schema.fanout import VIEWER_DEPENDENT
 
@@ -117,3 +119,20 @@ class UserMutations:
     )
     async def deactivate_user(self, info: Info, id: strawberry.ID) -> bool:
         return await auth.deactivate_user(actor=info.context.user, user_id=id)
+
+
+async def user_by_id(info: Info, user_id: int | None) -> User | None:
+    """A user some row points to, through the request's loader; null for
+    none, or for a user gone since."""
+    if user_id is None:
+        return None
+    row = await loaders.users_by_id(info.context).load(user_id)
+    return User.from_row(row) if row else None
+
+
+async def known_user(info: Info, user_id: int) -> User:
+    """A user a row must point to; NOT_FOUND for one gone since."""
+    user = await user_by_id(info, user_id)
+    if user is None:
+        raise NotFound(users.USER_NOT_FOUND)
+    return user

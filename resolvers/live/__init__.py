@@ -14,7 +14,7 @@ A message's path, from resolver to socket::
         |                                database (prev_id > last), in id order
         v
     Listener.deliver(event)              ws.client.Client -> a chat frame
-                                         schema.chat -> a GraphQL payload
+                                         schema.messages -> a GraphQL payload
 
 :class:`Live` is built once per process (:func:`start`) and shared by the
 chat WebSocket server and the GraphQL subscriptions. The doors only turn

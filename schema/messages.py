@@ -1,0 +1,166 @@
+"""Messages on GraphQL: the history of a room or a conversation, sending,
+and the live feeds of new messages (rules in ``resolvers.messages`` and
+``resolvers.direct_messages``; the types in ``schema.message_types``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import strawberry
+
+from resolvers import direct_messages, limits, messages
+from resolvers.events import DirectMessageSent, Event, MessagePosted
+from schema import loaders
+from schema.context import Context, Info
+from schema.feeds import feed
+from schema.limits import DEFAULT_PAGE
+from schema.message_types import DirectMessage, Message, room_message
+from schema.pagination import Connection, window
+from schema.rooms import prime_rooms
+from schema.users import User
+
+_HISTORY = f"the last {limits.HISTORY_DEFAULT} by default, at most {limits.HISTORY_MAX}"
+
+
+def _selects(selections: Sequence[Any], name: str) -> bool:
+    """Whether a field called ``name`` is selected anywhere below ``selections``."""
+    return any(
+        getattr(s, "name", None) == name or _selects(getattr(s, "selections", ()), name)
+        for s in selections
+    )
+
+
+async def _prefetch_authors(context: Context, messages: list[Message]) -> None:
+    """A page's authors in one batch, so that ``author`` resolves without an await each."""
+    loader = loaders.users_by_id(context)
+    rows = await loader.load_many(sorted({m._author_id for m in messages}))
+    found = {row.id: User.from_row(row) for row in rows if row is not None}
+    for message in messages:
+        message._author = found.get(message._author_id)
+
+
+@strawberry.type
+class MessageQueries:
+    @strawberry.field(
+        description=f"A room's history, oldest first within a page; {_HISTORY}. "
+        "Private rooms: members only.",
+        metadata={DEFAULT_PAGE: limits.HISTORY_DEFAULT},
+    )
+    async def room_messages(
+        self,
+        info: Info,
+        room: str,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Message]:
+        pick = window(first, after, last, before)
+        found, page = await messages.room_messages(actor=info.context.user, room=room, **pick)
+        prime_rooms(info, [found])
+        connection = Connection.of(page, Message.from_row)
+        if _selects(info.selected_fields, "author"):
+            await _prefetch_authors(info.context, [edge.node for edge in connection.edges])
+        return connection
+
+    @strawberry.field(
+        description="The conversation between the caller and withUser, oldest first within "
+        f"a page; {_HISTORY}.",
+        metadata={DEFAULT_PAGE: limits.HISTORY_DEFAULT},
+    )
+    async def direct_messages(
+        self,
+        info: Info,
+        with_user: strawberry.ID,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[DirectMessage]:
+        pick = window(first, after, last, before)
+        page = await direct_messages.direct_messages(
+            actor=info.context.user, with_user=with_user, **pick
+        )
+        return Connection.of(page, DirectMessage.from_row)
+
+
+@strawberry.type
+class MessageMutations:
+    @strawberry.mutation(
+        description="Public room or member. clientId makes the send idempotent: the same "
+        "author, clientId, room and content return the message already stored; the same "
+        "clientId with another room or content is CONFLICT."
+    )
+    async def send_message(
+        self,
+        info: Info,
+        room: str,
+        content: str,
+        client_id: str | None = None,
+        reply_to: strawberry.ID | None = None,
+        attachments: list[strawberry.ID] | None = None,
+    ) -> Message:
+        row = await messages.send_message(
+            actor=info.context.user,
+            room=room,
+            content=content,
+            client_id=client_id,
+            reply_to=reply_to,
+            attachments=attachments,
+        )
+        return room_message(info, row)
+
+    @strawberry.mutation(
+        description="Idempotent by clientId, like sendMessage (another recipient or content "
+        "is CONFLICT)."
+    )
+    async def send_direct_message(
+        self,
+        info: Info,
+        to: strawberry.ID,
+        content: str,
+        client_id: str | None = None,
+        reply_to: strawberry.ID | None = None,
+        attachments: list[strawberry.ID] | None = None,
+    ) -> DirectMessage:
+        row = await direct_messages.send_direct_message(
+            actor=info.context.user,
+            to=to,
+            content=content,
+            client_id=client_id,
+            reply_to=reply_to,
+            attachments=attachments,
+        )
+        return DirectMessage.from_row(row)
+
+
+def _message_of(event: Event) -> Message | None:
+    return Message.from_event(event) if isinstance(event, MessagePosted) else None
+
+
+def _dm_of(event: Event) -> DirectMessage | None:
+    return DirectMessage.from_event(event) if isinstance(event, DirectMessageSent) else None
+
+
+@strawberry.type
+class MessageSubscriptions:
+    @strawberry.subscription(
+        description="New messages of a room (same access rule as Query.roomMessages). With "
+        "`after` (a message id, or a cursor from Query.roomMessages), first every stored "
+        "message after it, then live ones: in id order, no gap and no duplicate, whichever "
+        "server process took each send."
+    )
+    async def room_messages(
+        self, info: Info, room: str, after: strawberry.ID | None = None
+    ) -> AsyncIterator[Message]:
+        return await feed(info, _message_of, after, room)
+
+    @strawberry.subscription(
+        description="Every new DM to or from the caller; with `after`, the stored ones "
+        "after it first, as for roomMessages."
+    )
+    async def direct_messages(
+        self, info: Info, after: strawberry.ID | None = None
+    ) -> AsyncIterator[DirectMessage]:
+        return await feed(info, _dm_of, after)

@@ -1,0 +1,180 @@
+"""The outgoing side of a GraphQL WebSocket: written at once, or the reader is cut.
+
+Every message to a graphql-transport-ws socket goes through one
+:class:`Outbox`: written at once while the socket drains, queued while it
+does not. Past ``GRAPHQL_WS_MAX_QUEUE_BYTES`` queued the client is not
+reading: its owner (:mod:`schema.live_transport`) ends its operations and
+closes it with 1008, as the chat server does. A slow client costs that much
+memory at most, and never delays the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Coroutine, Generator
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from websockets.exceptions import InvalidState
+
+from core import metrics
+
+GRAPHQL = "graphql"  # the server label of this door's metrics
+RAW_SEND = "comptoir.raw_send"
+
+
+class _Resume:
+    """Awaits the rest of a coroutine that was started by hand and suspended
+    at ``first`` (the future it waits for)."""
+
+    __slots__ = ("coro", "first")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], first: Any) -> None:
+        self.coro = coro
+        self.first = first
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        waiting = self.first
+        while True:
+            try:
+                value = yield waiting
+            except BaseException as exc:  # cancellation: pass it on
+                try:
+                    waiting = self.coro.throw(exc)
+                except StopIteration:
+                    return
+                continue
+            try:
+                waiting = self.coro.send(value)
+            except StopIteration:
+                return
+
+
+def _server_protocol(websocket: WebSocket) -> Any:
+    """The server's protocol object behind a socket, when it is uvicorn's
+    websockets-sansio one (the default, ``uvicorn==0.54`` is pinned): it
+    lets a fan-out write frames and read the transport's write buffer
+    without going through the ASGI layers, as ``websockets.broadcast``
+    does. None otherwise (the ASGI path is then used)."""
+    send = websocket.scope.get(RAW_SEND)
+    protocol = getattr(send, "__self__", None)
+    needed = ("conn", "transport", "close_sent", "disconnected")
+    if protocol is None or not all(hasattr(protocol, name) for name in needed):
+        return None
+    return protocol
+
+
+class Outbox:
+    """A socket's outgoing messages: written at once, or the reader is cut.
+
+    ``push`` never blocks. On uvicorn's websockets-sansio protocol the text
+    frame goes straight to the transport, after a look at its write buffer:
+    past ``max_bytes`` the client has stopped reading and ``on_overflow`` is
+    called instead (what the chat server does). Elsewhere the ASGI ``send``
+    is run by hand: it returns without suspending while the socket drains;
+    when it suspends, a writer task finishes it and then writes what was
+    queued meanwhile, in order, up to ``max_bytes``.
+    """
+
+    __slots__ = (
+        "_writer",
+        "closed",
+        "max_bytes",
+        "on_overflow",
+        "protocol",
+        "queue",
+        "queued_bytes",
+        "ws",
+    )
+
+    def __init__(self, ws: WebSocket, max_bytes: int, on_overflow: Any) -> None:
+        self.ws = ws
+        self.protocol = _server_protocol(ws)
+        self.max_bytes = max_bytes
+        self.on_overflow = on_overflow
+        self.queue: deque[str] | None = None
+        self.queued_bytes = 0
+        self.closed = False
+        self._writer: asyncio.Task[None] | None = None
+
+    def push(self, text: str) -> None:
+        if self.closed:
+            return
+        metrics.WS_FRAMES.labels(GRAPHQL, "out").inc()
+        if self.protocol is not None:
+            self._write(text)
+        elif self._writer is not None:
+            assert self.queue is not None
+            self.queue.append(text)
+            self.queued_bytes += len(text)
+            if self.queued_bytes > self.max_bytes:
+                self._overflow()
+        else:
+            self._send(text)
+
+    def _overflow(self) -> None:
+        self.close()
+        self.on_overflow()
+
+    def _write(self, text: str) -> None:
+        protocol = self.protocol
+        transport = protocol.transport
+        if protocol.close_sent or protocol.disconnected or transport.is_closing():
+            self.closed = True
+            return
+        if transport.get_write_buffer_size() > self.max_bytes:
+            self._overflow()
+            return
+        try:
+            protocol.conn.send_text(text.encode())
+        except InvalidState:
+            self.closed = True
+            return
+        transport.write(b"".join(protocol.conn.data_to_send()))
+
+    def _send(self, text: str) -> None:
+        coro = self.ws.send({"type": "websocket.send", "text": text})
+        try:
+            waiting = coro.send(None)
+        except StopIteration:
+            return
+        except Exception:  # the socket is gone; its reader ends the connection
+            self.closed = True
+            return
+        self.queue = deque()
+        self._writer = asyncio.ensure_future(self._drain(_Resume(coro, waiting)))
+
+    async def _drain(self, first: _Resume) -> None:
+        try:
+            await first
+            while self.queue and not self.closed:
+                text = self.queue.popleft()
+                self.queued_bytes -= len(text)
+                await self.ws.send({"type": "websocket.send", "text": text})
+        except Exception:
+            self.closed = True
+        finally:
+            self._writer = None
+
+    def close(self) -> None:
+        """Write nothing more (what is queued is dropped)."""
+        self.closed = True
+        self.queue = None
+        self.queued_bytes = 0
+        if self._writer is not None:
+            self._writer.cancel()
+
+
+class KeepRawSend:
+    """ASGI middleware: keeps the server's own ``send`` of a WebSocket in its
+    scope (the layers below wrap it), for :func:`_server_protocol`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            scope[RAW_SEND] = send
+        await self.app(scope, receive, send)
