@@ -39,20 +39,14 @@ from core import runtime
 from core.errors import BadUserInput, Conflict, Forbidden, NotFound, RateLimited
 from models import DirectMessage, Membership, Message, Room, User
 from resolvers import attachments as attached
-from resolvers import events, live, mentions, names, replies, validation
+from resolvers import events, limits, live, mentions, names, replies, validation
+from resolvers.limits import MAX_PAGE
 from resolvers.live import sources
-from resolvers.pagination import MAX_PAGE, Page, decode_cursor, keyset_page, page_size
+from resolvers.pagination import Page, decode_cursor, keyset_page, page_size
 from resolvers.users import require_user
 
-ROOM_NAME_MAX = 64
-CONTENT_MAX = 4000
-CLIENT_ID_MAX = 64
-HISTORY_DEFAULT = 50
-HISTORY_MAX = 100
 # Room lists and member lists are pages: ``first`` (this default, at most
 # MAX_PAGE) after an id (``after``), by id.
-ROOMS_PAGE_DEFAULT = 20
-MEMBERS_PAGE_DEFAULT = 10
 ROOM_NOT_FOUND = "Room not found."
 USER_NOT_FOUND = "User not found."
 ROOM_NAME_TAKEN = "A room with this name already exists."
@@ -71,13 +65,13 @@ fk = events.fk
 
 
 def check_content(value: object) -> str:
-    return validation.text(value, "content", min_len=1, max_len=CONTENT_MAX)
+    return validation.text(value, "content", min_len=1, max_len=limits.CONTENT_MAX)
 
 
 def check_client_id(value: object) -> str | None:
     if value is None:
         return None
-    return validation.text(value, "clientId", min_len=1, max_len=CLIENT_ID_MAX)
+    return validation.text(value, "clientId", min_len=1, max_len=limits.CLIENT_ID_MAX)
 
 
 # A REST path names a room in one segment: "/" cannot be carried in it (even
@@ -91,7 +85,7 @@ def check_room_name(value: object) -> str:
     """A new room's name: one line, no control characters, not all digits,
     and carried as is in a REST path (``/chat/rooms/{room}/messages``)."""
     name = names.refuse_controls(
-        validation.single_line(value, "name", max_len=ROOM_NAME_MAX), "name"
+        validation.single_line(value, "name", max_len=limits.ROOM_NAME_MAX), "name"
     )
     if name.isdigit() or names.unique_key(name).isdigit():
         raise BadUserInput(
@@ -165,7 +159,7 @@ async def resolve_room(*, actor: User | None, room: str | int | Room) -> Room:
     key = _room_key(room)
     if isinstance(key, int):
         found = await Room.get_or_none(id=key) if 1 <= key <= validation.MAX_INT32 else None
-    elif 1 <= len(key) <= ROOM_NAME_MAX and validation.storable(key):
+    elif 1 <= len(key) <= limits.ROOM_NAME_MAX and validation.storable(key):
         # The exact name, else any look-alike spelling of it (rows named
         # before names had keys may share one: the exact name wins).
         rows = await Room.filter(Q(name=key) | Q(name_key=names.unique_key(key))).limit(2)
@@ -186,10 +180,10 @@ async def list_rooms(
     *, actor: User | None, first: int | None = None, after: object = None
 ) -> list[Room]:
     """A page of the public rooms and the private rooms the actor belongs
-    to, by id: the first ``first`` (default :data:`ROOMS_PAGE_DEFAULT`, at
+    to, by id: the first ``first`` (default :data:`limits.ROOMS_PAGE_DEFAULT`, at
     most MAX_PAGE) after the room id ``after``."""
     user = require_user(actor)
-    size, after_id = _list_page(first, after, ROOMS_PAGE_DEFAULT)
+    size, after_id = _list_page(first, after, limits.ROOMS_PAGE_DEFAULT)
     mine = Subquery(Membership.filter(user_id=user.id).values("room_id"))
     visible = Room.filter(Q(is_private=False) | Q(id__in=mine), id__gt=after_id)
     return list(await visible.order_by("id").limit(size))
@@ -269,12 +263,12 @@ async def members_of_rooms(
 ) -> list[list[User]]:
     """A page of the members of each room (rooms in the order asked, members
     in the order they joined): the first ``first`` (default
-    :data:`MEMBERS_PAGE_DEFAULT`, at most MAX_PAGE) after the member whose
+    :data:`limits.MEMBERS_PAGE_DEFAULT`, at most MAX_PAGE) after the member whose
     user id is ``after``, in two queries for all the rooms.
     A room the actor is not a member of yields [] (members are visible to
     members only)."""
     user = require_user(actor)
-    size, after_id = _list_page(first, after, MEMBERS_PAGE_DEFAULT)
+    size, after_id = _list_page(first, after, limits.MEMBERS_PAGE_DEFAULT)
     by_room: dict[int, list[User]] = {i: [] for i in room_ids}
     mine = await Membership.filter(room_id__in=room_ids, user_id=user.id).only("id", "room_id")
     member_of = sorted({fk(m, "room") for m in mine})
@@ -535,8 +529,8 @@ async def room_messages(
         after=check_cursor(after, "after"),
         last=last,
         before=check_cursor(before, "before"),
-        default_last=HISTORY_DEFAULT,
-        maximum=HISTORY_MAX,
+        default_last=limits.HISTORY_DEFAULT,
+        maximum=limits.HISTORY_MAX,
     )
     _attach_room(page.items, found)
     return found, page
@@ -565,8 +559,8 @@ async def direct_messages(
         after=check_cursor(after, "after"),
         last=last,
         before=check_cursor(before, "before"),
-        default_last=HISTORY_DEFAULT,
-        maximum=HISTORY_MAX,
+        default_last=limits.HISTORY_DEFAULT,
+        maximum=limits.HISTORY_MAX,
     )
 
 

@@ -37,18 +37,15 @@ from core import runtime
 from core.errors import Conflict, NotFound, PayloadTooLarge
 from core.storage import BlobMissing, SizeLimitExceeded, StorageFull
 from models import Resource, StoredFile, User
-from resolvers import attachments, permissions
+from resolvers import attachments, limits, permissions
 from resolvers.pagination import CountedPage, keyset_page, offset_page, parse_order
 from resolvers.permissions import Action
 from resolvers.users import require_user
 
 log = logging.getLogger("comptoir.files")
 
-FILENAME_MAX = 255
-EXTENSION_MAX = 32
 DEFAULT_FILENAME = "file"
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
-PAGE_DEFAULT = 50  # GraphQL `files` page size when none is given
 DEFAULT_ORDER = "desc"  # REST GET /files: newest first
 # RFC 9110 token characters, for both halves of type/subtype.
 _TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,127}"
@@ -73,12 +70,12 @@ def sanitize_filename(raw: object) -> str:
     name = name.strip().lstrip(".").strip()
     if not name:
         return DEFAULT_FILENAME
-    if len(name) > FILENAME_MAX:
+    if len(name) > limits.FILENAME_MAX:
         stem, dot, extension = name.rpartition(".")
-        if dot and stem and 0 < len(extension) <= EXTENSION_MAX:
-            name = stem[: FILENAME_MAX - len(extension) - 1].rstrip() + "." + extension
+        if dot and stem and 0 < len(extension) <= limits.EXTENSION_MAX:
+            name = stem[: limits.FILENAME_MAX - len(extension) - 1].rstrip() + "." + extension
         else:
-            name = name[:FILENAME_MAX]
+            name = name[: limits.FILENAME_MAX]
     return name
 
 
@@ -167,7 +164,7 @@ async def list_files(
     before: int | None = None,
 ) -> CountedPage[StoredFile]:
     """The caller's files (everyone's for an ADMIN), oldest first in a page;
-    with no size and no ``after``, the newest page (the last ``PAGE_DEFAULT``)."""
+    with no size and no ``after``, the newest page (the last ``limits.FILES_PAGE_DEFAULT``)."""
     queryset = _visible(permissions.require(Action.FILE_LIST, actor))
     page = await keyset_page(
         queryset,
@@ -175,8 +172,8 @@ async def list_files(
         after=after,
         last=last,
         before=before,
-        default_first=PAGE_DEFAULT,
-        default_last=PAGE_DEFAULT,
+        default_first=limits.FILES_PAGE_DEFAULT,
+        default_last=limits.FILES_PAGE_DEFAULT,
     )
     return CountedPage(page, queryset)
 

@@ -16,12 +16,9 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from core.errors import BadUserInput
+from resolvers import limits
 from resolvers.validation import MAX_INT32
 
-MAX_PAGE = 100
-OFFSET_LIMIT_DEFAULT = 100
-OFFSET_LIMIT_MAX = 1000
-MAX_OFFSET = 2**31 - 1
 # ?order= of the legacy listings that take one: id ascending or descending.
 ORDERS = {"asc": "id", "desc": "-id"}
 M = TypeVar("M", bound=Model)
@@ -78,7 +75,7 @@ def decode_cursor(cursor: str | None, field: str) -> int | None:
     return row_id
 
 
-def page_size(value: int | None, field: str, *, maximum: int = MAX_PAGE) -> int | None:
+def page_size(value: int | None, field: str, *, maximum: int = limits.MAX_PAGE) -> int | None:
     """Negative sizes are refused; sizes over the maximum are clamped."""
     if value is None:
         return None
@@ -130,7 +127,7 @@ async def keyset_page(
     before: int | None = None,
     default_first: int | None = None,
     default_last: int | None = None,
-    maximum: int = MAX_PAGE,
+    maximum: int = limits.MAX_PAGE,
     read: Read = _models,
 ) -> Page[Any]:
     """One page of ``queryset`` ordered by id ascending.
@@ -188,12 +185,12 @@ async def offset_page(
     """The legacy REST listings: ``limit`` (default 100, clamped to 1000) rows
     from ``offset``, ordered by id (``order``, see :data:`ORDERS`). Negative
     values are refused."""
-    limit = OFFSET_LIMIT_DEFAULT if limit is None else limit
+    limit = limits.OFFSET_LIMIT_DEFAULT if limit is None else limit
     offset = 0 if offset is None else offset
     if limit < 0 or offset < 0:
         raise BadUserInput("limit and offset must not be negative.", field="limit")
-    limit = min(limit, OFFSET_LIMIT_MAX)
-    offset = min(offset, MAX_OFFSET)
+    limit = min(limit, limits.OFFSET_LIMIT_MAX)
+    offset = min(offset, limits.MAX_OFFSET)
     if limit == 0:  # nothing to read (and Tortoise's values() drops a LIMIT of 0)
         return []
     return list(await read(queryset.order_by(ORDERS[order]).offset(offset).limit(limit)))

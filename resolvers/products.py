@@ -18,13 +18,9 @@ from tortoise.queryset import QuerySet
 
 from core.errors import NotFound
 from models import Product, User
-from resolvers import permissions, validation
+from resolvers import limits, permissions, validation
 from resolvers.pagination import CountedPage, keyset_page, offset_page
 from resolvers.permissions import Action
-
-NAME_MAX = 200
-DESCRIPTION_MAX = 10_000
-SEARCH_MAX = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +57,7 @@ def writer(actor: User | None) -> Writer:
 def _search(search: str | None) -> QuerySet[Product]:
     queryset = Product.all()
     if search:
-        term = validation.text(search, "search", max_len=SEARCH_MAX, strip=True)
+        term = validation.text(search, "search", max_len=limits.PRODUCT_SEARCH_MAX, strip=True)
         if term:
             queryset = queryset.filter(Q(name__icontains=term) | Q(description__icontains=term))
     return queryset
@@ -115,8 +111,10 @@ async def create_product(
     stock: object = 0,
 ) -> Product:
     return await Product.create(
-        name=validation.single_line(name, "name", max_len=NAME_MAX),
-        description=validation.text(description, "description", max_len=DESCRIPTION_MAX),
+        name=validation.single_line(name, "name", max_len=limits.PRODUCT_NAME_MAX),
+        description=validation.text(
+            description, "description", max_len=limits.PRODUCT_DESCRIPTION_MAX
+        ),
         price=validation.money(price),
         stock=validation.non_negative_int(stock, "stock"),
     )
@@ -133,10 +131,10 @@ async def update_product(
 ) -> Product:
     changes: dict[str, str | Decimal | int] = {}
     if name is not None:
-        changes["name"] = validation.single_line(name, "name", max_len=NAME_MAX)
+        changes["name"] = validation.single_line(name, "name", max_len=limits.PRODUCT_NAME_MAX)
     if description is not None:
         changes["description"] = validation.text(
-            description, "description", max_len=DESCRIPTION_MAX
+            description, "description", max_len=limits.PRODUCT_DESCRIPTION_MAX
         )
     if price is not None:
         changes["price"] = validation.money(price)

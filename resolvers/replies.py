@@ -5,7 +5,7 @@
   is NOT_FOUND, whether it does not exist or lives elsewhere (nothing leaks
   about other rooms);
 - history and live messages carry the replied-to id, its author and a
-  preview of its first ``REPLY_PREVIEW_CHARS`` characters, as it is *now*:
+  preview of its first ``limits.REPLY_PREVIEW_CHARS`` characters, as it is *now*:
   once the original is deleted, the preview is a tombstone (``deleted``,
   no text). :func:`previews` reads a whole page's in one query.
 """
@@ -17,10 +17,9 @@ from dataclasses import dataclass
 
 from core.errors import NotFound
 from models import DirectMessage, Message
-from resolvers import validation
+from resolvers import limits, validation
 from resolvers.events import fk
 
-REPLY_PREVIEW_CHARS = 100
 REPLY_NOT_FOUND = "The message replied to is not in this conversation."
 
 
@@ -34,7 +33,7 @@ class ReplyPreview:
 
 def preview_of(row: Message | DirectMessage) -> ReplyPreview:
     author = fk(row, "author") if isinstance(row, Message) else fk(row, "sender")
-    text = "" if row.deleted else row.content[:REPLY_PREVIEW_CHARS]
+    text = "" if row.deleted else row.content[: limits.REPLY_PREVIEW_CHARS]
     return ReplyPreview(row.id, author, text, row.deleted)
 
 

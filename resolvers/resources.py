@@ -24,13 +24,9 @@ from tortoise.transactions import in_transaction
 
 from core.errors import BadUserInput
 from models import Resource, ResourceKind, StoredFile, User
-from resolvers import permissions, validation
+from resolvers import limits, permissions, validation
 from resolvers.pagination import CountedPage, keyset_page, offset_page
 from resolvers.permissions import Action
-
-TITLE_MAX = 200
-DESCRIPTION_MAX = 10_000
-URL_MAX = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +54,7 @@ def parse_kind(value: object, field: str = "kind") -> ResourceKind:
 
 def check_url(value: object, field: str = "url") -> str:
     """An absolute http(s) URL with a host; anything else is refused."""
-    url = validation.single_line(value, field, max_len=URL_MAX)
+    url = validation.single_line(value, field, max_len=limits.RESOURCE_URL_MAX)
     if any(ch.isspace() for ch in url) or not url.isprintable():
         raise BadUserInput(f"{field} must not contain spaces or control characters.", field=field)
     try:
@@ -129,9 +125,11 @@ async def create_resource(
     file_field: str = "fileId",
 ) -> Resource:
     """Exactly one of ``url`` and ``file_id``."""
-    clean_title = validation.single_line(title, "title", max_len=TITLE_MAX)
+    clean_title = validation.single_line(title, "title", max_len=limits.RESOURCE_TITLE_MAX)
     clean_description = validation.text(
-        "" if description is None else description, "description", max_len=DESCRIPTION_MAX
+        "" if description is None else description,
+        "description",
+        max_len=limits.RESOURCE_DESCRIPTION_MAX,
     )
     clean_kind = parse_kind(ResourceKind.DOCUMENT if kind is None else kind)
     if (url is None) == (file_id is None):

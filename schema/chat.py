@@ -24,7 +24,7 @@ from core.errors import ComptoirError, NotFound
 from models import DirectMessage as DirectMessageRow
 from models import Message as MessageRow
 from models import Room as RoomRow
-from resolvers import chat
+from resolvers import chat, limits
 from resolvers.events import (
     DirectMessageSent,
     Event,
@@ -32,7 +32,7 @@ from resolvers.events import (
     room_channel,
     user_channel,
 )
-from resolvers.pagination import MAX_PAGE
+from resolvers.limits import MAX_PAGE
 from schema import loaders
 from schema.attachment_types import AttachedFileType, attachments_of
 from schema.context import Context, Info
@@ -73,14 +73,14 @@ class Room:
 
     @strawberry.field(
         description="Visible to members only: empty for anyone else. A page in join order: "
-        f"the first `first` (default {chat.MEMBERS_PAGE_DEFAULT}, at most {MAX_PAGE}) after "
+        f"the first `first` (default {limits.MEMBERS_PAGE_DEFAULT}, at most {MAX_PAGE}) after "
         "the member whose user id is `after`; a page shorter than `first` is the last.",
         metadata=VIEWER_DEPENDENT,
     )
     async def members(
         self,
         info: Info,
-        first: int = chat.MEMBERS_PAGE_DEFAULT,
+        first: int = limits.MEMBERS_PAGE_DEFAULT,
         after: strawberry.ID | None = None,
     ) -> list[User]:
         key = (self._row_id, first, None if after is None else str(after))
@@ -291,11 +291,11 @@ def _prime_rooms(info: Info, rows: list[RoomRow]) -> None:
 class ChatQueries:
     @strawberry.field(
         description="Public rooms and the private rooms the caller belongs to, a page by id: "
-        f"the first `first` (default {chat.ROOMS_PAGE_DEFAULT}, at most {MAX_PAGE}) after the "
+        f"the first `first` (default {limits.ROOMS_PAGE_DEFAULT}, at most {MAX_PAGE}) after the "
         "room id `after`; a page shorter than `first` is the last."
     )
     async def rooms(
-        self, info: Info, first: int = chat.ROOMS_PAGE_DEFAULT, after: strawberry.ID | None = None
+        self, info: Info, first: int = limits.ROOMS_PAGE_DEFAULT, after: strawberry.ID | None = None
     ) -> list[Room]:
         rows = await chat.list_rooms(actor=info.context.user, first=first, after=after)
         return [Room.from_row(r) for r in rows]
@@ -314,7 +314,7 @@ class ChatQueries:
     @strawberry.field(
         description="A room's history, oldest first within a page; the last 50 by default, "
         "at most 100. Private rooms: members only.",
-        metadata={DEFAULT_PAGE: chat.HISTORY_DEFAULT},
+        metadata={DEFAULT_PAGE: limits.HISTORY_DEFAULT},
     )
     async def room_messages(
         self,
@@ -345,7 +345,7 @@ class ChatQueries:
     @strawberry.field(
         description="The conversation between the caller and withUser, oldest first within "
         "a page; the last 50 by default, at most 100.",
-        metadata={DEFAULT_PAGE: chat.HISTORY_DEFAULT},
+        metadata={DEFAULT_PAGE: limits.HISTORY_DEFAULT},
     )
     async def direct_messages(
         self,

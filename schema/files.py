@@ -22,7 +22,7 @@ from strawberry.file_uploads import Upload
 
 from core.errors import BadUserInput
 from models import StoredFile
-from resolvers import files, permissions
+from resolvers import files, limits, permissions
 from resolvers.permissions import Action
 from resolvers.users import require_user
 from resolvers.validation import parse_id
@@ -138,7 +138,7 @@ class FileQueries:
     @strawberry.field(
         description=f"{permissions.describe(Action.FILE_LIST)} The files the caller may read "
         f"as {permissions.who(Action.FILE_READ)}. "
-        f"Without first, last or after: the newest {files.PAGE_DEFAULT}."
+        f"Without first, last or after: the newest {limits.FILES_PAGE_DEFAULT}."
     )
     async def files(
         self,

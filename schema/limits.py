@@ -57,7 +57,7 @@ from graphql.validation.rules.max_introspection_depth_rule import MaxIntrospecti
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
-from resolvers.pagination import MAX_PAGE
+from resolvers.limits import MAX_PAGE
 
 # How many items a list field without first/last counts for.
 LIST_FACTOR = 10

@@ -8,7 +8,8 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from resolvers import replies
-from resolvers.replies import REPLY_PREVIEW_CHARS, ReplyPreview
+from resolvers.limits import REPLY_PREVIEW_CHARS
+from resolvers.replies import ReplyPreview
 from schema import loaders
 from schema.context import Context, Info
 from schema.users import User

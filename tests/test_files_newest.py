@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import httpx
 
-from resolvers.files import PAGE_DEFAULT
-from resolvers.pagination import OFFSET_LIMIT_DEFAULT
+from resolvers.limits import FILES_PAGE_DEFAULT as PAGE_DEFAULT
+from resolvers.limits import OFFSET_LIMIT_DEFAULT
 from tests.conftest import Account, GraphQL, data_of, error_codes
 from tests.test_files_graphql import FILES
 from tests.test_files_rest import upload

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from resolvers.replies import REPLY_PREVIEW_CHARS
+from resolvers.limits import REPLY_PREVIEW_CHARS
 from tests.conftest import GraphQL, MakeAccount, data_of, error_codes
 from tests.harness import Service
 from tests.test_chat_subscriptions import make_room, rest_post, ws_client

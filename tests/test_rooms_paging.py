@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from core import runtime
-from resolvers import chat
-from resolvers.pagination import MAX_PAGE
+from resolvers import limits
+from resolvers.limits import MAX_PAGE
 from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
 from tests.harness import Service
 
@@ -65,11 +65,11 @@ async def _rooms(http: httpx.AsyncClient, owner: Account, count: int) -> list[in
 async def test_rooms_are_paged_on_rest_and_graphql(
     http: httpx.AsyncClient, graphql: GraphQL, member: Account, roomy: None
 ) -> None:
-    ids = await _rooms(http, member, chat.ROOMS_PAGE_DEFAULT + 5)
+    ids = await _rooms(http, member, limits.ROOMS_PAGE_DEFAULT + 5)
     first = (await http.get("/chat/rooms", headers=member.headers)).json()
-    assert [r["id"] for r in first] == ids[: chat.ROOMS_PAGE_DEFAULT]
+    assert [r["id"] for r in first] == ids[: limits.ROOMS_PAGE_DEFAULT]
     rest = await http.get(f"/chat/rooms?after={first[-1]['id']}", headers=member.headers)
-    assert [r["id"] for r in rest.json()] == ids[chat.ROOMS_PAGE_DEFAULT :]
+    assert [r["id"] for r in rest.json()] == ids[limits.ROOMS_PAGE_DEFAULT :]
     small = await http.get(f"/chat/rooms?limit=3&after={ids[1]}", headers=member.headers)
     assert [r["id"] for r in small.json()] == ids[2:5]
     for bad in ("limit=-1", "after=-1", "limit=x"):
@@ -77,7 +77,7 @@ async def test_rooms_are_paged_on_rest_and_graphql(
         assert response.status_code == 422, (bad, response.text)
 
     default = data_of(await graphql("{ rooms { id } }", token=member.token))["rooms"]
-    assert [int(r["id"]) for r in default] == ids[: chat.ROOMS_PAGE_DEFAULT]
+    assert [int(r["id"]) for r in default] == ids[: limits.ROOMS_PAGE_DEFAULT]
     page = await graphql(
         "query($a: ID) { rooms(first: 4, after: $a) { id } }",
         {"a": str(ids[2])},
@@ -98,7 +98,7 @@ async def test_members_are_paged_in_join_order(
         await http.post("/chat/rooms", json={"name": "crowd"}, headers=member.headers)
     ).status_code == 201
     joined = [member.id]
-    for n in range(chat.MEMBERS_PAGE_DEFAULT + 3):
+    for n in range(limits.MEMBERS_PAGE_DEFAULT + 3):
         account = await make_account(f"m{n}@example.com")
         response = await http.post(
             "/graphql",
@@ -110,7 +110,7 @@ async def test_members_are_paged_in_join_order(
     query = 'query($a: ID) { room(room: "crowd") { members(first: 5, after: $a) { id } } }'
     default = await graphql('{ room(room: "crowd") { members { id } } }', token=member.token)
     ids = [int(u["id"]) for u in data_of(default)["room"]["members"]]
-    assert ids == joined[: chat.MEMBERS_PAGE_DEFAULT]
+    assert ids == joined[: limits.MEMBERS_PAGE_DEFAULT]
     page = await graphql(query, {"a": str(joined[3])}, token=member.token)
     assert [int(u["id"]) for u in data_of(page)["room"]["members"]] == joined[4:9]
     # Through rooms, every room's page in one request.
@@ -136,14 +136,14 @@ async def test_the_cost_model_counts_lists_by_their_real_page_size(
     assert error_codes(body) == ["BAD_USER_INPUT"]
     assert body["errors"][0]["extensions"]["limit"] == "cost"
     # Left out, a page counts as its default size, not as the largest page.
-    default_cost = 1 + chat.ROOMS_PAGE_DEFAULT * (1 + MAX_PAGE)
+    default_cost = 1 + limits.ROOMS_PAGE_DEFAULT * (1 + MAX_PAGE)
     assert default_cost <= limit < 1 + MAX_PAGE * (1 + MAX_PAGE)
     by_default = f"{{ rooms {{ members(first: {MAX_PAGE}) {{ id }} }} }}"
     assert not (await graphql(by_default, token=member.token)).get("errors")
     # The attack run's query: 15 aliases of rooms { members } no longer passes
     # as cheap (it counted as 10 rooms each).
     aliases = " ".join(f"a{i}: rooms {{ id name members {{ id }} }}" for i in range(15))
-    attack_cost = 15 * (1 + chat.ROOMS_PAGE_DEFAULT * (2 + 1 + chat.MEMBERS_PAGE_DEFAULT))
+    attack_cost = 15 * (1 + limits.ROOMS_PAGE_DEFAULT * (2 + 1 + limits.MEMBERS_PAGE_DEFAULT))
     body = await graphql(f"{{ {aliases} }}", token=member.token)
     if attack_cost > limit:
         assert body["errors"][0]["extensions"]["limit"] == "cost"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from resolvers import chat
-from resolvers.pagination import MAX_PAGE
+from resolvers import limits
+from resolvers.limits import MAX_PAGE
 from rest_compat.spec import common as oa
 
 _TIMESTAMP = {"type": "string", "format": "date-time"}
@@ -129,7 +129,7 @@ _ROOM_PAGING = [
     {
         "name": "limit",
         "in": "query",
-        "description": f"Page size, default {chat.ROOMS_PAGE_DEFAULT}; over {MAX_PAGE} is "
+        "description": f"Page size, default {limits.ROOMS_PAGE_DEFAULT}; over {MAX_PAGE} is "
         f"clamped to {MAX_PAGE}. A page shorter than `limit` is the last.",
         "schema": {"type": "integer", "minimum": 0},
     },

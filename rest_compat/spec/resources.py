@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from models import ResourceKind
-from resolvers import permissions, resources
+from resolvers import limits, permissions
 from resolvers.permissions import Action
 from rest_compat.spec import common as oa
 
@@ -28,10 +28,10 @@ _INPUT = {
     "required": ["title"],
     "description": "Exactly one of url (http or https) and file_id.",
     "properties": {
-        "title": {"type": "string", "minLength": 1, "maxLength": resources.TITLE_MAX},
-        "description": {"type": "string", "maxLength": resources.DESCRIPTION_MAX},
+        "title": {"type": "string", "minLength": 1, "maxLength": limits.RESOURCE_TITLE_MAX},
+        "description": {"type": "string", "maxLength": limits.RESOURCE_DESCRIPTION_MAX},
         "kind": {"type": "string", "enum": _KINDS, "default": "DOCUMENT"},
-        "url": {"type": "string", "format": "uri", "maxLength": resources.URL_MAX},
+        "url": {"type": "string", "format": "uri", "maxLength": limits.RESOURCE_URL_MAX},
         "file_id": {"type": "integer", "minimum": 1},
     },
 }
