@@ -21,8 +21,8 @@ from tortoise.transactions import in_transaction
 from core import audit, logs, runtime
 from core.errors import BadUserInput, Conflict, Forbidden, NotFound, RateLimited, Unauthenticated
 from core.security import AccessClaims, hash_refresh_token
-from models import AuthSession, RefreshToken, Role, User
-from resolvers import login_guard, users, validation
+from models import AuthSession, RefreshToken, User
+from resolvers import login_guard, permissions, users, validation
 
 INVALID_CREDENTIALS = "Invalid email or password."
 # Pub/sub channel announcing revoked sessions, so that every process closes
@@ -198,9 +198,7 @@ async def deactivate_user(*, actor: User | None, user_id: object, field: str = "
     """ADMIN only: the account can no longer log in or refresh, and every
     session of it is revoked as logout does, so every process ends its
     WebSocket connections and subscriptions."""
-    admin = users.require_user(actor)
-    if admin.role != Role.ADMIN:
-        raise Forbidden("Only an ADMIN may deactivate users.")
+    admin = permissions.require(permissions.Action.USER_DEACTIVATE, actor)
     target = validation.parse_id(user_id, field)
     if target == admin.id:
         raise BadUserInput("An ADMIN cannot deactivate their own account.", field=field)

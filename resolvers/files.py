@@ -7,7 +7,8 @@ Rules:
   once they are all there, so a refused or broken upload leaves nothing;
 - an upload stops at ``MAX_UPLOAD_BYTES`` and at what is left of the
   owner's ``USER_QUOTA_BYTES``, both with PAYLOAD_TOO_LARGE;
-- the owner and ADMINs list, download and delete a file; any authenticated
+- the owner and ADMINs list, download and delete a file (``Action.FILE_READ``,
+  ``Action.FILE_DELETE``); any authenticated
   user downloads a file that an internal resource links; whoever may read a
   chat message carrying it downloads it (``resolvers.attachments``);
   everyone else gets NOT_FOUND, as for an id that does not exist;
@@ -33,11 +34,12 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from core import runtime
-from core.errors import Conflict, Forbidden, NotFound, PayloadTooLarge
+from core.errors import Conflict, NotFound, PayloadTooLarge
 from core.storage import BlobMissing, SizeLimitExceeded, StorageFull
-from models import Resource, Role, StoredFile, User
-from resolvers import attachments, limits
+from models import Resource, StoredFile, User
+from resolvers import attachments, limits, permissions
 from resolvers.pagination import CountedPage, keyset_page, offset_page, parse_order
+from resolvers.permissions import Action
 from resolvers.users import require_user
 
 log = logging.getLogger("comptoir.files")
@@ -116,7 +118,7 @@ async def upload_file(
     Whatever goes wrong (a limit, the quota, a disconnect raised by
     ``chunks``, a full disk), no bytes and no row remain.
     """
-    user = require_user(actor)
+    user = permissions.require(Action.FILE_UPLOAD, actor)
     services = runtime.get()
     settings = services.settings
     quota = settings.user_quota_bytes
@@ -154,7 +156,7 @@ async def upload_file(
 
 
 def _visible(user: User) -> QuerySet[StoredFile]:
-    if user.role == Role.ADMIN:
+    if permissions.allowed(Action.FILE_READ, user):  # anyone's: an ADMIN
         return StoredFile.all()
     return StoredFile.filter(owner_id=user.id)
 
@@ -169,7 +171,7 @@ async def list_files(
 ) -> CountedPage[StoredFile]:
     """The caller's files (everyone's for an ADMIN), oldest first in a page;
     with no size and no ``after``, the newest page (the last ``limits.FILES_PAGE_DEFAULT``)."""
-    queryset = _visible(require_user(actor))
+    queryset = _visible(permissions.require(Action.FILE_LIST, actor))
     page = await keyset_page(
         queryset,
         first=first,
@@ -190,18 +192,14 @@ async def list_files_offset(
     order: object = None,
 ) -> list[StoredFile]:
     """The legacy REST listing: offset paging, newest first unless ``order="asc"``."""
-    queryset = _visible(require_user(actor))
+    queryset = _visible(permissions.require(Action.FILE_LIST, actor))
     clean_order = parse_order(order, DEFAULT_ORDER)
     return await offset_page(queryset, limit=limit, offset=offset, order=clean_order)
 
 
-def _owns(user: User, row: StoredFile) -> bool:
-    return user.role == Role.ADMIN or row.owner_id == user.id
-
-
 async def _readable(user: User, row: StoredFile) -> bool:
     return (
-        _owns(user, row)
+        permissions.allowed(Action.FILE_READ, user, owner=row.owner_id)
         or await Resource.filter(file_id=row.id).exists()
         or await attachments.readable_through_messages(user, row.id)
     )
@@ -212,7 +210,7 @@ async def get_file(*, actor: User | None, file_id: int) -> StoredFile:
     user = require_user(actor)
     row = await StoredFile.get_or_none(id=file_id)
     if row is None or not await _readable(user, row):
-        raise NotFound("File not found.")
+        raise permissions.refused(Action.FILE_READ)
     return row
 
 
@@ -237,14 +235,13 @@ async def delete_file(*, actor: User | None, file_id: int) -> bool:
     user = require_user(actor)
     row = await StoredFile.get_or_none(id=file_id)
     if row is None or not await _readable(user, row):
-        raise NotFound("File not found.")
-    if not _owns(user, row):
-        raise Forbidden("Only the owner or an ADMIN may delete this file.")
+        raise permissions.refused(Action.FILE_READ)
+    permissions.require(Action.FILE_DELETE, user, owner=row.owner_id)
     async with in_transaction():
         if await StoredFile.select_for_update().filter(id=row.id).first() is None:
             raise NotFound("File not found.")
         linked = Resource.filter(file_id=row.id)
-        if user.role == Role.ADMIN:
+        if permissions.allowed(Action.RESOURCE_DELETE, user):
             await linked.delete()
         elif ids := await linked.order_by("id").values_list("id", flat=True):
             raise Conflict(

@@ -34,8 +34,8 @@ from tortoise.transactions import in_transaction
 
 from core import runtime
 from core.errors import Conflict, Forbidden, NotFound
-from models import DirectMessage, Message, MessageChange, Reaction, Role, Room, User
-from resolvers import attachments, live, locks, mentions, rooms, sending, validation
+from models import DirectMessage, Message, MessageChange, Reaction, Room, User
+from resolvers import attachments, live, locks, mentions, permissions, rooms, sending, validation
 from resolvers.change_events import (
     DELETED,
     EDITED,
@@ -230,14 +230,10 @@ async def edit(target: Target, *, actor: User | None, content: object) -> Messag
 
 async def delete(target: Target, *, actor: User | None) -> Message | DirectMessage:
     """Make a message a tombstone (author; or ADMIN, for a room message)."""
-    user = require_user(actor)
-    allowed = target.author_id == user.id or (not target.is_dm and user.role == Role.ADMIN)
-    if not allowed:
-        raise Forbidden(
-            "Only the author deletes a direct message."
-            if target.is_dm
-            else "Only the author or an ADMIN deletes a message."
-        )
+    action = permissions.Action.MESSAGE_DELETE
+    if target.is_dm:
+        action = permissions.Action.DIRECT_MESSAGE_DELETE
+    user = permissions.require(action, actor, owner=target.author_id)
     row = target.row
 
     async def apply(conn: Any) -> bool:

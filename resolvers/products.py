@@ -1,4 +1,9 @@
-"""Products: public reads, ADMIN writes."""
+"""Products: public reads; writes need a :class:`Writer` (``Action.PRODUCT_WRITE``).
+
+A door gets the writer from :func:`writer` (the one permission check)
+before it reads any input, so a refused caller learns nothing of its
+input's validity, whichever door it uses.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,11 @@ from typing import Any
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
-from core.errors import Forbidden, NotFound, Unauthenticated
-from models import Product, Role, User
-from resolvers import limits, validation
+from core.errors import NotFound
+from models import Product, User
+from resolvers import limits, permissions, validation
 from resolvers.pagination import CountedPage, keyset_page, offset_page
+from resolvers.permissions import Action
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +43,15 @@ async def _views(queryset: QuerySet[Any]) -> Sequence[ProductView]:
     return [ProductView(**row) for row in await queryset.values(*_VIEW_FIELDS)]
 
 
-def require_admin(actor: User | None) -> User:
-    if actor is None:
-        raise Unauthenticated()
-    if actor.role != Role.ADMIN:
-        raise Forbidden("Only an ADMIN may change products.")
-    return actor
+@dataclass(frozen=True, slots=True)
+class Writer:
+    """Leave to change products, made only by :func:`writer`."""
+
+    user: User
+
+
+def writer(actor: User | None) -> Writer:
+    return Writer(permissions.require(Action.PRODUCT_WRITE, actor))
 
 
 def _search(search: str | None) -> QuerySet[Product]:
@@ -95,13 +104,12 @@ async def get_product(*, product_id: int) -> Product:
 
 async def create_product(
     *,
-    actor: User | None,
+    writer: Writer,
     name: object,
     description: object = "",
     price: object,
     stock: object = 0,
 ) -> Product:
-    require_admin(actor)
     return await Product.create(
         name=validation.single_line(name, "name", max_len=limits.PRODUCT_NAME_MAX),
         description=validation.text(
@@ -114,14 +122,13 @@ async def create_product(
 
 async def update_product(
     *,
-    actor: User | None,
+    writer: Writer,
     product_id: int,
     name: object = None,
     description: object = None,
     price: object = None,
     stock: object = None,
 ) -> Product:
-    require_admin(actor)
     changes: dict[str, str | Decimal | int] = {}
     if name is not None:
         changes["name"] = validation.single_line(name, "name", max_len=limits.PRODUCT_NAME_MAX)
@@ -140,8 +147,7 @@ async def update_product(
     return product
 
 
-async def delete_product(*, actor: User | None, product_id: int) -> bool:
-    require_admin(actor)
+async def delete_product(*, writer: Writer, product_id: int) -> bool:
     deleted = await Product.filter(id=product_id).delete()
     if not deleted:
         raise NotFound("Product not found.")

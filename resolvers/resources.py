@@ -2,8 +2,11 @@
 
 Rules:
 
-- any authenticated user lists them (optionally one ``kind``);
-- only an ADMIN creates one;
+- any authenticated user lists them (optionally one ``kind``;
+  ``Action.RESOURCE_READ``);
+- only an ADMIN creates one (``Action.RESOURCE_CREATE``): a door gets a
+  :class:`Publisher` from :func:`publisher`, the one check, before it
+  reads any input;
 - a resource points at exactly one thing: an external ``url`` (absolute
   http or https, at most ``RESOURCE_URL_MAX`` characters, no credentials; stored as given,
   never fetched by the server) or an uploaded file (``file_id``), which
@@ -13,23 +16,28 @@ Rules:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from core.errors import BadUserInput, Forbidden
-from models import Resource, ResourceKind, Role, StoredFile, User
-from resolvers import limits, validation
+from core.errors import BadUserInput
+from models import Resource, ResourceKind, StoredFile, User
+from resolvers import limits, permissions, validation
 from resolvers.pagination import CountedPage, keyset_page, offset_page
-from resolvers.users import require_user
+from resolvers.permissions import Action
 
 
-def require_admin(actor: User | None) -> User:
-    user = require_user(actor)
-    if user.role != Role.ADMIN:
-        raise Forbidden("Only an ADMIN may create resources.")
-    return user
+@dataclass(frozen=True, slots=True)
+class Publisher:
+    """Leave to create resources, made only by :func:`publisher`."""
+
+    user: User
+
+
+def publisher(actor: User | None) -> Publisher:
+    return Publisher(permissions.require(Action.RESOURCE_CREATE, actor))
 
 
 def parse_kind(value: object, field: str = "kind") -> ResourceKind:
@@ -80,7 +88,7 @@ async def list_resources(
     before: int | None = None,
     kind: object = None,
 ) -> CountedPage[Resource]:
-    require_user(actor)
+    permissions.require(Action.RESOURCE_READ, actor)
     queryset = _filtered(kind)
     page = await keyset_page(
         queryset.prefetch_related("file"),
@@ -101,14 +109,14 @@ async def list_resources_offset(
     kind: object = None,
 ) -> list[Resource]:
     """The legacy REST listing: offset paging, ordered by id."""
-    require_user(actor)
+    permissions.require(Action.RESOURCE_READ, actor)
     queryset = _filtered(kind)
     return await offset_page(queryset, limit=limit, offset=offset)
 
 
 async def create_resource(
     *,
-    actor: User | None,
+    publisher: Publisher,
     title: object,
     description: object = "",
     kind: object = ResourceKind.DOCUMENT,
@@ -116,8 +124,7 @@ async def create_resource(
     file_id: object = None,
     file_field: str = "fileId",
 ) -> Resource:
-    """ADMIN only; exactly one of ``url`` and ``file_id``."""
-    user = require_admin(actor)
+    """Exactly one of ``url`` and ``file_id``."""
     clean_title = validation.single_line(title, "title", max_len=limits.RESOURCE_TITLE_MAX)
     clean_description = validation.text(
         "" if description is None else description,
@@ -144,5 +151,5 @@ async def create_resource(
             kind=clean_kind,
             url=clean_url,
             file=stored,
-            created_by=user,
+            created_by=publisher.user,
         )

@@ -1,4 +1,4 @@
-"""Accounts: creation and lookup."""
+"""Accounts: creation, lookup, and who sees an address (``Action.USER_EMAIL_READ``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from core import runtime
 from core.errors import BadUserInput, Conflict, NotFound, Unauthenticated
 from core.security import MIN_PASSWORD_CHARS, PasswordHasher
 from models import Role, User
-from resolvers import names, validation
+from resolvers import names, permissions, validation
 
 USER_NOT_FOUND = "User not found."
 
@@ -83,3 +83,10 @@ async def get_users(ids: list[int]) -> list[User | None]:
     """Batch lookup in the order asked (for DataLoaders)."""
     rows = {u.id: u for u in await User.filter(id__in=ids)}
     return [rows.get(i) for i in ids]
+
+
+def visible_email(*, viewer: User | None, user_id: int, email: str) -> str:
+    """``email`` (the address of ``user_id``) if the viewer may read it, else ""."""
+    if permissions.allowed(permissions.Action.USER_EMAIL_READ, viewer, owner=user_id):
+        return email
+    return ""

@@ -22,7 +22,8 @@ from strawberry.file_uploads import Upload
 
 from core.errors import BadUserInput
 from models import StoredFile
-from resolvers import files, limits
+from resolvers import files, limits, permissions
+from resolvers.permissions import Action
 from resolvers.users import require_user
 from resolvers.validation import parse_id
 from schema import loaders
@@ -119,7 +120,8 @@ async def _read(upload: UploadFile) -> AsyncIterator[bytes]:
 @strawberry.type
 class FileQueries:
     @strawberry.field(
-        description="Authenticated: the caller's files (all of them, for an ADMIN). "
+        description=f"{permissions.describe(Action.FILE_LIST)} The files the caller may read "
+        f"as {permissions.who(Action.FILE_READ)}. "
         f"Without first, last or after: the newest {limits.FILES_PAGE_DEFAULT}."
     )
     async def files(
@@ -137,7 +139,10 @@ class FileQueries:
 
 @strawberry.type
 class FileMutations:
-    @strawberry.mutation(description="Authenticated; send it as a GraphQL multipart request.")
+    @strawberry.mutation(
+        description=f"{permissions.describe(Action.FILE_UPLOAD)} Send it as a GraphQL multipart "
+        "request."
+    )
     async def upload_file(self, info: Info, file: Upload) -> File:
         if not isinstance(file, UploadFile):
             raise BadUserInput("file must be a file part of a multipart request.", field="file")
@@ -152,6 +157,6 @@ class FileMutations:
             await file.close()
         return File.from_row(row)
 
-    @strawberry.mutation(description="The owner or an ADMIN.")
+    @strawberry.mutation(description=permissions.describe(Action.FILE_DELETE))
     async def delete_file(self, info: Info, id: strawberry.ID) -> bool:
         return await files.delete_file(actor=info.context.user, file_id=parse_id(id))

@@ -8,7 +8,8 @@ from decimal import Decimal
 import strawberry
 
 from models import Product as ProductRow
-from resolvers import limits, products
+from resolvers import limits, permissions, products
+from resolvers.permissions import Action
 from resolvers.products import ProductView
 from resolvers.validation import parse_id
 from schema.context import Info
@@ -78,10 +79,10 @@ class ProductQueries:
 
 @strawberry.type
 class ProductMutations:
-    @strawberry.mutation(description="ADMIN only.")
+    @strawberry.mutation(description=permissions.describe(Action.PRODUCT_WRITE))
     async def create_product(self, info: Info, input: ProductInput) -> Product:
         row = await products.create_product(
-            actor=info.context.user,
+            writer=products.writer(info.context.user),
             name=input.name,
             description=input.description,
             price=input.price,
@@ -89,13 +90,13 @@ class ProductMutations:
         )
         return Product.from_row(row)
 
-    @strawberry.mutation(description="ADMIN only.")
+    @strawberry.mutation(description=permissions.describe(Action.PRODUCT_WRITE))
     async def update_product(
         self, info: Info, id: strawberry.ID, input: ProductUpdateInput
     ) -> Product:
         row = await products.update_product(
-            actor=info.context.user,
             product_id=parse_id(id),
+            writer=products.writer(info.context.user),
             name=input.name,
             description=input.description,
             price=input.price,
@@ -103,6 +104,8 @@ class ProductMutations:
         )
         return Product.from_row(row)
 
-    @strawberry.mutation(description="ADMIN only.")
+    @strawberry.mutation(description=permissions.describe(Action.PRODUCT_WRITE))
     async def delete_product(self, info: Info, id: strawberry.ID) -> bool:
-        return await products.delete_product(actor=info.context.user, product_id=parse_id(id))
+        return await products.delete_product(
+            product_id=parse_id(id), writer=products.writer(info.context.user)
+        )

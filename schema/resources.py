@@ -9,7 +9,8 @@ import strawberry
 from models import Resource as ResourceRow
 from models import ResourceKind as ResourceKindEnum
 from models import StoredFile
-from resolvers import resources
+from resolvers import permissions, resources
+from resolvers.permissions import Action
 from schema.context import Info
 from schema.files import File
 from schema.pagination import CountedConnection, window
@@ -57,7 +58,7 @@ class ResourceInput:
 
 @strawberry.type
 class ResourceQueries:
-    @strawberry.field(description="Authenticated.")
+    @strawberry.field(description=permissions.describe(Action.RESOURCE_READ))
     async def resources(
         self,
         info: Info,
@@ -74,10 +75,10 @@ class ResourceQueries:
 
 @strawberry.type
 class ResourceMutations:
-    @strawberry.mutation(description="ADMIN only.")
+    @strawberry.mutation(description=permissions.describe(Action.RESOURCE_CREATE))
     async def create_resource(self, info: Info, input: ResourceInput) -> Resource:
         row = await resources.create_resource(
-            actor=info.context.user,
+            publisher=resources.publisher(info.context.user),
             title=input.title,
             description=input.description,
             kind=input.kind,

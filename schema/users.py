@@ -9,8 +9,9 @@ import strawberry
 from core.errors import NotFound
 from models import Role as RoleEnum
 from models import User as UserRow
-from resolvers import auth, users
+from resolvers import auth, permissions, users
 from resolvers.auth import TokenPair
+from resolvers.permissions import Action
 from schema import loaders
 from schema.context import Info
 from schema.fanout import VIEWER_DEPENDENT
@@ -27,14 +28,14 @@ class User:
     _email: strawberry.Private[str]
 
     @strawberry.field(
-        description="The address, shown to the user themself and to ADMINs; empty for others.",
+        description=f"The address, shown to {permissions.who(Action.USER_EMAIL_READ)}; "
+        "empty for others.",
         metadata=VIEWER_DEPENDENT,
     )
     def email(self, info: Info) -> str:
-        viewer = info.context.user
-        if viewer is not None and (str(viewer.id) == self.id or viewer.role == RoleEnum.ADMIN):
-            return self._email
-        return ""
+        return users.visible_email(
+            viewer=info.context.user, user_id=int(self.id), email=self._email
+        )
 
     @classmethod
     def from_row(cls, row: UserRow) -> User:
@@ -112,10 +113,8 @@ class UserMutations:
         return await auth.logout(refresh_token=refresh_token)
 
     @strawberry.mutation(
-        description=(
-            "ADMIN only. The account can no longer log in; every session, WebSocket "
-            "connection and subscription of it ends."
-        )
+        description=f"{permissions.describe(Action.USER_DEACTIVATE)} The account can no "
+        "longer log in; every session, WebSocket connection and subscription of it ends."
     )
     async def deactivate_user(self, info: Info, id: strawberry.ID) -> bool:
         return await auth.deactivate_user(actor=info.context.user, user_id=id)

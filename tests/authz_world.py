@@ -6,6 +6,11 @@ with one message, and direct messages between the owner and the ADMIN
 (then one from the other member to the owner). Every response read
 through :class:`World` is kept, per actor, so that tests can check what
 was shown to whom (no hashes, nobody else's email).
+
+Cells of the matrix that the permission table decides (``Ruled``) are
+derived from ``resolvers.permissions``: the rules are asked about stand-ins
+of the four actors, the owner owning every target, and each door writes
+the refusal its way.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import hashlib
 import itertools
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,10 +29,15 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from core.errors import Conflict, Forbidden, NotFound
+from models import Role
+from resolvers import permissions
+from resolvers.permissions import Action
 from tests.conftest import PASSWORD, Account, MakeAccount
 from tests.harness import Service
 
 ACTORS = ("anonymous", "owner", "other", "admin")
+OK, HIDDEN = "ok", "hidden"
 GRAPHQL_WS = "graphql-transport-ws"
 TIMEOUT = 10.0
 
@@ -54,6 +64,7 @@ class World:
     message_id: int = 0
     dm_ids: list[int] = field(default_factory=list)
     other_dm_id: int = 0
+    public_room: str = ""
     seen: dict[str, list[str]] = field(default_factory=dict)
     # Things made once by the probes that need them (e.g. edits to replay).
     marks: dict[str, int] = field(default_factory=dict)
@@ -170,6 +181,43 @@ class World:
         dm_id: int = response.json()["id"]
         return dm_id
 
+    async def fresh_linked_file(self) -> int:
+        """A new file of the owner's that a resource (the ADMIN's) links."""
+        file_id = await self.fresh_file()
+        response = await self.http.post(
+            "/resources",
+            json={"title": unique("linked"), "file_id": file_id},
+            headers=self.admin.headers,
+        )
+        assert response.status_code == 201, response.text
+        return file_id
+
+    async def fresh_public_message(self) -> str:
+        """A new message of the owner's in a public room (which everyone sees):
+        its path."""
+        if not self.public_room:
+            self.public_room = unique("public")
+            response = await self.http.post(
+                "/chat/rooms", json={"name": self.public_room}, headers=self.owner.headers
+            )
+            assert response.status_code == 201, response.text
+        path = f"/chat/rooms/{self.public_room}/messages"
+        response = await self.http.post(path, json={"content": "hi"}, headers=self.owner.headers)
+        assert response.status_code == 201, response.text
+        return f"{path}/{response.json()['id']}"
+
+    async def fresh_dm_to(self, actor: str) -> str:
+        """A new DM from the owner to ``actor`` (to the ADMIN, for the owner and
+        anonymous): its path as ``actor`` names it (by the other party)."""
+        party = actor in {"other", "admin"}
+        recipient = getattr(self, actor) if party else self.admin
+        response = await self.http.post(
+            f"/chat/dm/{recipient.id}", json={"content": "to change"}, headers=self.owner.headers
+        )
+        assert response.status_code == 201, response.text
+        peer = self.owner if party else self.admin
+        return f"/chat/dm/{peer.id}/messages/{response.json()['id']}"
+
     async def mark(self, name: str, method: str, path: str, actor: str, **kwargs: Any) -> int:
         """Do a request once (as ``actor``) and remember the ``event_id`` or
         ``id`` it answers, or the id in the path."""
@@ -242,7 +290,8 @@ _SECRET_KEYS = ("password_hash", "passwordHash", "token_hash", "tokenHash", "sto
 
 
 def assert_nothing_leaked(world: World) -> None:
-    """No hash of any kind and no one else's email, in anything any actor saw."""
+    """No hash of any kind, and no email that ``Action.USER_EMAIL_READ`` keeps
+    from the actor, in anything any actor saw."""
     seen = {actor: "\n".join(texts) for actor, texts in world.seen.items()}
     everything = "\n".join(seen.values())
     refresh_hashes = {
@@ -254,12 +303,82 @@ def assert_nothing_leaked(world: World) -> None:
         assert not _BCRYPT.search(text), actor
         for digest in refresh_hashes:
             assert digest not in text, (actor, "a refresh-token hash")
-        if actor == "admin":
-            continue
         for name in ("owner", "other", "admin"):
-            if name != actor:
+            shown = STAND_INS.get(actor)
+            if not permissions.allowed(Action.USER_EMAIL_READ, shown, owner=STAND_INS[name].id):
                 email = getattr(world, name).email
                 assert email not in text, f"{actor} was shown {name}'s email"
+
+
+# --- cells derived from the permission table ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """An actor as the rules see it (``permissions.Actor``)."""
+
+    id: int
+    role: Role
+
+
+# The signed-in actors; the owner owns every target of a ruled row.
+STAND_INS = {
+    "owner": StandIn(1, Role.MEMBER),
+    "other": StandIn(2, Role.MEMBER),
+    "admin": StandIn(3, Role.ADMIN),
+}
+TARGET_OWNER = STAND_INS["owner"].id
+
+
+@dataclass(frozen=True)
+class Ruled:
+    """A row's cells, derived: the permission checks its resolver makes, in
+    order. The first check that refuses an actor gives its cell: the
+    entry's refusal (FORBIDDEN, or NOT_FOUND for a hidden entry), or what
+    the resolver turns that refusal into on this row (``outcome``: HIDDEN
+    in a listing, CONFLICT...). Anonymous callers get the door's
+    UNAUTHENTICATED, as no rule admits them."""
+
+    checks: tuple[tuple[Action, str | None], ...]
+
+    @property
+    def actions(self) -> set[Action]:
+        return {action for action, _ in self.checks}
+
+
+def ruled(*checks: Action | tuple[Action, str]) -> Ruled:
+    return Ruled(tuple((c, None) if isinstance(c, Action) else c for c in checks))
+
+
+@dataclass(frozen=True)
+class Door:
+    """How a door writes a cell: its anonymous refusal, and an error code."""
+
+    anonymous: str
+    refusal: Callable[[str], str]
+
+
+_STATUS = {error.code: error.status for error in (Forbidden, NotFound, Conflict)}
+GRAPHQL_DOOR = Door("UNAUTHENTICATED", lambda code: code)
+REST_DOOR = Door("401 UNAUTHENTICATED", lambda code: f"{_STATUS[code]} {code}")
+WS_DOOR = Door("handshake 401", lambda code: code)
+
+
+def _cell(door: Door, rule: Ruled, actor: str) -> str:
+    for action, outcome in rule.checks:
+        if permissions.allowed(action, STAND_INS[actor], owner=TARGET_OWNER):
+            continue
+        if outcome == HIDDEN:
+            return HIDDEN
+        hidden = permissions.TABLE[action].hidden
+        return door.refusal(outcome or (NotFound.code if hidden else Forbidden.code))
+    return OK
+
+
+def derived(door: Door, rule: Ruled) -> tuple[str, str, str, str]:
+    """The cells of (anonymous, owner, other, admin) for a ruled row."""
+    owner, other, admin = (_cell(door, rule, actor) for actor in ACTORS[1:])
+    return door.anonymous, owner, other, admin
 
 
 # --- a bare graphql-transport-ws client ---------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from resolvers import permissions
+from resolvers.permissions import Action
 from rest_compat.spec import common as oa
 
 _TOKENS = {
@@ -135,8 +137,8 @@ OPENAPI: dict[str, Any] = {
             "post": {
                 "operationId": "deactivateUser",
                 "summary": (
-                    "ADMIN only: the account can no longer log in; every session, "
-                    "WebSocket connection and subscription of it ends"
+                    f"{permissions.who(Action.USER_DEACTIVATE)}: the account can no longer log "
+                    "in; every session, WebSocket connection and subscription of it ends"
                 ),
                 "security": oa.BEARER,
                 "parameters": [
@@ -152,7 +154,7 @@ OPENAPI: dict[str, Any] = {
                     "204": {"description": "Deactivated"},
                     **oa.COMMON_ERRORS,
                     **oa.AUTH_ERRORS,
-                    **oa.error("403", "Not an ADMIN"),
+                    **oa.error("403", permissions.refusal(Action.USER_DEACTIVATE)),
                     **oa.error("404", "No such user"),
                 },
             }

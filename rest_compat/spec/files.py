@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from resolvers import limits
+from resolvers import limits, permissions
 from resolvers.pagination import ORDERS
+from resolvers.permissions import Action
 from rest_compat.files import FIELD
 from rest_compat.spec import common as oa
 
@@ -61,7 +62,8 @@ OPENAPI: dict[str, Any] = {
         "/files": {
             "get": {
                 "operationId": "listFiles",
-                "summary": "The caller's files (everyone's for an ADMIN), newest first",
+                "summary": f"The files the caller may read as {permissions.who(Action.FILE_READ)}, "
+                "newest first",
                 "security": oa.BEARER,
                 "parameters": [
                     *oa.PAGING,
@@ -108,7 +110,8 @@ OPENAPI: dict[str, Any] = {
         "/files/{id}": {
             "get": {
                 "operationId": "downloadFile",
-                "summary": "Download a file (owner, ADMIN, or any user for a resource's file)",
+                "summary": f"Download a file ({permissions.who(Action.FILE_READ)}, or any user "
+                "for a resource's file, or a reader of a message carrying it)",
                 "security": oa.BEARER,
                 "parameters": _ID,
                 "responses": {
@@ -132,14 +135,18 @@ OPENAPI: dict[str, Any] = {
             },
             "delete": {
                 "operationId": "deleteFile",
-                "summary": "Delete a file (owner or ADMIN)",
+                "summary": f"Delete a file ({permissions.who(Action.FILE_DELETE)})",
                 "security": oa.BEARER,
                 "parameters": _ID,
                 "responses": {
                     "204": {"description": "Deleted"},
                     **oa.AUTH_ERRORS,
-                    **oa.error("403", "A resource's file, not the caller's"),
-                    **oa.error("409", "Resources link this file: only an ADMIN deletes it"),
+                    **oa.error("403", permissions.refusal(Action.FILE_DELETE)),
+                    **oa.error(
+                        "409",
+                        "Resources link this file: the caller may not delete them "
+                        f"({permissions.who(Action.RESOURCE_DELETE)})",
+                    ),
                     **_NOT_FOUND,
                     **oa.error("422", "Invalid id"),
                 },

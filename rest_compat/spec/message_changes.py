@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from resolvers import limits
+from resolvers import limits, permissions
+from resolvers.permissions import Action
 from rest_compat.conversations import DM, ROOM
 from rest_compat.spec import common as oa
 
@@ -23,7 +24,6 @@ _EDIT = oa.json_body(
     example={"content": "salut (edited)"},
 )
 _NOT_FOUND = oa.error("404", "No such message, or one the caller may not read")
-_FORBIDDEN = oa.error("403", "Not the author (edit), not the author nor an ADMIN (delete)")
 _EDIT_ERRORS = {
     **oa.AUTH_ERRORS,
     **oa.COMMON_ERRORS,
@@ -34,7 +34,9 @@ _EDIT_ERRORS = {
 }
 
 
-def _operations(schema: str, params: list[dict[str, Any]], who: str, name: str) -> dict[str, Any]:
+def _operations(
+    schema: str, params: list[dict[str, Any]], delete: Action, name: str
+) -> dict[str, Any]:
     return {
         "patch": {
             "operationId": f"edit{name}",
@@ -46,7 +48,8 @@ def _operations(schema: str, params: list[dict[str, Any]], who: str, name: str) 
         },
         "delete": {
             "operationId": f"delete{name}",
-            "summary": f"Delete a message ({who}): it stays a tombstone in history",
+            "summary": f"Delete a message ({permissions.who(delete)}): "
+            "it stays a tombstone in history",
             "security": oa.BEARER,
             "parameters": params,
             "responses": {
@@ -54,7 +57,7 @@ def _operations(schema: str, params: list[dict[str, Any]], who: str, name: str) 
                 **oa.COMMON_ERRORS,
                 **oa.AUTH_ERRORS,
                 **_NOT_FOUND,
-                **_FORBIDDEN,
+                **oa.error("403", permissions.refusal(delete)),
             },
         },
     }
@@ -62,7 +65,9 @@ def _operations(schema: str, params: list[dict[str, Any]], who: str, name: str) 
 
 OPENAPI: dict[str, Any] = {
     "paths": {
-        ROOM.message: _operations("Message", [_ROOM, _ID], "its author or an ADMIN", "Message"),
-        DM.message: _operations("DirectMessage", [_USER, _ID], "its author only", "DirectMessage"),
+        ROOM.message: _operations("Message", [_ROOM, _ID], Action.MESSAGE_DELETE, "Message"),
+        DM.message: _operations(
+            "DirectMessage", [_USER, _ID], Action.DIRECT_MESSAGE_DELETE, "DirectMessage"
+        ),
     }
 }

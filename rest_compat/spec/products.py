@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from resolvers import limits
+from resolvers import limits, permissions
+from resolvers.permissions import Action
 from rest_compat.spec import common as oa
 
 _PRODUCT = {
@@ -28,7 +29,8 @@ _FIELDS = {
 }
 _ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
 _NOT_FOUND = oa.error("404", "No such product")
-_ADMIN = {**oa.AUTH_ERRORS, **oa.error("403", "Not an ADMIN")}
+_WRITE = f" ({permissions.who(Action.PRODUCT_WRITE)})"
+_ADMIN = {**oa.AUTH_ERRORS, **oa.error("403", permissions.refusal(Action.PRODUCT_WRITE))}
 OPENAPI: dict[str, Any] = {
     "schemas": {
         "Product": oa.with_example(
@@ -66,7 +68,7 @@ OPENAPI: dict[str, Any] = {
             },
             "post": {
                 "operationId": "createProduct",
-                "summary": "Create a product (ADMIN)",
+                "summary": "Create a product" + _WRITE,
                 "security": oa.BEARER,
                 "requestBody": oa.json_body(
                     {"type": "object", "required": ["name", "price"], "properties": _FIELDS},
@@ -88,7 +90,7 @@ OPENAPI: dict[str, Any] = {
             },
             "patch": {
                 "operationId": "updateProduct",
-                "summary": "Update a product (ADMIN)",
+                "summary": "Update a product" + _WRITE,
                 "security": oa.BEARER,
                 "parameters": _ID,
                 "requestBody": oa.json_body(
@@ -103,7 +105,7 @@ OPENAPI: dict[str, Any] = {
             },
             "delete": {
                 "operationId": "deleteProduct",
-                "summary": "Delete a product (ADMIN)",
+                "summary": "Delete a product" + _WRITE,
                 "security": oa.BEARER,
                 "parameters": _ID,
                 "responses": {

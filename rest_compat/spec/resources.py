@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from models import ResourceKind
-from resolvers import limits
+from resolvers import limits, permissions
+from resolvers.permissions import Action
 from rest_compat.spec import common as oa
 
 _KINDS = [k.value for k in ResourceKind]
@@ -40,7 +41,8 @@ def _operations(summary_suffix: str, id_suffix: str) -> dict[str, Any]:
     return {
         "get": {
             "operationId": "listResources" + id_suffix,
-            "summary": "List internal resources" + summary_suffix,
+            "summary": f"List internal resources ({permissions.who(Action.RESOURCE_READ)})"
+            + summary_suffix,
             "security": oa.BEARER,
             "parameters": [
                 {"name": "kind", "in": "query", "schema": {"type": "string", "enum": _KINDS}},
@@ -54,7 +56,8 @@ def _operations(summary_suffix: str, id_suffix: str) -> dict[str, Any]:
         },
         "post": {
             "operationId": "createResource" + id_suffix,
-            "summary": "Create an internal resource (ADMIN)" + summary_suffix,
+            "summary": f"Create an internal resource ({permissions.who(Action.RESOURCE_CREATE)})"
+            + summary_suffix,
             "security": oa.BEARER,
             "requestBody": oa.json_body(
                 _INPUT,
@@ -64,7 +67,7 @@ def _operations(summary_suffix: str, id_suffix: str) -> dict[str, Any]:
                 **oa.ok("201", oa.ref("Resource")),
                 **oa.COMMON_ERRORS,
                 **oa.AUTH_ERRORS,
-                **oa.error("403", "Not an ADMIN"),
+                **oa.error("403", permissions.refusal(Action.RESOURCE_CREATE)),
             },
         },
     }
