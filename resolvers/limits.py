@@ -65,3 +65,23 @@ MAX_JSON_DEPTH = 32
 MAX_FRAME_BYTES = 64 * 1024
 REF_MAX_CHARS = 256  # a frame's `ref`, echoed in its answers
 MAX_ROOMS_PER_CONNECTION = 200  # each room is a subscription of the process
+
+# Search.
+SEARCH_QUERY_MAX_CHARS = 200
+SEARCH_QUERY_MAX_TERMS = 16
+SEARCH_PAGE_DEFAULT = 20
+SEARCH_PAGE_MAX = 50
+SEARCH_SCAN_MAX = 1000  # newest matches of each kind that are ranked
+SNIPPET_WORDS = 24
+SNIPPET_WORDS_BEFORE = 6
+SNIPPET_MAX_CHARS = 300
+
+# Sync: what one call returns at most (more on the next call, or paged back).
+SYNC_ROOM_MESSAGES = 50  # newest messages per room
+SYNC_CHANGES = 200  # changes per room, and DM changes
+SYNC_DMS = 100
+SYNC_TOKEN_MAX_CHARS = 60_000
+
+# Presence: members (or DM partners) listed at most.
+PRESENCE_MEMBERS_MAX = 1000
+PRESENCE_PARTNERS_MAX = 1000

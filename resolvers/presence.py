@@ -39,7 +39,7 @@ from tortoise.expressions import Q
 from core.presence_leases import SWEEP_SECONDS, PresenceStore, build_store
 from core.settings import Settings
 from models import DirectMessage, Membership, Room, User
-from resolvers import live, rooms
+from resolvers import limits, live, rooms
 from resolvers.events import room_channel, user_channel
 from resolvers.signal_events import PresenceChanged
 from resolvers.users import require_user
@@ -48,8 +48,6 @@ log = logging.getLogger("comptoir.presence")
 
 # Members listed by a presence query (the first ones by user id), and DM
 # partners told of a change (the most recent ones).
-PRESENCE_MEMBERS_MAX = 1000
-PRESENCE_PARTNERS_MAX = 1000
 ANNOUNCE_BATCH = 500
 YIELD_EVERY = 64
 
@@ -187,13 +185,13 @@ async def dm_partners(user_id: int) -> list[int]:
     rows = (
         await DirectMessage.filter(Q(sender_id=user_id) | Q(recipient_id=user_id))
         .order_by("-id")
-        .limit(PRESENCE_PARTNERS_MAX * 4)
+        .limit(limits.PRESENCE_PARTNERS_MAX * 4)
         .values_list("sender_id", "recipient_id")
     )
     partners: dict[int, None] = {}
     for sender, recipient in rows:
         partners[recipient if sender == user_id else sender] = None
-        if len(partners) >= PRESENCE_PARTNERS_MAX:
+        if len(partners) >= limits.PRESENCE_PARTNERS_MAX:
             break
     return list(partners)
 
@@ -247,14 +245,14 @@ async def announce(changes: list[Change]) -> None:
 async def room_presence(
     *, actor: User | None, room: str | int | Room
 ) -> tuple[Room, list[MemberPresence]]:
-    """Each member of ``room`` (the first :data:`PRESENCE_MEMBERS_MAX` by
+    """Each member of ``room`` (the first :data:`limits.PRESENCE_MEMBERS_MAX` by
     id), online or not, and when last seen; online ones first."""
     user = require_user(actor)
     found = await rooms.resolve_room(actor=user, room=room)
     rows: list[Any] = (
         await Membership.filter(room_id=found.id)
         .order_by("user_id")
-        .limit(PRESENCE_MEMBERS_MAX)
+        .limit(limits.PRESENCE_MEMBERS_MAX)
         .values_list("user_id", flat=True)
     )
     ids = [int(i) for i in rows]
@@ -262,7 +260,7 @@ async def room_presence(
 
 
 async def partner_presence(*, actor: User | None) -> list[MemberPresence]:
-    """The caller's DM partners (the most recent :data:`PRESENCE_PARTNERS_MAX`),
+    """The caller's DM partners (the most recent :data:`limits.PRESENCE_PARTNERS_MAX`),
     online or not, and when last seen; online ones first."""
     user = require_user(actor)
     return await _states(await dm_partners(user.id))

@@ -18,7 +18,7 @@ The rules, once for every door:
   (exclusive) on the sending time;
 - results are ranked (FTS5 ``bm25``; PostgreSQL ``ts_rank``), best first,
   then room messages before DMs, then newest first, among the newest
-  :data:`SEARCH_SCAN_MAX` matches of each kind (so a very common word costs
+  :data:`limits.SEARCH_SCAN_MAX` matches of each kind (so a very common word costs
   what a rare one does; ``from``/``to`` reach older ones); pages are
   keyset pages after an opaque cursor (score, kind, id), so a page never
   repeats or skips a hit of an unchanged index;
@@ -42,25 +42,20 @@ from tortoise import Tortoise
 
 from core.errors import BadUserInput
 from models import DirectMessage, Message, Room, User
-from resolvers import rooms, validation
+from resolvers import limits, rooms, validation
 from resolvers.pagination import page_size
-from resolvers.search_snippets import MARK_CLOSE, MARK_OPEN, SNIPPET_WORDS, WORD, snippet
+from resolvers.search_snippets import MARK_CLOSE, MARK_OPEN, WORD, snippet
 from resolvers.users import require_user
 
-QUERY_MAX_CHARS = 200
-QUERY_MAX_TERMS = 16
-SEARCH_PAGE_DEFAULT = 20
-SEARCH_PAGE_MAX = 50
-# Hits are ranked among the newest SEARCH_SCAN_MAX matches the caller may
+# Hits are ranked among the newest limits.SEARCH_SCAN_MAX matches the caller may
 # read (per kind: room messages, DMs): a word in half of a million messages
 # costs what a rarer one does. ``from``/``to`` reach older matches.
-SEARCH_SCAN_MAX = 1000
 QUERY_RULE = (
-    f"1..{QUERY_MAX_CHARS} characters: plain words and quoted phrases, all of which must "
-    f"match (at most {QUERY_MAX_TERMS} words)"
+    f"1..{limits.SEARCH_QUERY_MAX_CHARS} characters: plain words and quoted phrases, all of "
+    f"which must match (at most {limits.SEARCH_QUERY_MAX_TERMS} words)"
 )
 SNIPPET_RULE = (
-    f"at most {SNIPPET_WORDS} words around the first match, HTML-escaped, each matching "
+    f"at most {limits.SNIPPET_WORDS} words around the first match, HTML-escaped, each matching "
     f"word inside {MARK_OPEN}…{MARK_CLOSE}"
 )
 
@@ -92,7 +87,9 @@ class Terms:
 
 
 def parse_query(value: object) -> Terms:
-    text = validation.text(value, "query", min_len=1, max_len=QUERY_MAX_CHARS, strip=True)
+    text = validation.text(
+        value, "query", min_len=1, max_len=limits.SEARCH_QUERY_MAX_CHARS, strip=True
+    )
     phrases: list[tuple[str, ...]] = []
     rest: list[str] = []
     last = 0
@@ -109,8 +106,10 @@ def parse_query(value: object) -> Terms:
     count = len(words) + sum(len(p) for p in phrases)
     if count == 0:
         raise BadUserInput("query must contain at least one word.", field="query")
-    if count > QUERY_MAX_TERMS:
-        raise BadUserInput(f"query has more than {QUERY_MAX_TERMS} words.", field="query")
+    if count > limits.SEARCH_QUERY_MAX_TERMS:
+        raise BadUserInput(
+            f"query has more than {limits.SEARCH_QUERY_MAX_TERMS} words.", field="query"
+        )
     return Terms(words, tuple(dict.fromkeys(phrases)))
 
 
@@ -252,7 +251,7 @@ def _tsquery(sql: _Sql, terms: Terms) -> str:
 def _newest(
     sql: _Sql, terms: Terms, table: str, alias: str, where: str, tail: Callable[[], str]
 ) -> str:
-    """The newest :data:`SEARCH_SCAN_MAX` matches of ``table`` (rows ``alias``,
+    """The newest :data:`limits.SEARCH_SCAN_MAX` matches of ``table`` (rows ``alias``,
     ``where`` over them, ``tail`` the clauses after it), with their score."""
     if not sql.postgres:
         fts = f'"{table}_fts"'
@@ -260,13 +259,13 @@ def _newest(
         return (
             f"SELECT {alias}.id AS id, -bm25({fts}) AS score FROM {fts} "
             f"JOIN {table} {alias} ON {alias}.id = {fts}.rowid {where.format(match=match)}"
-            f"{tail()} ORDER BY {fts}.rowid DESC LIMIT {SEARCH_SCAN_MAX}"
+            f"{tail()} ORDER BY {fts}.rowid DESC LIMIT {limits.SEARCH_SCAN_MAX}"
         )
     query = _tsquery(sql, terms)
     newest = (
         f"SELECT {alias}.id AS id, {alias}.search AS search FROM {table} {alias} "
         f"{where.format(match=f'{alias}.search @@ {query}')}{tail()} "
-        f"ORDER BY {alias}.id DESC LIMIT {SEARCH_SCAN_MAX}"
+        f"ORDER BY {alias}.id DESC LIMIT {limits.SEARCH_SCAN_MAX}"
     )
     return f"SELECT id, ts_rank(search, {query})::float8 AS score FROM ({newest}) AS newest"
 
@@ -376,8 +375,8 @@ async def search_messages(
     """A page of the messages the actor may read that match ``query``, best first."""
     user = require_user(actor)
     terms = parse_query(query)
-    size = page_size(first, "first", maximum=SEARCH_PAGE_MAX)
-    size = SEARCH_PAGE_DEFAULT if size is None else size
+    size = page_size(first, "first", maximum=limits.SEARCH_PAGE_MAX)
+    size = limits.SEARCH_PAGE_DEFAULT if size is None else size
     key = decode_cursor(after)
     author_id = None if author is None or author == "" else validation.parse_id(author, "author")
     filters = Filters(

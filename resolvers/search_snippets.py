@@ -1,7 +1,7 @@
 """Search snippets: the words around a match, safe to render as HTML.
 
-A snippet is at most :data:`SNIPPET_WORDS` words of the content (and at
-most :data:`SNIPPET_MAX_CHARS` characters), starting a few words before the
+A snippet is at most :data:`limits.SNIPPET_WORDS` words of the content (and at
+most :data:`limits.SNIPPET_MAX_CHARS` characters), starting a few words before the
 first word that matches the query; ``…`` stands for cut text. Everything
 is HTML-escaped except the markers :data:`MARK_OPEN` and
 :data:`MARK_CLOSE` around each matching word. Words are split as the
@@ -16,9 +16,8 @@ from __future__ import annotations
 import html
 import re
 
-SNIPPET_WORDS = 24
-SNIPPET_WORDS_BEFORE = 6
-SNIPPET_MAX_CHARS = 300
+from resolvers import limits
+
 MARK_OPEN = "<mark>"
 MARK_CLOSE = "</mark>"
 ELLIPSIS = "…"
@@ -29,14 +28,14 @@ def snippet(content: str, words: frozenset[str]) -> str:
     spans = [(m.start(), m.end()) for m in WORD.finditer(content)]
     marked = [content[s:e].lower() in words for s, e in spans]
     first = marked.index(True) if True in marked else 0
-    lo = max(0, first - SNIPPET_WORDS_BEFORE)
-    hi = min(len(spans), lo + SNIPPET_WORDS)
+    lo = max(0, first - limits.SNIPPET_WORDS_BEFORE)
+    hi = min(len(spans), lo + limits.SNIPPET_WORDS)
     if not spans:
-        start, end = 0, min(len(content), SNIPPET_MAX_CHARS)
+        start, end = 0, min(len(content), limits.SNIPPET_MAX_CHARS)
     else:
         start = 0 if lo == 0 else spans[lo][0]
         end = len(content) if hi == len(spans) else spans[hi - 1][1]
-        end = min(end, start + SNIPPET_MAX_CHARS)
+        end = min(end, start + limits.SNIPPET_MAX_CHARS)
     out = [ELLIPSIS] if start > 0 else []
     at = start
     for (s, e), hit in zip(spans[lo:hi], marked[lo:hi], strict=True):

@@ -4,17 +4,17 @@
 the start) holds (:mod:`resolvers.sync_token`):
 
 - per room the user belongs to, its new messages, newest last, at most
-  :data:`ROOM_MESSAGES`: with more, ``limited`` is true and ``before`` is
+  :data:`limits.SYNC_ROOM_MESSAGES`: with more, ``limited`` is true and ``before`` is
   the history cursor to page back from (a room's history, ``before`` it,
   down to the previous position: nothing in between is lost, and history
   shows each message as it is now); and its changes (edits, deletions,
-  reactions) in order, at most :data:`CHANGES` (``changes_limited``: the
+  reactions) in order, at most :data:`limits.SYNC_CHANGES` (``changes_limited``: the
   next sync goes on from there). A room joined since comes with
   ``joined`` true and its newest messages (older ones are history);
 - the rooms the user left (today: only a room gone with its memberships;
   there is no "leave" yet);
 - the user's DMs and DM changes after the position, oldest first, at most
-  :data:`DMS` and :data:`CHANGES` (``dms_limited``, ``dm_changes_limited``:
+  :data:`limits.SYNC_DMS` and :data:`limits.SYNC_CHANGES` (``dms_limited``, ``dm_changes_limited``:
   call again at once to get the rest);
 - the user's read markers that moved, as they are now;
 - ``next``, the token to pass as ``since`` next time.
@@ -32,14 +32,10 @@ from dataclasses import dataclass, field
 from tortoise.expressions import Q
 
 from models import DirectMessage, Membership, Message, MessageChange, Room, User
-from resolvers import read_markers, sync_token
+from resolvers import limits, read_markers, sync_token
 from resolvers.change_events import MENTIONED, ChangeEvent, from_change
 from resolvers.sync_token import Position
 from resolvers.users import require_user
-
-ROOM_MESSAGES = 50
-CHANGES = 200
-DMS = 100
 
 
 @dataclass
@@ -127,10 +123,12 @@ async def _room(
     limited = False
     if head[0] > m:
         rows = list(
-            await Message.filter(room_id=room.id, id__gt=m).order_by("-id").limit(ROOM_MESSAGES + 1)
+            await Message.filter(room_id=room.id, id__gt=m)
+            .order_by("-id")
+            .limit(limits.SYNC_ROOM_MESSAGES + 1)
         )
-        limited = len(rows) > ROOM_MESSAGES
-        messages = sorted(rows[:ROOM_MESSAGES], key=lambda r: r.id)
+        limited = len(rows) > limits.SYNC_ROOM_MESSAGES
+        messages = sorted(rows[: limits.SYNC_ROOM_MESSAGES], key=lambda r: r.id)
         for row in messages:
             row.room = room
         m = max(m, messages[-1].id) if messages else m
@@ -140,10 +138,10 @@ async def _room(
         logged = list(
             await MessageChange.filter(room_id=room.id, seq__gt=c)
             .order_by("seq")
-            .limit(CHANGES + 1)
+            .limit(limits.SYNC_CHANGES + 1)
         )
-        changes_limited = len(logged) > CHANGES
-        logged = logged[:CHANGES]
+        changes_limited = len(logged) > limits.SYNC_CHANGES
+        logged = logged[: limits.SYNC_CHANGES]
         changes = await _room_changes(room, logged)
         c = logged[-1].seq if logged else c
     if not (joined or messages or changes):
@@ -166,9 +164,11 @@ async def _room_changes(room: Room, logged: list[MessageChange]) -> list[ChangeE
 async def _dms(user_id: int, old: Position, new: Position, result: SyncResult) -> None:
     dm_m, dm_c = old.dm
     mine = Q(sender_id=user_id) | Q(recipient_id=user_id)
-    rows = list(await DirectMessage.filter(mine, id__gt=dm_m).order_by("id").limit(DMS + 1))
-    result.dms_limited = len(rows) > DMS
-    result.dms = rows[:DMS]
+    rows = list(
+        await DirectMessage.filter(mine, id__gt=dm_m).order_by("id").limit(limits.SYNC_DMS + 1)
+    )
+    result.dms_limited = len(rows) > limits.SYNC_DMS
+    result.dms = rows[: limits.SYNC_DMS]
     if result.dms:
         dm_m = result.dms[-1].id
     parties = Q(user_low=user_id) | Q(user_high=user_id)
@@ -176,10 +176,10 @@ async def _dms(user_id: int, old: Position, new: Position, result: SyncResult) -
         await MessageChange.filter(parties, seq__gt=dm_c)
         .exclude(kind=MENTIONED)
         .order_by("seq")
-        .limit(CHANGES + 1)
+        .limit(limits.SYNC_CHANGES + 1)
     )
-    result.dm_changes_limited = len(logged) > CHANGES
-    logged = logged[:CHANGES]
+    result.dm_changes_limited = len(logged) > limits.SYNC_CHANGES
+    logged = logged[: limits.SYNC_CHANGES]
     ids = {c.message_id for c in logged}
     known = {d.id: d for d in await DirectMessage.filter(id__in=ids)} if ids else {}
     result.dm_changes = [from_change(c, known.get(c.message_id)) for c in logged]

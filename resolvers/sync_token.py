@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import BadUserInput
+from resolvers import limits
 from resolvers.validation import MAX_INT32
 
 PREFIX = "s1."
-TOKEN_MAX_CHARS = 60_000
 JSON_MAX_BYTES = 1_000_000
 BAD_TOKEN = "since is not a sync token of yours (pass the `next` of your previous sync)."
 
@@ -75,7 +75,7 @@ def _id(value: Any) -> int:
 def decode(token: object, user_id: int) -> Position:
     if not isinstance(token, str) or not token.startswith(PREFIX):
         raise _bad()
-    if len(token) > TOKEN_MAX_CHARS:
+    if len(token) > limits.SYNC_TOKEN_MAX_CHARS:
         raise _bad()
     body = token[len(PREFIX) :]
     try:

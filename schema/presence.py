@@ -17,7 +17,7 @@ import strawberry
 from core.errors import ComptoirError
 from resolvers import presence, rooms, typing
 from resolvers.events import Event, room_channel, user_channel
-from resolvers.presence import PRESENCE_MEMBERS_MAX
+from resolvers.limits import PRESENCE_MEMBERS_MAX
 from resolvers.signal_events import PresenceChanged, TypingStarted
 from schema import loaders
 from schema.context import Info

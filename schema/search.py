@@ -9,7 +9,7 @@ import strawberry
 
 from models import DirectMessage as DirectMessageRow
 from models import Message as MessageRow
-from resolvers import search
+from resolvers import limits, search
 from schema.context import Info
 from schema.limits import DEFAULT_PAGE
 from schema.message_types import DirectMessage, Message
@@ -47,18 +47,18 @@ def _node(hit: search.Hit) -> SearchHit:
 _DESCRIPTION = (
     "Full-text search over the messages the caller may read (as history reads them: public "
     "rooms, the private rooms they belong to, their own DMs), best match first among the "
-    f"newest {search.SEARCH_SCAN_MAX} matching room messages and DMs (`from`/`to` reach older "
+    f"newest {limits.SEARCH_SCAN_MAX} matching room messages and DMs (`from`/`to` reach older "
     "ones); a deleted message is never found, an edited one by its new words. "
     f"`query`: {search.QUERY_RULE}. `room` (a room name or id) keeps that room's messages, "
     "`author` (a user id) that sender's, `from` (inclusive) and `to` (exclusive) a time "
-    f"range. A page of `first` (default {search.SEARCH_PAGE_DEFAULT}, at most "
-    f"{search.SEARCH_PAGE_MAX}) after the cursor `after` (an edge's cursor)."
+    f"range. A page of `first` (default {limits.SEARCH_PAGE_DEFAULT}, at most "
+    f"{limits.SEARCH_PAGE_MAX}) after the cursor `after` (an edge's cursor)."
 )
 
 
 @strawberry.type
 class SearchQueries:
-    @strawberry.field(description=_DESCRIPTION, metadata={DEFAULT_PAGE: search.SEARCH_PAGE_DEFAULT})
+    @strawberry.field(description=_DESCRIPTION, metadata={DEFAULT_PAGE: limits.SEARCH_PAGE_DEFAULT})
     async def search_messages(
         self,
         info: Info,

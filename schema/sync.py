@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from resolvers import limits
 from resolvers import sync as syncing
 from resolvers.change_events import ChangeEvent
 from schema.context import Info
@@ -22,7 +23,7 @@ class SyncRoom:
     room: Room
     joined: bool = strawberry.field(description="The caller joined it since the token.")
     messages: list[Message] = strawberry.field(
-        description=f"New messages, oldest first; at most the newest {syncing.ROOM_MESSAGES}."
+        description=f"New messages, oldest first; at most the newest {limits.SYNC_ROOM_MESSAGES}."
     )
     limited: bool = strawberry.field(
         description="More were new: page back with roomMessages(before: `before`)."
@@ -31,7 +32,7 @@ class SyncRoom:
         description="When limited: the history cursor to page back from."
     )
     changes: list[MessageChange] = strawberry.field(
-        description=f"Edits, deletions and reactions, in order; at most {syncing.CHANGES}."
+        description=f"Edits, deletions and reactions, in order; at most {limits.SYNC_CHANGES}."
     )
     changes_limited: bool = strawberry.field(
         description="More changes follow: sync again with `next`."
@@ -44,7 +45,7 @@ class SyncResult:
     rooms: list[SyncRoom] = strawberry.field(description="Rooms with something new.")
     left: list[strawberry.ID] = strawberry.field(description="Rooms the caller no longer is in.")
     direct_messages: list[DirectMessage] = strawberry.field(
-        description=f"New DMs, oldest first; at most {syncing.DMS}."
+        description=f"New DMs, oldest first; at most {limits.SYNC_DMS}."
     )
     direct_messages_limited: bool = strawberry.field(description="More follow: sync again.")
     direct_message_changes: list[MessageChange]

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from core import runtime
-from resolvers import search, search_snippets
+from resolvers import limits, search
 from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
 from tests.harness import Service
 from tests.test_chat_subscriptions import make_room, rest_post
@@ -368,7 +368,7 @@ async def test_a_long_message_gets_a_bounded_snippet_around_the_match(
     assert snippet.startswith("…filler114 filler115 ")
     assert " filler119 <mark>needle</mark> filler121 " in snippet
     assert snippet.endswith(" filler137…")
-    assert len(snippet.split()) == search_snippets.SNIPPET_WORDS
+    assert len(snippet.split()) == limits.SNIPPET_WORDS
 
 
 async def test_words_are_runs_of_letters_and_digits_on_both_databases(

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from core import runtime
-from resolvers.sync import ROOM_MESSAGES
+from resolvers.limits import SYNC_ROOM_MESSAGES as ROOM_MESSAGES
 from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
 from tests.harness import Service
 from tests.test_chat_subscriptions import make_room

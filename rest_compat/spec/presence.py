@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from resolvers.presence import PRESENCE_MEMBERS_MAX
+from resolvers.limits import PRESENCE_MEMBERS_MAX
 from rest_compat.presence import DM_TYPING, ROOM_PRESENCE, ROOM_TYPING
 from rest_compat.spec import common as oa
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from resolvers import search
+from resolvers import limits, search
 from rest_compat.search import PATH
 from rest_compat.spec import common as oa
 
@@ -32,7 +32,7 @@ _PARAMS = [
     _query(
         "limit",
         "integer",
-        f"Page size, default {search.SEARCH_PAGE_DEFAULT}; over {search.SEARCH_PAGE_MAX} is "
+        f"Page size, default {limits.SEARCH_PAGE_DEFAULT}; over {limits.SEARCH_PAGE_MAX} is "
         "clamped.",
         minimum=0,
     ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from resolvers import sync
+from resolvers import limits
 from rest_compat.spec import common as oa
 from rest_compat.spec.read_markers import MARKER
 
@@ -17,13 +17,13 @@ _SYNC = {
         "rooms": {
             "type": "array",
             "description": "Rooms with news: messages (history's shape, oldest first, at most "
-            f"{sync.ROOM_MESSAGES}), `limited` with `before` (page back with GET "
-            f".../messages?before=), `joined`, `changes` (at most {sync.CHANGES}), "
+            f"{limits.SYNC_ROOM_MESSAGES}), `limited` with `before` (page back with GET "
+            f".../messages?before=), `joined`, `changes` (at most {limits.SYNC_CHANGES}), "
             "`changes_limited`",
             "items": {"type": "object"},
         },
         "left": {"type": "array", "items": {"type": "integer"}},
-        "dms": {**_ARRAY, "description": f"New DMs, oldest first, at most {sync.DMS}"},
+        "dms": {**_ARRAY, "description": f"New DMs, oldest first, at most {limits.SYNC_DMS}"},
         "dms_limited": {"type": "boolean"},
         "dm_changes": _ARRAY,
         "dm_changes_limited": {"type": "boolean"},
