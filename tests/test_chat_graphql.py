@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from tortoise import Tortoise
 
-from core import runtime
-from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
-from tests.harness import Service
+from tests.conftest import Account, GraphQL, MakeAccount, OverrideSettings, data_of, error_codes
 
 ROOMS = "{ rooms { id name isPrivate createdAt createdBy { id } } }"
 ROOM = """
@@ -63,21 +59,14 @@ query ($with: ID!, $first: Int, $after: String, $last: Int, $before: String) {
 
 
 @pytest.fixture
-def message_limit(service: Service) -> Iterator[int]:
-    rt = runtime.get()
-    saved = rt.settings
-    rt.settings = dataclasses.replace(saved, messages_per_window=2, messages_window_seconds=60)
-    yield 2
-    rt.settings = saved
+def message_limit(override_settings: OverrideSettings) -> int:
+    override_settings(messages_per_window=2, messages_window_seconds=60)
+    return 2
 
 
 @pytest.fixture
-def roomy_limit(service: Service) -> Iterator[None]:
-    rt = runtime.get()
-    saved = rt.settings
-    rt.settings = dataclasses.replace(saved, messages_per_window=1000)
-    yield
-    rt.settings = saved
+def roomy_limit(override_settings: OverrideSettings) -> None:
+    override_settings(messages_per_window=1000)
 
 
 async def create_room(graphql: GraphQL, who: Account, name: str, private: bool = False) -> str:

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-from collections.abc import Iterator
 from datetime import datetime
 
 import httpx
 import pytest
 
-from core import runtime
-from tests.conftest import Account, MakeAccount
-from tests.harness import Service
+from tests.conftest import Account, MakeAccount, OverrideSettings
 
 NASTY = [
     "<script>alert('x')</script>",
@@ -25,23 +21,16 @@ NASTY = [
 
 
 @pytest.fixture
-def message_limit(service: Service) -> Iterator[int]:
+def message_limit(override_settings: OverrideSettings) -> int:
     """A low per-user message budget for the duration of a test."""
-    rt = runtime.get()
-    saved = rt.settings
-    rt.settings = dataclasses.replace(saved, messages_per_window=3, messages_window_seconds=60)
-    yield 3
-    rt.settings = saved
+    override_settings(messages_per_window=3, messages_window_seconds=60)
+    return 3
 
 
 @pytest.fixture
-def roomy_limit(service: Service) -> Iterator[None]:
+def roomy_limit(override_settings: OverrideSettings) -> None:
     """Enough budget to post a long history quickly."""
-    rt = runtime.get()
-    saved = rt.settings
-    rt.settings = dataclasses.replace(saved, messages_per_window=1000)
-    yield
-    rt.settings = saved
+    override_settings(messages_per_window=1000)
 
 
 async def make_room(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from core import runtime
-from tests.conftest import Account, GraphQL, MakeAccount, data_of
+from tests.conftest import Account, GraphQL, MakeAccount, OverrideSettings, data_of
 from tests.harness import Service
 
 PROTOCOL = "graphql-transport-ws"
@@ -49,12 +49,8 @@ mutation ($room: String!, $content: String!) {
 
 
 @pytest.fixture
-def roomy_limit(service: Service) -> Iterator[None]:
-    rt = runtime.get()
-    saved = rt.settings
-    rt.settings = dataclasses.replace(saved, messages_per_window=1000)
-    yield
-    rt.settings = saved
+def roomy_limit(override_settings: OverrideSettings) -> None:
+    override_settings(messages_per_window=1000)
 
 
 def ws_url(service: Service) -> str:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
@@ -284,7 +285,8 @@ async def kill(server: ServerProcess) -> None:
     assert await server.process.wait() == -signal.SIGKILL
 
 
-async def test_28_sigkill_mid_traffic_loses_no_acknowledged_message(tmp_path: Path) -> None:
+@pytest.mark.checklist(28, "sigkill")
+async def test_sigkill_mid_traffic_loses_no_acknowledged_message(tmp_path: Path) -> None:
     async with (
         asyncio.timeout(TEST_SECONDS),
         scratch_database(os.environ.get("DATABASE_URL"), tmp_path) as database_url,
@@ -360,7 +362,8 @@ async def test_28_sigkill_mid_traffic_loses_no_acknowledged_message(tmp_path: Pa
     assert {d["client_id"]: d["id"] for d in dms} == dm_acks.ids
 
 
-async def test_28_sigterm_mid_traffic_closes_with_1001_and_keeps_what_was_acknowledged(
+@pytest.mark.checklist(28, "sigterm")
+async def test_sigterm_mid_traffic_closes_with_1001_and_keeps_what_was_acknowledged(
     tmp_path: Path,
 ) -> None:
     async with (

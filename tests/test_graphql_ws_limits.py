@@ -21,7 +21,9 @@ import redis.asyncio as redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.harness import scratch_database
+from tests.authz_world import subscriber
+from tests.conftest import Account
+from tests.harness import Service, scratch_database
 from tests.ws_helpers import (
     ServerProcess,
     bearer,
@@ -301,3 +303,44 @@ async def test_the_per_user_cap_holds_across_processes(tmp_path: Path) -> None:
                     raise AssertionError("the other process never saw the slot given back")
             finally:
                 await on_two.close()
+
+
+def nested(depth: int) -> str:
+    return "x { " * depth + "id" + " }" * depth
+
+
+LIMITED_DOCUMENTS = {
+    "depth 20": "subscription { " + nested(20) + " }",
+    "1,000 aliases": "subscription { " + " ".join(f"a{i}: x" for i in range(1000)) + " }",
+    "5,000 tokens": "subscription { " + "x " * 4998 + "}",
+    "100 directives": "subscription { x " + "@skip(if: false) " * 100 + "}",
+    "fragment cycle": (
+        "subscription { ...A } fragment A on Subscription { ...B } "
+        'fragment B on Subscription { roomMessages(room: "r") { id } ...A }'
+    ),
+    "aliases through fragments": (
+        "subscription { ...F ...F ...F ...F } fragment F on Subscription "
+        "{ a: x b: x c: x d: x e: x }"
+    ),
+}
+
+
+@pytest.mark.checklist(13, "graphql")
+async def test_graphql_limits_hold_on_subscriptions(service: Service, member: Account) -> None:
+    for name, query in LIMITED_DOCUMENTS.items():
+        async with subscriber(service) as client:
+            await client.send({"type": "connection_init", "payload": member.headers})
+            assert (await client.receive())["type"] == "connection_ack"
+            await client.send({"id": "1", "type": "subscribe", "payload": {"query": query}})
+            if name in {"1,000 aliases", "5,000 tokens"}:
+                # over 2,000 tokens, graphql-core stops parsing: a syntax error,
+                # which graphql-transport-ws answers by closing with 4400
+                assert await client.close_code() == 4400
+                continue
+            reply = await client.receive()
+            assert reply["type"] == "error", (name, reply)
+            codes = {(e.get("extensions") or {}).get("code") for e in reply["payload"]}
+            assert codes == {"BAD_USER_INPUT"}, name
+            messages = " ".join(e["message"] for e in reply["payload"])
+            # refused by a limit, before validation looks at the (made-up) fields
+            assert "Cannot query field" not in messages, (name, messages)

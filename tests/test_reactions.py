@@ -3,15 +3,13 @@ constant number of queries with reactions (issue 14)."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import httpx
 import pytest
 
 from core import runtime
-from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
+from tests.conftest import Account, GraphQL, MakeAccount, OverrideSettings, data_of, error_codes
 from tests.harness import Service
 from tests.test_chat_graphql import QueryCounter
 from tests.test_chat_subscriptions import make_room, rest_post, ws_client
@@ -40,12 +38,8 @@ WHO = "query ($id: ID!) { messageReactions(id: $id) { reaction user { id } } }"
 
 
 @pytest.fixture
-def roomy(service: Service) -> Iterator[None]:
-    rt = runtime.get()
-    saved = rt.settings
-    rt.settings = dataclasses.replace(saved, messages_per_window=10_000)
-    yield
-    rt.settings = saved
+def roomy(override_settings: OverrideSettings) -> None:
+    override_settings(messages_per_window=10_000)
 
 
 def path(room: str, message_id: int, reaction: str = "") -> str:

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.harness import METRICS_TOKEN, scratch_database
+from tests.conftest import Account, MakeAccount
+from tests.harness import METRICS_TOKEN, Service, scratch_database
 from tests.ws_helpers import (
     ServerProcess,
     bearer,
@@ -303,3 +304,63 @@ async def test_sigterm_closes_every_connection_with_1001_and_exits_cleanly(
     assert "Application shutdown complete" in output, output[-2000:]
     assert "Traceback" not in output, output[-4000:]
     assert " ERROR " not in output, output[-4000:]
+
+
+MiB = 1024 * 1024
+
+
+DEEP = b"[" * 10_000 + b"]" * 10_000
+
+
+@pytest.mark.checklist(16, "ws")
+async def test_huge_frames_close_1009_and_deep_ones_are_bad_input_on_ws(
+    service: Service, member: Account
+) -> None:
+    async with chat_client(service.ws_url, member.token) as ws:
+        await ws.send(b'{"type": "join", "ref": 1, "room": ' + DEEP + b"}")
+        assert (await recv(ws))["code"] == "BAD_USER_INPUT"
+        await ws.send('{"type": "join", "ref": 2, "room": ' + "[" * 10_000 + "]" * 10_000 + "}")
+        assert (await recv(ws))["code"] == "BAD_USER_INPUT"
+        await send(ws, {"type": "message", "room": "r", "content": "x" * (2 * MiB)})
+        assert await close_code(ws) == 1009
+
+
+@pytest.mark.checklist(18, "ws")
+async def test_frame_floods_are_throttled_on_ws(service: Service, member: Account) -> None:
+    rate = service.settings.ws_frame_rate
+    async with chat_client(service.ws_url, member.token) as ws:
+        for n in range(rate * 3):
+            await send(ws, {"type": "room_history", "room": "nowhere", "ref": n})
+        replies = [await recv(ws) for _ in range(rate * 3)]
+        limited = [r for r in replies if r["code"] == "RATE_LIMITED"]
+        assert limited
+        assert all(r["retry_after_ms"] > 0 for r in limited)
+        assert {r["code"] for r in replies} == {"RATE_LIMITED", "NOT_FOUND"}
+        await asyncio.sleep(1.1)
+        assert (await request(ws, {"type": "room_history", "room": "nowhere"}))["code"] == (
+            "NOT_FOUND"
+        )
+
+
+@pytest.mark.checklist(18, "ws")
+async def test_connections_per_user_are_capped_on_ws(
+    service: Service, make_account: MakeAccount
+) -> None:
+    member, other = await make_account(), await make_account()
+    cap = service.settings.ws_max_connections_per_user
+    opened = []
+    try:
+        for _ in range(cap):
+            opened.append(await open_ws(service.ws_url, member.token))
+        with pytest.raises(InvalidStatus) as refused:
+            await open_ws(service.ws_url, member.token)
+        assert refused.value.response.status_code == 429
+        # another user is not affected
+        async with chat_client(service.ws_url, other.token):
+            pass
+    finally:
+        for ws in opened:
+            await ws.close()
+    # a closed connection frees its slot
+    async with chat_client(service.ws_url, member.token):
+        pass
