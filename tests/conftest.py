@@ -4,6 +4,7 @@ import dataclasses
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -89,6 +90,20 @@ def override_settings(service: Service) -> Iterator[OverrideSettings]:
 
     yield apply
     rt.settings = original
+
+
+@pytest.fixture
+def roomy(override_settings: OverrideSettings) -> None:
+    """A message budget large enough to post long histories quickly."""
+    override_settings(messages_per_window=10_000)
+
+
+@pytest.fixture
+def upload_dir(service: Service) -> Path:
+    """The service's UPLOAD_DIR, emptied for this test."""
+    from tests.files_helpers import empty_upload_dir
+
+    return empty_upload_dir(service)
 
 
 @pytest.fixture

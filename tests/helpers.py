@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import jwt
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from tortoise import Tortoise
+from websockets.asyncio.client import ClientConnection, connect
 
-from tests.harness import TEST_SECRET
+from tests.conftest import Account
+from tests.harness import METRICS_TOKEN, TEST_SECRET, Service
 
 if TYPE_CHECKING:
     from tests.authz_world import World
@@ -152,3 +160,144 @@ async def listener() -> tuple[asyncio.Server, list[int]]:
 
     server = await asyncio.start_server(count, "127.0.0.1", 0)
     return server, hits
+
+
+PROTOCOL = "graphql-transport-ws"
+
+
+TIMEOUT = 10
+
+
+ROOM_MESSAGES = """
+subscription ($room: String!, $after: ID) {
+  roomMessages(room: $room, after: $after) {
+    id content clientId createdAt
+    room { id name }
+    author { id displayName email }
+  }
+}
+"""
+
+
+def ws_url(service: Service) -> str:
+    return service.http_url.replace("http://", "ws://", 1) + "/graphql"
+
+
+@dataclasses.dataclass
+class Client:
+    """A bare graphql-transport-ws client."""
+
+    conn: ClientConnection
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.conn.send(json.dumps(message))
+
+    async def receive(self, timeout: float = TIMEOUT) -> dict[str, Any]:
+        raw = await asyncio.wait_for(self.conn.recv(), timeout)
+        message: dict[str, Any] = json.loads(raw)
+        if message.get("type") == "ping":
+            await self.send({"type": "pong"})
+            return await self.receive()
+        return message
+
+    async def subscribe(self, op_id: str, query: str, variables: dict[str, Any]) -> None:
+        await self.send(
+            {"id": op_id, "type": "subscribe", "payload": {"query": query, "variables": variables}}
+        )
+
+    async def next_data(self, op_id: str, timeout: float = TIMEOUT) -> dict[str, Any]:
+        message = await self.receive(timeout)
+        assert message["id"] == op_id, message
+        assert message["type"] == "next", message
+        assert not message["payload"].get("errors"), message
+        data: dict[str, Any] = message["payload"]["data"]
+        return data
+
+    async def nothing_within(self, seconds: float) -> bool:
+        try:
+            message = await asyncio.wait_for(self.conn.recv(), seconds)
+        except TimeoutError:
+            return True
+        raise AssertionError(f"unexpected message {message!r}")
+
+
+@asynccontextmanager
+async def ws_client(
+    service: Service, token: str | None, *, init: bool = True
+) -> AsyncIterator[Client]:
+    async with connect(ws_url(service), subprotocols=[PROTOCOL]) as conn:  # type: ignore[list-item]
+        client = Client(conn)
+        if init:
+            payload = {"Authorization": f"Bearer {token}"} if token else {}
+            await client.send({"type": "connection_init", "payload": payload})
+            ack = await client.receive()
+            assert ack["type"] == "connection_ack", ack
+        yield client
+
+
+async def make_room(
+    http: httpx.AsyncClient, owner: Account, name: str, private: bool = False
+) -> int:
+    response = await http.post(
+        "/chat/rooms", json={"name": name, "is_private": private}, headers=owner.headers
+    )
+    assert response.status_code == 201, response.text
+    room_id: int = response.json()["id"]
+    return room_id
+
+
+async def rest_post(http: httpx.AsyncClient, who: Account, room: object, content: str) -> int:
+    response = await http.post(
+        f"/chat/rooms/{room}/messages", json={"content": content}, headers=who.headers
+    )
+    assert response.status_code == 201, response.text
+    message_id: int = response.json()["id"]
+    return message_id
+
+
+async def subscribe_live(
+    http: httpx.AsyncClient, client: Client, op_id: str, who: Account, room: object
+) -> None:
+    """Subscribe to a room; return once live messages are sure to arrive.
+
+    A marker posted first comes back through the replay, which only runs once
+    the pub/sub subscription is in place: anything posted afterwards is live.
+    """
+    marker = await rest_post(http, who, room, "marker")
+    await client.subscribe(op_id, ROOM_MESSAGES, {"room": str(room), "after": str(marker - 1)})
+    assert (await client.next_data(op_id))["roomMessages"]["id"] == str(marker)
+
+
+class QueryCounter:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        conn = Tortoise.get_connection("default")
+        for name in ("execute_query", "execute_query_dict"):
+            original = getattr(conn, name)
+
+            async def counted(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+                self.count += 1
+                return await _original(*args, **kwargs)
+
+            monkeypatch.setattr(conn, name, counted)
+
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
+async def scrape(http: httpx.AsyncClient) -> Samples:
+    response = await http.get("/metrics", headers=AUTH)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, metric: str, /, **labels: str) -> float:
+    return samples.get((metric, tuple(sorted(labels.items()))), 0.0)

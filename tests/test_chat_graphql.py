@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tortoise import Tortoise
 
 from tests.conftest import Account, GraphQL, MakeAccount, OverrideSettings, data_of, error_codes
+from tests.helpers import QueryCounter
 
 ROOMS = "{ rooms { id name isPrivate createdAt createdBy { id } } }"
 ROOM = """
@@ -62,11 +62,6 @@ query ($with: ID!, $first: Int, $after: String, $last: Int, $before: String) {
 def message_limit(override_settings: OverrideSettings) -> int:
     override_settings(messages_per_window=2, messages_window_seconds=60)
     return 2
-
-
-@pytest.fixture
-def roomy_limit(override_settings: OverrideSettings) -> None:
-    override_settings(messages_per_window=1000)
 
 
 async def create_room(graphql: GraphQL, who: Account, name: str, private: bool = False) -> str:
@@ -343,7 +338,7 @@ async def test_rate_limit_is_shared_by_messages_and_dms(
 
 
 async def test_history_of_55_messages_pages_back_with_before(
-    graphql: GraphQL, member: Account, roomy_limit: None
+    graphql: GraphQL, member: Account, roomy: None
 ) -> None:
     await create_room(graphql, member, "general")
     sent = [(await send(graphql, member, "general", f"m{n}"))["id"] for n in range(55)]
@@ -375,7 +370,7 @@ async def test_history_of_55_messages_pages_back_with_before(
     assert ids(forward) == sent[5:8]
 
 
-async def test_history_paging_sizes(graphql: GraphQL, member: Account, roomy_limit: None) -> None:
+async def test_history_paging_sizes(graphql: GraphQL, member: Account, roomy: None) -> None:
     await create_room(graphql, member, "general")
     sent = [(await send(graphql, member, "general", f"m{n}"))["id"] for n in range(101)]
 
@@ -441,7 +436,7 @@ async def test_direct_message_client_id_retry(graphql: GraphQL, make_account: Ma
 
 
 async def test_direct_message_history_of_55_pages_back(
-    graphql: GraphQL, make_account: MakeAccount, roomy_limit: None
+    graphql: GraphQL, make_account: MakeAccount, roomy: None
 ) -> None:
     alice, bob = await make_account(), await make_account()
     sent = []
@@ -462,25 +457,11 @@ async def test_direct_message_history_of_55_pages_back(
 # --- DataLoaders -------------------------------------------------------------
 
 
-class QueryCounter:
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.count = 0
-        conn = Tortoise.get_connection("default")
-        for name in ("execute_query", "execute_query_dict"):
-            original = getattr(conn, name)
-
-            async def counted(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
-                self.count += 1
-                return await _original(*args, **kwargs)
-
-            monkeypatch.setattr(conn, name, counted)
-
-
 async def test_a_page_of_messages_costs_a_constant_number_of_queries(
     graphql: GraphQL,
     make_account: MakeAccount,
     monkeypatch: pytest.MonkeyPatch,
-    roomy_limit: None,
+    roomy: None,
 ) -> None:
     """Authors and rooms load through DataLoaders: 50 messages by 10 authors
     cost the same queries as 5 messages by 5 authors."""

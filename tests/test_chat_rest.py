@@ -27,12 +27,6 @@ def message_limit(override_settings: OverrideSettings) -> int:
     return 3
 
 
-@pytest.fixture
-def roomy_limit(override_settings: OverrideSettings) -> None:
-    """Enough budget to post a long history quickly."""
-    override_settings(messages_per_window=1000)
-
-
 async def make_room(
     http: httpx.AsyncClient, owner: Account, name: str, *, private: bool = False
 ) -> dict[str, object]:
@@ -348,7 +342,7 @@ async def test_client_ids_belong_to_their_author(
 
 
 async def test_history_of_55_messages_pages_back_with_before(
-    http: httpx.AsyncClient, member: Account, roomy_limit: None
+    http: httpx.AsyncClient, member: Account, roomy: None
 ) -> None:
     await make_room(http, member, "general")
     ids = []
@@ -383,7 +377,7 @@ async def test_history_of_55_messages_pages_back_with_before(
 
 
 async def test_history_limit_is_clamped_to_100(
-    http: httpx.AsyncClient, member: Account, roomy_limit: None
+    http: httpx.AsyncClient, member: Account, roomy: None
 ) -> None:
     await make_room(http, member, "general")
     for n in range(102):
@@ -471,7 +465,7 @@ async def test_dm_client_id_retry_stores_one_dm(
 
 
 async def test_dm_history_pages_like_room_history(
-    http: httpx.AsyncClient, make_account: MakeAccount, roomy_limit: None
+    http: httpx.AsyncClient, make_account: MakeAccount, roomy: None
 ) -> None:
     alice, bob = await make_account(), await make_account()
     ids = []

@@ -15,15 +15,8 @@ import httpx
 import pytest
 
 from tests.conftest import Account, MakeAccount, OverrideSettings, error_codes
+from tests.files_helpers import BOUNDARY, multipart, part, stored_files, upload
 from tests.harness import Service
-from tests.test_files_rest import (
-    BOUNDARY,
-    empty_upload_dir,
-    multipart,
-    part,
-    stored_files,
-    upload,
-)
 
 MiB = 1024 * 1024
 CHUNK = 256 * 1024
@@ -65,11 +58,6 @@ def assert_too_large(response: httpx.Response) -> None:
 async def assert_nothing_stored(http: httpx.AsyncClient, account: Account, directory: Path) -> None:
     assert stored_files(directory) == []
     assert (await http.get("/files", headers=account.headers)).json() == []
-
-
-@pytest.fixture
-def upload_dir(service: Service) -> Path:
-    return empty_upload_dir(service)
 
 
 async def test_upload_over_limit_with_true_content_length(

@@ -137,6 +137,7 @@ async def general(server: ServerProcess, token: str) -> None:
         assert response.status_code in {201, 409}, response.text
 
 
+@pytest.mark.slow
 async def test_a_user_holds_at_most_the_cap_of_connections(limited: ServerProcess) -> None:
     alice, bob = await user(limited), await user(limited)
     first = await acked(limited, alice)
@@ -164,6 +165,7 @@ async def test_a_user_holds_at_most_the_cap_of_connections(limited: ServerProces
         await second.close()
 
 
+@pytest.mark.slow
 async def test_a_process_holds_at_most_the_cap_of_connections(limited: ServerProcess) -> None:
     tokens = [await user(limited) for _ in range(3)]
     held: list[ClientConnection] = []
@@ -186,6 +188,7 @@ async def test_a_process_holds_at_most_the_cap_of_connections(limited: ServerPro
     await asyncio.sleep(0.3)
 
 
+@pytest.mark.slow
 async def test_a_socket_runs_at_most_the_cap_of_operations(limited: ServerProcess) -> None:
     token = await user(limited)
     await general(limited, token)
@@ -216,6 +219,7 @@ async def test_a_socket_runs_at_most_the_cap_of_operations(limited: ServerProces
         await ws.close()
 
 
+@pytest.mark.slow
 async def test_a_reader_that_stops_reading_is_closed_and_others_are_served(
     limited: ServerProcess,
 ) -> None:

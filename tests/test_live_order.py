@@ -26,12 +26,14 @@ from tests.live_helpers import (
     ROOM_SUB,
     GqlRecorder,
     WsRecorder,
+    _postgres_url,
+    _redis_url,
+    _require_redis,
     gql_recorder,
     stored_ids,
     wait_for,
     ws_recorder,
 )
-from tests.test_scale_out import _postgres_url, _redis_url, _require_redis
 from tests.ws_helpers import (
     ServerProcess,
     bearer,
@@ -43,8 +45,6 @@ from tests.ws_helpers import (
     run_cli,
     server_process,
 )
-
-pytestmark = pytest.mark.slow
 
 PROCESSES = 3
 PER_SENDER = 15
@@ -98,6 +98,7 @@ async def _sender(server: ServerProcess, door: str, token: str, readers: list[in
                     await _graphql(http, token, SEND_DM, to=str(to), content=f"gd{n}")
 
 
+@pytest.mark.slow
 async def test_three_processes_every_door_every_record_equals_history(tmp_path: Path) -> None:
     broadcast = _redis_url()
     await _require_redis(broadcast)

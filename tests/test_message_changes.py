@@ -13,13 +13,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 
 from core import runtime
 from models import DirectMessage, Message
 from tests.conftest import Account, GraphQL, MakeAccount, OverrideSettings, data_of, error_codes
 from tests.harness import Service
-from tests.test_chat_subscriptions import make_room, rest_post, ws_client
+from tests.helpers import make_room, rest_post, ws_client
 from tests.ws_helpers import chat_client, join, recv, recv_until, request, say, silence
 
 CHANGES = """
@@ -48,11 +47,6 @@ EDIT = (
     "mutation ($id: ID!, $c: String!) { editMessage(id: $id, content: $c) { id content editedAt } }"
 )
 DELETE = "mutation ($id: ID!) { deleteMessage(id: $id) { id content deleted } }"
-
-
-@pytest.fixture
-def roomy(override_settings: OverrideSettings) -> None:
-    override_settings(messages_per_window=1000)
 
 
 async def patch(

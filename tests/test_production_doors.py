@@ -26,6 +26,8 @@ from tests.ws_helpers import (
     server_process,
 )
 
+pytestmark = pytest.mark.slow
+
 LEAKS = (
     "Traceback",
     'File "',

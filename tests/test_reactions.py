@@ -9,10 +9,9 @@ import httpx
 import pytest
 
 from core import runtime
-from tests.conftest import Account, GraphQL, MakeAccount, OverrideSettings, data_of, error_codes
+from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
 from tests.harness import Service
-from tests.test_chat_graphql import QueryCounter
-from tests.test_chat_subscriptions import make_room, rest_post, ws_client
+from tests.helpers import QueryCounter, make_room, rest_post, ws_client
 from tests.ws_helpers import chat_client, join, recv, recv_until, request, send, silence
 
 CHANGES = """
@@ -35,11 +34,6 @@ query ($room: String!) {
 """
 ADD = "mutation ($id: ID!, $r: String!) { addReaction(id: $id, reaction: $r) { id } }"
 WHO = "query ($id: ID!) { messageReactions(id: $id) { reaction user { id } } }"
-
-
-@pytest.fixture
-def roomy(override_settings: OverrideSettings) -> None:
-    override_settings(messages_per_window=10_000)
 
 
 def path(room: str, message_id: int, reaction: str = "") -> str:

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
+from tests.files_helpers import upload
 from tests.helpers import BAD_URLS, listener
-from tests.test_files_rest import upload
 
 RESOURCE_FIELDS = "id title description kind url createdAt file { id filename size url }"
 CREATE = f"""

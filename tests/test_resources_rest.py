@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from tests.conftest import Account, MakeAccount
+from tests.files_helpers import upload
 from tests.helpers import BAD_URLS, listener
-from tests.test_files_rest import upload
 
 KEYS = {"id", "title", "description", "kind", "url", "file_id", "created_at"}
 

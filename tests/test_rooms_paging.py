@@ -20,7 +20,7 @@ from tests.ws_helpers import chat_client, request
 
 
 @pytest.fixture
-def roomy(override_settings: OverrideSettings) -> None:
+def many_rooms(override_settings: OverrideSettings) -> None:
     """Enough room budget to build long lists."""
     override_settings(rooms_per_window=1000)
 
@@ -59,7 +59,7 @@ async def _rooms(http: httpx.AsyncClient, owner: Account, count: int) -> list[in
 
 
 async def test_rooms_are_paged_on_rest_and_graphql(
-    http: httpx.AsyncClient, graphql: GraphQL, member: Account, roomy: None
+    http: httpx.AsyncClient, graphql: GraphQL, member: Account, many_rooms: None
 ) -> None:
     ids = await _rooms(http, member, chat.ROOMS_PAGE_DEFAULT + 5)
     first = (await http.get("/chat/rooms", headers=member.headers)).json()
@@ -148,12 +148,7 @@ async def test_the_cost_model_counts_lists_by_their_real_page_size(
 
 
 @pytest.fixture
-def roomy_messages(override_settings: OverrideSettings) -> None:
-    override_settings(messages_per_window=10_000)
-
-
-@pytest.fixture
-async def long_room(http: httpx.AsyncClient, member: Account, roomy_messages: None) -> str:
+async def long_room(http: httpx.AsyncClient, member: Account, roomy: None) -> str:
     """A public room with 105 messages."""
     assert (
         await http.post("/chat/rooms", json={"name": "long"}, headers=member.headers)

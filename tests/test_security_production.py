@@ -18,6 +18,8 @@ import pytest
 from tests.harness import scratch_database
 from tests.process_server import serving_process
 
+pytestmark = pytest.mark.slow
+
 APP_ORIGIN = "https://app.example.com"
 LEAKS = ("Traceback", 'File "', "/work", "site-packages", ".py", "SELECT", "sqlite", "asyncpg")
 

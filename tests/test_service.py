@@ -156,6 +156,7 @@ async def _wait_healthy(client: httpx.AsyncClient, process: asyncio.subprocess.P
     raise AssertionError("server did not become healthy")
 
 
+@pytest.mark.slow
 async def test_make_run_on_an_empty_database_serves_the_demo_login(tmp_path: Path) -> None:
     """`make run` migrates, seeds the demo data and serves both ports."""
     async with scratch_database(os.environ.get("DATABASE_URL"), tmp_path) as database_url:

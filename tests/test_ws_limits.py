@@ -73,6 +73,7 @@ async def _wait_for_slots(server: ServerProcess, token: str) -> None:
     raise AssertionError("connection slots were not released")
 
 
+@pytest.mark.slow
 async def test_connections_are_capped_per_user_then_in_total(
     limited: ServerProcess, users: list[tuple[int, str]]
 ) -> None:
@@ -110,6 +111,7 @@ async def _opens(server: ServerProcess, token: str, opened: list[ClientConnectio
     return status == 101
 
 
+@pytest.mark.slow
 async def test_a_browser_origin_must_be_listed(
     limited: ServerProcess, users: list[tuple[int, str]]
 ) -> None:
@@ -125,6 +127,7 @@ async def test_a_browser_origin_must_be_listed(
         assert await handshake_status(limited.ws_url, {**bearer(token), "Origin": origin}) == status
 
 
+@pytest.mark.slow
 async def test_a_slow_reader_is_closed_with_1008_and_never_slows_a_fast_one(
     limited: ServerProcess, users: list[tuple[int, str]]
 ) -> None:
@@ -248,6 +251,7 @@ async def _until_eof(sock: socket.socket, timeout: float) -> bytes:
     return data
 
 
+@pytest.mark.slow
 async def test_handshake_and_idle_timeouts_end_silent_connections(
     quick: tuple[ServerProcess, Path],
 ) -> None:
@@ -269,6 +273,7 @@ async def test_handshake_and_idle_timeouts_end_silent_connections(
     assert data.endswith(b"\x03\xf3keepalive ping timeout")
 
 
+@pytest.mark.slow
 async def test_sigterm_closes_every_connection_with_1001_and_exits_cleanly(
     quick: tuple[ServerProcess, Path],
 ) -> None:
