@@ -306,7 +306,7 @@ async def test_internal_errors_are_a_fixed_message_with_headers(
             assert leak not in response.text
 
 
-# CORS: none by default (checklist 21; allowed origins in test_security_production.py)
+# CORS: none by default (checklist 21; allowed origins in test_production_env.py)
 
 
 @pytest.mark.checklist(21, "graphql")
