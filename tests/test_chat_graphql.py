@@ -181,6 +181,8 @@ async def test_join_room_is_idempotent_and_shows_members(
     assert first["joinRoom"]["members"] == again["joinRoom"]["members"] == expected
 
 
+@pytest.mark.checklist(1, "graphql")
+@pytest.mark.checklist(2, "graphql")
 async def test_private_room_is_invisible_to_outsiders_everywhere(
     graphql: GraphQL, make_account: MakeAccount
 ) -> None:
@@ -289,6 +291,7 @@ async def test_send_message_validates_input(
     assert history["roomMessages"]["edges"] == []
 
 
+@pytest.mark.checklist(27, "graphql")
 async def test_client_id_retry_returns_the_same_message(graphql: GraphQL, member: Account) -> None:
     await create_room(graphql, member, "general")
 

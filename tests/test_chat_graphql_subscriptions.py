@@ -226,6 +226,7 @@ async def subscription_error(client: Client, op_id: str) -> list[str]:
         codes += [e["extensions"]["code"] for e in message["payload"]["errors"]]
 
 
+@pytest.mark.checklist(1, "graphql")
 async def test_private_room_subscription_is_not_found_for_outsiders(
     service: Service, http: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:

@@ -125,6 +125,7 @@ async def test_bad_json_and_content_type(http: httpx.AsyncClient, member: Accoun
     ]
 
 
+@pytest.mark.checklist(2, "rest")
 async def test_rooms_list_public_rooms_and_own_private_rooms(
     http: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:
@@ -143,6 +144,8 @@ async def test_rooms_list_public_rooms_and_own_private_rooms(
 # --- a private room does not exist for outsiders ----------------------------
 
 
+@pytest.mark.checklist(1, "rest")
+@pytest.mark.checklist(2, "rest")
 async def test_private_room_is_404_to_outsiders_like_a_missing_room(
     http: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:
@@ -154,6 +157,7 @@ async def test_private_room_is_404_to_outsiders_like_a_missing_room(
         history = await http.get(f"/chat/rooms/{ref}/messages", headers=outsider.headers)
         posted = await post(http, outsider, ref, "let me in")
         assert history.status_code == posted.status_code == 404
+        assert posted.json()["error"]["code"] == "NOT_FOUND"
     missing = await http.get("/chat/rooms/nope/messages", headers=outsider.headers)
     missing_id = await http.get("/chat/rooms/999999/messages", headers=outsider.headers)
     hidden = await http.get("/chat/rooms/secret/messages", headers=outsider.headers)
@@ -280,6 +284,7 @@ async def test_nasty_content_comes_back_byte_for_byte(
     assert [d["content"] for d in dms] == NASTY
 
 
+@pytest.mark.checklist(27, "rest")
 async def test_client_id_retry_stores_one_message(http: httpx.AsyncClient, member: Account) -> None:
     await make_room(http, member, "general")
 
@@ -447,6 +452,7 @@ async def test_dm_errors(http: httpx.AsyncClient, member: Account) -> None:
     assert empty.status_code == 422
 
 
+@pytest.mark.checklist(27, "rest")
 async def test_dm_client_id_retry_stores_one_dm(
     http: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:
