@@ -17,6 +17,10 @@ import functools
 import re
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.once
+
 TESTS = Path(__file__).resolve().parent
 CHECKLIST = TESTS.parent.parent / "shared" / "security-checklist.md"
 

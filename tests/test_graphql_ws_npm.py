@@ -22,7 +22,7 @@ from tests.harness import Service
 from tests.helpers import make_room, rest_post
 from tests.live_helpers import fanout, settle
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.once]
 
 JS = Path(__file__).resolve().parent / "js"
 TIMEOUT = 20
