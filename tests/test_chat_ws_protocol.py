@@ -191,6 +191,7 @@ async def test_ref_is_echoed_as_given_string_or_number(service: Service, member:
             assert reply["code"] == "NOT_FOUND"
 
 
+@pytest.mark.checklist(18, "ws")
 async def test_frame_floods_are_throttled_with_rate_limited(
     service: Service, member: Account
 ) -> None:
@@ -206,7 +207,12 @@ async def test_frame_floods_are_throttled_with_rate_limited(
         limited = [r for r in replies if r["code"] == "RATE_LIMITED"]
         assert limited, codes
         assert all(r["retry_after_ms"] >= 1 for r in limited)
+        assert set(codes) == {"UNAUTHENTICATED", "RATE_LIMITED"}
         assert [r["ref"] for r in replies] == list(range(count))
+        # A second later the bucket has refilled: frames are served again.
+        await asyncio.sleep(1.1)
+        reply = await request(ws, {"type": "auth", "token": "not-a-jwt"})
+        assert reply["code"] == "UNAUTHENTICATED"
 
 
 # --- fuzzing a live connection ------------------------------------------------------------------
