@@ -36,9 +36,10 @@ migrate: $(STAMP_RUN)
 $(CHROMIUM):
 	(apt-get update -qq && apt-get install -y -qq chromium) || echo "chromium unavailable: the browser tests will fail (install chromium, or set CHROMIUM=/path)"
 
-## test: the whole suite (SQLite + in-memory broadcast unless DATABASE_URL / BROADCAST_URL say otherwise)
+## test: the whole suite (SQLite + in-memory broadcast unless DATABASE_URL / BROADCAST_URL say otherwise);
+##       the 25 slowest tests are listed at the end (PYTEST_ADDOPTS="-m 'not slow'" for a quicker loop)
 test: $(STAMP_DEV) | $(CHROMIUM)
-	CHROMIUM=$(CHROMIUM) $(PY) -m pytest
+	CHROMIUM=$(CHROMIUM) $(PY) -m pytest --durations=25
 
 ## lint / types: ruff and mypy --strict
 lint: $(STAMP_DEV)

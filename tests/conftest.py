@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -13,6 +15,9 @@ from core import runtime
 from models import Role
 from resolvers import presence, users
 from tests.harness import Service, running_service, scratch_database, service_env
+
+if TYPE_CHECKING:
+    from tests.authz_world import World
 
 PASSWORD = "correct horse battery"
 
@@ -68,6 +73,39 @@ async def clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     await runtime.get().limiter.clear()
     await presence.store().clear()
     yield
+
+
+OverrideSettings = Callable[..., None]
+
+
+@pytest.fixture
+def override_settings(service: Service) -> Iterator[OverrideSettings]:
+    """Change fields of the running service's settings; all restored after the test.
+
+    The one way tests change runtime settings: never assign them by hand.
+    """
+    rt = runtime.get()
+    original = rt.settings
+
+    def apply(**changes: Any) -> None:
+        rt.settings = dataclasses.replace(rt.settings, **changes)
+
+    yield apply
+    rt.settings = original
+
+
+@pytest.fixture
+def roomy(override_settings: OverrideSettings) -> None:
+    """A message budget large enough to post long histories quickly."""
+    override_settings(messages_per_window=10_000)
+
+
+@pytest.fixture
+def upload_dir(service: Service) -> Path:
+    """The service's UPLOAD_DIR, emptied for this test."""
+    from tests.files_helpers import empty_upload_dir
+
+    return empty_upload_dir(service)
 
 
 @pytest.fixture
@@ -157,3 +195,25 @@ def data_of(body: dict[str, Any]) -> dict[str, Any]:
 
 def error_codes(body: dict[str, Any]) -> list[str]:
     return [e["extensions"]["code"] for e in body.get("errors") or []]
+
+
+# Fixtures over the modules that import this one: imported when first used.
+
+
+@pytest.fixture
+async def world(service: Service, http: httpx.AsyncClient, make_account: MakeAccount) -> World:
+    """The owner's private room, DMs, file, product and resource (tests/authz_world.py)."""
+    from tests.authz_world import build_world
+
+    return await build_world(service, http, make_account)
+
+
+@pytest.fixture
+async def pair(http: httpx.AsyncClient, make_account: MakeAccount) -> tuple[Account, Account]:
+    """Two members; the first created the public room ``helpers.LEDGER``."""
+    from tests.helpers import LEDGER
+
+    alice, bob = await make_account(), await make_account()
+    created = await http.post("/chat/rooms", json={"name": LEDGER}, headers=alice.headers)
+    assert created.status_code == 201
+    return alice, bob

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import statistics
+import time
+from typing import Any
 
 import httpx
+import pytest
 
-from tests.conftest import PASSWORD, Account, GraphQL, data_of, error_codes
+from tests.authz_world import subscriber
+from tests.conftest import PASSWORD, Account, GraphQL, MakeAccount, data_of, error_codes
 from tests.harness import Service
+from tests.helpers import (
+    LOGIN_EP,
+    LONG_PASSWORDS,
+    forged_tokens,
+    past_the_grace_window,
+)
+from tests.ws_helpers import bearer, chat_client, close_code
 
 LOGIN = """
 mutation Login($email: String!, $password: String!) {
@@ -57,20 +70,6 @@ async def test_register(graphql: GraphQL) -> None:
     assert error_codes(again) == ["CONFLICT"]
 
 
-async def test_refresh_rotation_and_reuse(
-    service: Service, graphql: GraphQL, member: Account
-) -> None:
-    rotated = data_of(await graphql(REFRESH, {"t": member.refresh_token}))["refreshTokens"]
-    # Within the grace window a retry gets the same pair; after it, reuse revokes.
-    again = data_of(await graphql(REFRESH, {"t": member.refresh_token}))["refreshTokens"]
-    assert again == rotated
-    await asyncio.sleep(service.settings.refresh_grace_seconds + 1.1)
-    assert error_codes(await graphql(REFRESH, {"t": member.refresh_token})) == ["UNAUTHENTICATED"]
-    assert error_codes(await graphql(REFRESH, {"t": rotated["refreshToken"]})) == [
-        "UNAUTHENTICATED"
-    ]
-
-
 async def test_logout(graphql: GraphQL, member: Account) -> None:
     assert data_of(await graphql(LOGOUT, {"t": member.refresh_token})) == {"logout": True}
     assert error_codes(await graphql(REFRESH, {"t": member.refresh_token})) == ["UNAUTHENTICATED"]
@@ -99,3 +98,127 @@ async def test_login_rate_limit_has_retry_after(graphql: GraphQL, member: Accoun
     body = await graphql(LOGIN, {"email": member.email, "password": PASSWORD})
     assert error_codes(body) == ["RATE_LIMITED"]
     assert body["errors"][0]["extensions"]["retryAfterMs"] > 0
+
+
+ME_ID = "{ me { id } }"
+
+
+REFRESH_T = (
+    "mutation ($t: String!) { refreshTokens(refreshToken: $t) { accessToken refreshToken } }"
+)
+
+
+LOGOUT_T = "mutation ($t: String!) { logout(refreshToken: $t) }"
+
+
+REGISTER_EP = (
+    "mutation ($e: String!, $p: String!) "
+    "{ register(input: {email: $e, password: $p}) { accessToken } }"
+)
+
+
+@pytest.mark.checklist(7, "graphql")
+async def test_forged_tokens_are_401_on_graphql(
+    http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    member = await make_account()
+    await make_account()
+    ok = await http.post("/graphql", json={"query": ME_ID}, headers=member.headers)
+    assert ok.json() == {"data": {"me": {"id": str(member.id)}}}
+    for name, token in forged_tokens(member.token).items():
+        response = await http.post("/graphql", json={"query": ME_ID}, headers=bearer(token))
+        assert response.status_code == 401, name
+        assert error_codes(response.json()) == ["UNAUTHENTICATED"], name
+
+
+@pytest.mark.checklist(8, "graphql")
+async def test_refresh_rotation_and_reuse(
+    service: Service, http: httpx.AsyncClient, member: Account
+) -> None:
+    async def refresh(token: str) -> dict[str, Any]:
+        response = await http.post("/graphql", json={"query": REFRESH_T, "variables": {"t": token}})
+        body: dict[str, Any] = response.json()
+        return body
+
+    login = await http.post("/login", json={"email": member.email, "password": PASSWORD})
+    token = login.json()["refresh_token"]
+    bodies = await asyncio.gather(*(refresh(token) for _ in range(4)))
+    assert all(not b.get("errors") for b in bodies), bodies
+    assert len({json.dumps(b, sort_keys=True) for b in bodies}) == 1
+
+    pair = (await refresh(member.refresh_token))["data"]["refreshTokens"]
+    # Within the grace window a retry gets the same pair; after it, reuse revokes.
+    again = (await refresh(member.refresh_token))["data"]["refreshTokens"]
+    assert again == pair
+    await past_the_grace_window(service)
+    assert error_codes(await refresh(member.refresh_token)) == ["UNAUTHENTICATED"]
+    assert error_codes(await refresh(pair["refreshToken"])) == ["UNAUTHENTICATED"]
+    me = await http.post("/graphql", json={"query": ME_ID}, headers=bearer(pair["accessToken"]))
+    assert me.status_code == 401
+
+
+@pytest.mark.checklist(9, "graphql")
+async def test_logout_revokes_and_ends_subscriptions_on_graphql(
+    service: Service, http: httpx.AsyncClient, member: Account
+) -> None:
+    async with subscriber(service) as client, chat_client(service.ws_url, member.token) as ws:
+        await client.send({"type": "connection_init", "payload": member.headers})
+        assert (await client.receive())["type"] == "connection_ack"
+        await client.send(
+            {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {"query": "subscription { directMessages { id } }"},
+            }
+        )
+        await asyncio.sleep(0.2)
+        body = await http.post(
+            "/graphql", json={"query": LOGOUT_T, "variables": {"t": member.refresh_token}}
+        )
+        assert body.json() == {"data": {"logout": True}}
+        ended = await client.receive()
+        errors = ended["payload"] if ended["type"] == "error" else ended["payload"]["errors"]
+        assert [e["extensions"]["code"] for e in errors] == ["UNAUTHENTICATED"]
+        assert await close_code(ws) == 4001
+    me = await http.post("/graphql", json={"query": ME_ID}, headers=member.headers)
+    assert me.status_code == 401
+
+
+@pytest.mark.checklist(10, "graphql")
+async def test_unknown_email_and_wrong_password_look_alike_on_graphql(
+    http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    accounts = [await make_account(), await make_account()]
+
+    async def attempt(email: str) -> tuple[int, Any, float]:
+        start = time.perf_counter()
+        response = await http.post(
+            "/graphql", json={"query": LOGIN_EP, "variables": {"e": email, "p": "not the one"}}
+        )
+        return response.status_code, response.json(), time.perf_counter() - start
+
+    await attempt("warmup@example.com")
+    wrong = [await attempt(accounts[n % 2].email) for n in range(4)]
+    unknown = [await attempt(f"nobody{n}@example.com") for n in range(4)]
+    assert len({(s, json.dumps(b)) for s, b, _ in wrong + unknown}) == 1
+    assert error_codes(wrong[0][1]) == ["UNAUTHENTICATED"]
+    ratio = statistics.median([t for *_, t in unknown]) / statistics.median([t for *_, t in wrong])
+    assert 0.25 < ratio < 4
+
+
+@pytest.mark.checklist(12, "graphql")
+async def test_passwords_over_72_bytes_are_bad_input_on_graphql(
+    http: httpx.AsyncClient, member: Account
+) -> None:
+    for password in LONG_PASSWORDS:
+        for query, email in ((REGISTER_EP, "long@example.com"), (LOGIN_EP, member.email)):
+            response = await http.post(
+                "/graphql", json={"query": query, "variables": {"e": email, "p": password}}
+            )
+            assert response.status_code == 200
+            assert error_codes(response.json()) == ["BAD_USER_INPUT"]
+    # nothing was created: the address is still free
+    created = await http.post(
+        "/register", json={"email": "long@example.com", "password": "short enough"}
+    )
+    assert created.status_code == 201

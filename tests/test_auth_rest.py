@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import statistics
 import time
+from typing import Any
 
 import httpx
 import jwt
@@ -13,6 +15,11 @@ import pytest
 
 from tests.conftest import PASSWORD, Account, MakeAccount
 from tests.harness import TEST_SECRET, Service
+from tests.helpers import (
+    LONG_PASSWORDS,
+    forged_tokens,
+)
+from tests.ws_helpers import bearer, chat_client, close_code, request
 
 
 async def test_login_returns_a_token_pair(http: httpx.AsyncClient, member: Account) -> None:
@@ -86,19 +93,6 @@ async def test_malformed_login_bodies_are_client_errors(
     assert response.json()["error"]["code"] in {"BAD_USER_INPUT", "UNAUTHENTICATED"}
 
 
-async def test_password_over_72_bytes_is_bad_input(
-    http: httpx.AsyncClient, member: Account
-) -> None:
-    for password in ["a" * 73, "é" * 37]:
-        response = await http.post("/login", json={"email": member.email, "password": password})
-        assert response.status_code == 422
-        assert response.json()["error"]["code"] == "BAD_USER_INPUT"
-        response = await http.post(
-            "/register", json={"email": "long@example.com", "password": password}
-        )
-        assert response.status_code == 422
-
-
 async def test_register_then_me(http: httpx.AsyncClient) -> None:
     response = await http.post(
         "/register",
@@ -149,6 +143,7 @@ async def test_register_duplicate_email_conflicts(http: httpx.AsyncClient, membe
     assert response.json()["error"]["code"] == "CONFLICT"
 
 
+@pytest.mark.checklist(8, "rest")
 async def test_refresh_rotates_and_reuse_revokes_the_family(
     service: Service, http: httpx.AsyncClient, member: Account
 ) -> None:
@@ -165,21 +160,10 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(
     assert after.status_code == 401
     me = await http.get("/me", headers={"Authorization": f"Bearer {rotated['access_token']}"})
     assert me.status_code == 401
+    assert (await http.get("/me", headers=member.headers)).status_code == 401
     # Another login (another family) is untouched.
     again = await http.post("/login", json={"email": member.email, "password": PASSWORD})
     assert again.status_code == 200
-
-
-async def test_concurrent_refreshes_have_one_winner(
-    http: httpx.AsyncClient, member: Account
-) -> None:
-    # One rotation wins; the concurrent retries get the winner's pair.
-    responses = await asyncio.gather(
-        *[http.post("/refresh", json={"refresh_token": member.refresh_token}) for _ in range(5)]
-    )
-    assert [r.status_code for r in responses] == [200] * 5
-    assert len({r.json()["refresh_token"] for r in responses}) == 1
-    assert len({r.json()["access_token"] for r in responses}) == 1
 
 
 async def test_refresh_with_garbage_is_unauthenticated(http: httpx.AsyncClient) -> None:
@@ -264,3 +248,104 @@ async def test_failed_logins_are_rate_limited_per_address(http: httpx.AsyncClien
     ]
     assert statuses[:30] == [401] * 30
     assert statuses[30] == 429
+
+
+async def _refresh_rest(http: httpx.AsyncClient, token: str) -> httpx.Response:
+    return await http.post("/refresh", json={"refresh_token": token})
+
+
+@pytest.mark.checklist(7, "rest")
+async def test_forged_tokens_are_401_on_rest(
+    http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    member = await make_account()
+    await make_account()
+    assert (await http.get("/me", headers=member.headers)).status_code == 200
+    for name, token in forged_tokens(member.token).items():
+        response = await http.get("/me", headers=bearer(token))
+        assert response.status_code == 401, name
+        assert response.headers["www-authenticate"].startswith("Bearer"), name
+        assert response.json()["error"]["code"] == "UNAUTHENTICATED", name
+
+
+@pytest.mark.checklist(8, "rest")
+async def test_concurrent_refreshes_have_one_winner_whose_pair_all_get(
+    http: httpx.AsyncClient, member: Account
+) -> None:
+    # Issue 11 finding 9: one rotation wins; concurrent retries within the
+    # grace window get the winner's pair instead of revoking it.
+    for _ in range(3):
+        login = await http.post("/login", json={"email": member.email, "password": PASSWORD})
+        token = login.json()["refresh_token"]
+        responses = await asyncio.gather(*(_refresh_rest(http, token) for _ in range(8)))
+        assert [r.status_code for r in responses] == [200] * 8
+        pairs = {json.dumps(r.json(), sort_keys=True) for r in responses}
+        assert len(pairs) == 1
+        pair = responses[0].json()
+        assert pair["refresh_token"] != token
+        assert (await http.get("/me", headers=bearer(pair["access_token"]))).status_code == 200
+        # The winner's pair rotates on as usual.
+        assert (await _refresh_rest(http, pair["refresh_token"])).status_code == 200
+
+
+@pytest.mark.checklist(8, "rest")
+async def test_a_retry_after_the_successor_was_used_revokes_the_family_on_rest(
+    http: httpx.AsyncClient, member: Account
+) -> None:
+    pair = (await _refresh_rest(http, member.refresh_token)).json()
+    newer = (await _refresh_rest(http, pair["refresh_token"])).json()
+    # Within the window, but the pair it would give back is already spent.
+    assert (await _refresh_rest(http, member.refresh_token)).status_code == 401
+    assert (await http.get("/me", headers=bearer(newer["access_token"]))).status_code == 401
+    assert (await _refresh_rest(http, newer["refresh_token"])).status_code == 401
+
+
+@pytest.mark.checklist(9, "rest", "ws")
+async def test_logout_revokes_and_closes_the_sessions_ws_with_4001_on_rest(
+    service: Service, http: httpx.AsyncClient, member: Account
+) -> None:
+    other_session = await http.post("/login", json={"email": member.email, "password": PASSWORD})
+    other_token = other_session.json()["access_token"]
+    async with (
+        chat_client(service.ws_url, member.token) as doomed,
+        chat_client(service.ws_url, other_token) as survivor,
+    ):
+        response = await http.post("/logout", json={"refresh_token": member.refresh_token})
+        assert response.status_code == 204
+        assert await close_code(doomed) == 4001
+        assert (await request(survivor, {"type": "room_history", "room": "x"}))["type"] == "error"
+    assert (await http.get("/me", headers=member.headers)).status_code == 401
+    assert (await _refresh_rest(http, member.refresh_token)).status_code == 401
+    assert (await http.get("/me", headers=bearer(other_token))).status_code == 200
+
+
+@pytest.mark.checklist(10, "rest")
+async def test_unknown_email_and_wrong_password_look_alike_on_rest(
+    http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    accounts = [await make_account(), await make_account()]
+
+    async def attempt(email: str) -> tuple[int, Any, float]:
+        start = time.perf_counter()
+        response = await http.post("/login", json={"email": email, "password": "not the one"})
+        return response.status_code, response.json(), time.perf_counter() - start
+
+    await attempt("warmup@example.com")
+    wrong = [await attempt(accounts[n % 2].email) for n in range(4)]
+    unknown = [await attempt(f"nobody{n}@example.com") for n in range(4)]
+    assert {(s, json.dumps(b)) for s, b, _ in wrong + unknown} == {(401, json.dumps(wrong[0][1]))}
+    ratio = statistics.median([t for *_, t in unknown]) / statistics.median([t for *_, t in wrong])
+    assert 0.25 < ratio < 4
+
+
+@pytest.mark.checklist(12, "rest")
+async def test_passwords_over_72_bytes_are_422_on_rest(
+    http: httpx.AsyncClient, member: Account
+) -> None:
+    for password in LONG_PASSWORDS:
+        for path, email in (("/register", "long@example.com"), ("/login", member.email)):
+            response = await http.post(path, json={"email": email, "password": password})
+            assert response.status_code == 422, (path, len(password.encode()))
+            assert response.json()["error"]["code"] == "BAD_USER_INPUT"
+    exact = await http.post("/register", json={"email": "exact@example.com", "password": "b" * 72})
+    assert exact.status_code == 201

@@ -13,9 +13,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import PASSWORD, Account, error_codes
 from tests.harness import Service
+from tests.helpers import LOGIN_EP
 
 LOGIN = "mutation ($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }"
 
@@ -132,3 +134,52 @@ async def test_concurrent_guesses_on_graphql_are_counted_before_hashing(
     assert len(codes) == count
     assert set(codes) <= {"UNAUTHENTICATED", "RATE_LIMITED"}
     assert codes.count("UNAUTHENTICATED") <= settings.login_ip_max_failures
+
+
+@pytest.mark.checklist(11, "rest")
+async def test_failed_logins_are_throttled_per_account_and_address_on_rest(
+    service: Service, http: httpx.AsyncClient, member: Account
+) -> None:
+    settings = service.settings
+    for _ in range(settings.login_max_failures):
+        wrong = await http.post("/login", json={"email": member.email, "password": "nope nope"})
+        assert wrong.status_code == 401
+    # the right password no longer gets in, for a while
+    right = await http.post("/login", json={"email": member.email, "password": PASSWORD})
+    assert right.status_code == 429
+    assert int(right.headers["retry-after"]) >= 1
+    assert right.json()["error"]["code"] == "RATE_LIMITED"
+    # per address: many accounts guessed from one address
+    for n in range(settings.login_ip_max_failures):
+        response = await http.post(
+            "/login", json={"email": f"guess{n}@example.com", "password": "nope nope"}
+        )
+        if response.status_code == 429:
+            break
+    fresh = await http.post("/login", json={"email": "fresh@example.com", "password": "nope"})
+    assert fresh.status_code == 429
+    assert int(fresh.headers["retry-after"]) >= 1
+
+
+@pytest.mark.checklist(11, "graphql")
+async def test_failed_logins_are_throttled_per_account_and_address_on_graphql(
+    service: Service, http: httpx.AsyncClient, member: Account
+) -> None:
+    settings = service.settings
+
+    async def login(email: str, password: str) -> dict[str, Any]:
+        response = await http.post(
+            "/graphql", json={"query": LOGIN_EP, "variables": {"e": email, "p": password}}
+        )
+        body: dict[str, Any] = response.json()
+        return body
+
+    for _ in range(settings.login_max_failures):
+        assert error_codes(await login(member.email, "nope nope")) == ["UNAUTHENTICATED"]
+    limited = await login(member.email, PASSWORD)
+    assert error_codes(limited) == ["RATE_LIMITED"]
+    assert limited["errors"][0]["extensions"]["retryAfterMs"] > 0
+    for n in range(settings.login_ip_max_failures):
+        if error_codes(await login(f"guess{n}@example.com", "nope nope")) == ["RATE_LIMITED"]:
+            break
+    assert error_codes(await login("fresh@example.com", "nope nope")) == ["RATE_LIMITED"]

@@ -649,7 +649,7 @@ GRAPHQL: Table = {
     # Messages that change (issue 14): the owner's message in the owner's
     # private room, the owner's DM to the ADMIN. A non-member and an ADMIN
     # outside the room do not see it (404); the DM's other party may read
-    # it but not change it (403). tests/test_message_changes.py adds a
+    # it but not change it (403). tests/test_chat_message_changes.py adds a
     # member of a public room and an ADMIN who can see the room.
     "Mutation.editMessage": (
         gql(

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tortoise import Tortoise
 
-from core import runtime
 from resolvers import limits
-from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
-from tests.harness import Service
+from tests.conftest import Account, GraphQL, MakeAccount, OverrideSettings, data_of, error_codes
+from tests.helpers import QueryCounter
 
 ROOMS = "{ rooms { id name isPrivate createdAt createdBy { id } } }"
 ROOM = """
@@ -64,21 +60,9 @@ query ($with: ID!, $first: Int, $after: String, $last: Int, $before: String) {
 
 
 @pytest.fixture
-def message_limit(service: Service) -> Iterator[int]:
-    rt = runtime.get()
-    saved = rt.settings
-    rt.settings = dataclasses.replace(saved, messages_per_window=2, messages_window_seconds=60)
-    yield 2
-    rt.settings = saved
-
-
-@pytest.fixture
-def roomy_limit(service: Service) -> Iterator[None]:
-    rt = runtime.get()
-    saved = rt.settings
-    rt.settings = dataclasses.replace(saved, messages_per_window=1000)
-    yield
-    rt.settings = saved
+def message_limit(override_settings: OverrideSettings) -> int:
+    override_settings(messages_per_window=2, messages_window_seconds=60)
+    return 2
 
 
 async def create_room(graphql: GraphQL, who: Account, name: str, private: bool = False) -> str:
@@ -202,6 +186,8 @@ async def test_join_room_is_idempotent_and_shows_members(
     assert first["joinRoom"]["members"] == again["joinRoom"]["members"] == expected
 
 
+@pytest.mark.checklist(1, "graphql")
+@pytest.mark.checklist(2, "graphql")
 async def test_private_room_is_invisible_to_outsiders_everywhere(
     graphql: GraphQL, make_account: MakeAccount
 ) -> None:
@@ -310,6 +296,7 @@ async def test_send_message_validates_input(
     assert history["roomMessages"]["edges"] == []
 
 
+@pytest.mark.checklist(27, "graphql")
 async def test_client_id_retry_returns_the_same_message(graphql: GraphQL, member: Account) -> None:
     await create_room(graphql, member, "general")
 
@@ -359,7 +346,7 @@ async def test_rate_limit_is_shared_by_messages_and_dms(
 
 
 async def test_history_of_55_messages_pages_back_with_before(
-    graphql: GraphQL, member: Account, roomy_limit: None
+    graphql: GraphQL, member: Account, roomy: None
 ) -> None:
     await create_room(graphql, member, "general")
     sent = [(await send(graphql, member, "general", f"m{n}"))["id"] for n in range(55)]
@@ -391,7 +378,7 @@ async def test_history_of_55_messages_pages_back_with_before(
     assert ids(forward) == sent[5:8]
 
 
-async def test_history_paging_sizes(graphql: GraphQL, member: Account, roomy_limit: None) -> None:
+async def test_history_paging_sizes(graphql: GraphQL, member: Account, roomy: None) -> None:
     await create_room(graphql, member, "general")
     sent = [(await send(graphql, member, "general", f"m{n}"))["id"] for n in range(101)]
 
@@ -459,7 +446,7 @@ async def test_direct_message_client_id_retry(graphql: GraphQL, make_account: Ma
 
 
 async def test_direct_message_history_of_55_pages_back(
-    graphql: GraphQL, make_account: MakeAccount, roomy_limit: None
+    graphql: GraphQL, make_account: MakeAccount, roomy: None
 ) -> None:
     alice, bob = await make_account(), await make_account()
     sent = []
@@ -480,25 +467,11 @@ async def test_direct_message_history_of_55_pages_back(
 # --- DataLoaders -------------------------------------------------------------
 
 
-class QueryCounter:
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.count = 0
-        conn = Tortoise.get_connection("default")
-        for name in ("execute_query", "execute_query_dict"):
-            original = getattr(conn, name)
-
-            async def counted(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
-                self.count += 1
-                return await _original(*args, **kwargs)
-
-            monkeypatch.setattr(conn, name, counted)
-
-
 async def test_a_page_of_messages_costs_a_constant_number_of_queries(
     graphql: GraphQL,
     make_account: MakeAccount,
     monkeypatch: pytest.MonkeyPatch,
-    roomy_limit: None,
+    roomy: None,
 ) -> None:
     """Authors and rooms load through DataLoaders: 50 messages by 10 authors
     cost the same queries as 5 messages by 5 authors."""

@@ -8,10 +8,14 @@ message back.
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
+import pytest
 
 from tests.conftest import Account, GraphQL, MakeAccount, error_codes
 from tests.harness import Service
+from tests.helpers import LEDGER, SEND_KEYED, gql_data, rest_history
 from tests.ws_helpers import chat_client, request
 
 
@@ -128,3 +132,68 @@ async def test_ws_client_id_reuse_is_a_conflict_error_frame(
         # The connection is still usable.
         assert (await request(ws, {**frame, "client_id": "w-3"}))["type"] == "ack"
     assert await _history(http, member, "afterworks") == []
+
+
+SEND_DM_KEYED = (
+    "mutation ($u: ID!, $c: String!, $k: String) "
+    "{ sendDirectMessage(to: $u, content: $c, clientId: $k) { id } }"
+)
+
+
+async def rest_dms(http: httpx.AsyncClient, account: Account, peer: Account) -> list[int]:
+    response = await http.get(f"/chat/dm/{peer.id}", headers=account.headers)
+    return [m["id"] for m in response.json()]
+
+
+@pytest.mark.checklist(27, "rest")
+async def test_a_resent_client_id_stores_one_row_on_rest(
+    http: httpx.AsyncClient, pair: tuple[Account, Account]
+) -> None:
+    alice, bob = pair
+
+    async def post(path: str) -> int:
+        response = await http.post(
+            path, json={"content": "once", "client_id": "k-1"}, headers=alice.headers
+        )
+        assert response.status_code == 201
+        message_id: int = response.json()["id"]
+        return message_id
+
+    for path in (f"/chat/rooms/{LEDGER}/messages", f"/chat/dm/{bob.id}"):
+        first = await post(path)
+        again = await asyncio.gather(*(post(path) for _ in range(4)))
+        assert set(again) == {first}
+    assert len(await rest_history(http, alice)) == 1
+    assert len(await rest_dms(http, bob, alice)) == 1
+
+
+@pytest.mark.checklist(27, "graphql")
+async def test_a_resent_client_id_stores_one_row_on_graphql(
+    http: httpx.AsyncClient, pair: tuple[Account, Account]
+) -> None:
+    alice, bob = pair
+    for query, variables, key in (
+        (SEND_KEYED, {"r": LEDGER, "c": "once", "k": "k-1"}, "sendMessage"),
+        (SEND_DM_KEYED, {"u": str(bob.id), "c": "once", "k": "k-1"}, "sendDirectMessage"),
+    ):
+        results = await asyncio.gather(*(gql_data(http, alice, query, variables) for _ in range(4)))
+        assert len({r[key]["id"] for r in results}) == 1
+    assert len(await rest_history(http, alice)) == 1
+    assert len(await rest_dms(http, bob, alice)) == 1
+
+
+@pytest.mark.checklist(27, "ws")
+async def test_a_resent_client_id_stores_one_row_on_ws(
+    service: Service, http: httpx.AsyncClient, pair: tuple[Account, Account]
+) -> None:
+    alice, bob = pair
+    async with chat_client(service.ws_url, alice.token) as ws:
+        for frame in (
+            {"type": "message", "room": LEDGER, "content": "once", "client_id": "k-1"},
+            {"type": "dm", "to": bob.id, "content": "once", "client_id": "k-1"},
+        ):
+            acks = [await request(ws, dict(frame)) for _ in range(3)]
+            assert {a["type"] for a in acks} == {"ack"}
+            assert len({a["id"] for a in acks}) == 1
+    assert len(await rest_history(http, alice)) == 1
+    assert len(await rest_dms(http, bob, alice)) == 1

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-from collections.abc import Iterator
 from datetime import datetime
 
 import httpx
 import pytest
 
-from core import runtime
 from resolvers import limits
-from tests.conftest import Account, MakeAccount
-from tests.harness import Service
+from tests.conftest import Account, MakeAccount, OverrideSettings
 
 NASTY = [
     "<script>alert('x')</script>",
@@ -26,23 +22,10 @@ NASTY = [
 
 
 @pytest.fixture
-def message_limit(service: Service) -> Iterator[int]:
+def message_limit(override_settings: OverrideSettings) -> int:
     """A low per-user message budget for the duration of a test."""
-    rt = runtime.get()
-    saved = rt.settings
-    rt.settings = dataclasses.replace(saved, messages_per_window=3, messages_window_seconds=60)
-    yield 3
-    rt.settings = saved
-
-
-@pytest.fixture
-def roomy_limit(service: Service) -> Iterator[None]:
-    """Enough budget to post a long history quickly."""
-    rt = runtime.get()
-    saved = rt.settings
-    rt.settings = dataclasses.replace(saved, messages_per_window=1000)
-    yield
-    rt.settings = saved
+    override_settings(messages_per_window=3, messages_window_seconds=60)
+    return 3
 
 
 async def make_room(
@@ -155,6 +138,7 @@ async def test_bad_json_and_content_type(http: httpx.AsyncClient, member: Accoun
     ]
 
 
+@pytest.mark.checklist(2, "rest")
 async def test_rooms_list_public_rooms_and_own_private_rooms(
     http: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:
@@ -173,6 +157,8 @@ async def test_rooms_list_public_rooms_and_own_private_rooms(
 # --- a private room does not exist for outsiders ----------------------------
 
 
+@pytest.mark.checklist(1, "rest")
+@pytest.mark.checklist(2, "rest")
 async def test_private_room_is_404_to_outsiders_like_a_missing_room(
     http: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:
@@ -184,6 +170,7 @@ async def test_private_room_is_404_to_outsiders_like_a_missing_room(
         history = await http.get(f"/chat/rooms/{ref}/messages", headers=outsider.headers)
         posted = await post(http, outsider, ref, "let me in")
         assert history.status_code == posted.status_code == 404
+        assert posted.json()["error"]["code"] == "NOT_FOUND"
     missing = await http.get("/chat/rooms/nope/messages", headers=outsider.headers)
     missing_id = await http.get("/chat/rooms/999999/messages", headers=outsider.headers)
     hidden = await http.get("/chat/rooms/secret/messages", headers=outsider.headers)
@@ -312,6 +299,7 @@ async def test_nasty_content_comes_back_byte_for_byte(
     assert [d["content"] for d in dms] == NASTY
 
 
+@pytest.mark.checklist(27, "rest")
 async def test_client_id_retry_stores_one_message(http: httpx.AsyncClient, member: Account) -> None:
     await make_room(http, member, "general")
 
@@ -374,7 +362,7 @@ async def test_client_ids_belong_to_their_author(
 
 
 async def test_history_of_55_messages_pages_back_with_before(
-    http: httpx.AsyncClient, member: Account, roomy_limit: None
+    http: httpx.AsyncClient, member: Account, roomy: None
 ) -> None:
     await make_room(http, member, "general")
     ids = []
@@ -409,7 +397,7 @@ async def test_history_of_55_messages_pages_back_with_before(
 
 
 async def test_history_limit_is_clamped_to_100(
-    http: httpx.AsyncClient, member: Account, roomy_limit: None
+    http: httpx.AsyncClient, member: Account, roomy: None
 ) -> None:
     await make_room(http, member, "general")
     for n in range(102):
@@ -479,6 +467,7 @@ async def test_dm_errors(http: httpx.AsyncClient, member: Account) -> None:
     assert empty.status_code == 422
 
 
+@pytest.mark.checklist(27, "rest")
 async def test_dm_client_id_retry_stores_one_dm(
     http: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:
@@ -497,7 +486,7 @@ async def test_dm_client_id_retry_stores_one_dm(
 
 
 async def test_dm_history_pages_like_room_history(
-    http: httpx.AsyncClient, make_account: MakeAccount, roomy_limit: None
+    http: httpx.AsyncClient, make_account: MakeAccount, roomy: None
 ) -> None:
     alice, bob = await make_account(), await make_account()
     ids = []

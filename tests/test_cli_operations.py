@@ -137,6 +137,7 @@ def _closed_port_url(scheme: str) -> tuple[str, str]:
     return f"{scheme}://user:hunter2@127.0.0.1:{port}/x", f"127.0.0.1:{port}"
 
 
+@pytest.mark.once
 @pytest.mark.parametrize("case", ["redis", "postgres", "nonsense", "bad-path", "port-taken"])
 def test_startup_failure_is_one_line_naming_the_setting_and_host(case: str, tmp_path: Path) -> None:
     env = _env(

@@ -18,7 +18,7 @@ from models import User
 from tests.authz_world import subscriber
 from tests.conftest import PASSWORD, Account, MakeAccount, error_codes
 from tests.harness import Service, scratch_database
-from tests.test_scale_out import _postgres_url, _redis_url, _require_redis
+from tests.live_helpers import _postgres_url, _redis_url, _require_redis
 from tests.ws_helpers import (
     bearer,
     chat_client,

@@ -30,19 +30,20 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.exceptions import ConnectionClosed
 
+from tests.fault_helpers import DOWN, RETRY_PAUSE, ROOM, kill, rest_history, started, until_up
 from tests.harness import scratch_database
-from tests.ws_helpers import ServerProcess, bearer, process_env, register, send, server_process
+from tests.ws_helpers import bearer, process_env, register, send
 
-ROOM = "fault"
+pytestmark = pytest.mark.slow
+
 WS_SENDERS = 3
 MESSAGES_EACH = 30
 KILL_AFTER_ACKS = 40
-RETRY_PAUSE = 0.05
 TEST_SECONDS = 90
-DOWN = (OSError, WebSocketException, TimeoutError, httpx.TransportError)
 
 
 class Acks:
@@ -59,15 +60,6 @@ class Acks:
         self.count += 1
         if self.count >= KILL_AFTER_ACKS:
             self.enough.set()
-
-
-async def until_up(attempt: Callable[[], Awaitable[Any]]) -> Any:
-    """Run ``attempt`` until the server answers it."""
-    while True:
-        try:
-            return await attempt()
-        except DOWN:
-            await asyncio.sleep(RETRY_PAUSE)
 
 
 class WsClient:
@@ -195,25 +187,6 @@ async def graphql_sender(http: httpx.AsyncClient, token: str, acks: Acks) -> Non
         acks.add(client_id, int(body["data"]["sendMessage"]["id"]))
 
 
-async def rest_history(http: httpx.AsyncClient, token: str, after: int = 0) -> list[dict[str, Any]]:
-    """Every stored message after ``after``, oldest first, paging with ``?after=``."""
-    messages: list[dict[str, Any]] = []
-    while True:
-        response = await http.get(
-            f"/chat/rooms/{ROOM}/messages",
-            params={"after": after, "limit": 100},
-            headers=bearer(token),
-        )
-        if response.status_code >= 500:
-            raise httpx.TransportError(f"status {response.status_code}")
-        assert response.status_code == 200, response.text
-        page: list[dict[str, Any]] = response.json()
-        if not page:
-            return messages
-        messages.extend(page)
-        after = page[-1]["id"]
-
-
 async def dm_history(http: httpx.AsyncClient, token: str, peer: int) -> list[dict[str, Any]]:
     """The whole conversation with ``peer``, oldest first, paging with ``?after=``."""
     messages: list[dict[str, Any]] = []
@@ -270,21 +243,8 @@ class Reader:
             await asyncio.sleep(0.05)
 
 
-async def started(stack: AsyncExitStack, env: dict[str, str], log: Path) -> ServerProcess:
-    """A server process entered on ``stack``; its log in the error if it fails to start."""
-    try:
-        return await stack.enter_async_context(server_process(env, log=log))
-    except AssertionError as error:
-        tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
-        raise AssertionError(f"{error}\n{tail}") from None
-
-
-async def kill(server: ServerProcess) -> None:
-    server.process.send_signal(signal.SIGKILL)
-    assert await server.process.wait() == -signal.SIGKILL
-
-
-async def test_28_sigkill_mid_traffic_loses_no_acknowledged_message(tmp_path: Path) -> None:
+@pytest.mark.checklist(28, "sigkill")
+async def test_sigkill_mid_traffic_loses_no_acknowledged_message(tmp_path: Path) -> None:
     async with (
         asyncio.timeout(TEST_SECONDS),
         scratch_database(os.environ.get("DATABASE_URL"), tmp_path) as database_url,
@@ -360,7 +320,8 @@ async def test_28_sigkill_mid_traffic_loses_no_acknowledged_message(tmp_path: Pa
     assert {d["client_id"]: d["id"] for d in dms} == dm_acks.ids
 
 
-async def test_28_sigterm_mid_traffic_closes_with_1001_and_keeps_what_was_acknowledged(
+@pytest.mark.checklist(28, "sigterm")
+async def test_sigterm_mid_traffic_closes_with_1001_and_keeps_what_was_acknowledged(
     tmp_path: Path,
 ) -> None:
     async with (

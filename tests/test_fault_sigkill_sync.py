@@ -26,8 +26,8 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
+from tests.fault_helpers import DOWN, RETRY_PAUSE, kill, started, until_up
 from tests.harness import scratch_database
-from tests.test_fault_sigkill import DOWN, RETRY_PAUSE, kill, started, until_up
 from tests.ws_helpers import bearer, process_env, register, send
 
 pytestmark = pytest.mark.slow

@@ -12,33 +12,17 @@ import httpx
 import pytest
 
 from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
-from tests.harness import Service
-from tests.test_files_rest import (
+from tests.files_helpers import (
+    DELETE,
+    FILES,
+    UPLOAD,
     disposition_names,
-    empty_upload_dir,
     multipart,
     part,
     stored_files,
     upload,
 )
-
-FILE_FIELDS = "id filename contentType size sha256 url createdAt owner { id displayName email }"
-UPLOAD = f"mutation Upload($file: Upload!) {{ uploadFile(file: $file) {{ {FILE_FIELDS} }} }}"
-FILES = f"""
-query Files($first: Int, $after: String, $last: Int, $before: String) {{
-  files(first: $first, after: $after, last: $last, before: $before) {{
-    totalCount
-    pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }}
-    edges {{ cursor node {{ {FILE_FIELDS} }} }}
-  }}
-}}
-"""
-DELETE = "mutation Delete($id: ID!) { deleteFile(id: $id) }"
-
-
-@pytest.fixture
-def upload_dir(service: Service) -> Path:
-    return empty_upload_dir(service)
+from tests.harness import Service
 
 
 def upload_request(

@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import hashlib
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from core import runtime
-from tests.conftest import Account, MakeAccount
+from tests.conftest import Account, MakeAccount, OverrideSettings, error_codes
+from tests.files_helpers import BOUNDARY, multipart, part, stored_files, upload
 from tests.harness import Service
-from tests.test_files_rest import (
-    BOUNDARY,
-    empty_upload_dir,
-    multipart,
-    part,
-    stored_files,
-    upload,
-)
 
 MiB = 1024 * 1024
 CHUNK = 256 * 1024
@@ -68,27 +58,6 @@ def assert_too_large(response: httpx.Response) -> None:
 async def assert_nothing_stored(http: httpx.AsyncClient, account: Account, directory: Path) -> None:
     assert stored_files(directory) == []
     assert (await http.get("/files", headers=account.headers)).json() == []
-
-
-Configure = Callable[..., None]
-
-
-@pytest.fixture
-def upload_dir(service: Service) -> Path:
-    return empty_upload_dir(service)
-
-
-@pytest.fixture
-def configure(service: Service) -> Iterator[Configure]:
-    """Change the running service's settings for one test (limits, quota)."""
-    services = runtime.get()
-    original = services.settings
-
-    def apply(**changes: Any) -> None:
-        services.settings = dataclasses.replace(original, **changes)
-
-    yield apply
-    services.settings = original
 
 
 async def test_upload_over_limit_with_true_content_length(
@@ -142,9 +111,9 @@ async def test_upload_over_limit_chunked(
 
 
 async def test_exact_limit_is_accepted_and_one_more_byte_is_not(
-    http: httpx.AsyncClient, member: Account, configure: Configure, upload_dir: Path
+    http: httpx.AsyncClient, member: Account, override_settings: OverrideSettings, upload_dir: Path
 ) -> None:
-    configure(max_upload_bytes=MiB)
+    override_settings(max_upload_bytes=MiB)
     data = b"z" * MiB
     accepted = await upload(http, member, data)
     assert accepted.status_code == 201, accepted.text
@@ -251,11 +220,11 @@ async def test_disconnect_mid_upload_leaves_nothing(
 async def test_quota_refuses_what_does_not_fit(
     http: httpx.AsyncClient,
     make_account: MakeAccount,
-    configure: Configure,
+    override_settings: OverrideSettings,
     upload_dir: Path,
 ) -> None:
     # Given a quota of 100 KiB per user
-    configure(user_quota_bytes=100 * 1024)
+    override_settings(user_quota_bytes=100 * 1024)
     alice, bob = await make_account(), await make_account()
     first = await upload(http, alice, b"a" * 60 * 1024)
     assert first.status_code == 201
@@ -279,11 +248,128 @@ async def test_quota_refuses_what_does_not_fit(
 
 
 async def test_concurrent_uploads_cannot_overrun_the_quota(
-    http: httpx.AsyncClient, member: Account, configure: Configure, upload_dir: Path
+    http: httpx.AsyncClient, member: Account, override_settings: OverrideSettings, upload_dir: Path
 ) -> None:
-    configure(user_quota_bytes=100 * 1024)
+    override_settings(user_quota_bytes=100 * 1024)
     results = await asyncio.gather(*(upload(http, member, b"x" * 40 * 1024) for _ in range(5)))
     assert sorted(r.status_code for r in results) == [201, 201, 413, 413, 413]
     assert len(stored_files(upload_dir)) == 2
     listed = (await http.get("/files", headers=member.headers)).json()
     assert sum(f["size"] for f in listed) == 80 * 1024
+
+
+@pytest.fixture
+def small_uploads(override_settings: OverrideSettings) -> int:
+    override_settings(max_upload_bytes=4096)
+    return 4096
+
+
+def blobs(service: Service) -> set[Path]:
+    root = service.settings.upload_dir
+    return {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+
+
+async def chunked(data: bytes, boundary: str) -> AsyncIterator[bytes]:
+    yield (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    for start in range(0, len(data), 1024):
+        yield data[start : start + 1024]
+    yield f"\r\n--{boundary}--\r\n".encode()
+
+
+def many_parts(count: int, boundary: str, field: str = "x") -> bytes:
+    part = f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"\r\n\r\nv\r\n'
+    return (part * count + f"--{boundary}--\r\n").encode()
+
+
+async def raw_post(service: Service, path: str, headers: dict[str, str], body: bytes) -> int:
+    """POST with headers as given (a Content-Length that lies); the status line's code."""
+    host, port = service.http_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        writer.write(head.encode() + body)
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 10)
+        return int(status_line.split()[1])
+    finally:
+        writer.close()
+
+
+@pytest.mark.checklist(17, "rest")
+async def test_oversized_and_many_part_uploads_leave_nothing_on_rest(
+    service: Service, http: httpx.AsyncClient, member: Account, small_uploads: int
+) -> None:
+    before = blobs(service)
+    data = b"z" * (small_uploads + 1)
+    true_length = await http.post("/files", files={"file": ("a.bin", data)}, headers=member.headers)
+    assert true_length.status_code == 413
+    boundary = "b0undary"
+    headers = {**member.headers, "content-type": f"multipart/form-data; boundary={boundary}"}
+    streamed = await http.post("/files", content=chunked(data, boundary), headers=headers)
+    assert streamed.status_code == 413
+    parts = await http.post("/files", content=many_parts(5000, boundary), headers=headers)
+    assert parts.status_code in {400, 413, 422}
+    assert parts.json()["error"]["code"] in {"BAD_USER_INPUT", "PAYLOAD_TOO_LARGE"}
+    assert (await http.get("/files", headers=member.headers)).json() == []
+    assert blobs(service) == before
+
+
+@pytest.mark.checklist(17, "graphql")
+async def test_oversized_and_many_part_uploads_leave_nothing_on_graphql(
+    service: Service, http: httpx.AsyncClient, member: Account, small_uploads: int
+) -> None:
+    before = blobs(service)
+    operations = json.dumps(
+        {
+            "query": "mutation ($f: Upload!) { uploadFile(file: $f) { id } }",
+            "variables": {"f": None},
+        }
+    )
+    response = await http.post(
+        "/graphql",
+        data={"operations": operations, "map": json.dumps({"0": ["variables.f"]})},
+        files={"0": ("a.bin", b"z" * (small_uploads + 1))},
+        headers=member.headers,
+    )
+    assert error_codes(response.json()) == ["PAYLOAD_TOO_LARGE"]
+    boundary = "b0undary"
+    headers = {**member.headers, "content-type": f"multipart/form-data; boundary={boundary}"}
+    parts = await http.post("/graphql", content=many_parts(5000, boundary), headers=headers)
+    assert parts.status_code in {400, 413, 422}
+    assert error_codes(parts.json()) in (["BAD_USER_INPUT"], ["PAYLOAD_TOO_LARGE"])
+    listing = await http.post(
+        "/graphql", json={"query": "{ files { totalCount } }"}, headers=member.headers
+    )
+    assert listing.json() == {"data": {"files": {"totalCount": 0}}}
+    assert blobs(service) == before
+
+
+@pytest.mark.checklist(17, "rest", "graphql")
+async def test_a_false_content_length_cannot_smuggle_a_larger_file_on_rest_and_graphql(
+    service: Service, http: httpx.AsyncClient, member: Account, small_uploads: int
+) -> None:
+    before = blobs(service)
+    boundary = "b0undary"
+    body, _ = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + b"z" * (small_uploads * 4)
+        + f"\r\n--{boundary}--\r\n".encode(),
+        None,
+    )
+    headers = {
+        **member.headers,
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Content-Length": "300",  # far less than what follows
+    }
+    for path in ("/files", "/graphql"):
+        status = await raw_post(service, path, headers, body)
+        assert 400 <= status < 500, (path, status)
+    assert (await http.get("/files", headers=member.headers)).json() == []
+    assert blobs(service) == before

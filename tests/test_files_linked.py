@@ -10,18 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.conftest import Account, GraphQL, data_of, error_codes
-from tests.harness import Service
-from tests.test_files_graphql import DELETE
-from tests.test_files_rest import empty_upload_dir, stored_files, upload
-
-
-@pytest.fixture
-def upload_dir(service: Service) -> Path:
-    return empty_upload_dir(service)
-
+from tests.files_helpers import DELETE, stored_files, upload
 
 RESOURCES = "{ resources { totalCount edges { node { id title url file { id } } } } }"
 

@@ -13,8 +13,7 @@ import httpx
 from resolvers.limits import FILES_PAGE_DEFAULT as PAGE_DEFAULT
 from resolvers.limits import OFFSET_LIMIT_DEFAULT
 from tests.conftest import Account, GraphQL, data_of, error_codes
-from tests.test_files_graphql import FILES
-from tests.test_files_rest import upload
+from tests.files_helpers import FILES, upload
 
 
 async def upload_many(http: httpx.AsyncClient, account: Account, count: int) -> list[int]:

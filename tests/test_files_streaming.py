@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
+from tests.files_helpers import BOUNDARY, UPLOAD, stored_files
 from tests.harness import free_port, scratch_database, service_env
-from tests.test_files_graphql import UPLOAD
-from tests.test_files_rest import BOUNDARY, stored_files
 
 MiB = 1024 * 1024
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,6 +162,7 @@ async def post(
     return result
 
 
+@pytest.mark.slow
 async def test_large_uploads_stream_in_bounded_memory(tmp_path: Path) -> None:
     size = 200 * MiB
     async with (
@@ -202,6 +203,7 @@ def _small_file_size_limit() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (2 * MiB, 2 * MiB))
 
 
+@pytest.mark.slow
 async def test_full_disk_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
     async with (
         comptoir_process(tmp_path, preexec=_small_file_size_limit) as server,

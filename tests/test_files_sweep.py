@@ -7,9 +7,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.harness import scratch_database
 from tests.process_server import serving_process
+
+pytestmark = pytest.mark.slow
 
 
 async def test_partial_uploads_left_by_a_crash_are_swept_at_start(tmp_path: Path) -> None:

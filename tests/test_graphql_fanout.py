@@ -15,11 +15,10 @@ import httpx
 import pytest
 
 from models import Message
-from schema.fanout import Fanout
 from tests.conftest import Account, MakeAccount
 from tests.harness import Service
-from tests.test_chat_subscriptions import Client, make_room, rest_post, ws_client
-from tests.test_chat_subscriptions import roomy_limit as roomy_limit  # a fixture
+from tests.helpers import Client, make_room, rest_post, ws_client
+from tests.live_helpers import fanout, settle
 
 WITH_EMAIL = """
 subscription ($room: String!) {
@@ -42,21 +41,6 @@ subscription ($room: String!) { roomMessages(room: $room) { id ...Who } }
 fragment Who on Message { author { ...Mail } }
 fragment Mail on User { id email }
 """
-
-
-def fanout(service: Service) -> Fanout:
-    sockets = service.app.state.graphql.live_sockets
-    result: Fanout = sockets.fanout
-    return result
-
-
-async def settle(service: Service, subscribers: int) -> None:
-    """Wait until ``subscribers`` subscriptions are registered in groups."""
-    for _ in range(200):
-        if fanout(service).subscribers == subscribers:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{fanout(service).subscribers} subscribers, expected {subscribers}")
 
 
 async def live_in(
@@ -212,7 +196,7 @@ async def test_twenty_thousand_events_leave_memory_flat(
     assert after - warm < GROWTH_LIMIT, f"grew by {(after - warm) / 1024:.0f} KiB"
 
 
-@pytest.mark.usefixtures("roomy_limit")
+@pytest.mark.usefixtures("roomy")
 async def test_a_replay_of_several_pages_then_live_in_order(
     service: Service, http: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:

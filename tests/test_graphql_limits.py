@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import PASSWORD, GraphQL, MakeAccount, data_of, error_codes
 from tests.harness import Service
@@ -52,7 +53,8 @@ async def test_a_full_products_page_is_within_every_limit(graphql: GraphQL) -> N
     assert data["products"]["totalCount"] == 0
 
 
-async def test_13_depth_over_the_limit_is_refused(graphql: GraphQL) -> None:
+@pytest.mark.checklist(13, "graphql")
+async def test_depth_over_the_limit_is_refused(graphql: GraphQL) -> None:
     # Depth 10 reaches validation (the fields do not exist); 11 and 20 stop at the limit.
     at_limit = await graphql(nested("x", 10))
     assert "depth" not in at_limit["errors"][0]["message"]
@@ -60,7 +62,8 @@ async def test_13_depth_over_the_limit_is_refused(graphql: GraphQL) -> None:
     refused(await graphql(nested("x", 20)), "Query depth 20 is over the limit of 10")
 
 
-async def test_13_aliases_over_the_limit_are_refused(graphql: GraphQL) -> None:
+@pytest.mark.checklist(13, "graphql")
+async def test_aliases_over_the_limit_are_refused(graphql: GraphQL) -> None:
     fifteen = "{ " + " ".join(f"a{i}: __typename" for i in range(15)) + " }"
     assert len(data_of(await graphql(fifteen))) == 15
     sixteen = "{ " + " ".join(f"a{i}: __typename" for i in range(16)) + " }"
@@ -70,12 +73,14 @@ async def test_13_aliases_over_the_limit_are_refused(graphql: GraphQL) -> None:
     refused(await graphql(thousand), "more than 2000 tokens")
 
 
-async def test_13_five_thousand_tokens_are_refused(graphql: GraphQL) -> None:
+@pytest.mark.checklist(13, "graphql")
+async def test_five_thousand_tokens_are_refused(graphql: GraphQL) -> None:
     query = "{ " + "__typename " * 4998 + "}"
     refused(await graphql(query), "Document contains more than 2000 tokens")
 
 
-async def test_13_fields_over_the_limit_are_refused(graphql: GraphQL) -> None:
+@pytest.mark.checklist(13, "graphql")
+async def test_fields_over_the_limit_are_refused(graphql: GraphQL) -> None:
     # The spec's overlapping-fields rule is quadratic in same-named fields:
     # the field count (through fragments) bounds it.
     assert len(data_of(await graphql("{ " + "__typename " * 500 + "}"))) == 1
@@ -84,14 +89,16 @@ async def test_13_fields_over_the_limit_are_refused(graphql: GraphQL) -> None:
     refused(await graphql(spread), "Query fields 600 is over the limit of 500")
 
 
-async def test_13_a_hundred_directives_are_refused(graphql: GraphQL) -> None:
+@pytest.mark.checklist(13, "graphql")
+async def test_a_hundred_directives_are_refused(graphql: GraphQL) -> None:
     query = "{ " + " ".join(f"a{i}: __typename @include(if: true)" for i in range(10)) + " }"
     assert len(data_of(await graphql(query))) == 10
     many = "{ " + "__typename @include(if: true) @skip(if: false) " * 50 + "}"
     refused(await graphql(many), "Query directives 100 is over the limit of 50")
 
 
-async def test_13_fragment_cycles_are_refused(graphql: GraphQL) -> None:
+@pytest.mark.checklist(13, "graphql")
+async def test_fragment_cycles_are_refused(graphql: GraphQL) -> None:
     query = """
     query { ...A }
     fragment A on Query { ...B }
@@ -100,7 +107,8 @@ async def test_13_fragment_cycles_are_refused(graphql: GraphQL) -> None:
     refused(await graphql(query), "Cannot spread fragment")
 
 
-async def test_13_alias_amplification_through_fragments_is_counted(graphql: GraphQL) -> None:
+@pytest.mark.checklist(13, "graphql")
+async def test_alias_amplification_through_fragments_is_counted(graphql: GraphQL) -> None:
     # Five aliases in a fragment spread four times: twenty aliases.
     query = """
     query { ...F ...F ...F ...F }
@@ -109,9 +117,8 @@ async def test_13_alias_amplification_through_fragments_is_counted(graphql: Grap
     refused(await graphql(query), "Query aliases 20 is over the limit of 15")
 
 
-async def test_13_exponential_fragment_spreads_are_refused(
-    graphql: GraphQL, service: Service
-) -> None:
+@pytest.mark.checklist(13, "graphql")
+async def test_exponential_fragment_spreads_are_refused(graphql: GraphQL, service: Service) -> None:
     # Each fragment spreads the next twice: 2^40 fields from a 2 KB document.
     levels = 40
     parts = ["query { ...F0 }"]
@@ -124,7 +131,8 @@ async def test_13_exponential_fragment_spreads_are_refused(
     )
 
 
-async def test_13_cost_bounds_page_sizes_times_nesting(graphql: GraphQL, service: Service) -> None:
+@pytest.mark.checklist(13, "graphql")
+async def test_cost_bounds_page_sizes_times_nesting(graphql: GraphQL, service: Service) -> None:
     # A page of 100 products costs 1 + 100 * (edges 1 + node 8) = 901:
     # as many pages fit as GRAPHQL_MAX_COST allows, one more does not.
     fit = service.settings.graphql_max_cost // 901
@@ -146,7 +154,8 @@ async def test_13_cost_bounds_page_sizes_times_nesting(graphql: GraphQL, service
     assert len(data_of(await graphql(pages(fit + 1, "2")))) == fit + 1
 
 
-async def test_13_introspection_is_cheap_but_bounded(graphql: GraphQL) -> None:
+@pytest.mark.checklist(13, "graphql")
+async def test_introspection_is_cheap_but_bounded(graphql: GraphQL) -> None:
     # The session service runs with GRAPHQL_INTROSPECTION=1, as demo mode does.
     data = data_of(await graphql("{ __schema { queryType { name } } }"))
     assert data["__schema"]["queryType"]["name"] == "Query"
@@ -163,7 +172,8 @@ async def test_suggestions_are_hidden_outside_demo_mode(graphql: GraphQL) -> Non
         assert "Did you mean" not in body["errors"][0]["message"], body
 
 
-async def test_14_batches_run_each_operation_and_answer_a_list(
+@pytest.mark.checklist(14, "graphql")
+async def test_batches_run_each_operation_and_answer_a_list(
     http: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:
     account = await make_account()
@@ -178,7 +188,8 @@ async def test_14_batches_run_each_operation_and_answer_a_list(
     assert data_of(second)["products"]["totalCount"] == 0
 
 
-async def test_14_batches_are_capped(http: httpx.AsyncClient) -> None:
+@pytest.mark.checklist(14, "graphql")
+async def test_batches_are_capped(http: httpx.AsyncClient) -> None:
     ten = [{"query": "{ __typename }"}] * 10
     response = await post(http, ten)
     assert response.status_code == 200
@@ -190,7 +201,8 @@ async def test_14_batches_are_capped(http: httpx.AsyncClient) -> None:
     assert "at most 10" in (await post(http, ten + ten[:1])).json()["errors"][0]["message"]
 
 
-async def test_14_a_batch_of_logins_is_throttled_per_operation(
+@pytest.mark.checklist(14, "graphql")
+async def test_a_batch_of_logins_is_throttled_per_operation(
     http: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:
     account = await make_account("victim@example.com")
@@ -201,7 +213,8 @@ async def test_14_a_batch_of_logins_is_throttled_per_operation(
     assert codes == [["UNAUTHENTICATED"]] * 5 + [["RATE_LIMITED"]]
 
 
-async def test_14_alias_batched_login_cannot_bypass_throttling(
+@pytest.mark.checklist(14, "graphql")
+async def test_alias_batched_login_cannot_bypass_throttling(
     graphql: GraphQL, make_account: MakeAccount
 ) -> None:
     account = await make_account("target@example.com")

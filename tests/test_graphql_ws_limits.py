@@ -21,7 +21,9 @@ import redis.asyncio as redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.harness import scratch_database
+from tests.authz_world import subscriber
+from tests.conftest import Account
+from tests.harness import Service, scratch_database
 from tests.ws_helpers import (
     ServerProcess,
     bearer,
@@ -135,6 +137,7 @@ async def general(server: ServerProcess, token: str) -> None:
         assert response.status_code in {201, 409}, response.text
 
 
+@pytest.mark.slow
 async def test_a_user_holds_at_most_the_cap_of_connections(limited: ServerProcess) -> None:
     alice, bob = await user(limited), await user(limited)
     first = await acked(limited, alice)
@@ -162,6 +165,7 @@ async def test_a_user_holds_at_most_the_cap_of_connections(limited: ServerProces
         await second.close()
 
 
+@pytest.mark.slow
 async def test_a_process_holds_at_most_the_cap_of_connections(limited: ServerProcess) -> None:
     tokens = [await user(limited) for _ in range(3)]
     held: list[ClientConnection] = []
@@ -184,6 +188,7 @@ async def test_a_process_holds_at_most_the_cap_of_connections(limited: ServerPro
     await asyncio.sleep(0.3)
 
 
+@pytest.mark.slow
 async def test_a_socket_runs_at_most_the_cap_of_operations(limited: ServerProcess) -> None:
     token = await user(limited)
     await general(limited, token)
@@ -214,6 +219,7 @@ async def test_a_socket_runs_at_most_the_cap_of_operations(limited: ServerProces
         await ws.close()
 
 
+@pytest.mark.slow
 async def test_a_reader_that_stops_reading_is_closed_and_others_are_served(
     limited: ServerProcess,
 ) -> None:
@@ -301,3 +307,44 @@ async def test_the_per_user_cap_holds_across_processes(tmp_path: Path) -> None:
                     raise AssertionError("the other process never saw the slot given back")
             finally:
                 await on_two.close()
+
+
+def nested(depth: int) -> str:
+    return "x { " * depth + "id" + " }" * depth
+
+
+LIMITED_DOCUMENTS = {
+    "depth 20": "subscription { " + nested(20) + " }",
+    "1,000 aliases": "subscription { " + " ".join(f"a{i}: x" for i in range(1000)) + " }",
+    "5,000 tokens": "subscription { " + "x " * 4998 + "}",
+    "100 directives": "subscription { x " + "@skip(if: false) " * 100 + "}",
+    "fragment cycle": (
+        "subscription { ...A } fragment A on Subscription { ...B } "
+        'fragment B on Subscription { roomMessages(room: "r") { id } ...A }'
+    ),
+    "aliases through fragments": (
+        "subscription { ...F ...F ...F ...F } fragment F on Subscription "
+        "{ a: x b: x c: x d: x e: x }"
+    ),
+}
+
+
+@pytest.mark.checklist(13, "graphql")
+async def test_graphql_limits_hold_on_subscriptions(service: Service, member: Account) -> None:
+    for name, query in LIMITED_DOCUMENTS.items():
+        async with subscriber(service) as client:
+            await client.send({"type": "connection_init", "payload": member.headers})
+            assert (await client.receive())["type"] == "connection_ack"
+            await client.send({"id": "1", "type": "subscribe", "payload": {"query": query}})
+            if name in {"1,000 aliases", "5,000 tokens"}:
+                # over 2,000 tokens, graphql-core stops parsing: a syntax error,
+                # which graphql-transport-ws answers by closing with 4400
+                assert await client.close_code() == 4400
+                continue
+            reply = await client.receive()
+            assert reply["type"] == "error", (name, reply)
+            codes = {(e.get("extensions") or {}).get("code") for e in reply["payload"]}
+            assert codes == {"BAD_USER_INPUT"}, name
+            messages = " ".join(e["message"] for e in reply["payload"])
+            # refused by a limit, before validation looks at the (made-up) fields
+            assert "Cannot query field" not in messages, (name, messages)

@@ -15,11 +15,14 @@ import shutil
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import MakeAccount
 from tests.harness import Service
-from tests.test_chat_subscriptions import make_room, rest_post
-from tests.test_graphql_fanout import fanout, settle
+from tests.helpers import make_room, rest_post
+from tests.live_helpers import fanout, settle
+
+pytestmark = [pytest.mark.slow, pytest.mark.once]
 
 JS = Path(__file__).resolve().parent / "js"
 TIMEOUT = 20

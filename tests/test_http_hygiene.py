@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import MakeAccount, data_of
+from tests.conftest import Account, MakeAccount, data_of
+from tests.helpers import EVIL
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 MIB = 1024 * 1024
@@ -96,7 +97,8 @@ async def test_field_errors_keep_200_and_data(http: httpx.AsyncClient) -> None:
         (json.dumps({"query": "{ __typename }"}), None),
     ],
 )
-async def test_20_text_plain_and_form_posts_are_400(
+@pytest.mark.checklist(20, "graphql")
+async def test_text_plain_and_form_posts_are_400(
     http: httpx.AsyncClient, content: str, content_type: str | None
 ) -> None:
     headers = {"Content-Type": content_type} if content_type else {}
@@ -106,7 +108,8 @@ async def test_20_text_plain_and_form_posts_are_400(
     assert_security_headers(response)
 
 
-async def test_20_mutations_over_get_are_refused_and_not_run(http: httpx.AsyncClient) -> None:
+@pytest.mark.checklist(20, "graphql")
+async def test_mutations_over_get_are_refused_and_not_run(http: httpx.AsyncClient) -> None:
     mutation = (
         'mutation { register(input: {email: "get@example.com", password: "long enough pw"})'
         " { accessToken } }"
@@ -180,8 +183,9 @@ async def chunks(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
         yield data[start : start + size]
 
 
-@pytest.mark.parametrize("path", ["/graphql", "/login", "/register", "/products"])
-async def test_16_two_mib_json_is_413(
+@pytest.mark.parametrize("path", ["/graphql", "/login", "/register", "/products", "/chat/rooms"])
+@pytest.mark.checklist(16, "rest", "graphql")
+async def test_two_mib_json_is_413(
     http: httpx.AsyncClient, make_account: MakeAccount, path: str
 ) -> None:
     admin = await make_account(admin=True)
@@ -198,7 +202,8 @@ async def test_16_two_mib_json_is_413(
             assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
 
 
-async def test_16_deeply_nested_json_is_422_never_500(
+@pytest.mark.checklist(16, "rest", "graphql")
+async def test_deeply_nested_json_is_422_never_500(
     http: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:
     admin = await make_account(admin=True)
@@ -210,6 +215,8 @@ async def test_16_deeply_nested_json_is_422_never_500(
         ("/login", deep_json()),
         ("/login", b'{"email": ' + deep_json() + b', "password": "x"}'),
         ("/products", b'{"name": ' + deep_json() + b"}"),
+        ("/register", b'{"a": ' + deep_json() + b"}"),
+        ("/chat/rooms", b'{"a": ' + deep_json() + b"}"),
     ]:
         response = await http.post(path, content=content, headers=headers)
         assert response.status_code == 422, (path, response.text)
@@ -218,6 +225,11 @@ async def test_16_deeply_nested_json_is_422_never_500(
         "/graphql", params={"query": "{ __typename }", "variables": "[" * 5000}
     )
     assert response.status_code in {400, 422}
+    # A query nested 5,000 deep is refused as a document, never a parser crash.
+    deep_query = "{ " + "me { " * 5000 + "id" + " }" * 5001
+    response = await http.post("/graphql", json={"query": deep_query})
+    assert response.status_code in {200, 400, 413}
+    assert graphql_error(response)["extensions"]["code"] == "BAD_USER_INPUT"
 
 
 async def test_uploads_keep_their_own_larger_limit(
@@ -267,7 +279,8 @@ async def test_security_headers_on_every_kind_of_response(
     assert_security_headers(docs)
 
 
-async def test_19_internal_errors_are_a_fixed_message_with_headers(
+@pytest.mark.checklist(19, "rest", "graphql")
+async def test_internal_errors_are_a_fixed_message_with_headers(
     http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from resolvers import products
@@ -293,10 +306,11 @@ async def test_19_internal_errors_are_a_fixed_message_with_headers(
             assert leak not in response.text
 
 
-# CORS: none by default (checklist 21; allowed origins in test_security_production.py)
+# CORS: none by default (checklist 21; allowed origins in test_production_env.py)
 
 
-async def test_21_cors_allows_no_origin_by_default(http: httpx.AsyncClient) -> None:
+@pytest.mark.checklist(21, "graphql")
+async def test_cors_allows_no_origin_by_default(http: httpx.AsyncClient) -> None:
     preflight = await http.options(
         "/graphql",
         headers={
@@ -312,3 +326,46 @@ async def test_21_cors_allows_no_origin_by_default(http: httpx.AsyncClient) -> N
     assert simple.status_code == 200
     assert "access-control-allow-origin" not in simple.headers
     assert "access-control-allow-credentials" not in simple.headers
+
+
+@pytest.mark.checklist(20, "graphql")
+async def test_mutations_over_get_and_simple_posts_are_refused_on_graphql(
+    http: httpx.AsyncClient, admin: Account
+) -> None:
+    mutation = 'mutation { createProduct(input: {name: "csrf", price: "1"}) { id } }'
+    over_get = await http.get("/graphql", params={"query": mutation}, headers=admin.headers)
+    # 405 per GraphQL over HTTP for a mutation sent with GET (the checklist says 400)
+    assert over_get.status_code in {400, 405}
+    body = json.dumps({"query": mutation})
+    for content_type, content in (
+        ("text/plain", body),
+        ("application/x-www-form-urlencoded", f"query={mutation}"),
+        (
+            "multipart/form-data; boundary=x",
+            f'--x\r\nContent-Disposition: form-data; name="query"\r\n\r\n{mutation}\r\n--x--\r\n',
+        ),
+    ):
+        response = await http.post(
+            "/graphql", content=content, headers={**admin.headers, "content-type": content_type}
+        )
+        assert response.status_code == 400, (content_type, response.status_code)
+    assert (await http.get("/products")).json() == []
+
+
+@pytest.mark.checklist(21, "rest")
+async def test_cors_never_allows_a_foreign_origin_with_credentials_on_rest(
+    http: httpx.AsyncClient, member: Account
+) -> None:
+    for method, path in (("GET", "/me"), ("POST", "/chat/rooms"), ("DELETE", "/files/1")):
+        preflight = await http.options(
+            path,
+            headers={
+                "origin": EVIL,
+                "access-control-request-method": method,
+                "access-control-request-headers": "authorization",
+            },
+        )
+        assert preflight.headers.get("access-control-allow-origin") in {None, ""}
+        assert preflight.headers.get("access-control-allow-credentials") != "true"
+        actual = await http.get(path, headers={"origin": EVIL, **member.headers})
+        assert actual.headers.get("access-control-allow-origin") is None

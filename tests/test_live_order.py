@@ -17,30 +17,34 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.harness import scratch_database
+from tests.authz_world import subscriber
+from tests.conftest import Account, MakeAccount
+from tests.harness import Service, scratch_database
+from tests.helpers import LEDGER, SEND_KEYED, gql_data, rest_history
 from tests.live_helpers import (
     DM_SUB,
     ROOM_SUB,
     GqlRecorder,
     WsRecorder,
+    _postgres_url,
+    _redis_url,
+    _require_redis,
     gql_recorder,
     stored_ids,
     wait_for,
     ws_recorder,
 )
-from tests.test_scale_out import _postgres_url, _redis_url, _require_redis
 from tests.ws_helpers import (
     ServerProcess,
     bearer,
     chat_client,
     process_env,
+    recv,
     register,
     request,
     run_cli,
     server_process,
 )
-
-pytestmark = pytest.mark.slow
 
 PROCESSES = 3
 PER_SENDER = 15
@@ -94,6 +98,7 @@ async def _sender(server: ServerProcess, door: str, token: str, readers: list[in
                     await _graphql(http, token, SEND_DM, to=str(to), content=f"gd{n}")
 
 
+@pytest.mark.slow
 async def test_three_processes_every_door_every_record_equals_history(tmp_path: Path) -> None:
     broadcast = _redis_url()
     await _require_redis(broadcast)
@@ -197,3 +202,167 @@ def _diff(got: list[int], want: list[int]) -> str:
     duplicates = sorted({i for i in got if got.count(i) > 1})
     disorder = sum(1 for a, b in zip(got, got[1:], strict=False) if a >= b)
     return f"missing {missing[:10]}, duplicates {duplicates[:10]}, out of order {disorder}"
+
+
+HISTORY = (
+    "query ($r: String!, $after: String) { roomMessages(room: $r, first: 100, after: $after) "
+    "{ edges { cursor node { id content } } } }"
+)
+
+
+ROOM_SUBSCRIPTION = (
+    "subscription ($r: String!, $after: ID) { roomMessages(room: $r, after: $after) { id } }"
+)
+
+
+async def rest_post(http: httpx.AsyncClient, account: Account, content: str) -> int:
+    response = await http.post(
+        f"/chat/rooms/{LEDGER}/messages", json={"content": content}, headers=account.headers
+    )
+    assert response.status_code == 201
+    message_id: int = response.json()["id"]
+    return message_id
+
+
+async def send_from_every_door(
+    service: Service, http: httpx.AsyncClient, accounts: list[Account], each: int
+) -> None:
+    rest_user, graphql_user, ws_user = accounts
+
+    async def by_rest() -> None:
+        for n in range(each):
+            await rest_post(http, rest_user, f"rest-{n}")
+
+    async def by_graphql() -> None:
+        for n in range(each):
+            await gql_data(http, graphql_user, SEND_KEYED, {"r": LEDGER, "c": f"graphql-{n}"})
+
+    async def by_ws() -> None:
+        async with chat_client(service.ws_url, ws_user.token) as ws:
+            for n in range(each):
+                ack = await request(ws, {"type": "message", "room": LEDGER, "content": f"ws-{n}"})
+                assert ack["type"] == "ack"
+
+    await asyncio.gather(by_rest(), by_graphql(), by_ws())
+
+
+@pytest.mark.checklist(29, "rest")
+async def test_rest_history_is_in_commit_order(
+    http: httpx.AsyncClient, pair: tuple[Account, Account]
+) -> None:
+    alice, bob = pair
+    acknowledged = []
+    for n in range(10):
+        acknowledged.append(await rest_post(http, alice if n % 2 else bob, f"m{n}"))
+    assert await rest_history(http, alice) == acknowledged == sorted(acknowledged)
+
+
+@pytest.mark.checklist(29, "ws")
+async def test_the_live_stream_equals_history_on_ws(
+    service: Service,
+    http: httpx.AsyncClient,
+    make_account: MakeAccount,
+    pair: tuple[Account, Account],
+) -> None:
+    alice, _ = pair
+    senders = [await make_account() for _ in range(3)]
+    async with chat_client(service.ws_url, alice.token) as listener:
+        assert (await request(listener, {"type": "join", "room": LEDGER}))["type"] == "joined"
+        await send_from_every_door(service, http, senders, 8)
+        live = [(await recv(listener))["id"] for _ in range(24)]
+    assert live == sorted(live)
+    assert live == await rest_history(http, alice)
+
+
+@pytest.mark.checklist(29, "graphql")
+async def test_the_live_stream_equals_history_on_graphql(
+    service: Service,
+    http: httpx.AsyncClient,
+    make_account: MakeAccount,
+    pair: tuple[Account, Account],
+) -> None:
+    alice, _ = pair
+    senders = [await make_account() for _ in range(3)]
+    async with subscriber(service) as client:
+        await client.send({"type": "connection_init", "payload": alice.headers})
+        assert (await client.receive())["type"] == "connection_ack"
+        await client.send(
+            {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {"query": ROOM_SUBSCRIPTION, "variables": {"r": LEDGER}},
+            }
+        )
+        await asyncio.sleep(0.2)
+        await send_from_every_door(service, http, senders, 8)
+        live = [
+            int((await client.receive())["payload"]["data"]["roomMessages"]["id"])
+            for _ in range(24)
+        ]
+    history = await gql_data(http, alice, HISTORY, {"r": LEDGER})
+    assert live == sorted(live)
+    assert live == [int(e["node"]["id"]) for e in history["roomMessages"]["edges"]]
+
+
+@pytest.mark.checklist(30, "rest")
+async def test_rest_history_after_the_last_id_misses_nothing(
+    http: httpx.AsyncClient, pair: tuple[Account, Account]
+) -> None:
+    alice, bob = pair
+    seen = [await rest_post(http, alice, f"before-{n}") for n in range(3)]
+    missed = [await rest_post(http, bob, f"while-away-{n}") for n in range(5)]
+    assert await rest_history(http, bob, after=seen[-1]) == missed
+    assert await rest_history(http, bob, after=missed[-1]) == []
+
+
+@pytest.mark.checklist(30, "ws")
+async def test_a_rejoin_after_the_last_id_misses_nothing_on_ws(
+    service: Service, http: httpx.AsyncClient, pair: tuple[Account, Account]
+) -> None:
+    alice, bob = pair
+    async with chat_client(service.ws_url, bob.token) as ws:
+        await request(ws, {"type": "join", "room": LEDGER})
+        first = await rest_post(http, alice, "seen")
+        assert (await recv(ws))["id"] == first
+    missed = [await rest_post(http, alice, f"while-away-{n}") for n in range(5)]
+    async with chat_client(service.ws_url, bob.token) as ws:
+        joined = await request(ws, {"type": "join", "room": LEDGER, "after": first})
+        assert joined["type"] == "joined"
+        # replayed frames came before `joined`, and live ones follow
+        live = await rest_post(http, alice, "back")
+        frames = [await recv(ws) for _ in range(len(missed) + 1)]
+    assert [f["id"] for f in frames] == [*missed, live]
+    assert await rest_history(http, bob) == [first, *missed, live]
+
+
+@pytest.mark.checklist(30, "graphql")
+async def test_paging_and_subscribing_after_the_last_id_miss_nothing_on_graphql(
+    service: Service, http: httpx.AsyncClient, pair: tuple[Account, Account]
+) -> None:
+    alice, bob = pair
+    await gql_data(http, alice, SEND_KEYED, {"r": LEDGER, "c": "seen"})
+    page = await gql_data(http, bob, HISTORY, {"r": LEDGER})
+    cursor = page["roomMessages"]["edges"][-1]["cursor"]
+    last_id = page["roomMessages"]["edges"][-1]["node"]["id"]
+    missed = [await rest_post(http, alice, f"while-away-{n}") for n in range(5)]
+    after = await gql_data(http, bob, HISTORY, {"r": LEDGER, "after": cursor})
+    assert [int(e["node"]["id"]) for e in after["roomMessages"]["edges"]] == missed
+    async with subscriber(service) as client:
+        await client.send({"type": "connection_init", "payload": bob.headers})
+        assert (await client.receive())["type"] == "connection_ack"
+        await client.send(
+            {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {
+                    "query": ROOM_SUBSCRIPTION,
+                    "variables": {"r": LEDGER, "after": last_id},
+                },
+            }
+        )
+        replayed = [
+            int((await client.receive())["payload"]["data"]["roomMessages"]["id"]) for _ in missed
+        ]
+        live = await rest_post(http, alice, "back")
+        assert int((await client.receive())["payload"]["data"]["roomMessages"]["id"]) == live
+    assert replayed == missed

@@ -17,9 +17,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import bcrypt
+import pytest
 
 from tests.harness import is_postgres, scratch_database
 from tests.ws_helpers import ROOT, bearer, process_env, run_cli, server_process
+
+pytestmark = pytest.mark.slow
 
 PASSWORD = "correct horse battery"
 ROOMS = ["General", "general", "ＧＥＮＥＲＡＬ", "café", "lobby"]

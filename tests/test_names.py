@@ -15,6 +15,8 @@ import pytest
 
 from resolvers import rooms as chat
 from tests.conftest import PASSWORD, Account, GraphQL, MakeAccount, data_of, error_codes
+from tests.harness import Service
+from tests.ws_helpers import chat_client, request
 
 LOOK_ALIKES = [
     "GENERAL",
@@ -159,3 +161,191 @@ async def test_private_room_names_share_the_namespace_and_reveal_nothing_else(
     assert data_of(found)["room"] is None
     names = [r["name"] for r in (await http.get("/chat/rooms", headers=prober.headers)).json()]
     assert names == ["lobby"]
+
+
+SHAPES = [
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "'; DROP TABLE users; --",
+    "' OR '1'='1",
+    "Robert'); DROP TABLE messages;--",
+    "{{7*7}} ${7*7} %s %n",
+    "\\'\\\" \\\\ `backticks`",
+    "💥 \u202e RTL é",
+]
+
+
+NAME_SHAPES = [s for s in SHAPES if not set(s) & set('/\\"\u202e')]
+
+
+def room_name(shape: str) -> str:
+    """Room names cannot hold "/" (a REST path could not name the room):
+    those shapes are refused (checked below), and stored with "|" instead."""
+    return shape[:64].replace("/", "|")
+
+
+NUL_NAMES = ["\x00", "a\x00b"]
+
+
+@pytest.mark.checklist(25, "rest")
+async def test_hostile_strings_come_back_byte_for_byte_on_rest(
+    http: httpx.AsyncClient, admin: Account, member: Account
+) -> None:
+    for n, shape in enumerate(SHAPES):
+        if "/" in shape:
+            refused = await http.post("/chat/rooms", json={"name": shape}, headers=member.headers)
+            assert refused.status_code == 422, shape
+        room = await http.post(
+            "/chat/rooms", json={"name": room_name(shape)}, headers=member.headers
+        )
+        assert room.status_code == 201, shape
+        assert room.json()["name"] == room_name(shape)
+        message = await http.post(
+            f"/chat/rooms/{room.json()['id']}/messages",
+            json={"content": shape},
+            headers=member.headers,
+        )
+        history = await http.get(
+            f"/chat/rooms/{room.json()['id']}/messages", headers=member.headers
+        )
+        assert message.json()["content"] == history.json()[0]["content"] == shape
+        product = await http.post(
+            "/products",
+            json={"name": shape, "description": shape, "price": 1},
+            headers=admin.headers,
+        )
+        fetched = await http.get(f"/products/{product.json()['id']}")
+        assert (fetched.json()["name"], fetched.json()["description"]) == (shape, shape)
+        account = await http.post(
+            "/register",
+            json={
+                "email": f"shape{n}@example.com",
+                "password": "long enough",
+                "display_name": shape,
+            },
+        )
+        me = await http.get(
+            "/me", headers={"authorization": f"Bearer {account.json()['access_token']}"}
+        )
+        assert me.json()["display_name"] == shape
+    for shape in NAME_SHAPES:
+        upload = await http.post(
+            "/files", files={"file": (shape + ".txt", b"x", "text/plain")}, headers=member.headers
+        )
+        assert upload.json()["filename"] == shape + ".txt"
+    assert len((await http.get("/products")).json()) == len(SHAPES)
+
+
+@pytest.mark.checklist(25, "graphql")
+async def test_hostile_strings_come_back_byte_for_byte_on_graphql(
+    http: httpx.AsyncClient, admin: Account, member: Account
+) -> None:
+    async def gql(query: str, variables: dict[str, Any], account: Account) -> dict[str, Any]:
+        response = await http.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=account.headers
+        )
+        data: dict[str, Any] = response.json()["data"]
+        return data
+
+    for shape in SHAPES:
+        room = await gql(
+            "mutation ($n: String!) { createRoom(name: $n) { id name } }",
+            {"n": room_name(shape)},
+            member,
+        )
+        assert room["createRoom"]["name"] == room_name(shape)
+        sent = await gql(
+            "mutation ($r: String!, $c: String!) "
+            "{ sendMessage(room: $r, content: $c) { content } }",
+            {"r": room["createRoom"]["id"], "c": shape},
+            member,
+        )
+        history = await gql(
+            "query ($r: String!) { roomMessages(room: $r) { edges { node { content } } } }",
+            {"r": room_name(shape)},
+            member,
+        )
+        assert sent["sendMessage"]["content"] == shape
+        assert history["roomMessages"]["edges"][0]["node"]["content"] == shape
+        product = await gql(
+            "mutation ($n: String!) { createProduct(input: {name: $n, description: $n, "
+            'price: "1"}) { name description } }',
+            {"n": shape},
+            admin,
+        )
+        assert product["createProduct"] == {"name": shape, "description": shape}
+
+
+@pytest.mark.checklist(25, "ws")
+async def test_hostile_strings_come_back_byte_for_byte_on_ws(
+    service: Service, http: httpx.AsyncClient, member: Account
+) -> None:
+    async with chat_client(service.ws_url, member.token) as ws:
+        for shape in SHAPES:
+            name = room_name(shape)
+            created = await http.post("/chat/rooms", json={"name": name}, headers=member.headers)
+            assert created.status_code == 201
+            joined = await request(ws, {"type": "join", "room": name})
+            assert joined["room"] == name
+            await request(ws, {"type": "message", "room": name, "content": shape})
+            history = await request(ws, {"type": "room_history", "room": name})
+            assert [m["content"] for m in history["messages"]] == [shape]
+
+
+@pytest.mark.checklist(25, "rest")
+async def test_nul_bytes_in_lookups_are_client_errors_on_rest(
+    http: httpx.AsyncClient, member: Account
+) -> None:
+    for name in NUL_NAMES:
+        quoted = name.replace("\x00", "%00")
+        for method, body in (("GET", None), ("POST", {"content": "x"})):
+            response = await http.request(
+                method, f"/chat/rooms/{quoted}/messages", json=body, headers=member.headers
+            )
+            assert response.status_code in {404, 422}, (method, name, response.status_code)
+        login = await http.post(
+            "/login", json={"email": f"{name}@example.com", "password": "x" * 9}
+        )
+        assert login.status_code in {401, 422}, (name, login.status_code)
+
+
+@pytest.mark.checklist(25, "graphql")
+async def test_nul_bytes_in_lookups_are_client_errors_on_graphql(
+    http: httpx.AsyncClient, member: Account
+) -> None:
+    for name in NUL_NAMES:
+        for query in (
+            "query ($r: String!) { room(room: $r) { id } }",
+            "query ($r: String!) { roomMessages(room: $r) { edges { cursor } } }",
+            'mutation ($r: String!) { sendMessage(room: $r, content: "x") { id } }',
+            "mutation ($r: String!) { joinRoom(room: $r) { id } }",
+        ):
+            response = await http.post(
+                "/graphql", json={"query": query, "variables": {"r": name}}, headers=member.headers
+            )
+            codes = error_codes(response.json())
+            assert set(codes) <= {"NOT_FOUND", "BAD_USER_INPUT"}, (query, codes)
+        login = await http.post(
+            "/graphql",
+            json={
+                "query": 'mutation ($e: String!) { login(email: $e, password: "xxxxxxxxx") '
+                "{ accessToken } }",
+                "variables": {"e": f"{name}@example.com"},
+            },
+        )
+        assert error_codes(login.json()) in (["UNAUTHENTICATED"], ["BAD_USER_INPUT"])
+
+
+@pytest.mark.checklist(25, "ws")
+async def test_nul_bytes_in_lookups_are_client_errors_on_ws(
+    service: Service, member: Account
+) -> None:
+    async with chat_client(service.ws_url, member.token) as ws:
+        for name in NUL_NAMES:
+            for frame in (
+                {"type": "join", "room": name},
+                {"type": "message", "room": name, "content": "x"},
+                {"type": "room_history", "room": name},
+            ):
+                reply = await request(ws, frame)
+                assert reply["code"] in {"NOT_FOUND", "BAD_USER_INPUT"}, (frame, reply)

@@ -14,6 +14,7 @@ import importlib
 from typing import Any
 
 import httpx
+import pytest
 
 import rest_compat
 from tests.conftest import Account
@@ -57,6 +58,7 @@ def check(spec: dict[str, Any], schema: dict[str, Any], value: Any, where: str) 
             check(spec, schema["properties"][key], item, f"{where}.{key}")
 
 
+@pytest.mark.once
 async def test_every_operation_has_an_id_a_domain_tag_and_examples(
     http: httpx.AsyncClient,
 ) -> None:
@@ -107,6 +109,7 @@ async def test_the_docs_examples_are_accepted_by_the_server(
     assert linked.status_code == 201, linked.text
 
 
+@pytest.mark.once
 def test_handler_modules_hold_handlers_not_the_description() -> None:
     for module in rest_compat.MODULES:
         assert not hasattr(module, "OPENAPI"), module.__name__

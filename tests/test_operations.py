@@ -9,33 +9,16 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from core import metrics
 from tests.conftest import Account, MakeAccount
-from tests.harness import METRICS_TOKEN, is_postgres
+from tests.harness import is_postgres
+from tests.helpers import scrape, value
 from tests.process_server import serving_process
 
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 LOCKOUT_ATTEMPTS = 5
-
-
-async def scrape(http: httpx.AsyncClient) -> Samples:
-    response = await http.get("/metrics", headers=AUTH)
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/plain")
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, metric: str, /, **labels: str) -> float:
-    return samples.get((metric, tuple(sorted(labels.items()))), 0.0)
 
 
 async def test_metrics_need_the_token(http: httpx.AsyncClient, member: Account) -> None:
@@ -115,6 +98,7 @@ def _lines(log: Path) -> list[dict[str, Any]]:
     return out
 
 
+@pytest.mark.slow
 async def test_request_ids_and_json_access_lines(tmp_path: Path) -> None:
     env = {
         "DEMO": "0",

@@ -11,8 +11,7 @@ import pytest
 
 from tests.conftest import MakeAccount
 from tests.harness import Service
-from tests.test_chat_subscriptions import make_room, rest_post, subscribe_live, ws_client
-from tests.test_operations import scrape, value
+from tests.helpers import make_room, rest_post, scrape, subscribe_live, value, ws_client
 from tests.ws_helpers import chat_client, create_room, join, recv_until, say
 
 CHAT = {"server": "chat"}

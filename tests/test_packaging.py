@@ -8,6 +8,10 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.once
+
 ROOT = Path(__file__).resolve().parent.parent
 # Folders of the checkout that are not part of the installed service.
 NOT_SHIPPED = ("tests/", "bench/", "tools/", ".ci/", "deploy/", ".github/")

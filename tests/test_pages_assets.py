@@ -15,6 +15,8 @@ import pytest
 
 from core import assets
 
+pytestmark = pytest.mark.once
+
 TAG = re.compile(r'<(?:script src|link rel="stylesheet" href)="([^"]+)" integrity="([^"]+)"')
 
 

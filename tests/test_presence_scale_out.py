@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from core.presence_leases import SWEEP_SECONDS as SWEEP
 from tests.harness import is_postgres, scratch_database
 from tests.ws_helpers import (
     bearer,
@@ -33,12 +34,14 @@ from tests.ws_helpers import (
 
 BROADCAST = os.environ.get("BROADCAST_URL", "")
 LEASE = 3  # PRESENCE_LEASE_SECONDS of both processes
-SWEEP = 0.5  # core.presence_leases.SWEEP_SECONDS
 
-pytestmark = pytest.mark.skipif(
-    urlsplit(BROADCAST).scheme not in {"redis", "rediss"},
-    reason="cross-process presence needs BROADCAST_URL=redis://",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        urlsplit(BROADCAST).scheme not in {"redis", "rediss"},
+        reason="cross-process presence needs BROADCAST_URL=redis://",
+    ),
+]
 
 
 def _postgres_url() -> str:

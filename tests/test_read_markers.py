@@ -20,7 +20,10 @@ from tortoise import Tortoise
 from core import runtime
 from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
 from tests.harness import Service
-from tests.test_chat_subscriptions import make_room, ws_client
+from tests.helpers import gql_join as join
+from tests.helpers import make_room, ws_client
+from tests.helpers import rest_dm as dm
+from tests.helpers import rest_post as post
 from tests.ws_helpers import chat_client, recv, request, silence
 
 MARK_ROOM = """
@@ -35,34 +38,6 @@ mutation ($user: ID!, $id: ID!) {
 """
 UNREAD = "{ unreadCounts { roomId roomName withUser lastReadId unread mentions } }"
 MARKERS = "subscription { readMarkers { roomId roomName withUser lastReadId eventId } }"
-
-
-async def post(http: httpx.AsyncClient, who: Account, room: str, content: str) -> int:
-    response = await http.post(
-        f"/chat/rooms/{room}/messages", json={"content": content}, headers=who.headers
-    )
-    assert response.status_code == 201, response.text
-    mid: int = response.json()["id"]
-    return mid
-
-
-async def dm(http: httpx.AsyncClient, who: Account, to: int, content: str) -> int:
-    response = await http.post(f"/chat/dm/{to}", json={"content": content}, headers=who.headers)
-    assert response.status_code == 201, response.text
-    mid: int = response.json()["id"]
-    return mid
-
-
-async def join(http: httpx.AsyncClient, who: Account, room: str) -> None:
-    response = await http.post(
-        "/graphql",
-        json={
-            "query": "mutation ($r: String!) { joinRoom(room: $r) { id } }",
-            "variables": {"r": room},
-        },
-        headers=who.headers,
-    )
-    assert not response.json().get("errors"), response.text
 
 
 async def unread_rest(http: httpx.AsyncClient, who: Account) -> dict[str, Any]:

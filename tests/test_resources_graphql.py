@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
-from tests.test_files_rest import upload
+from tests.files_helpers import upload
+from tests.helpers import BAD_URLS, listener
 
 RESOURCE_FIELDS = "id title description kind url createdAt file { id filename size url }"
 CREATE = f"""
@@ -141,3 +143,33 @@ async def test_invalid_resources_are_refused(
     await upload(http, admin, b"so that file 1 exists")
     assert error_codes(await create(graphql, admin.token, **fields)) == ["BAD_USER_INPUT"]
     assert data_of(await graphql(RESOURCES, {}, token=admin.token))["resources"]["totalCount"] == 0
+
+
+@pytest.mark.checklist(26, "graphql")
+async def test_only_http_urls_and_nothing_fetched_on_graphql(
+    http: httpx.AsyncClient, admin: Account
+) -> None:
+    create = (
+        'mutation ($u: String!) { createResource(input: {title: "t", kind: LINK, url: $u}) '
+        "{ id url } }"
+    )
+
+    async def post(url: str) -> dict[str, Any]:
+        response = await http.post(
+            "/graphql", json={"query": create, "variables": {"u": url}}, headers=admin.headers
+        )
+        body: dict[str, Any] = response.json()
+        return body
+
+    for url in BAD_URLS:
+        assert error_codes(await post(url)) == ["BAD_USER_INPUT"], url
+    server, hits = await listener()
+    port = server.sockets[0].getsockname()[1]
+    try:
+        url = f"http://127.0.0.1:{port}/internal"
+        assert (await post(url))["data"]["createResource"]["url"] == url
+        await asyncio.sleep(0.3)
+        assert hits == []
+    finally:
+        server.close()
+        await server.wait_closed()

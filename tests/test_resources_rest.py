@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -9,7 +10,8 @@ import pytest
 
 from resolvers import limits
 from tests.conftest import Account, MakeAccount
-from tests.test_files_rest import upload
+from tests.files_helpers import upload
+from tests.helpers import BAD_URLS, listener
 
 KEYS = {"id", "title", "description", "kind", "url", "file_id", "created_at"}
 
@@ -210,3 +212,31 @@ async def test_openapi_describes_the_resource_paths(http: httpx.AsyncClient) -> 
         assert {"201", "401", "403", "422"} <= set(spec["paths"][path]["post"]["responses"])
     schema = spec["components"]["schemas"]["Resource"]
     assert set(schema["required"]) == KEYS
+
+
+@pytest.mark.checklist(26, "rest")
+async def test_only_http_urls_and_nothing_fetched_on_rest(
+    http: httpx.AsyncClient, admin: Account
+) -> None:
+    for url in BAD_URLS:
+        response = await http.post(
+            "/resources", json={"title": "t", "kind": "LINK", "url": url}, headers=admin.headers
+        )
+        assert response.status_code == 422, url
+        assert response.json()["error"]["code"] == "BAD_USER_INPUT"
+    server, hits = await listener()
+    port = server.sockets[0].getsockname()[1]
+    try:
+        for url in (f"http://127.0.0.1:{port}/internal", f"https://127.0.0.1:{port}/x"):
+            created = await http.post(
+                "/resources", json={"title": "t", "kind": "LINK", "url": url}, headers=admin.headers
+            )
+            assert created.status_code == 201
+            assert created.json()["url"] == url
+        await http.get("/resources", headers=admin.headers)
+        await asyncio.sleep(0.3)
+        assert hits == []
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert len((await http.get("/resources", headers=admin.headers)).json()) == 2

@@ -9,16 +9,15 @@ fails, loudly: scale-out is a feature, not an option.
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
-import redis.asyncio as redis
+import pytest
 
-from tests.harness import is_postgres, scratch_database
+from tests.harness import scratch_database
+from tests.live_helpers import _postgres_url, _redis_url, _require_redis
 from tests.ws_helpers import (
     ServerProcess,
     bearer,
@@ -36,29 +35,9 @@ from tests.ws_helpers import (
     server_process,
 )
 
-LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/test"
-LOCAL_REDIS = "redis://127.0.0.1:6379"
+pytestmark = pytest.mark.slow
+
 PER_USER = 2
-
-
-def _postgres_url() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    return url if is_postgres(url) else LOCAL_POSTGRES
-
-
-def _redis_url() -> str:
-    url = os.environ.get("BROADCAST_URL", "")
-    return url if urlsplit(url).scheme in {"redis", "rediss"} else LOCAL_REDIS
-
-
-async def _require_redis(url: str) -> None:
-    client = redis.Redis.from_url(url)
-    try:
-        await asyncio.wait_for(client.ping(), 5)
-    except Exception as error:
-        raise AssertionError(f"the scale-out test needs Redis at {url}: {error!r}") from error
-    finally:
-        await client.aclose()
 
 
 async def _graphql(

@@ -15,7 +15,7 @@ from core import runtime
 from resolvers import limits, search
 from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
 from tests.harness import Service
-from tests.test_chat_subscriptions import make_room, rest_post
+from tests.helpers import make_room, rest_post
 from tests.ws_helpers import chat_client, request
 
 SEARCH = """

@@ -75,6 +75,7 @@ async def test_unknown_path_is_json_404(http: httpx.AsyncClient) -> None:
     assert response.json()["error"]["code"] == "NOT_FOUND"
 
 
+@pytest.mark.once
 def test_exported_schema_matches_the_checked_in_file() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "comptoir", "export-schema"],
@@ -88,6 +89,7 @@ def test_exported_schema_matches_the_checked_in_file() -> None:
     )
 
 
+@pytest.mark.once
 def test_contract_types_and_fields_are_all_served() -> None:
     from graphql import build_schema as parse_sdl
 
@@ -107,6 +109,7 @@ def test_contract_types_and_fields_are_all_served() -> None:
                 )
 
 
+@pytest.mark.once
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -129,6 +132,7 @@ def test_bad_configuration_is_refused_clearly(env: dict[str, str], message: str)
         Settings.from_env(env)
 
 
+@pytest.mark.once
 def test_bad_configuration_stops_the_cli_with_a_message() -> None:
     env = {k: v for k, v in os.environ.items() if k not in {"JWT_SECRET", "DEMO"}}
     result = subprocess.run(
@@ -156,6 +160,7 @@ async def _wait_healthy(client: httpx.AsyncClient, process: asyncio.subprocess.P
     raise AssertionError("server did not become healthy")
 
 
+@pytest.mark.slow
 async def test_make_run_on_an_empty_database_serves_the_demo_login(tmp_path: Path) -> None:
     """`make run` migrates, seeds the demo data and serves both ports."""
     async with scratch_database(os.environ.get("DATABASE_URL"), tmp_path) as database_url:

@@ -18,8 +18,10 @@ from core import runtime
 from resolvers.limits import SYNC_ROOM_MESSAGES as ROOM_MESSAGES
 from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
 from tests.harness import Service
-from tests.test_chat_subscriptions import make_room
-from tests.test_read_markers import dm, join, post
+from tests.helpers import gql_join as join
+from tests.helpers import make_room
+from tests.helpers import rest_dm as dm
+from tests.helpers import rest_post as post
 from tests.ws_helpers import chat_client, request
 
 SYNC = """

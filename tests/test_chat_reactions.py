@@ -3,8 +3,6 @@ constant number of queries with reactions (issue 14)."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import httpx
@@ -14,8 +12,7 @@ from core import runtime
 from resolvers import limits
 from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
 from tests.harness import Service
-from tests.test_chat_graphql import QueryCounter
-from tests.test_chat_subscriptions import make_room, rest_post, ws_client
+from tests.helpers import QueryCounter, make_room, rest_post, ws_client
 from tests.ws_helpers import chat_client, join, recv, recv_until, request, send, silence
 
 CHANGES = """
@@ -38,15 +35,6 @@ query ($room: String!) {
 """
 ADD = "mutation ($id: ID!, $r: String!) { addReaction(id: $id, reaction: $r) { id } }"
 WHO = "query ($id: ID!) { messageReactions(id: $id) { reaction user { id } } }"
-
-
-@pytest.fixture
-def roomy(service: Service) -> Iterator[None]:
-    rt = runtime.get()
-    saved = rt.settings
-    rt.settings = dataclasses.replace(saved, messages_per_window=10_000)
-    yield
-    rt.settings = saved
 
 
 def path(room: str, message_id: int, reaction: str = "") -> str:

@@ -165,6 +165,8 @@ async def test_a_connection_joins_a_bounded_number_of_rooms(
         assert reply["field"] == "room"
 
 
+@pytest.mark.checklist(1, "ws")
+@pytest.mark.checklist(2, "ws")
 async def test_a_private_room_is_not_found_to_non_members_on_every_frame(
     service: Service, http: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:

@@ -9,20 +9,17 @@ than the cursor: changes share the id space of the conversation's messages
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 
 from core import runtime
 from models import DirectMessage, Message
 from resolvers import limits
-from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
+from tests.conftest import Account, GraphQL, MakeAccount, OverrideSettings, data_of, error_codes
 from tests.harness import Service
-from tests.test_chat_subscriptions import make_room, rest_post, ws_client
+from tests.helpers import make_room, rest_post, ws_client
 from tests.ws_helpers import chat_client, join, recv, recv_until, request, say, silence
 
 CHANGES = """
@@ -51,20 +48,6 @@ EDIT = (
     "mutation ($id: ID!, $c: String!) { editMessage(id: $id, content: $c) { id content editedAt } }"
 )
 DELETE = "mutation ($id: ID!) { deleteMessage(id: $id) { id content deleted } }"
-
-
-@pytest.fixture
-def roomy(service: Service) -> Iterator[None]:
-    rt = runtime.get()
-    saved = rt.settings
-    rt.settings = dataclasses.replace(saved, messages_per_window=1000)
-    yield
-    rt.settings = saved
-
-
-def settings(**changes: Any) -> None:
-    rt = runtime.get()
-    rt.settings = dataclasses.replace(rt.settings, **changes)
 
 
 async def patch(
@@ -347,7 +330,9 @@ async def test_who_may_edit_and_delete(
     assert (await delete(http, author, "open", public)).status_code == 204
 
 
-async def test_the_edit_window(http: httpx.AsyncClient, make_account: MakeAccount) -> None:
+async def test_the_edit_window(
+    http: httpx.AsyncClient, make_account: MakeAccount, override_settings: OverrideSettings
+) -> None:
     author = await make_account()
     await make_room(http, author, "general")
     old = await rest_post(http, author, "general", "yesterday's news")
@@ -358,30 +343,22 @@ async def test_the_edit_window(http: httpx.AsyncClient, make_account: MakeAccoun
     response = await patch(http, author, "general", old, "too late")
     assert response.status_code == 403
     assert str(window) in response.json()["error"]["message"]
-    saved = runtime.get().settings
-    try:
-        settings(message_edit_window_seconds=0)  # no limit
-        assert (await patch(http, author, "general", old, "never too late")).status_code == 200
-    finally:
-        runtime.get().settings = saved
+    override_settings(message_edit_window_seconds=0)  # no limit
+    assert (await patch(http, author, "general", old, "never too late")).status_code == 200
 
 
 async def test_edits_count_against_the_message_rate_limit(
-    http: httpx.AsyncClient, make_account: MakeAccount
+    http: httpx.AsyncClient, make_account: MakeAccount, override_settings: OverrideSettings
 ) -> None:
     author = await make_account()
     await make_room(http, author, "general")
-    saved = runtime.get().settings
-    try:
-        settings(messages_per_window=3, messages_window_seconds=60)
-        message_id = await rest_post(http, author, "general", "1")
-        assert (await patch(http, author, "general", message_id, "2")).status_code == 200
-        assert (await patch(http, author, "general", message_id, "3")).status_code == 200
-        response = await patch(http, author, "general", message_id, "4")
-        assert response.status_code == 429
-        assert response.headers["Retry-After"]
-    finally:
-        runtime.get().settings = saved
+    override_settings(messages_per_window=3, messages_window_seconds=60)
+    message_id = await rest_post(http, author, "general", "1")
+    assert (await patch(http, author, "general", message_id, "2")).status_code == 200
+    assert (await patch(http, author, "general", message_id, "3")).status_code == 200
+    response = await patch(http, author, "general", message_id, "4")
+    assert response.status_code == 429
+    assert response.headers["Retry-After"]
 
 
 async def test_dm_rules(http: httpx.AsyncClient, make_account: MakeAccount) -> None:

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 
 from core.ratelimit import MemoryRateLimiter, RedisRateLimiter, build_limiter
 from tests.conftest import PASSWORD, MakeAccount
@@ -92,6 +93,7 @@ async def test_two_limiters_share_counts_only_through_redis() -> None:
         await second.close()
 
 
+@pytest.mark.slow
 async def test_login_throttle_across_two_server_processes(
     service: Service,
     http: httpx.AsyncClient,

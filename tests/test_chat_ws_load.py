@@ -10,9 +10,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from bench.load_ws import run_load
 from tests.harness import scratch_database
 from tests.ws_helpers import process_env, register, server_process
+
+pytestmark = pytest.mark.slow
 
 CLIENTS = 120
 ROOMS = 6

@@ -4,6 +4,7 @@ rate limit, and the same messages on the REST and GraphQL doors."""
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.conftest import Account, GraphQL, MakeAccount, data_of
 from tests.harness import Service
@@ -103,6 +104,7 @@ async def test_dm_errors_and_dm_history(service: Service, make_account: MakeAcco
 # --- idempotency, rate limit ---------------------------------------------------------------
 
 
+@pytest.mark.checklist(27, "ws")
 async def test_a_client_id_retry_stores_once_and_acks_the_same_id(
     service: Service, http: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:

@@ -18,7 +18,7 @@ import httpx
 
 from tests.conftest import Account, GraphQL, MakeAccount, data_of
 from tests.harness import Service
-from tests.test_chat_subscriptions import make_room
+from tests.helpers import make_room
 from tests.ws_helpers import chat_client, handshake_status, request
 
 ACTORS = ("anonymous", "author", "member", "outsider", "admin")

@@ -18,6 +18,8 @@ import pytest
 from tests.harness import scratch_database
 from tests.process_server import serving_process
 
+pytestmark = pytest.mark.slow
+
 APP_ORIGIN = "https://app.example.com"
 LEAKS = ("Traceback", 'File "', "/work", "site-packages", ".py", "SELECT", "sqlite", "asyncpg")
 
@@ -63,7 +65,8 @@ def assert_no_leak(text: str) -> None:
         assert leak not in text, (leak, text)
 
 
-async def test_19_introspection_is_refused(prod: httpx.AsyncClient) -> None:
+@pytest.mark.checklist(19, "graphql")
+async def test_introspection_is_refused(prod: httpx.AsyncClient) -> None:
     for query in [
         "{ __schema { types { name } } }",
         '{ __type(name: "User") { fields { name } } }',
@@ -77,7 +80,8 @@ async def test_19_introspection_is_refused(prod: httpx.AsyncClient) -> None:
     assert (await gql(prod, "{ __typename }")) == {"data": {"__typename": "Query"}}
 
 
-async def test_19_graphiql_is_not_served(prod: httpx.AsyncClient) -> None:
+@pytest.mark.checklist(19, "graphql")
+async def test_graphiql_is_not_served(prod: httpx.AsyncClient) -> None:
     for accept in ("text/html", "text/html,application/xhtml+xml,*/*;q=0.8", "*/*"):
         response = await prod.get("/graphql", headers={"Accept": accept})
         assert response.status_code == 404, accept
@@ -85,7 +89,8 @@ async def test_19_graphiql_is_not_served(prod: httpx.AsyncClient) -> None:
         assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
 
-async def test_19_no_field_suggestions(prod: httpx.AsyncClient) -> None:
+@pytest.mark.checklist(19, "graphql")
+async def test_no_field_suggestions(prod: httpx.AsyncClient) -> None:
     for query in [
         "{ prodcts { totalCount } }",
         "{ products(frist: 1) { totalCount } }",
@@ -98,7 +103,8 @@ async def test_19_no_field_suggestions(prod: httpx.AsyncClient) -> None:
             assert "Did you mean" not in error["message"], error
 
 
-async def test_19_errors_show_no_stack_trace_sql_or_path(prod: httpx.AsyncClient) -> None:
+@pytest.mark.checklist(19, "rest", "graphql")
+async def test_errors_show_no_stack_trace_sql_or_path(prod: httpx.AsyncClient) -> None:
     responses = [
         await prod.post("/graphql", content=b"{", headers={"Content-Type": "application/json"}),
         await prod.post(
@@ -117,7 +123,8 @@ async def test_19_errors_show_no_stack_trace_sql_or_path(prod: httpx.AsyncClient
         assert_no_leak(response.text)
 
 
-async def test_21_cors_allows_only_the_listed_origins_without_credentials(
+@pytest.mark.checklist(21, "graphql")
+async def test_cors_allows_only_the_listed_origins_without_credentials(
     prod: httpx.AsyncClient,
 ) -> None:
     preflight = await prod.options(

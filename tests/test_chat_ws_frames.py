@@ -15,6 +15,8 @@ from ws import frames
 from ws.frames import FrameError, parse
 from ws.limits import TokenBucket
 
+pytestmark = pytest.mark.once
+
 
 def frame(**fields: Any) -> str:
     return json.dumps(fields)

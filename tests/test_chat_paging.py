@@ -6,8 +6,7 @@ The event-loop bound is measured, not timed here: ``python -m bench.worst_query`
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -15,18 +14,15 @@ import pytest
 from core import runtime
 from resolvers import limits
 from resolvers.limits import MAX_PAGE
-from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
+from tests.conftest import Account, GraphQL, MakeAccount, OverrideSettings, data_of, error_codes
 from tests.harness import Service
+from tests.ws_helpers import chat_client, request
 
 
 @pytest.fixture
-def roomy(service: Service) -> Iterator[None]:
+def many_rooms(override_settings: OverrideSettings) -> None:
     """Enough room budget to build long lists."""
-    rt = runtime.get()
-    saved = rt.settings
-    rt.settings = dataclasses.replace(saved, rooms_per_window=1000)
-    yield
-    rt.settings = saved
+    override_settings(rooms_per_window=1000)
 
 
 async def test_room_creation_is_rate_limited_per_user(
@@ -63,7 +59,7 @@ async def _rooms(http: httpx.AsyncClient, owner: Account, count: int) -> list[in
 
 
 async def test_rooms_are_paged_on_rest_and_graphql(
-    http: httpx.AsyncClient, graphql: GraphQL, member: Account, roomy: None
+    http: httpx.AsyncClient, graphql: GraphQL, member: Account, many_rooms: None
 ) -> None:
     ids = await _rooms(http, member, limits.ROOMS_PAGE_DEFAULT + 5)
     first = (await http.get("/chat/rooms", headers=member.headers)).json()
@@ -149,3 +145,79 @@ async def test_the_cost_model_counts_lists_by_their_real_page_size(
         assert body["errors"][0]["extensions"]["limit"] == "cost"
     else:
         assert not body.get("errors")
+
+
+@pytest.fixture
+async def long_room(http: httpx.AsyncClient, member: Account, roomy: None) -> str:
+    """A public room with 105 messages."""
+    assert (
+        await http.post("/chat/rooms", json={"name": "long"}, headers=member.headers)
+    ).is_success
+    for n in range(105):
+        posted = await http.post(
+            "/chat/rooms/long/messages", json={"content": f"m{n}"}, headers=member.headers
+        )
+        assert posted.status_code == 201
+    return "long"
+
+
+@pytest.mark.checklist(15, "rest")
+async def test_paging_values_are_clamped_or_422_on_rest(
+    http: httpx.AsyncClient, member: Account, long_room: str
+) -> None:
+    history = f"/chat/rooms/{long_room}/messages"
+    huge = await http.get(history, params={"limit": 10**9}, headers=member.headers)
+    assert huge.status_code == 200
+    assert len(huge.json()) == 100
+    for path in (history, "/products", "/files", "/resources", "/chat/dm/1"):
+        ok = await http.get(path, params={"limit": 10**9}, headers=member.headers)
+        assert ok.status_code in {200, 404}, path
+        for bad in ("-1", "1.5", "ten", "1e3", str(10**20)):
+            for name in ("limit", "offset", "after", "before"):
+                response = await http.get(path, params={name: bad}, headers=member.headers)
+                if response.status_code == 200:  # a parameter this path does not read
+                    continue
+                assert response.status_code in {404, 422}, (path, name, bad, response.text)
+                assert response.json()["error"]["code"] in {"BAD_USER_INPUT", "NOT_FOUND"}
+
+
+@pytest.mark.checklist(15, "graphql")
+async def test_paging_values_are_clamped_or_bad_input_on_graphql(
+    http: httpx.AsyncClient, member: Account, long_room: str
+) -> None:
+    query = 'query ($n: Int) { roomMessages(room: "long", first: $n) { edges { node { id } } } }'
+
+    async def page(n: Any) -> dict[str, Any]:
+        response = await http.post(
+            "/graphql", json={"query": query, "variables": {"n": n}}, headers=member.headers
+        )
+        body: dict[str, Any] = response.json()
+        return body
+
+    assert len((await page(10**9))["data"]["roomMessages"]["edges"]) == 100
+    for bad in (-1, 1.5, "ten", 10**12):
+        assert error_codes(await page(bad)) == ["BAD_USER_INPUT"], bad
+    products = await http.post("/graphql", json={"query": "{ products(first: -5) { totalCount } }"})
+    assert error_codes(products.json()) == ["BAD_USER_INPUT"]
+    huge = await http.post(
+        "/graphql", json={"query": "{ products(first: 1000000000) { totalCount } }"}
+    )
+    assert huge.json() == {"data": {"products": {"totalCount": 0}}}
+
+
+@pytest.mark.checklist(15, "ws")
+async def test_paging_values_are_clamped_or_bad_input_on_ws(
+    service: Service, member: Account, long_room: str
+) -> None:
+    async with chat_client(service.ws_url, member.token) as ws:
+        frame = {"type": "room_history", "room": long_room}
+        assert len((await request(ws, {**frame, "limit": 10**9}))["messages"]) == 100
+        # A negative limit is the resolvers' BAD_USER_INPUT, as on REST (issue 9).
+        negative = await request(ws, {**frame, "limit": -5})
+        assert (negative["code"], negative["field"]) == ("BAD_USER_INPUT", "limit")
+        for bad in ("ten", 1.5, [1], True):
+            reply = await request(ws, {**frame, "limit": bad})
+            assert reply["code"] == "BAD_USER_INPUT", bad
+        for bad in (-1, 10**12):
+            reply = await request(ws, {**frame, "before": bad})
+            assert reply["code"] == "BAD_USER_INPUT", bad

@@ -8,7 +8,7 @@ import httpx
 from resolvers.limits import REPLY_PREVIEW_CHARS
 from tests.conftest import GraphQL, MakeAccount, data_of, error_codes
 from tests.harness import Service
-from tests.test_chat_subscriptions import make_room, rest_post, ws_client
+from tests.helpers import make_room, rest_post, ws_client
 from tests.ws_helpers import chat_client, join, recv, recv_until, request, send
 
 SUBSCRIPTION = """

@@ -6,9 +6,12 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
+from tests.authz_world import subscriber
 from tests.conftest import PASSWORD, Account, MakeAccount
 from tests.harness import Service
+from tests.helpers import forged_tokens
 from tests.ws_helpers import (
     bearer,
     chat_client,
@@ -104,3 +107,28 @@ async def test_a_renewed_connection_follows_the_session_of_its_new_token(
     assert still["code"] == "NOT_FOUND"
     await http.post("/logout", json={"refresh_token": other["refresh_token"]})
     assert await close_code(ws) == 4001
+
+
+@pytest.mark.checklist(7, "ws")
+async def test_forged_tokens_are_refused_on_ws_handshakes(
+    service: Service, make_account: MakeAccount
+) -> None:
+    member = await make_account()
+    await make_account()
+    assert await handshake_status(service.ws_url, bearer(member.token)) == 101
+    for name, token in forged_tokens(member.token).items():
+        assert await handshake_status(service.ws_url, bearer(token)) == 401, name
+        query_url = f"{service.ws_url}/?token={token}"
+        assert await handshake_status(query_url) == 401, name
+        async with subscriber(service) as client:
+            await client.send({"type": "connection_init", "payload": bearer(token)})
+            assert await client.close_code() == 4403, name
+
+
+@pytest.mark.checklist(9, "ws")
+async def test_a_revoked_token_cannot_open_ws(
+    service: Service, http: httpx.AsyncClient, member: Account
+) -> None:
+    await http.post("/logout", json={"refresh_token": member.refresh_token})
+    assert await handshake_status(service.ws_url, member.headers) == 401
+    assert await handshake_status(f"{service.ws_url}/?token={member.token}") == 401

@@ -8,34 +8,28 @@ subscription without a valid token.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import json
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from core import runtime
 from tests.conftest import Account, GraphQL, MakeAccount, data_of
 from tests.harness import Service
+from tests.helpers import (
+    PROTOCOL,
+    ROOM_MESSAGES,
+    Client,
+    make_room,
+    rest_post,
+    subscribe_live,
+    ws_client,
+    ws_url,
+)
 
-PROTOCOL = "graphql-transport-ws"
-TIMEOUT = 10
-
-ROOM_MESSAGES = """
-subscription ($room: String!, $after: ID) {
-  roomMessages(room: $room, after: $after) {
-    id content clientId createdAt
-    room { id name }
-    author { id displayName email }
-  }
-}
-"""
 DIRECT_MESSAGES = """
 subscription ($after: ID) {
   directMessages(after: $after) { id content fromUser { id } toUser { id } }
@@ -46,104 +40,6 @@ mutation ($room: String!, $content: String!) {
   sendMessage(room: $room, content: $content) { id }
 }
 """
-
-
-@pytest.fixture
-def roomy_limit(service: Service) -> Iterator[None]:
-    rt = runtime.get()
-    saved = rt.settings
-    rt.settings = dataclasses.replace(saved, messages_per_window=1000)
-    yield
-    rt.settings = saved
-
-
-def ws_url(service: Service) -> str:
-    return service.http_url.replace("http://", "ws://", 1) + "/graphql"
-
-
-@dataclasses.dataclass
-class Client:
-    """A bare graphql-transport-ws client."""
-
-    conn: ClientConnection
-
-    async def send(self, message: dict[str, Any]) -> None:
-        await self.conn.send(json.dumps(message))
-
-    async def receive(self, timeout: float = TIMEOUT) -> dict[str, Any]:
-        raw = await asyncio.wait_for(self.conn.recv(), timeout)
-        message: dict[str, Any] = json.loads(raw)
-        if message.get("type") == "ping":
-            await self.send({"type": "pong"})
-            return await self.receive()
-        return message
-
-    async def subscribe(self, op_id: str, query: str, variables: dict[str, Any]) -> None:
-        await self.send(
-            {"id": op_id, "type": "subscribe", "payload": {"query": query, "variables": variables}}
-        )
-
-    async def next_data(self, op_id: str, timeout: float = TIMEOUT) -> dict[str, Any]:
-        message = await self.receive(timeout)
-        assert message["id"] == op_id, message
-        assert message["type"] == "next", message
-        assert not message["payload"].get("errors"), message
-        data: dict[str, Any] = message["payload"]["data"]
-        return data
-
-    async def nothing_within(self, seconds: float) -> bool:
-        try:
-            message = await asyncio.wait_for(self.conn.recv(), seconds)
-        except TimeoutError:
-            return True
-        raise AssertionError(f"unexpected message {message!r}")
-
-
-@asynccontextmanager
-async def ws_client(
-    service: Service, token: str | None, *, init: bool = True
-) -> AsyncIterator[Client]:
-    async with connect(ws_url(service), subprotocols=[PROTOCOL]) as conn:  # type: ignore[list-item]
-        client = Client(conn)
-        if init:
-            payload = {"Authorization": f"Bearer {token}"} if token else {}
-            await client.send({"type": "connection_init", "payload": payload})
-            ack = await client.receive()
-            assert ack["type"] == "connection_ack", ack
-        yield client
-
-
-async def make_room(
-    http: httpx.AsyncClient, owner: Account, name: str, private: bool = False
-) -> int:
-    response = await http.post(
-        "/chat/rooms", json={"name": name, "is_private": private}, headers=owner.headers
-    )
-    assert response.status_code == 201, response.text
-    room_id: int = response.json()["id"]
-    return room_id
-
-
-async def rest_post(http: httpx.AsyncClient, who: Account, room: object, content: str) -> int:
-    response = await http.post(
-        f"/chat/rooms/{room}/messages", json={"content": content}, headers=who.headers
-    )
-    assert response.status_code == 201, response.text
-    message_id: int = response.json()["id"]
-    return message_id
-
-
-async def subscribe_live(
-    http: httpx.AsyncClient, client: Client, op_id: str, who: Account, room: object
-) -> None:
-    """Subscribe to a room; return once live messages are sure to arrive.
-
-    A marker posted first comes back through the replay, which only runs once
-    the pub/sub subscription is in place: anything posted afterwards is live.
-    """
-    marker = await rest_post(http, who, room, "marker")
-    await client.subscribe(op_id, ROOM_MESSAGES, {"room": str(room), "after": str(marker - 1)})
-    assert (await client.next_data(op_id))["roomMessages"]["id"] == str(marker)
 
 
 async def dm_live(
@@ -245,7 +141,7 @@ async def test_after_replays_stored_messages_then_goes_live(
 
 
 async def test_after_with_concurrent_sends_has_no_gap_and_no_duplicate(
-    service: Service, http: httpx.AsyncClient, member: Account, roomy_limit: None
+    service: Service, http: httpx.AsyncClient, member: Account, roomy: None
 ) -> None:
     await make_room(http, member, "general")
     before = [await rest_post(http, member, "general", f"old{n}") for n in range(20)]
@@ -330,6 +226,7 @@ async def subscription_error(client: Client, op_id: str) -> list[str]:
         codes += [e["extensions"]["code"] for e in message["payload"]["errors"]]
 
 
+@pytest.mark.checklist(1, "graphql")
 async def test_private_room_subscription_is_not_found_for_outsiders(
     service: Service, http: httpx.AsyncClient, make_account: MakeAccount
 ) -> None:

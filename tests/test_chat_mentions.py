@@ -8,7 +8,7 @@ import httpx
 
 from tests.conftest import GraphQL, MakeAccount, data_of
 from tests.harness import Service
-from tests.test_chat_subscriptions import make_room, ws_client
+from tests.helpers import make_room, ws_client
 from tests.ws_helpers import chat_client, recv, silence
 
 MENTIONS = """

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import threading
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from resolvers import limits
 from tests.conftest import Account, MakeAccount
 from tests.harness import Service
+from tests.helpers import EVIL
 from tests.ws_helpers import (
     bearer,
     chat_client,
@@ -190,6 +192,7 @@ async def test_ref_is_echoed_as_given_string_or_number(service: Service, member:
             assert reply["code"] == "NOT_FOUND"
 
 
+@pytest.mark.checklist(18, "ws")
 async def test_frame_floods_are_throttled_with_rate_limited(
     service: Service, member: Account
 ) -> None:
@@ -205,7 +208,12 @@ async def test_frame_floods_are_throttled_with_rate_limited(
         limited = [r for r in replies if r["code"] == "RATE_LIMITED"]
         assert limited, codes
         assert all(r["retry_after_ms"] >= 1 for r in limited)
+        assert set(codes) == {"UNAUTHENTICATED", "RATE_LIMITED"}
         assert [r["ref"] for r in replies] == list(range(count))
+        # A second later the bucket has refilled: frames are served again.
+        await asyncio.sleep(1.1)
+        reply = await request(ws, {"type": "auth", "token": "not-a-jwt"})
+        assert reply["code"] == "UNAUTHENTICATED"
 
 
 # --- fuzzing a live connection ------------------------------------------------------------------
@@ -286,3 +294,91 @@ async def test_fuzzed_frames_get_error_frames_never_a_dropped_connection(
         await state["ws"].close()
     async with chat_client(service.ws_url, member.token) as ws:
         await _still_usable(ws)
+
+
+ERROR_CODES = {"BAD_USER_INPUT", "NOT_FOUND", "FORBIDDEN", "RATE_LIMITED", "UNAUTHENTICATED"}
+
+
+REPLIES = {"joined", "ack", "message", "dm", "room_history", "dm_history", "ready", "error"}
+
+
+def fuzz_frames(seed: int, count: int) -> list[str | bytes]:
+    rng = random.Random(seed)
+    kinds = ["join", "message", "dm", "room_history", "dm_history", "auth", "", "JOIN", "x" * 300]
+    fields = [
+        "room",
+        "content",
+        "to",
+        "with",
+        "limit",
+        "before",
+        "after",
+        "token",
+        "ref",
+        "client_id",
+    ]
+    values: list[Any] = [
+        None, True, -1, 0, 2**31, 2**64, 1.5, -1e308, "", "general", "\u0000", "\ud800",
+        "é" * 100, [], [1, [2]], {}, {"a": {"b": None}}, "x" * 5000,
+    ]  # fmt: skip
+    frames: list[str | bytes] = []
+    for _ in range(count):
+        roll = rng.random()
+        if roll < 0.15:
+            frames.append(rng.randbytes(rng.randint(0, 64)))
+        elif roll < 0.3:
+            text = "".join(chr(rng.choice([rng.randint(32, 126), rng.randint(0x80, 0xD7FF)]))
+                           for _ in range(rng.randint(0, 40)))  # fmt: skip
+            frames.append(text)
+        elif roll < 0.4:
+            frames.append(json.dumps(rng.choice(values)))
+        else:
+            frame: dict[str, Any] = {"type": rng.choice(kinds)}
+            for name in rng.sample(fields, rng.randint(0, len(fields))):
+                frame[name] = rng.choice(values)
+            frames.append(json.dumps(frame))
+    return frames
+
+
+@pytest.mark.checklist(21, "ws")
+async def test_browser_origins_are_checked_on_ws(service: Service, member: Account) -> None:
+    headers = {**member.headers, "Origin": EVIL}
+    assert await handshake_status(service.ws_url, headers) == 403
+    # a client that is not a browser sends no Origin
+    assert await handshake_status(service.ws_url, member.headers) == 101
+    graphql_ws = service.http_url.replace("http://", "ws://", 1) + "/graphql"
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(
+            graphql_ws,
+            subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+            additional_headers=headers,
+        ):
+            pass
+    assert refused.value.response.status_code == 403
+
+
+@pytest.mark.checklist(23, "ws")
+async def test_fuzzed_frames_get_error_frames_and_the_server_keeps_serving_on_ws(
+    service: Service, make_account: MakeAccount
+) -> None:
+    fuzzer, bystander = await make_account(), await make_account()
+    async with (
+        chat_client(service.ws_url, fuzzer.token) as ws,
+        chat_client(service.ws_url, bystander.token) as calm,
+    ):
+        for n, frame in enumerate(fuzz_frames(23, 150)):
+            await ws.send(frame)
+            # a probe after each frame: its reply comes after the frame's (if any)
+            probe = {"type": "room_history", "room": "nowhere", "ref": f"probe-{n}"}
+            await ws.send(json.dumps(probe))
+            while True:
+                reply = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                assert reply["type"] in REPLIES, (frame, reply)
+                if reply["type"] == "error":
+                    assert reply["code"] in ERROR_CODES, (frame, reply)
+                if reply.get("ref") == f"probe-{n}":
+                    break
+            if n % 40 == 39:
+                await asyncio.sleep(0.5)  # stay mostly under the frame rate
+        reply = await request(calm, {"type": "room_history", "room": "nowhere"})
+        assert reply["code"] == "NOT_FOUND"

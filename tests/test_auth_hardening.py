@@ -108,6 +108,7 @@ async def test_forwarded_for_from_an_untrusted_peer_does_not_reset_the_throttle(
     assert spoofed.json()["error"]["code"] == "RATE_LIMITED"
 
 
+@pytest.mark.slow
 async def test_forwarded_for_counts_only_from_trusted_proxies_as_served(tmp_path: Path) -> None:
     # `python -m comptoir serve`, as operators run it: uvicorn's own handling
     # would trust any X-Forwarded-For sent from 127.0.0.1.

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.harness import METRICS_TOKEN, scratch_database
+from tests.conftest import Account, MakeAccount
+from tests.harness import METRICS_TOKEN, Service, scratch_database
 from tests.ws_helpers import (
     ServerProcess,
     bearer,
@@ -72,6 +73,7 @@ async def _wait_for_slots(server: ServerProcess, token: str) -> None:
     raise AssertionError("connection slots were not released")
 
 
+@pytest.mark.slow
 async def test_connections_are_capped_per_user_then_in_total(
     limited: ServerProcess, users: list[tuple[int, str]]
 ) -> None:
@@ -109,6 +111,7 @@ async def _opens(server: ServerProcess, token: str, opened: list[ClientConnectio
     return status == 101
 
 
+@pytest.mark.slow
 async def test_a_browser_origin_must_be_listed(
     limited: ServerProcess, users: list[tuple[int, str]]
 ) -> None:
@@ -124,6 +127,7 @@ async def test_a_browser_origin_must_be_listed(
         assert await handshake_status(limited.ws_url, {**bearer(token), "Origin": origin}) == status
 
 
+@pytest.mark.slow
 async def test_a_slow_reader_is_closed_with_1008_and_never_slows_a_fast_one(
     limited: ServerProcess, users: list[tuple[int, str]]
 ) -> None:
@@ -247,6 +251,7 @@ async def _until_eof(sock: socket.socket, timeout: float) -> bytes:
     return data
 
 
+@pytest.mark.slow
 async def test_handshake_and_idle_timeouts_end_silent_connections(
     quick: tuple[ServerProcess, Path],
 ) -> None:
@@ -268,6 +273,7 @@ async def test_handshake_and_idle_timeouts_end_silent_connections(
     assert data.endswith(b"\x03\xf3keepalive ping timeout")
 
 
+@pytest.mark.slow
 async def test_sigterm_closes_every_connection_with_1001_and_exits_cleanly(
     quick: tuple[ServerProcess, Path],
 ) -> None:
@@ -303,3 +309,46 @@ async def test_sigterm_closes_every_connection_with_1001_and_exits_cleanly(
     assert "Application shutdown complete" in output, output[-2000:]
     assert "Traceback" not in output, output[-4000:]
     assert " ERROR " not in output, output[-4000:]
+
+
+MiB = 1024 * 1024
+
+
+DEEP = b"[" * 10_000 + b"]" * 10_000
+
+
+@pytest.mark.checklist(16, "ws")
+async def test_huge_frames_close_1009_and_deep_ones_are_bad_input_on_ws(
+    service: Service, member: Account
+) -> None:
+    async with chat_client(service.ws_url, member.token) as ws:
+        await ws.send(b'{"type": "join", "ref": 1, "room": ' + DEEP + b"}")
+        assert (await recv(ws))["code"] == "BAD_USER_INPUT"
+        await ws.send('{"type": "join", "ref": 2, "room": ' + "[" * 10_000 + "]" * 10_000 + "}")
+        assert (await recv(ws))["code"] == "BAD_USER_INPUT"
+        await send(ws, {"type": "message", "room": "r", "content": "x" * (2 * MiB)})
+        assert await close_code(ws) == 1009
+
+
+@pytest.mark.checklist(18, "ws")
+async def test_connections_per_user_are_capped_on_ws(
+    service: Service, make_account: MakeAccount
+) -> None:
+    member, other = await make_account(), await make_account()
+    cap = service.settings.ws_max_connections_per_user
+    opened = []
+    try:
+        for _ in range(cap):
+            opened.append(await open_ws(service.ws_url, member.token))
+        with pytest.raises(InvalidStatus) as refused:
+            await open_ws(service.ws_url, member.token)
+        assert refused.value.response.status_code == 429
+        # another user is not affected
+        async with chat_client(service.ws_url, other.token):
+            pass
+    finally:
+        for ws in opened:
+            await ws.close()
+    # a closed connection frees its slot
+    async with chat_client(service.ws_url, member.token):
+        pass

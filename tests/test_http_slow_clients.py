@@ -22,6 +22,8 @@ import pytest
 from tests.harness import Service, scratch_database
 from tests.ws_helpers import ServerProcess, bearer, process_env, register, server_process
 
+pytestmark = [pytest.mark.slow, pytest.mark.once]
+
 TIMEOUT = 1  # seconds, for each of the three settings
 BOUNDARY = "xXxBoundaryxXx"
 
