@@ -17,7 +17,9 @@ least one lease. Both stores below keep the same rules:
   after it died.
 
 Last seen is the last time a user was known to be there: when a lease was
-taken, renewed or given back.
+taken, renewed or given back. :meth:`local` lists the users whose presence
+this process keeps, with their last seen (now, while a connection is
+open), so a clean stop can store it (``resolvers.last_seen``).
 
 Redis keys (``{prefix}:presence:``): ``leases`` (sorted set of
 ``user:lease`` by expiry, on the Redis clock, in ms), ``count`` (hash: user
@@ -45,6 +47,7 @@ class PresenceStore(Protocol):
     async def renew(self) -> list[int]: ...
     async def sweep(self) -> list[tuple[int, int]]: ...
     async def states(self, user_ids: list[int]) -> States: ...
+    async def local(self) -> list[tuple[int, int]]: ...
     async def throttle(self, key: str, seconds: float) -> bool: ...
     async def clear(self) -> None: ...
     async def close(self) -> None: ...
@@ -120,6 +123,15 @@ class MemoryPresence:
 
     async def states(self, user_ids: list[int]) -> States:
         return {u: (self._count.get(u, 0) > 0, self._seen.get(u)) for u in user_ids}
+
+    async def local(self) -> list[tuple[int, int]]:
+        """Every user with a lease (they all go with this process)."""
+        now = _now_ms()
+        held = {int(member.partition(":")[0]) for member in self._held}
+        return [
+            (user_id, now if user_id in held else self._seen.get(user_id, now))
+            for user_id in self._count
+        ]
 
     async def throttle(self, key: str, seconds: float) -> bool:
         now = time.monotonic()
@@ -260,6 +272,12 @@ class RedisPresence:
             u: (int(c or 0) > 0, int(s) if s is not None else None)
             for u, c, s in zip(user_ids, counts, seen, strict=True)
         }
+
+    async def local(self) -> list[tuple[int, int]]:
+        """The users of this process's open connections (leases given back
+        earlier are swept by whichever process, as after a SIGKILL)."""
+        now = _now_ms()
+        return [(user_id, now) for user_id in {int(m.partition(":")[0]) for m in self._held}]
 
     async def throttle(self, key: str, seconds: float) -> bool:
         if seconds <= 0:

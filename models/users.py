@@ -26,6 +26,8 @@ class User(Model):
     role = fields.CharEnumField(Role, max_length=16, default=Role.MEMBER)
     is_active = fields.BooleanField(default=True)
     created_at = DatetimeField(auto_now_add=True)
+    # Written once per offline transition (resolvers.last_seen); None: never seen.
+    last_seen_at = DatetimeField(null=True)
 
     class Meta:
         table = "users"

@@ -19,6 +19,10 @@ No flapping: a connection that closes keeps its lease for
 A process that dies (SIGKILL) stops renewing its leases: its users go
 offline at most ``PRESENCE_LEASE_SECONDS`` + :data:`SWEEP_SECONDS` later.
 
+Last seen also goes to the database (:mod:`resolvers.last_seen`): once per
+offline transition, just before it is announced, and for this process's
+users when it stops cleanly; queries read it for offline users.
+
 Who in a room is online (:func:`room_presence`) follows the rule of reading
 the room's messages (``resolvers.rooms.resolve_room``); anyone may read the
 presence of their own DM partners (:func:`partner_presence`).
@@ -31,7 +35,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from tortoise.expressions import Q
@@ -39,7 +43,7 @@ from tortoise.expressions import Q
 from core.presence_leases import SWEEP_SECONDS, PresenceStore, build_store
 from core.settings import Settings
 from models import DirectMessage, Membership, Room, User
-from resolvers import limits, live, rooms
+from resolvers import last_seen, limits, live, rooms
 from resolvers.events import room_channel, user_channel
 from resolvers.signal_events import PresenceChanged
 from resolvers.users import require_user
@@ -71,6 +75,7 @@ class _Presence:
         # connections costs one membership query per batch, not per user).
         self.changes: asyncio.Queue[Change] = asyncio.Queue()
         self.announcer: asyncio.Task[None] | None = None
+        self.batch: list[Change] = []  # being announced (stop() stores it)
 
     def spawn(self, coro: object) -> None:
         task = asyncio.ensure_future(coro)  # type: ignore[call-overload]
@@ -98,7 +103,14 @@ class _Presence:
             batch = [await self.changes.get()]
             while not self.changes.empty() and len(batch) < ANNOUNCE_BATCH:
                 batch.append(self.changes.get_nowait())
+            self.batch = batch
+            await last_seen.record(_offline(batch))
             await announce(batch)
+            self.batch = []
+
+
+def _offline(changes: list[Change]) -> list[tuple[int, int]]:
+    return [(user_id, seen) for user_id, online, seen in changes if not online]
 
 
 _current: _Presence | None = None
@@ -137,6 +149,14 @@ async def stop() -> None:
                 await task
     if presence.tasks:
         await asyncio.wait(presence.tasks, timeout=5)
+    # Offline transitions not stored yet, and the users this process keeps.
+    pending = list(presence.batch)
+    while not presence.changes.empty():
+        pending.append(presence.changes.get_nowait())
+    try:
+        await last_seen.record(_offline(pending) + await presence.store.local())
+    except Exception:
+        log.warning("presence: storing last seen at stop failed", exc_info=True)
     await presence.store.close()
 
 
@@ -177,10 +197,6 @@ async def _disconnect(store: PresenceStore, user_id: int, lease: str) -> None:
 # --- announcing -----------------------------------------------------------------------
 
 
-def _at(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
-
-
 async def dm_partners(user_id: int) -> list[int]:
     rows = (
         await DirectMessage.filter(Q(sender_id=user_id) | Q(recipient_id=user_id))
@@ -210,7 +226,7 @@ async def announce(changes: list[Change]) -> None:
             rooms.setdefault(int(user_id), []).append(int(room_id))
         published = 0
         for user_id, online, seen_ms in changes:
-            seen = _at(seen_ms)
+            seen = last_seen.at(seen_ms)
             events = [
                 PresenceChanged(
                     channel=room_channel(room_id),
@@ -267,12 +283,16 @@ async def partner_presence(*, actor: User | None) -> list[MemberPresence]:
 
 
 async def _states(ids: list[int]) -> list[MemberPresence]:
+    """Online and last seen from the store; for offline users, the later of
+    the store's last seen and the stored one (the store may have lost it)."""
     states = await store().states(ids)
+    kept = await last_seen.stored([i for i in ids if not states[i][0]])
     members = []
     for i in ids:
-        online, seen = states[i]
-        members.append(
-            MemberPresence(user_id=i, online=online, last_seen=_at(seen) if seen else None)
-        )
+        online, seen_ms = states[i]
+        seen = last_seen.at(seen_ms) if seen_ms else None
+        if not online and i in kept and (seen is None or kept[i] > seen):
+            seen = kept[i]
+        members.append(MemberPresence(user_id=i, online=online, last_seen=seen))
     members.sort(key=lambda m: not m.online)
     return members
