@@ -167,13 +167,14 @@ return 0
 """
 )
 
-# KEYS: leases, seen. ARGV: member, user, grace ms.
+# KEYS: leases, seen. ARGV: member, user, grace ms. Returns last seen, or 0.
 _DISCONNECT = (
     _CLOCK
     + """
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
   redis.call('HSET', KEYS[2], ARGV[2], now)
+  return now
 end
 return 0
 """
@@ -235,6 +236,8 @@ class RedisPresence:
         self._renew: Any = self._redis.register_script(_RENEW)
         self._sweep: Any = self._redis.register_script(_SWEEP)
         self._held: set[str] = set()
+        # Users whose lease this process gave back within the grace: last seen.
+        self._given: dict[int, int] = {}
 
     async def connect(self, user_id: int, lease: str) -> bool:
         member = f"{user_id}:{lease}"
@@ -245,9 +248,11 @@ class RedisPresence:
     async def disconnect(self, user_id: int, lease: str) -> None:
         member = f"{user_id}:{lease}"
         self._held.discard(member)
-        await self._disconnect(
+        seen = await self._disconnect(
             keys=[self._leases, self._seen], args=[member, user_id, self._grace_ms]
         )
+        if seen:
+            self._given[user_id] = int(seen)
 
     async def renew(self) -> list[int]:
         if not self._held:
@@ -259,6 +264,10 @@ class RedisPresence:
     async def sweep(self) -> list[tuple[int, int]]:
         keys = [self._leases, self._count, self._seen]
         flat = await self._sweep(keys=keys, args=[SWEEP_BATCH])
+        cutoff = _now_ms() - self._grace_ms
+        for user_id, seen in list(self._given.items()):
+            if seen < cutoff:  # expired by now: swept here or by another process
+                del self._given[user_id]
         return [(int(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2)]
 
     async def states(self, user_ids: list[int]) -> States:
@@ -274,10 +283,14 @@ class RedisPresence:
         }
 
     async def local(self) -> list[tuple[int, int]]:
-        """The users of this process's open connections (leases given back
-        earlier are swept by whichever process, as after a SIGKILL)."""
+        """The users of this process's open connections, and of the leases it
+        gave back within the grace (when stopping, no one may be left to sweep
+        them; older ones were swept by whichever process)."""
         now = _now_ms()
-        return [(user_id, now) for user_id in {int(m.partition(":")[0]) for m in self._held}]
+        held = {int(m.partition(":")[0]) for m in self._held}
+        return [(u, now) for u in held] + [
+            (u, seen) for u, seen in self._given.items() if u not in held
+        ]
 
     async def throttle(self, key: str, seconds: float) -> bool:
         if seconds <= 0:
@@ -290,6 +303,7 @@ class RedisPresence:
     async def clear(self) -> None:
         """Forget everything (the test suite, between tests)."""
         self._held.clear()
+        self._given.clear()
         throttles = [k async for k in self._redis.scan_iter(match=self._throttle_prefix + "*")]
         await self._redis.delete(self._leases, self._count, self._seen, *throttles)
 
