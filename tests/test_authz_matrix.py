@@ -1358,9 +1358,9 @@ WS["search"] = (
 # --- leaving a room (issue 15): the owner leaves a private room shared with a fresh member ---
 
 
-async def _shared_private_room(world: World) -> str:
+async def _shared_private_room(world: World) -> int:
     """A private room of the owner's with a second member (the last member
-    of a private room cannot leave it)."""
+    of a private room cannot leave it): its id."""
     name = await world.fresh_private_room()
     body = await world.graphql(
         "owner",
@@ -1369,11 +1369,11 @@ async def _shared_private_room(world: World) -> str:
         {"room": name, "user": str(await _fresh_user_id(world, "owner"))},
     )
     assert not body.get("errors"), body
-    return name
+    return int(body["data"]["addRoomMember"]["id"])
 
 
 async def _leave_variables(world: World, actor: str) -> dict[str, Any]:
-    return {"room": await _shared_private_room(world)}
+    return {"room": str(await _shared_private_room(world))}
 
 
 async def _leave_path(world: World, actor: str) -> str:

@@ -261,7 +261,9 @@ OPENAPI: dict[str, Any] = {
                 "security": oa.BEARER,
                 "parameters": [_ROOM_PARAM],
                 "responses": {
-                    **oa.ok("200", oa.ref("Room"), "Left (or was not a member of this public room)"),
+                    **oa.ok(
+                        "200", oa.ref("Room"), "Left (or was not a member of this public room)"
+                    ),
                     **oa.AUTH_ERRORS,
                     **_ROOM_NOT_FOUND,
                     **oa.error("409", "The last member of a private room cannot leave it"),
