@@ -11,7 +11,14 @@ Every room rule lives here, once, for the three doors:
 - one namespace for every room name, private ones included: a name is how
   every door addresses a room (a REST path segment too), so it must mean
   one room (:mod:`resolvers.names`);
-- room lists and member lists are keyset pages by id.
+- room lists and member lists are keyset pages by id;
+- a member leaves a room (:func:`leave_room`, idempotent like joining):
+  the creator too (creating a room gives no lasting right), but not the
+  last member of a private room (CONFLICT: nobody could ever reach it
+  again, nor free its name). Once out of a private room it is NOT_FOUND to
+  them, a second leave included; a public room's second leave is a no-op.
+  Everything that follows membership follows at once: history of a private
+  room, sync (the room is in ``left``), unread counts, presence.
 
 Room messages are :mod:`resolvers.messages`.
 """
@@ -176,6 +183,30 @@ async def add_room_member(*, actor: User | None, room: str | int | Room, user_id
         raise Forbidden("Only members of this room may add members.")
     await active_user(target_id, "userId")
     await _add_member(found, target_id)
+    return found
+
+
+LAST_MEMBER = (
+    "The last member of a private room cannot leave it (add another member first): "
+    "nobody could reach it again."
+)
+
+
+async def leave_room(*, actor: User | None, room: str | int | Room) -> Room:
+    """Leave a room (idempotent). Private and not a member: NOT_FOUND (a
+    second leave too); the last member of a private room: CONFLICT."""
+    user = require_user(actor)
+    found = await resolve_room(actor=user, room=room)
+    async with in_transaction() as conn:
+        # The room's row lock: two last members leaving at once cannot both go.
+        await Room.filter(id=found.id).select_for_update().only("id").using_db(conn)
+        mine = Membership.filter(room_id=found.id, user_id=user.id).using_db(conn)
+        if not await mine.exists():
+            return found
+        others = Membership.filter(room_id=found.id).exclude(user_id=user.id).using_db(conn)
+        if found.is_private and not await others.exists():
+            raise Conflict(LAST_MEMBER, field="room")
+        await mine.delete()
     return found
 
 

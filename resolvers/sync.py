@@ -11,8 +11,9 @@ the start) holds (:mod:`resolvers.sync_token`):
   reactions) in order, at most :data:`limits.SYNC_CHANGES` (``changes_limited``: the
   next sync goes on from there). A room joined since comes with
   ``joined`` true and its newest messages (older ones are history);
-- the rooms the user left (today: only a room gone with its memberships;
-  there is no "leave" yet);
+- the rooms the user left (:func:`resolvers.rooms.leave_room`), or that
+  are gone with their memberships; a leave and a rejoin between two calls
+  show neither (the room goes on from the position held);
 - the user's DMs and DM changes after the position, oldest first, at most
   :data:`limits.SYNC_DMS` and :data:`limits.SYNC_CHANGES` (``dms_limited``, ``dm_changes_limited``:
   call again at once to get the rest);

@@ -1,4 +1,6 @@
-"""REST: /chat/rooms, /chat/rooms/{room}/messages, /chat/dm/{user_id}.
+"""REST: /chat/rooms, /chat/rooms/{room}/messages, /chat/dm/{user_id}, and
+``DELETE /chat/rooms/{room}/members/me`` (leave the room: 200 with the room,
+idempotent; rules in ``resolvers.rooms.leave_room``).
 
 Message bodies are :func:`rest_compat.conversations.bodies`. ``?limit=``
 reads the last ``limit`` messages (before ``?before=`` if given); with only
@@ -64,6 +66,12 @@ async def create_room(request: Request) -> Response:
     return JSONResponse(room_body(row), status_code=201)
 
 
+async def leave_room(request: Request) -> Response:
+    actor = await require_user(request)
+    row = await rooms.leave_room(actor=actor, room=request.path_params["room"])
+    return JSONResponse(room_body(row))
+
+
 async def room_messages(request: Request) -> Response:
     actor = await require_user(request)
     _room, page = await messages.room_messages(actor=actor, **ROOM.of(request), **_paging(request))
@@ -102,4 +110,5 @@ routes = [
     Route(ROOM.history, partial(post, ROOM, messages.send_message), methods=["POST"]),
     Route(DM.history, direct_messages, methods=["GET"]),
     Route(DM.history, partial(post, DM, dms.send_direct_message), methods=["POST"]),
+    Route("/chat/rooms/{room}/members/me", leave_room, methods=["DELETE"]),
 ]

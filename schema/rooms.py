@@ -1,5 +1,5 @@
 """Rooms on GraphQL: the ``Room`` type, listing and finding rooms, creating
-and joining them (rules in ``resolvers.rooms``).
+joining and leaving them (rules in ``resolvers.rooms``).
 
 ``Room`` keeps only ids of its relations and loads them through the
 per-request DataLoaders (``schema.loaders``).
@@ -122,3 +122,11 @@ class RoomMutations:
     async def add_room_member(self, info: Info, room: str, user_id: strawberry.ID) -> Room:
         row = await rooms.add_room_member(actor=info.context.user, room=room, user_id=user_id)
         return Room.from_row(row)
+
+    @strawberry.mutation(
+        description="Leave a room (idempotent; the creator too). A private room is NOT_FOUND "
+        "to a non-member, a second leave included; its last member cannot leave it (CONFLICT). "
+        "The room then shows in sync's `left`, and leaves unread counts and presence."
+    )
+    async def leave_room(self, info: Info, room: str) -> Room:
+        return Room.from_row(await rooms.leave_room(actor=info.context.user, room=room))

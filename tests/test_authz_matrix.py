@@ -1140,7 +1140,7 @@ def _ws_judge(world: World, reply: dict[str, Any]) -> str:
         return has(world.owner.id, {u["id"] for u in reply["users"]})
     if kind == "typing_sent":
         return OK if reply["delivered"] in {True, False} else "no receipt"
-    return OK if kind in {"joined", "ack", "ready", "user_deactivated"} else f"frame {kind}"
+    return OK if kind in {"joined", "ack", "ready", "user_deactivated", "left"} else f"frame {kind}"
 
 
 async def _async(value: str) -> str:
@@ -1355,6 +1355,47 @@ WS["search"] = (
 )
 
 
+# --- leaving a room (issue 15): the owner leaves a private room shared with a fresh member ---
+
+
+async def _shared_private_room(world: World) -> int:
+    """A private room of the owner's with a second member (the last member
+    of a private room cannot leave it): its id."""
+    name = await world.fresh_private_room()
+    body = await world.graphql(
+        "owner",
+        "mutation ($room: String!, $user: ID!) { addRoomMember(room: $room, userId: $user) "
+        "{ id } }",
+        {"room": name, "user": str(await _fresh_user_id(world, "owner"))},
+    )
+    assert not body.get("errors"), body
+    return int(body["data"]["addRoomMember"]["id"])
+
+
+async def _leave_variables(world: World, actor: str) -> dict[str, Any]:
+    return {"room": str(await _shared_private_room(world))}
+
+
+async def _leave_path(world: World, actor: str) -> str:
+    return f"/chat/rooms/{await _shared_private_room(world)}/members/me"
+
+
+GRAPHQL["Mutation.leaveRoom"] = (
+    gql(
+        f"mutation ($room: String!) {{ leaveRoom(room: $room) {{ {ROOM_FIELDS} }} }}",
+        _leave_variables,
+        _ok_if("leaveRoom"),
+    ),
+    MEMBERS_ONLY,
+)
+REST["DELETE /chat/rooms/{room}/members/me"] = (
+    rest("DELETE", _leave_path, 200),
+    REST_MEMBERS_ONLY,
+)
+# Each actor aims at a room made for it (test_ws_matrix).
+WS["leave"] = (lambda w, a: {"type": "leave", "room": w.marks[f"leave {a}"]}, (WS_ANON, OK, N, N))
+
+
 # --- checks ----------------------------------------------------------------------------
 
 
@@ -1521,6 +1562,7 @@ async def test_ws_matrix(world: World) -> None:
     for actor in ACTORS[1:]:
         world.marks[f"delete {actor}"] = await world.fresh_message()
         world.marks[f"dm_delete {actor}"] = await world.fresh_dm()
+        world.marks[f"leave {actor}"] = await _shared_private_room(world)
         account = world.account(actor)
         assert account is not None
         async with chat_client(ws_url, account.token) as ws:

@@ -64,6 +64,12 @@ class Join:
     after: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Leave:
+    ref: Ref
+    room: RoomRef
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Sending:
     """What a ``message`` and a ``dm`` frame both carry (keyword-only)."""
@@ -146,6 +152,7 @@ Frame: TypeAlias = (
     | Sync
     | Typing
     | Presence
+    | Leave
 )
 
 
@@ -315,6 +322,7 @@ PARSERS: dict[str, Callable[[_Fields], Frame]] = {
     "sync": sync_parser,
     "typing": typing_parser,
     "presence": presence_parser,
+    "leave": lambda f: Leave(ref=f.ref, room=f.room()),
 }
 
 

@@ -102,6 +102,8 @@ class Handlers:
                 await self.typing(client, frame)
             case presence_frames.Presence():
                 await self.presence(client, frame)
+            case frames.Leave():
+                await self.leave(client, frame)
 
     async def join(self, client: Client, frame: frames.Join) -> None:
         """Join a room (idempotent); with ``after``, the stored messages after
@@ -128,6 +130,19 @@ class Handlers:
                 raise
         await client.reply(
             frames.with_ref({"type": "joined", "room": room.name, "room_id": room.id}, frame.ref)
+        )
+
+    async def leave(self, client: Client, frame: frames.Leave) -> None:
+        """Leave a room (idempotent, rules in resolvers.rooms): this
+        connection stops getting its messages and presence changes."""
+        room = await rooms.leave_room(actor=client.user, room=frame.room)
+        channel = room_channel(room.id)
+        if channel in client.channels:
+            client.channels.discard(channel)
+            live.get().detach(channel, client)
+        client.presence_of.discard(room.id)
+        await client.reply(
+            frames.with_ref({"type": "left", "room": room.name, "room_id": room.id}, frame.ref)
         )
 
     async def send(self, client: Client, frame: frames.SendMessage | frames.SendDm) -> None:

@@ -253,6 +253,23 @@ OPENAPI: dict[str, Any] = {
                 },
             },
         },
+        "/chat/rooms/{room}/members/me": {
+            "delete": {
+                "operationId": "leaveRoom",
+                "summary": "Leave a room (idempotent; the creator too). It then shows in sync's "
+                "`left` and leaves unread counts and presence; a private room is then 404",
+                "security": oa.BEARER,
+                "parameters": [_ROOM_PARAM],
+                "responses": {
+                    **oa.ok(
+                        "200", oa.ref("Room"), "Left (or was not a member of this public room)"
+                    ),
+                    **oa.AUTH_ERRORS,
+                    **_ROOM_NOT_FOUND,
+                    **oa.error("409", "The last member of a private room cannot leave it"),
+                },
+            },
+        },
         "/chat/dm/{user_id}": {
             "get": {
                 "operationId": "listDirectMessages",

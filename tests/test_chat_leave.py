@@ -1,0 +1,201 @@
+"""Leaving a room (issue 15), through every door.
+
+``leaveRoom`` (GraphQL), ``DELETE /chat/rooms/{room}/members/me`` (REST) and
+the ``leave`` frame (WS, answered ``left``): idempotent like joining; the
+creator may leave; the last member of a private room may not (CONFLICT);
+once out of a private room it is NOT_FOUND to the leaver. Sync then lists
+the room in ``left`` and stops returning its messages (a rejoin makes it
+``joined`` again), unread counts stop listing it, presence stops going
+there, and the leaving WS connection stops getting its live messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
+from tests.harness import Service
+from tests.helpers import gql_join, rest_post, subscribe_live, ws_client
+from tests.presence_helpers import room_with
+from tests.ws_helpers import chat_client, join, open_ws, recv, request, silence
+
+LEAVE = "mutation ($room: String!) { leaveRoom(room: $room) { id name isPrivate } }"
+ROOM = "query ($room: String!) { room(room: $room) { id } }"
+ROOM_MESSAGES = """
+subscription ($room: String!) { roomMessages(room: $room) { id content } }
+"""
+
+
+async def leave_rest(http: httpx.AsyncClient, who: Account, room: object) -> httpx.Response:
+    return await http.delete(f"/chat/rooms/{room}/members/me", headers=who.headers)
+
+
+async def rest_sync(http: httpx.AsyncClient, who: Account, since: str | None) -> dict[str, Any]:
+    params = {"since": since} if since is not None else {}
+    response = await http.get("/chat/sync", params=params, headers=who.headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def unread_room_ids(http: httpx.AsyncClient, who: Account) -> set[int]:
+    response = await http.get("/chat/unread", headers=who.headers)
+    assert response.status_code == 200, response.text
+    return {int(r["room_id"]) for r in response.json()["rooms"]}
+
+
+async def test_graphql_leave_rules(
+    http: httpx.AsyncClient, make_account: MakeAccount, graphql: GraphQL
+) -> None:
+    alice, bob, carol = await make_account(), await make_account(), await make_account()
+    secret = await room_with(http, alice, "secret", bob, private=True)
+    await rest_post(http, alice, secret, "before bob left")
+
+    left = data_of(await graphql(LEAVE, {"room": "secret"}, token=bob.token))["leaveRoom"]
+    assert left == {"id": str(secret), "name": "secret", "isPrivate": True}
+    # Out of a private room: it is gone for bob, like for any non-member.
+    assert data_of(await graphql(ROOM, {"room": "secret"}, token=bob.token))["room"] is None
+    history = await http.get(f"/chat/rooms/{secret}/messages", headers=bob.headers)
+    assert history.status_code == 404
+    assert error_codes(await graphql(LEAVE, {"room": "secret"}, token=bob.token)) == ["NOT_FOUND"]
+    # The last member of a private room stays (nobody could reach it again).
+    assert error_codes(await graphql(LEAVE, {"room": "secret"}, token=alice.token)) == ["CONFLICT"]
+    assert data_of(await graphql(ROOM, {"room": "secret"}, token=alice.token))["room"]
+
+    # A public room: its creator may leave it, twice; a non-member's leave is a no-op.
+    plaza = await room_with(http, alice, "plaza", bob)
+    for who in (alice, alice, carol):
+        got = data_of(await graphql(LEAVE, {"room": str(plaza)}, token=who.token))
+        assert got["leaveRoom"]["id"] == str(plaza)
+    members = data_of(
+        await graphql(
+            "query ($r: String!) { room(room: $r) { members { id } } }",
+            {"r": "plaza"},
+            token=bob.token,
+        )
+    )["room"]["members"]
+    assert members == [{"id": str(bob.id)}]
+    # The last member of a public room may leave: anyone can join it again.
+    data_of(await graphql(LEAVE, {"room": "plaza"}, token=bob.token))
+    await gql_join(http, carol, "plaza")
+
+    assert error_codes(await graphql(LEAVE, {"room": "nowhere"}, token=bob.token)) == ["NOT_FOUND"]
+    assert error_codes(await graphql(LEAVE, {"room": "plaza"})) == ["UNAUTHENTICATED"]
+
+
+async def test_rest_leave_and_sync_unread_follow_membership(
+    http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    alice, bob = await make_account(), await make_account()
+    secret = await room_with(http, alice, "secret", bob, private=True)
+    plaza = await room_with(http, alice, "plaza", bob)
+    await rest_post(http, alice, secret, "one")
+    await rest_post(http, alice, plaza, "two")
+    first = await rest_sync(http, bob, None)
+    assert {r["room_id"] for r in first["rooms"]} == {secret, plaza}
+    assert await unread_room_ids(http, bob) == {secret, plaza}
+
+    response = await leave_rest(http, bob, "secret")
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == secret
+    assert (await leave_rest(http, bob, secret)).status_code == 404  # no longer visible
+    conflict = await leave_rest(http, alice, secret)
+    assert (conflict.status_code, conflict.json()["error"]["code"]) == (409, "CONFLICT")
+    assert (await http.delete(f"/chat/rooms/{plaza}/members/me")).status_code == 401
+    assert (await leave_rest(http, bob, "nowhere")).status_code == 404
+
+    await rest_post(http, alice, secret, "after bob left")
+    await rest_post(http, alice, plaza, "three")
+    second = await rest_sync(http, bob, first["next"])
+    assert second["left"] == [secret]
+    assert [(r["room_id"], [m["content"] for m in r["messages"]]) for r in second["rooms"]] == [
+        (plaza, ["three"])
+    ]
+    assert await unread_room_ids(http, bob) == {plaza}
+    third = await rest_sync(http, bob, second["next"])
+    assert (third["left"], third["rooms"]) == ([], [])
+
+    # Leaving a public room twice is a no-op, and a rejoin makes it "joined".
+    for _ in range(2):
+        assert (await leave_rest(http, bob, "plaza")).status_code == 200
+    fourth = await rest_sync(http, bob, third["next"])
+    assert fourth["left"] == [plaza]
+    await rest_post(http, alice, plaza, "while away")
+    await gql_join(http, bob, "plaza")
+    fifth = await rest_sync(http, bob, fourth["next"])
+    assert [(r["room_id"], r["joined"]) for r in fifth["rooms"]] == [(plaza, True)]
+    assert fifth["left"] == []
+    assert await unread_room_ids(http, bob) == {plaza}
+
+
+async def test_ws_leave_stops_the_rooms_live_messages(
+    service: Service, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    alice, bob = await make_account(), await make_account()
+    plaza = await room_with(http, alice, "plaza")
+    secret = await room_with(http, alice, "secret", private=True)
+    async with chat_client(service.ws_url, bob.token) as b:
+        await join(b, "plaza")
+        await rest_post(http, alice, "plaza", "heard")
+        got = await recv(b)
+        assert (got["type"], got["content"]) == ("message", "heard")
+
+        left = await request(b, {"type": "leave", "room": "plaza", "ref": "bye"})
+        assert left == {"type": "left", "room": "plaza", "room_id": plaza, "ref": "bye"}
+        await rest_post(http, alice, "plaza", "not heard")
+        await silence(b, 0.5)
+        again = await request(b, {"type": "leave", "room": "plaza"})
+        assert again["type"] == "left"
+
+        refused = await request(b, {"type": "leave", "room": secret})
+        assert (refused["type"], refused["code"]) == ("error", "NOT_FOUND")
+        malformed = await request(b, {"type": "leave"})
+        assert (malformed["type"], malformed["code"], malformed["field"]) == (
+            "error",
+            "BAD_USER_INPUT",
+            "room",
+        )
+        # Joining again brings the live messages back.
+        await join(b, "plaza")
+        await rest_post(http, alice, "plaza", "back")
+        assert (await recv(b))["content"] == "back"
+
+
+async def test_after_leaving_presence_and_subscriptions_stop(
+    service: Service, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    alice, bob = await make_account(), await make_account()
+    secret = await room_with(http, alice, "secret", bob, private=True)
+    async with chat_client(service.ws_url, alice.token) as a:
+        await join(a, secret)
+        listed = await request(a, {"type": "presence", "room": secret})
+        assert {u["id"] for u in listed["users"]} == {alice.id, bob.id}
+        # While a member, bob's coming and going reach alice through the room.
+        b = await open_ws(service.ws_url, bob.token)
+        came = await recv(a)
+        assert (came["type"], came["user_id"], came["online"]) == ("presence_changed", bob.id, True)
+        await b.close()
+        went = await recv(a)
+        assert (went["user_id"], went["online"]) == (bob.id, False)
+
+        assert (await leave_rest(http, bob, secret)).status_code == 200
+        listed = await request(a, {"type": "presence", "room": secret})
+        assert {u["id"] for u in listed["users"]} == {alice.id}
+        # Bob comes online: alice shares no room (nor DM) with him any more.
+        b = await open_ws(service.ws_url, bob.token)
+        await silence(a, 1.0)
+        await b.close()
+        await silence(a, 2.0)  # nor his going (past the grace)
+
+    # A new live subscription to the room is refused to bob, as to any non-member.
+    async with ws_client(service, bob.token) as g:
+        await g.subscribe("s", ROOM_MESSAGES, {"room": str(secret)})
+        message = await g.receive()
+        assert message["type"] in {"error", "next"}, message
+        errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+        assert [e["extensions"]["code"] for e in errors] == ["NOT_FOUND"]
+    # Alice, still a member, keeps hers.
+    async with ws_client(service, alice.token) as g:
+        await subscribe_live(http, g, "s", alice, secret)
