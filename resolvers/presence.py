@@ -52,6 +52,10 @@ log = logging.getLogger("comptoir.presence")
 
 # Members listed by a presence query (the first ones by user id), and DM
 # partners told of a change (the most recent ones).
+# Background tasks of each process (tests that count queries leave them out).
+SWEEP_TASK = "presence sweep"
+ANNOUNCE_TASK = "presence announcer"
+BACKGROUND_TASKS = frozenset({SWEEP_TASK, ANNOUNCE_TASK})
 ANNOUNCE_BATCH = 500
 YIELD_EVERY = 64
 
@@ -132,8 +136,8 @@ async def start(settings: Settings) -> None:
         lease_seconds=settings.presence_lease_seconds,
     )
     presence = _Presence(store, settings.presence_lease_seconds)
-    presence.loop = asyncio.create_task(presence.run(), name="presence sweep")
-    presence.announcer = asyncio.create_task(presence.announce_forever(), name="presence")
+    presence.loop = asyncio.create_task(presence.run(), name=SWEEP_TASK)
+    presence.announcer = asyncio.create_task(presence.announce_forever(), name=ANNOUNCE_TASK)
     _current = presence
 
 

@@ -3,16 +3,13 @@ deletions, filters, ranking, keyset pages, snippets and bad input."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from core import runtime
-from resolvers import limits, search
+from resolvers import limits
 from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
 from tests.harness import Service
 from tests.helpers import make_room, rest_post
@@ -38,12 +35,8 @@ query ($q: String!, $room: String, $author: ID, $from: DateTime, $to: DateTime,
 
 
 @pytest.fixture(autouse=True)
-def roomy(service: Service) -> Iterator[None]:
-    rt = runtime.get()
-    saved = rt.settings
-    rt.settings = dataclasses.replace(saved, messages_per_window=10_000)
-    yield
-    rt.settings = saved
+def _budget(roomy: None) -> None:
+    """Every test here posts more than the default message budget allows."""
 
 
 def hit_ids(connection: dict[str, Any]) -> list[tuple[str, int]]:
@@ -344,7 +337,7 @@ async def test_bad_input_on_graphql_and_ws(
 async def test_ranking_reads_the_newest_matches_and_from_to_reach_older_ones(
     http: httpx.AsyncClient, graphql: GraphQL, member: Account, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(search, "SEARCH_SCAN_MAX", 3)
+    monkeypatch.setattr(limits, "SEARCH_SCAN_MAX", 3)
     await make_room(http, member, "archive")
     old = await rest_post(http, member, "archive", "kiwi kiwi kiwi kiwi")  # the best match
     newer = [await rest_post(http, member, "archive", f"kiwi number {n}") for n in range(3)]

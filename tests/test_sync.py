@@ -7,14 +7,11 @@ the next token; a bad or someone else's token is BAD_USER_INPUT.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from core import runtime
 from resolvers.limits import SYNC_ROOM_MESSAGES as ROOM_MESSAGES
 from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
 from tests.harness import Service
@@ -39,12 +36,8 @@ query ($since: String) {
 
 
 @pytest.fixture
-def chatty(service: Service) -> Iterator[None]:
-    rt = runtime.get()
-    saved = rt.settings
-    rt.settings = dataclasses.replace(saved, messages_per_window=10_000)
-    yield
-    rt.settings = saved
+def chatty(roomy: None) -> None:
+    """A message budget for long histories."""
 
 
 async def rest_sync(http: httpx.AsyncClient, who: Account, since: str | None) -> dict[str, Any]:
