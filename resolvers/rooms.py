@@ -23,9 +23,9 @@ from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
 from core import runtime
-from core.errors import BadUserInput, Conflict, NotFound, RateLimited
+from core.errors import BadUserInput, Conflict, NotFound
 from models import Membership, Room, User
-from resolvers import limits, names, permissions, validation
+from resolvers import budgets, limits, names, permissions, validation
 from resolvers.limits import MAX_PAGE
 from resolvers.pagination import check_after, page_size
 from resolvers.permissions import Action
@@ -117,11 +117,13 @@ async def resolve_room(*, actor: User | None, room: str | int | Room) -> Room:
 async def check_room_rate(user: User) -> None:
     """Rooms each user may create per window (ROOMS_PER_WINDOW /
     ROOMS_WINDOW_SECONDS): every room is a row that lists and joins carry."""
-    rt = runtime.get()
-    window = float(rt.settings.rooms_window_seconds)
-    wait = await rt.limiter.acquire(f"rooms:user:{user.id}", rt.settings.rooms_per_window, window)
-    if wait > 0:
-        raise RateLimited(wait, "Too many rooms created; retry later.")
+    settings = runtime.get().settings
+    await budgets.spend(
+        f"rooms:user:{user.id}",
+        settings.rooms_per_window,
+        settings.rooms_window_seconds,
+        "Too many rooms created; retry later.",
+    )
 
 
 async def create_room(*, actor: User | None, name: object, is_private: object = False) -> Room:
