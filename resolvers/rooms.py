@@ -117,13 +117,9 @@ async def resolve_room(*, actor: User | None, room: str | int | Room) -> Room:
 async def check_room_rate(user: User) -> None:
     """Rooms each user may create per window (ROOMS_PER_WINDOW /
     ROOMS_WINDOW_SECONDS): every room is a row that lists and joins carry."""
-    settings = runtime.get().settings
-    await budgets.spend(
-        f"rooms:user:{user.id}",
-        settings.rooms_per_window,
-        settings.rooms_window_seconds,
-        "Too many rooms created; retry later.",
-    )
+    s = runtime.get().settings
+    key, refusal = f"rooms:user:{user.id}", "Too many rooms created; retry later."
+    await budgets.spend(key, s.rooms_per_window, s.rooms_window_seconds, refusal)
 
 
 async def create_room(*, actor: User | None, name: object, is_private: object = False) -> Room:

@@ -64,10 +64,6 @@ async def stored_send(
 
 async def check_rate(user: User) -> None:
     """The per-user message budget, shared by room messages and DMs on every door."""
-    settings = runtime.get().settings
-    await budgets.spend(
-        f"msg:user:{user.id}",
-        settings.messages_per_window,
-        settings.messages_window_seconds,
-        "Too many messages; slow down.",
-    )
+    s = runtime.get().settings
+    key, refusal = f"msg:user:{user.id}", "Too many messages; slow down."
+    await budgets.spend(key, s.messages_per_window, s.messages_window_seconds, refusal)
