@@ -14,7 +14,8 @@ import re
 import time
 import uuid
 from collections import deque
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
 from redis.asyncio import Redis
 
@@ -22,6 +23,8 @@ from core import audit
 from core.pubsub import BROKER_ERRORS, redis_client
 
 log = logging.getLogger("comptoir.ratelimit")
+
+T = TypeVar("T")
 
 
 class RateLimiter(Protocol):
@@ -251,39 +254,27 @@ class RedisRateLimiter:
             self._degraded = False
             log.warning("rate limits: Redis is back; counting across processes")
 
-    async def retry_after(self, key: str, limit: int, window: float) -> float:
+    async def _either(self, op: Callable[[RateLimiter], Awaitable[T]]) -> T:
+        """``op`` on the shared counts; on this process's own while Redis is down."""
         try:
-            wait = await self._shared.retry_after(key, limit, window)
+            result = await op(self._shared)
         except BROKER_ERRORS as exc:
             self._down(exc)
-            return await self._local.retry_after(key, limit, window)
+            return await op(self._local)
         self._up()
-        return wait
+        return result
+
+    async def retry_after(self, key: str, limit: int, window: float) -> float:
+        return await self._either(lambda counts: counts.retry_after(key, limit, window))
 
     async def hit(self, key: str, window: float) -> None:
-        try:
-            await self._shared.hit(key, window)
-        except BROKER_ERRORS as exc:
-            self._down(exc)
-            await self._local.hit(key, window)
-        else:
-            self._up()
+        await self._either(lambda counts: counts.hit(key, window))
 
     async def acquire(self, key: str, limit: int, window: float) -> float:
-        try:
-            wait = await self._shared.acquire(key, limit, window)
-        except BROKER_ERRORS as exc:
-            self._down(exc)
-            return await self._local.acquire(key, limit, window)
-        self._up()
-        return wait
+        return await self._either(lambda counts: counts.acquire(key, limit, window))
 
     async def refund(self, key: str) -> None:
-        try:
-            await self._shared.refund(key)
-        except BROKER_ERRORS as exc:
-            self._down(exc)
-            await self._local.refund(key)
+        await self._either(lambda counts: counts.refund(key))
 
     async def reset(self, key: str) -> None:
         await self._local.reset(key)
