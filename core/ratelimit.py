@@ -117,16 +117,21 @@ class MemoryRateLimiter:
         return None
 
 
-# KEYS[1]: the sorted set. ARGV: window (s), limit. Returns the seconds to
-# wait as a string (Lua numbers would be truncated to integers).
-_RETRY_AFTER = """
+# Both scripts start so: drop the events older than the window, count the rest.
+_WINDOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local window = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local count = redis.call('ZCARD', KEYS[1])
-if count < limit then
+"""
+
+# KEYS[1]: the sorted set. ARGV: window (s), limit. Returns the seconds to
+# wait as a string (Lua numbers would be truncated to integers).
+_RETRY_AFTER = (
+    _WINDOW
+    + """if count < limit then
   return '0'
 end
 local oldest = redis.call('ZRANGE', KEYS[1], -limit, -limit, 'WITHSCORES')
@@ -136,6 +141,7 @@ if wait < 0.001 then
 end
 return tostring(wait)
 """
+)
 
 # KEYS[1]: the sorted set. ARGV: window (s), a unique member, the most
 # events kept per key.
@@ -153,14 +159,9 @@ return 1
 
 # KEYS[1]: the sorted set. ARGV: window (s), limit, a unique member, the
 # most events kept per key. Returns the seconds to wait, '0' when counted.
-_ACQUIRE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local window = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local count = redis.call('ZCARD', KEYS[1])
-if count >= limit then
+_ACQUIRE = (
+    _WINDOW
+    + """if count >= limit then
   local oldest = redis.call('ZRANGE', KEYS[1], -limit, -limit, 'WITHSCORES')
   local wait = tonumber(oldest[2]) + window - now
   if wait < 0.001 then
@@ -173,6 +174,7 @@ redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -tonumber(ARGV[4]) - 1)
 redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000) + 1000)
 return '0'
 """
+)
 
 
 class SharedCounts:
