@@ -117,7 +117,8 @@ class MemoryRateLimiter:
         return None
 
 
-# Both scripts start so: drop the events older than the window, count the rest.
+# Both scripts start so: drop the events older than the window, count the rest;
+# a full window waits for its oldest event to leave it.
 _WINDOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -125,6 +126,14 @@ local window = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local count = redis.call('ZCARD', KEYS[1])
+local function wait_for_oldest()
+  local oldest = redis.call('ZRANGE', KEYS[1], -limit, -limit, 'WITHSCORES')
+  local wait = tonumber(oldest[2]) + window - now
+  if wait < 0.001 then
+    wait = 0.001
+  end
+  return tostring(wait)
+end
 """
 
 # KEYS[1]: the sorted set. ARGV: window (s), limit. Returns the seconds to
@@ -134,12 +143,7 @@ _RETRY_AFTER = (
     + """if count < limit then
   return '0'
 end
-local oldest = redis.call('ZRANGE', KEYS[1], -limit, -limit, 'WITHSCORES')
-local wait = tonumber(oldest[2]) + window - now
-if wait < 0.001 then
-  wait = 0.001
-end
-return tostring(wait)
+return wait_for_oldest()
 """
 )
 
@@ -162,12 +166,7 @@ return 1
 _ACQUIRE = (
     _WINDOW
     + """if count >= limit then
-  local oldest = redis.call('ZRANGE', KEYS[1], -limit, -limit, 'WITHSCORES')
-  local wait = tonumber(oldest[2]) + window - now
-  if wait < 0.001 then
-    wait = 0.001
-  end
-  return tostring(wait)
+  return wait_for_oldest()
 end
 redis.call('ZADD', KEYS[1], now, ARGV[3])
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -tonumber(ARGV[4]) - 1)
