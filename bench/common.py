@@ -490,10 +490,11 @@ async def scratch_postgres(admin_url: str) -> AsyncIterator[str]:
             await conn.close()
 
 
-async def run_module(module: str, *args: str, within: float) -> Any:
-    """``python -m module args``: its stdout's JSON, within a time limit."""
+async def module_output(module: str, *args: str, within: float) -> tuple[bytes, int]:
+    """``python -m module args``: its stdout and exit status, within a time
+    limit (killed, and TimeoutError, past it)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", module, *args, cwd=ROOT, stdout=asyncio.subprocess.PIPE
+        sys.executable, "-m", module, *args, cwd=ROOT, stdout=asyncio.subprocess.PIPE, limit=2**24
     )
     try:
         out, _ = await asyncio.wait_for(proc.communicate(), within)
@@ -501,6 +502,31 @@ async def run_module(module: str, *args: str, within: float) -> Any:
         proc.kill()
         await proc.wait()
         raise
-    if proc.returncode:
-        raise RuntimeError(f"python -m {module} failed ({proc.returncode})")
+    return out, proc.returncode or 0
+
+
+async def run_module(module: str, *args: str, within: float) -> Any:
+    """``python -m module args``: its stdout's JSON, within a time limit."""
+    out, status = await module_output(module, *args, within=within)
+    if status:
+        raise RuntimeError(f"python -m {module} failed ({status})")
     return json.loads(out)
+
+
+async def seed_members(letter: str, count: int) -> None:
+    """``count`` MEMBER accounts ``{letter}1@bench.test``... in one insert
+    (a bench's own database, its models already initialised)."""
+    from models import Role, User
+
+    await User.bulk_create(
+        [
+            User(
+                email=f"{letter}{i}@bench.test",
+                email_key=f"{letter}{i}@bench.test",
+                password_hash="x",
+                display_name=f"{letter.upper()}{i}",
+                role=Role.MEMBER,
+            )
+            for i in range(1, count + 1)
+        ]
+    )

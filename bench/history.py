@@ -22,7 +22,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from bench.common import JWT_SECRET
+from bench.common import JWT_SECRET, seed_members
 from core import runtime
 from core.settings import Settings
 
@@ -42,20 +42,9 @@ async def _execute(sql: str, values: list[Any] | None = None) -> None:
 
 
 async def setup_rows() -> None:
-    from models import Role, Room, User
+    from models import Room
 
-    await User.bulk_create(
-        [
-            User(
-                email=f"h{i}@bench.test",
-                email_key=f"h{i}@bench.test",
-                password_hash="x",
-                display_name=f"H{i}",
-                role=Role.MEMBER,
-            )
-            for i in range(1, USERS + 1)
-        ]
-    )
+    await seed_members("h", USERS)
     await Room.bulk_create(
         [Room(name=f"history-{i}", name_key=f"history-{i}", is_private=False) for i in range(ROOMS)]
     )

@@ -41,7 +41,7 @@ from itertools import accumulate
 from types import ModuleType
 from typing import Any
 
-from bench.common import JWT_SECRET, ROOT
+from bench.common import JWT_SECRET, ROOT, seed_members
 from core import runtime
 from core.settings import Settings
 
@@ -128,22 +128,11 @@ def _marks(postgres: bool, n: int) -> str:
 
 async def load(rows: int) -> dict[str, Any]:
     """Users, rooms, memberships, ``rows`` messages and ``rows // 10`` DMs."""
-    from models import Message, Role, Room, User
+    from models import Message, Room, User
 
     conn = await _conn()
     pg = conn.capabilities.dialect == "postgres"
-    await User.bulk_create(
-        [
-            User(
-                email=f"s{i}@bench.test",
-                email_key=f"s{i}@bench.test",
-                password_hash="x",
-                display_name=f"S{i}",
-                role=Role.MEMBER,
-            )
-            for i in range(1, USERS + 1)
-        ]
-    )
+    await seed_members("s", USERS)
     total = PUBLIC_ROOMS + PRIVATE_ROOMS
     await Room.bulk_create(
         [

@@ -8,12 +8,10 @@ the ``common`` word, the worst case, gets a line of its own, reported.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
 from typing import Any
 
-from bench.common import ROOT, log, percentile
+from bench.common import log, module_output, percentile
 from bench.report import Line
 
 TARGET_MS = 50.0
@@ -21,30 +19,13 @@ TYPICAL = ("word", "two", "filtered")
 
 
 async def run_search(url: str, rows: int, samples: int, within: float) -> dict[str, Any]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bench.search",
-        url,
-        "--rows",
-        str(rows),
-        "--samples",
-        str(samples),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        limit=2**24,
-    )
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), within)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
+    args = (url, "--rows", str(rows), "--samples", str(samples))
+    out, status = await module_output("bench.search", *args, within=within)
     for line in out.decode().splitlines():
         if line.startswith("RESULT "):
             result: dict[str, Any] = json.loads(line[len("RESULT ") :])
             return result
-    raise RuntimeError(f"bench.search printed no result ({proc.returncode})")
+    raise RuntimeError(f"bench.search printed no result ({status})")
 
 
 def search_lines(backend: str, result: dict[str, Any]) -> list[Line]:

@@ -14,7 +14,8 @@ import re
 import time
 import uuid
 from collections import deque
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
 from redis.asyncio import Redis
 
@@ -22,6 +23,8 @@ from core import audit
 from core.pubsub import BROKER_ERRORS, redis_client
 
 log = logging.getLogger("comptoir.ratelimit")
+
+T = TypeVar("T")
 
 
 class RateLimiter(Protocol):
@@ -114,25 +117,35 @@ class MemoryRateLimiter:
         return None
 
 
-# KEYS[1]: the sorted set. ARGV: window (s), limit. Returns the seconds to
-# wait as a string (Lua numbers would be truncated to integers).
-_RETRY_AFTER = """
+# Both scripts start so: drop the events older than the window, count the rest;
+# a full window waits for its oldest event to leave it.
+_WINDOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local window = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local count = redis.call('ZCARD', KEYS[1])
-if count < limit then
+local function wait_for_oldest()
+  local oldest = redis.call('ZRANGE', KEYS[1], -limit, -limit, 'WITHSCORES')
+  local wait = tonumber(oldest[2]) + window - now
+  if wait < 0.001 then
+    wait = 0.001
+  end
+  return tostring(wait)
+end
+"""
+
+# KEYS[1]: the sorted set. ARGV: window (s), limit. Returns the seconds to
+# wait as a string (Lua numbers would be truncated to integers).
+_RETRY_AFTER = (
+    _WINDOW
+    + """if count < limit then
   return '0'
 end
-local oldest = redis.call('ZRANGE', KEYS[1], -limit, -limit, 'WITHSCORES')
-local wait = tonumber(oldest[2]) + window - now
-if wait < 0.001 then
-  wait = 0.001
-end
-return tostring(wait)
+return wait_for_oldest()
 """
+)
 
 # KEYS[1]: the sorted set. ARGV: window (s), a unique member, the most
 # events kept per key.
@@ -150,26 +163,17 @@ return 1
 
 # KEYS[1]: the sorted set. ARGV: window (s), limit, a unique member, the
 # most events kept per key. Returns the seconds to wait, '0' when counted.
-_ACQUIRE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local window = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local count = redis.call('ZCARD', KEYS[1])
-if count >= limit then
-  local oldest = redis.call('ZRANGE', KEYS[1], -limit, -limit, 'WITHSCORES')
-  local wait = tonumber(oldest[2]) + window - now
-  if wait < 0.001 then
-    wait = 0.001
-  end
-  return tostring(wait)
+_ACQUIRE = (
+    _WINDOW
+    + """if count >= limit then
+  return wait_for_oldest()
 end
 redis.call('ZADD', KEYS[1], now, ARGV[3])
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -tonumber(ARGV[4]) - 1)
 redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000) + 1000)
 return '0'
 """
+)
 
 
 class SharedCounts:
@@ -251,39 +255,27 @@ class RedisRateLimiter:
             self._degraded = False
             log.warning("rate limits: Redis is back; counting across processes")
 
-    async def retry_after(self, key: str, limit: int, window: float) -> float:
+    async def _either(self, op: Callable[[RateLimiter], Awaitable[T]]) -> T:
+        """``op`` on the shared counts; on this process's own while Redis is down."""
         try:
-            wait = await self._shared.retry_after(key, limit, window)
+            result = await op(self._shared)
         except BROKER_ERRORS as exc:
             self._down(exc)
-            return await self._local.retry_after(key, limit, window)
+            return await op(self._local)
         self._up()
-        return wait
+        return result
+
+    async def retry_after(self, key: str, limit: int, window: float) -> float:
+        return await self._either(lambda counts: counts.retry_after(key, limit, window))
 
     async def hit(self, key: str, window: float) -> None:
-        try:
-            await self._shared.hit(key, window)
-        except BROKER_ERRORS as exc:
-            self._down(exc)
-            await self._local.hit(key, window)
-        else:
-            self._up()
+        await self._either(lambda counts: counts.hit(key, window))
 
     async def acquire(self, key: str, limit: int, window: float) -> float:
-        try:
-            wait = await self._shared.acquire(key, limit, window)
-        except BROKER_ERRORS as exc:
-            self._down(exc)
-            return await self._local.acquire(key, limit, window)
-        self._up()
-        return wait
+        return await self._either(lambda counts: counts.acquire(key, limit, window))
 
     async def refund(self, key: str) -> None:
-        try:
-            await self._shared.refund(key)
-        except BROKER_ERRORS as exc:
-            self._down(exc)
-            await self._local.refund(key)
+        await self._either(lambda counts: counts.refund(key))
 
     async def reset(self, key: str) -> None:
         await self._local.reset(key)

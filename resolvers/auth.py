@@ -19,10 +19,10 @@ from tortoise.exceptions import BaseORMException
 from tortoise.transactions import in_transaction
 
 from core import audit, logs, runtime
-from core.errors import BadUserInput, Conflict, Forbidden, NotFound, RateLimited, Unauthenticated
+from core.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
 from core.security import AccessClaims, hash_refresh_token
 from models import AuthSession, RefreshToken, User
-from resolvers import login_guard, permissions, users, validation
+from resolvers import budgets, login_guard, permissions, users, validation
 
 INVALID_CREDENTIALS = "Invalid email or password."
 # Pub/sub channel announcing revoked sessions, so that every process closes
@@ -87,11 +87,12 @@ async def register(
     rt = runtime.get()
     if not rt.settings.allow_registration:
         raise Forbidden("Registration is closed.")
-    ip_key = f"register:ip:{client_ip}"
-    window = rt.settings.login_window_seconds
-    wait = await rt.limiter.acquire(ip_key, rt.settings.register_ip_max, window)
-    if wait:
-        raise RateLimited(wait, "Too many registrations from this address; retry later.")
+    await budgets.spend(
+        f"register:ip:{client_ip}",
+        rt.settings.register_ip_max,
+        rt.settings.login_window_seconds,
+        "Too many registrations from this address; retry later.",
+    )
     with login_guard.hashing_slot(client_ip):
         try:
             user = await users.create_user(

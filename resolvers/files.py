@@ -28,6 +28,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import AsyncIterable, AsyncIterator
+from typing import Unpack
 
 from tortoise.functions import Sum
 from tortoise.queryset import QuerySet
@@ -38,7 +39,7 @@ from core.errors import Conflict, NotFound, PayloadTooLarge
 from core.storage import BlobMissing, SizeLimitExceeded, StorageFull
 from models import Resource, StoredFile, User
 from resolvers import attachments, limits, permissions
-from resolvers.pagination import CountedPage, keyset_page, offset_page, parse_order
+from resolvers.pagination import CountedPage, PageRequest, counted_page, offset_page, parse_order
 from resolvers.permissions import Action
 from resolvers.users import require_user
 
@@ -164,24 +165,17 @@ def _visible(user: User) -> QuerySet[StoredFile]:
 async def list_files(
     *,
     actor: User | None,
-    first: int | None = None,
-    after: int | None = None,
-    last: int | None = None,
-    before: int | None = None,
+    **page: Unpack[PageRequest],
 ) -> CountedPage[StoredFile]:
     """The caller's files (everyone's for an ADMIN), oldest first in a page;
     with no size and no ``after``, the newest page (the last ``limits.FILES_PAGE_DEFAULT``)."""
     queryset = _visible(permissions.require(Action.FILE_LIST, actor))
-    page = await keyset_page(
+    return await counted_page(
         queryset,
-        first=first,
-        after=after,
-        last=last,
-        before=before,
+        page,
         default_first=limits.FILES_PAGE_DEFAULT,
         default_last=limits.FILES_PAGE_DEFAULT,
     )
-    return CountedPage(page, queryset)
 
 
 async def list_files_offset(

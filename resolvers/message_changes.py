@@ -194,8 +194,7 @@ async def edit(target: Target, *, actor: User | None, content: object) -> Messag
     """Replace a message's content (its author, within the edit window)."""
     user = require_user(actor)
     text = sending.check_content(content)
-    if target.author_id != user.id:
-        raise Forbidden("Only the author edits a message.")
+    permissions.require(permissions.Action.MESSAGE_EDIT, user, owner=target.author_id)
     if target.row.deleted:
         raise Conflict(DELETED_ALREADY)
     _check_window(target.row)

@@ -10,7 +10,7 @@ import base64
 import binascii
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar
 
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
@@ -50,6 +50,34 @@ class CountedPage(Generic[T]):
 
     async def total_count(self) -> int:
         return await self.matching.count()
+
+
+class PageRequest(TypedDict, total=False):
+    """Which page of a listing: the Relay arguments, ids decoded, as the
+    listing resolvers take them (``**page: Unpack[PageRequest]``)."""
+
+    first: int | None
+    after: int | None
+    last: int | None
+    before: int | None
+
+
+async def counted_page(
+    queryset: QuerySet[M],
+    page: PageRequest,
+    *,
+    default_first: int,
+    default_last: int | None = None,
+    read: Read = _models,
+    prefetch: tuple[str, ...] = (),
+) -> CountedPage[Any]:
+    """The asked :func:`keyset_page` of ``queryset`` (its rows loaded with
+    ``prefetch``), and ``queryset`` to count: every counted listing pages so."""
+    rows = queryset.prefetch_related(*prefetch) if prefetch else queryset
+    found = await keyset_page(
+        rows, **page, default_first=default_first, default_last=default_last, read=read
+    )
+    return CountedPage(found, queryset)
 
 
 def encode_cursor(row_id: int) -> str:

@@ -18,10 +18,15 @@ Rules:
   that hides what the caller may not touch);
 - ``owner`` is the user id a thing belongs to (a file's owner, a message's
   author, the user whose address it is); without one, an owner rule asks
-  whether the caller may act on *anyone's* (an ADMIN's listing).
+  whether the caller may act on *anyone's* (an ADMIN's listing);
+- ``member`` says whether the caller belongs to the room at hand: the
+  resolver reads it (``resolvers.rooms.is_member``) and the MEMBER rule
+  decides. An ADMIN is no member by role: a private room stays NOT_FOUND
+  to them too.
 
-Visibility that depends on membership (rooms, DMs) is not a role rule and
-stays with the chat resolvers.
+Which rows a listing or a search returns (public rooms, the caller's rooms
+and DMs) is a query filter, not a check of one thing, and stays with those
+queries.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ class Rule(Enum):
     OWNER = "{owner} only"
     OWNER_OR_ADMIN = "{owner} or an ADMIN"
     SELF_OR_ADMIN = "the user themself or an ADMIN"
+    MEMBER = "members of the room only"
 
 
 class Action(StrEnum):
@@ -70,6 +76,9 @@ class Action(StrEnum):
     USER_EMAIL_READ = "user.email.read"
     MESSAGE_DELETE = "message.delete"
     DIRECT_MESSAGE_DELETE = "direct_message.delete"
+    PRIVATE_ROOM_READ = "room.private.read"
+    ROOM_MEMBER_ADD = "room.member.add"
+    MESSAGE_EDIT = "message.edit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,12 +115,22 @@ TABLE: dict[Action, Permission] = {
     Action.DIRECT_MESSAGE_DELETE: Permission(
         Rule.OWNER, "Only the author deletes a direct message.", owner="its author"
     ),
+    # A public room is seen by every signed-in user; a private one exists
+    # only for its members (NOT_FOUND, so its existence does not leak).
+    Action.PRIVATE_ROOM_READ: Permission(Rule.MEMBER, "Room not found.", hidden=True),
+    # Checked once the room is visible: on a public room a non-member may
+    # join it first (joinRoom), then invite.
+    Action.ROOM_MEMBER_ADD: Permission(Rule.MEMBER, "Only members of this room may add members."),
+    # A room message or a direct message, within MESSAGE_EDIT_WINDOW_SECONDS.
+    Action.MESSAGE_EDIT: Permission(
+        Rule.OWNER, "Only the author edits a message.", owner="its author"
+    ),
 }
 if set(TABLE) != set(Action):
     raise RuntimeError(f"actions without a permission: {set(Action) - set(TABLE)}")
 
 
-def _admits(rule: Rule, actor: Actor, owner: int | None) -> bool:
+def _admits(rule: Rule, actor: Actor, owner: int | None, member: bool) -> bool:
     admin = actor.role == Role.ADMIN
     owns = owner is not None and actor.id == owner
     match rule:
@@ -123,11 +142,16 @@ def _admits(rule: Rule, actor: Actor, owner: int | None) -> bool:
             return owns
         case Rule.OWNER_OR_ADMIN | Rule.SELF_OR_ADMIN:
             return admin or owns
+        case Rule.MEMBER:
+            return member
 
 
-def allowed(action: Action, actor: Actor | None, *, owner: int | None = None) -> bool:
-    """Whether the table lets ``actor`` do ``action`` (to a thing of ``owner``)."""
-    return actor is not None and _admits(TABLE[action].rule, actor, owner)
+def allowed(
+    action: Action, actor: Actor | None, *, owner: int | None = None, member: bool = False
+) -> bool:
+    """Whether the table lets ``actor`` do ``action`` (to a thing of ``owner``,
+    in a room the actor is a ``member`` of or not)."""
+    return actor is not None and _admits(TABLE[action].rule, actor, owner, member)
 
 
 def refused(action: Action) -> ComptoirError:
@@ -136,11 +160,13 @@ def refused(action: Action) -> ComptoirError:
     return NotFound(entry.refusal) if entry.hidden else Forbidden(entry.refusal)
 
 
-def require(action: Action, actor: A | None, *, owner: int | None = None) -> A:
+def require(
+    action: Action, actor: A | None, *, owner: int | None = None, member: bool = False
+) -> A:
     """``actor``, if allowed; else UNAUTHENTICATED (nobody) or the refusal."""
     if actor is None:
         raise Unauthenticated()
-    if not _admits(TABLE[action].rule, actor, owner):
+    if not _admits(TABLE[action].rule, actor, owner, member):
         raise refused(action)
     return actor
 

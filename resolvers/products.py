@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Unpack
 
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
@@ -19,7 +19,7 @@ from tortoise.queryset import QuerySet
 from core.errors import NotFound
 from models import Product, User
 from resolvers import limits, permissions, validation
-from resolvers.pagination import CountedPage, keyset_page, offset_page
+from resolvers.pagination import CountedPage, PageRequest, counted_page, offset_page
 from resolvers.permissions import Action
 
 
@@ -64,24 +64,11 @@ def _search(search: str | None) -> QuerySet[Product]:
 
 
 async def list_products(
-    *,
-    first: int | None = None,
-    after: int | None = None,
-    last: int | None = None,
-    before: int | None = None,
-    search: str | None = None,
+    *, search: str | None = None, **page: Unpack[PageRequest]
 ) -> CountedPage[ProductView]:
-    queryset = _search(search)
-    page = await keyset_page(
-        queryset,
-        first=first,
-        after=after,
-        last=last,
-        before=before,
-        default_first=limits.PRODUCTS_PAGE_DEFAULT,
-        read=_views,
+    return await counted_page(
+        _search(search), page, default_first=limits.PRODUCTS_PAGE_DEFAULT, read=_views
     )
-    return CountedPage(page, queryset)
 
 
 async def list_products_offset(

@@ -17,6 +17,7 @@ Rules:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Unpack
 from urllib.parse import urlsplit
 
 from tortoise.queryset import QuerySet
@@ -25,7 +26,7 @@ from tortoise.transactions import in_transaction
 from core.errors import BadUserInput
 from models import Resource, ResourceKind, StoredFile, User
 from resolvers import limits, permissions, validation
-from resolvers.pagination import CountedPage, keyset_page, offset_page
+from resolvers.pagination import CountedPage, PageRequest, counted_page, offset_page
 from resolvers.permissions import Action
 
 
@@ -82,23 +83,13 @@ def _filtered(kind: object) -> QuerySet[Resource]:
 async def list_resources(
     *,
     actor: User | None,
-    first: int | None = None,
-    after: int | None = None,
-    last: int | None = None,
-    before: int | None = None,
     kind: object = None,
+    **page: Unpack[PageRequest],
 ) -> CountedPage[Resource]:
     permissions.require(Action.RESOURCE_READ, actor)
-    queryset = _filtered(kind)
-    page = await keyset_page(
-        queryset.prefetch_related("file"),
-        first=first,
-        after=after,
-        last=last,
-        before=before,
-        default_first=limits.RESOURCES_PAGE_DEFAULT,
+    return await counted_page(
+        _filtered(kind), page, default_first=limits.RESOURCES_PAGE_DEFAULT, prefetch=("file",)
     )
-    return CountedPage(page, queryset)
 
 
 async def list_resources_offset(

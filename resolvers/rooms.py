@@ -30,14 +30,16 @@ from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
 from core import runtime
-from core.errors import BadUserInput, Conflict, Forbidden, NotFound, RateLimited
+from core.errors import BadUserInput, Conflict, NotFound
 from models import Membership, Room, User
-from resolvers import limits, names, validation
+from resolvers import budgets, limits, names, permissions, validation
 from resolvers.limits import MAX_PAGE
 from resolvers.pagination import check_after, page_size
+from resolvers.permissions import Action
 from resolvers.users import active_user, require_user
 
-ROOM_NOT_FOUND = "Room not found."
+# An unknown room reads as a private room the caller may not see.
+ROOM_NOT_FOUND = permissions.refusal(Action.PRIVATE_ROOM_READ)
 ROOM_NAME_TAKEN = "A room with this name already exists."
 
 
@@ -94,8 +96,9 @@ async def is_member(*, user_id: int, room_id: int) -> bool:
 async def _visible(actor: User, room: Room | None) -> Room:
     if room is None:
         raise NotFound(ROOM_NOT_FOUND)
-    if room.is_private and not await is_member(user_id=actor.id, room_id=room.id):
-        raise NotFound(ROOM_NOT_FOUND)
+    if room.is_private:
+        member = await is_member(user_id=actor.id, room_id=room.id)
+        permissions.require(Action.PRIVATE_ROOM_READ, actor, member=member)
     return room
 
 
@@ -121,11 +124,9 @@ async def resolve_room(*, actor: User | None, room: str | int | Room) -> Room:
 async def check_room_rate(user: User) -> None:
     """Rooms each user may create per window (ROOMS_PER_WINDOW /
     ROOMS_WINDOW_SECONDS): every room is a row that lists and joins carry."""
-    rt = runtime.get()
-    window = float(rt.settings.rooms_window_seconds)
-    wait = await rt.limiter.acquire(f"rooms:user:{user.id}", rt.settings.rooms_per_window, window)
-    if wait > 0:
-        raise RateLimited(wait, "Too many rooms created; retry later.")
+    s = runtime.get().settings
+    key, refusal = f"rooms:user:{user.id}", "Too many rooms created; retry later."
+    await budgets.spend(key, s.rooms_per_window, s.rooms_window_seconds, refusal)
 
 
 async def create_room(*, actor: User | None, name: object, is_private: object = False) -> Room:
@@ -179,8 +180,9 @@ async def add_room_member(*, actor: User | None, room: str | int | Room, user_id
     user = require_user(actor)
     target_id = validation.parse_id(user_id, "userId")
     found = await resolve_room(actor=user, room=room)
-    if not found.is_private and not await is_member(user_id=user.id, room_id=found.id):
-        raise Forbidden("Only members of this room may add members.")
+    if not found.is_private:  # a private room's members are all who see it
+        member = await is_member(user_id=user.id, room_id=found.id)
+        permissions.require(Action.ROOM_MEMBER_ADD, user, member=member)
     await active_user(target_id, "userId")
     await _add_member(found, target_id)
     return found

@@ -18,9 +18,9 @@ from typing import TypeVar
 from tortoise.models import Model
 
 from core import runtime
-from core.errors import Conflict, RateLimited
+from core.errors import Conflict
 from models import User
-from resolvers import limits, validation
+from resolvers import budgets, limits, validation
 
 M = TypeVar("M", bound=Model)
 
@@ -64,9 +64,6 @@ async def stored_send(
 
 async def check_rate(user: User) -> None:
     """The per-user message budget, shared by room messages and DMs on every door."""
-    rt = runtime.get()
-    key = f"msg:user:{user.id}"
-    window = float(rt.settings.messages_window_seconds)
-    wait = await rt.limiter.acquire(key, rt.settings.messages_per_window, window)
-    if wait > 0:
-        raise RateLimited(wait, "Too many messages; slow down.")
+    s = runtime.get().settings
+    key, refusal = f"msg:user:{user.id}", "Too many messages; slow down."
+    await budgets.spend(key, s.messages_per_window, s.messages_window_seconds, refusal)

@@ -29,14 +29,19 @@ database, and each position advances only over a committed prefix.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from tortoise.expressions import Q
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
 
 from models import DirectMessage, Membership, Message, MessageChange, Room, User
 from resolvers import limits, read_markers, sync_token
 from resolvers.change_events import MENTIONED, ChangeEvent, from_change
 from resolvers.sync_token import Position
 from resolvers.users import require_user
+
+R = TypeVar("R", bound=Model)
 
 
 @dataclass
@@ -123,32 +128,29 @@ async def _room(
     messages: list[Message] = []
     limited = False
     if head[0] > m:
-        rows = list(
-            await Message.filter(room_id=room.id, id__gt=m)
-            .order_by("-id")
-            .limit(limits.SYNC_ROOM_MESSAGES + 1)
-        )
-        limited = len(rows) > limits.SYNC_ROOM_MESSAGES
-        messages = sorted(rows[: limits.SYNC_ROOM_MESSAGES], key=lambda r: r.id)
+        newest = Message.filter(room_id=room.id, id__gt=m).order_by("-id")
+        rows, limited = await _capped(newest, limits.SYNC_ROOM_MESSAGES)
+        messages = sorted(rows, key=lambda r: r.id)
         for row in messages:
             row.room = room
         m = max(m, messages[-1].id) if messages else m
     changes: list[ChangeEvent] = []
     changes_limited = False
     if head[1] > c:
-        logged = list(
-            await MessageChange.filter(room_id=room.id, seq__gt=c)
-            .order_by("seq")
-            .limit(limits.SYNC_CHANGES + 1)
-        )
-        changes_limited = len(logged) > limits.SYNC_CHANGES
-        logged = logged[: limits.SYNC_CHANGES]
+        after = MessageChange.filter(room_id=room.id, seq__gt=c).order_by("seq")
+        logged, changes_limited = await _capped(after, limits.SYNC_CHANGES)
         changes = await _room_changes(room, logged)
         c = logged[-1].seq if logged else c
     if not (joined or messages or changes):
         return (m, c), None
     before = messages[0].id if limited and messages else None
     return (m, c), RoomSync(room, joined, messages, limited, before, changes, changes_limited)
+
+
+async def _capped(rows: QuerySet[R], cap: int) -> tuple[list[R], bool]:
+    """At most ``cap`` of an ordered query's rows, and whether more were left."""
+    found = list(await rows.limit(cap + 1))
+    return found[:cap], len(found) > cap
 
 
 async def _room_changes(room: Room, logged: list[MessageChange]) -> list[ChangeEvent]:
@@ -165,22 +167,13 @@ async def _room_changes(room: Room, logged: list[MessageChange]) -> list[ChangeE
 async def _dms(user_id: int, old: Position, new: Position, result: SyncResult) -> None:
     dm_m, dm_c = old.dm
     mine = Q(sender_id=user_id) | Q(recipient_id=user_id)
-    rows = list(
-        await DirectMessage.filter(mine, id__gt=dm_m).order_by("id").limit(limits.SYNC_DMS + 1)
-    )
-    result.dms_limited = len(rows) > limits.SYNC_DMS
-    result.dms = rows[: limits.SYNC_DMS]
+    dms = DirectMessage.filter(mine, id__gt=dm_m).order_by("id")
+    result.dms, result.dms_limited = await _capped(dms, limits.SYNC_DMS)
     if result.dms:
         dm_m = result.dms[-1].id
     parties = Q(user_low=user_id) | Q(user_high=user_id)
-    logged = list(
-        await MessageChange.filter(parties, seq__gt=dm_c)
-        .exclude(kind=MENTIONED)
-        .order_by("seq")
-        .limit(limits.SYNC_CHANGES + 1)
-    )
-    result.dm_changes_limited = len(logged) > limits.SYNC_CHANGES
-    logged = logged[: limits.SYNC_CHANGES]
+    changed = MessageChange.filter(parties, seq__gt=dm_c).exclude(kind=MENTIONED).order_by("seq")
+    logged, result.dm_changes_limited = await _capped(changed, limits.SYNC_CHANGES)
     ids = {c.message_id for c in logged}
     known = {d.id: d for d in await DirectMessage.filter(id__in=ids)} if ids else {}
     result.dm_changes = [from_change(c, known.get(c.message_id)) for c in logged]

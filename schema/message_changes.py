@@ -15,9 +15,10 @@ from enum import Enum
 
 import strawberry
 
-from resolvers import message_changes
+from resolvers import message_changes, permissions
 from resolvers.change_events import MessageDeleted, MessageEdited, ReactionChanged
 from resolvers.events import Event
+from resolvers.permissions import Action
 from schema.context import Info
 from schema.feeds import feed
 from schema.message_types import DirectMessage, Message, room_message
@@ -86,7 +87,8 @@ class MessageChange:
 @strawberry.type
 class MessageChangeMutations:
     @strawberry.mutation(
-        description="Edit a room message: its author only, within MESSAGE_EDIT_WINDOW_SECONDS "
+        description=f"Edit a room message: {permissions.who(Action.MESSAGE_EDIT)}, within "
+        "MESSAGE_EDIT_WINDOW_SECONDS "
         "of the send; same content rules as sendMessage; counts against the message rate limit."
     )
     async def edit_message(self, info: Info, id: strawberry.ID, content: str) -> Message:
@@ -103,7 +105,10 @@ class MessageChangeMutations:
         row = await message_changes.delete_message(actor=info.context.user, message_id=id)
         return room_message(info, row)
 
-    @strawberry.mutation(description="Edit a direct message: its author only, as editMessage.")
+    @strawberry.mutation(
+        description=f"Edit a direct message: {permissions.who(Action.MESSAGE_EDIT)}, "
+        "as editMessage."
+    )
     async def edit_direct_message(
         self, info: Info, id: strawberry.ID, content: str
     ) -> DirectMessage:

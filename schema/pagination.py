@@ -13,11 +13,11 @@ Strawberry refuses when it builds the schema.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, Protocol, TypedDict, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import strawberry
 
-from resolvers.pagination import CountedPage, Page, decode_cursor, encode_cursor
+from resolvers.pagination import CountedPage, Page, PageRequest, decode_cursor, encode_cursor
 
 
 class _Row(Protocol):
@@ -95,19 +95,12 @@ class CountedConnection(TotalCount, Generic[NodeT]):
         )
 
 
-class Window(TypedDict):
-    """Which page of a listing: the Relay arguments, as the resolvers take them."""
-
-    first: int | None
-    after: int | None
-    last: int | None
-    before: int | None
-
-
-def window(first: int | None, after: str | None, last: int | None, before: str | None) -> Window:
+def window(
+    first: int | None, after: str | None, last: int | None, before: str | None
+) -> PageRequest:
     """The Relay arguments of a connection field, cursors decoded
     (BAD_USER_INPUT for one this server could not have issued)."""
-    return Window(
+    return PageRequest(
         first=first,
         after=decode_cursor(after, "after"),
         last=last,

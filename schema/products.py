@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import strawberry
 
@@ -77,16 +78,20 @@ class ProductQueries:
         return Product.from_row(row) if row else None
 
 
+_INPUT_FIELDS = ("name", "description", "price", "stock")
+
+
+def _fields(input: ProductInput | ProductUpdateInput) -> dict[str, Any]:
+    """An input's fields as the resolver's keywords (unset ones included)."""
+    return {name: getattr(input, name) for name in _INPUT_FIELDS}
+
+
 @strawberry.type
 class ProductMutations:
     @strawberry.mutation(description=permissions.describe(Action.PRODUCT_WRITE))
     async def create_product(self, info: Info, input: ProductInput) -> Product:
         row = await products.create_product(
-            writer=products.writer(info.context.user),
-            name=input.name,
-            description=input.description,
-            price=input.price,
-            stock=input.stock,
+            writer=products.writer(info.context.user), **_fields(input)
         )
         return Product.from_row(row)
 
@@ -95,12 +100,7 @@ class ProductMutations:
         self, info: Info, id: strawberry.ID, input: ProductUpdateInput
     ) -> Product:
         row = await products.update_product(
-            product_id=parse_id(id),
-            writer=products.writer(info.context.user),
-            name=input.name,
-            description=input.description,
-            price=input.price,
-            stock=input.stock,
+            product_id=parse_id(id), writer=products.writer(info.context.user), **_fields(input)
         )
         return Product.from_row(row)
 

@@ -13,7 +13,8 @@ import strawberry
 
 from core.errors import NotFound
 from models import Room as RoomRow
-from resolvers import limits, rooms
+from resolvers import limits, permissions, rooms
+from resolvers.permissions import Action
 from schema import loaders
 from schema.context import Info
 from schema.fanout import VIEWER_DEPENDENT
@@ -96,8 +97,8 @@ class RoomQueries:
         return [Room.from_row(r) for r in rows]
 
     @strawberry.field(
-        description="A room by id or name; null if it does not exist or is private "
-        "and the caller is not a member."
+        description="A room by id or name; null if it does not exist. A private room is "
+        f"shown to {permissions.who(Action.PRIVATE_ROOM_READ)}."
     )
     async def room(self, info: Info, room: str) -> Room | None:
         try:
@@ -118,7 +119,10 @@ class RoomMutations:
     async def join_room(self, info: Info, room: str) -> Room:
         return Room.from_row(await rooms.join_room(actor=info.context.user, room=room))
 
-    @strawberry.mutation(description="Members of a room add others.")
+    @strawberry.mutation(
+        description=f"{permissions.describe(Action.ROOM_MEMBER_ADD)} Adds another user "
+        "(idempotent)."
+    )
     async def add_room_member(self, info: Info, room: str, user_id: strawberry.ID) -> Room:
         row = await rooms.add_room_member(actor=info.context.user, room=room, user_id=user_id)
         return Room.from_row(row)

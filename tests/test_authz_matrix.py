@@ -69,11 +69,14 @@ U, F, N = "UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND"
 NULL = "null"
 ALL_OK: Expect = (OK, OK, OK, OK)
 SIGNED_IN: Expect = (U, OK, OK, OK)
-MEMBERS_ONLY: Expect = (U, OK, N, N)  # the owner's private room
+# The owner's private room: (U, OK, N, N), each door writing its refusal.
+MEMBERS_ONLY = ruled(Action.PRIVATE_ROOM_READ)
+# Editing the owner's message there: only members see it, only its author edits.
+MEMBERS_EDIT = ruled(Action.PRIVATE_ROOM_READ, Action.MESSAGE_EDIT)
 
 R401, R403, R404 = "401 UNAUTHENTICATED", "403 FORBIDDEN", "404 NOT_FOUND"
 REST_SIGNED_IN: Expect = (R401, OK, OK, OK)
-REST_MEMBERS_ONLY: Expect = (R401, OK, R404, R404)
+REST_MEMBERS_ONLY = MEMBERS_ONLY
 
 # Listings show what the caller may read (HIDDEN: not the owner's file).
 LISTED_FILES = ruled(Action.FILE_LIST, (Action.FILE_READ, HIDDEN))
@@ -658,7 +661,7 @@ GRAPHQL: Table = {
             _owner_message,
             _ok_if("editMessage"),
         ),
-        MEMBERS_ONLY,
+        MEMBERS_EDIT,
     ),
     "Mutation.deleteMessage": (
         gql(
@@ -1017,7 +1020,7 @@ REST: Table = {
     ),
     "PATCH /chat/rooms/{room}/messages/{message_id}": (
         rest("PATCH", _message_path, 200, json={"content": "edited"}),
-        REST_MEMBERS_ONLY,
+        MEMBERS_EDIT,
     ),
     "DELETE /chat/rooms/{room}/messages/{message_id}": (
         rest("DELETE", _fresh_message_path, 204),
@@ -1153,25 +1156,25 @@ def _ws_fresh(kind: str) -> WsFrame:
 
 
 WS: dict[str, tuple[WsFrame, Expect | Ruled]] = {
-    "join": (lambda w, a: {"type": "join", "room": w.room}, (WS_ANON, OK, N, N)),
+    "join": (lambda w, a: {"type": "join", "room": w.room}, MEMBERS_ONLY),
     "message": (
         lambda w, a: {"type": "message", "room": w.room, "content": "hi"},
-        (WS_ANON, OK, N, N),
+        MEMBERS_ONLY,
     ),
     "dm": (
         lambda w, a: {"type": "dm", "to": w.target_user(a).id, "content": "hi"},
         (WS_ANON, OK, OK, OK),
     ),
-    "room_history": (lambda w, a: {"type": "room_history", "room": w.room}, (WS_ANON, OK, N, N)),
+    "room_history": (lambda w, a: {"type": "room_history", "room": w.room}, MEMBERS_ONLY),
     "dm_history": (
         lambda w, a: {"type": "dm_history", "with": w.target_user(a).id},
         (WS_ANON, OK, HIDDEN, OK),
     ),
     "edit": (
         lambda w, a: {"type": "edit", "id": w.message_id, "content": "edited"},
-        (WS_ANON, OK, N, N),
+        MEMBERS_ONLY,
     ),
-    "delete": (_ws_fresh("delete"), (WS_ANON, OK, N, N)),
+    "delete": (_ws_fresh("delete"), MEMBERS_ONLY),
     "dm_edit": (
         lambda w, a: {"type": "dm_edit", "id": w.dm_ids[0], "content": "edited"},
         (WS_ANON, OK, N, F),
@@ -1179,13 +1182,13 @@ WS: dict[str, tuple[WsFrame, Expect | Ruled]] = {
     "dm_delete": (_ws_fresh("dm_delete"), (WS_ANON, OK, N, F)),
     "react": (
         lambda w, a: {"type": "react", "id": w.message_id, "reaction": "🎉"},
-        (WS_ANON, OK, N, N),
+        MEMBERS_ONLY,
     ),
     "unreact": (
         lambda w, a: {"type": "unreact", "id": w.message_id, "reaction": "🎉"},
-        (WS_ANON, OK, N, N),
+        MEMBERS_ONLY,
     ),
-    "reactions": (lambda w, a: {"type": "reactions", "id": w.message_id}, (WS_ANON, OK, N, N)),
+    "reactions": (lambda w, a: {"type": "reactions", "id": w.message_id}, MEMBERS_ONLY),
     "dm_react": (
         lambda w, a: {"type": "dm_react", "id": w.dm_ids[0], "reaction": ":eyes:"},
         (WS_ANON, OK, N, OK),
@@ -1198,13 +1201,13 @@ WS: dict[str, tuple[WsFrame, Expect | Ruled]] = {
         lambda w, a: {"type": "dm_reactions", "id": w.dm_ids[0]},
         (WS_ANON, OK, N, OK),
     ),
-    "typing": (lambda w, a: {"type": "typing", "room": w.room}, (WS_ANON, OK, N, N)),
-    "presence": (lambda w, a: {"type": "presence", "room": w.room}, (WS_ANON, OK, N, N)),
+    "typing": (lambda w, a: {"type": "typing", "room": w.room}, MEMBERS_ONLY),
+    "presence": (lambda w, a: {"type": "presence", "room": w.room}, MEMBERS_ONLY),
     # Renewing a connection's token with the owner's: only the owner may.
     "auth": (lambda w, a: {"type": "auth", "token": w.owner.token}, (WS_ANON, OK, F, F)),
     "read": (
         lambda w, a: {"type": "read", "room": w.room, "id": w.message_id},
-        (WS_ANON, OK, N, N),
+        MEMBERS_ONLY,
     ),
     "unread": (lambda w, a: {"type": "unread"}, (WS_ANON, OK, HIDDEN, HIDDEN)),
     "sync": (lambda w, a: {"type": "sync"}, (WS_ANON, OK, HIDDEN, HIDDEN)),
@@ -1241,8 +1244,28 @@ async def _owner_email_probe(world: World, actor: str) -> str:
     return gql_outcome(body, judge)
 
 
+async def _public_room_member(world: World, actor: str) -> dict[str, Any]:
+    """A new public room of the owner's, which nobody else has joined."""
+    name = unique("open")
+    response = await world.http.post(
+        "/chat/rooms", json={"name": name}, headers=world.owner.headers
+    )
+    assert response.status_code == 201, response.text
+    return {"room": name, "user": str(world.spare.id)}
+
+
 GRAPHQL_RULES: Table = {
     "User.email (the owner's)": (_owner_email_probe, ruled((Action.USER_EMAIL_READ, HIDDEN))),
+    # Anyone signed in sees a public room; only its members add others.
+    "Mutation.addRoomMember (a public room)": (
+        gql(
+            f"mutation ($room: String!, $user: ID!) {{ addRoomMember(room: $room, "
+            f"userId: $user) {{ {ROOM_FIELDS} }} }}",
+            _public_room_member,
+            _ok_if("addRoomMember"),
+        ),
+        ruled(Action.ROOM_MEMBER_ADD),
+    ),
 }
 
 
@@ -1272,6 +1295,14 @@ REST_RULES: Table = {
     "DELETE /chat/dm/{user_id}/messages/{message_id} (sent to the caller)": (
         rest("DELETE", _dm_to_caller_path, 204),
         ruled(Action.DIRECT_MESSAGE_DELETE),
+    ),
+    "PATCH /chat/rooms/{room}/messages/{message_id} (a public room)": (
+        rest("PATCH", _public_message_path, 200, json={"content": "edited"}),
+        ruled(Action.MESSAGE_EDIT),
+    ),
+    "PATCH /chat/dm/{user_id}/messages/{message_id} (sent to the caller)": (
+        rest("PATCH", _dm_to_caller_path, 200, json={"content": "edited"}),
+        ruled(Action.MESSAGE_EDIT),
     ),
 }
 
@@ -1415,7 +1446,11 @@ def mismatches(
 
 
 @pytest.fixture
-async def world(service: Service, http: httpx.AsyncClient, make_account: MakeAccount) -> World:
+async def world(
+    service: Service, http: httpx.AsyncClient, make_account: MakeAccount, roomy: None
+) -> World:
+    # roomy: the owner posts more probes than one message budget holds (the
+    # budget itself is tested with the rate limits, not here).
     return await build_world(service, http, make_account)
 
 
@@ -1493,6 +1528,7 @@ RULE_CELLS: dict[Rule, Expect] = {
     Rule.OWNER: (U, OK, F, F),
     Rule.OWNER_OR_ADMIN: (U, OK, F, OK),
     Rule.SELF_OR_ADMIN: (U, OK, F, OK),
+    Rule.MEMBER: (U, OK, F, F),
 }
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from resolvers import limits
+from resolvers import limits, permissions
 from resolvers.limits import MAX_PAGE
+from resolvers.permissions import Action
 from rest_compat.spec import common as oa
 
 _TIMESTAMP = {"type": "string", "format": "date-time"}
@@ -127,7 +128,9 @@ _USER_PARAM = {
     "schema": {"type": "integer"},
     "example": 2,
 }
-_ROOM_NOT_FOUND = oa.error("404", "No such room, or a private room the caller is not in")
+_ROOM_NOT_FOUND = oa.error(
+    "404", f"No such room, or a private room (shown to {permissions.who(Action.PRIVATE_ROOM_READ)})"
+)
 _USER_NOT_FOUND = oa.error("404", "No such user")
 _ROOM_PAGING = [
     {

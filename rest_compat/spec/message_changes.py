@@ -28,7 +28,7 @@ _EDIT_ERRORS = {
     **oa.AUTH_ERRORS,
     **oa.COMMON_ERRORS,
     **_NOT_FOUND,
-    **oa.error("403", "Not the author, or the edit window has passed"),
+    **oa.error("403", f"{permissions.refusal(Action.MESSAGE_EDIT)} Or the edit window has passed."),
     **oa.error("409", "The message was deleted"),
     **oa.error("429", "Too many messages (an edit counts as one)"),
 }
@@ -40,7 +40,8 @@ def _operations(
     return {
         "patch": {
             "operationId": f"edit{name}",
-            "summary": "Edit a message (its author, within MESSAGE_EDIT_WINDOW_SECONDS)",
+            "summary": f"Edit a message ({permissions.who(Action.MESSAGE_EDIT)}, "
+            "within MESSAGE_EDIT_WINDOW_SECONDS)",
             "security": oa.BEARER,
             "parameters": params,
             "requestBody": _EDIT,
