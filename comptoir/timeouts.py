@@ -138,6 +138,10 @@ def uvicorn_config(app: ASGIApp, settings: Settings, **options: Any) -> uvicorn.
         timeout_keep_alive=settings.http_keepalive_timeout,
         lifespan="on",
         ws_per_message_deflate=False,
+        # GraphQL over WebSocket keeps the chat server's keepalive: the slow
+        # reader's abort (schema.live_transport) waits exactly this long.
+        ws_ping_interval=settings.ws_ping_interval,
+        ws_ping_timeout=settings.ws_ping_timeout,
         # X-Forwarded-For is read by core.clientaddr, from TRUSTED_PROXIES only;
         # uvicorn's handling would trust any header sent from 127.0.0.1.
         proxy_headers=False,

@@ -50,6 +50,11 @@ async def limited(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Ser
             WS_MAX_CONNECTIONS=str(TOTAL),
             WS_MAX_QUEUE_BYTES=str(QUEUE_BYTES),
             WS_CLOSE_TIMEOUT="5",
+            # The slow reader answers no ping either: the keepalive must not
+            # cut it before it is lagged out, however long filling its
+            # buffers takes on a loaded machine.
+            WS_PING_INTERVAL="300",
+            WS_PING_TIMEOUT="300",
             WS_FRAME_RATE="100000",
             MESSAGES_PER_WINDOW="100000",
             REGISTER_IP_MAX="1000",
@@ -141,8 +146,14 @@ async def test_a_slow_reader_is_closed_with_1008_and_never_slows_a_fast_one(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(("127.0.0.1", int(limited.ws_url.rsplit(":", 1)[1])))
     sock.setblocking(False)
+    # It sends no pings of its own (its keepalive would give up on the
+    # server's pongs, stuck behind what it does not read, and end it with 1006).
     slow = await connect(
-        limited.ws_url, sock=sock, additional_headers=bearer(slow_token), max_queue=1
+        limited.ws_url,
+        sock=sock,
+        additional_headers=bearer(slow_token),
+        max_queue=1,
+        ping_interval=None,
     )
     # More than the kernel can buffer between the two ends (the server's
     # send buffer grows up to tcp_wmem's maximum), plus a margin.

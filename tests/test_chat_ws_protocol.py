@@ -218,11 +218,18 @@ async def test_frame_floods_are_throttled_with_rate_limited(
 
 # --- fuzzing a live connection ------------------------------------------------------------------
 
+
+def _nested(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Lists and objects of ``children`` (a named function: Hypothesis reads
+    its source to check that it recurses, which a multi-line lambda defeats)."""
+    return st.lists(children, max_size=4) | st.dictionaries(
+        st.text(max_size=8), children, max_size=4
+    )
+
+
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
+    _nested,
     max_leaves=12,
 )
 FRAME_LIKE = st.builds(

@@ -9,7 +9,6 @@ import pty
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,9 @@ import pytest
 from tests.harness import free_port, scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
-STARTUP_FAILURE_SECONDS = 15
+# Only against a hang (a thread left running after the failure kept the
+# process alive), under pytest's own timeout: never a speed check (bench/).
+HANG_GUARD_SECONDS = 90
 
 
 def _env(**values: str) -> dict[str, str]:
@@ -36,7 +37,7 @@ def _run(
         input=stdin,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=HANG_GUARD_SECONDS,
     )
 
 
@@ -172,15 +173,14 @@ def test_startup_failure_is_one_line_naming_the_setting_and_host(case: str, tmp_
         (tmp_path / "file").write_text("not a folder")
         env.update(DATABASE_URL=f"sqlite://{tmp_path / 'file' / 'db.sqlite3'}")
         variable, host = "DATABASE_URL", str(tmp_path / "file" / "db.sqlite3")
-    started = time.monotonic()
     try:
         result = _cli("serve", env=env)
+    except subprocess.TimeoutExpired as hung:
+        raise AssertionError(f"serve did not exit by itself: {hung.stderr!r}") from None
     finally:
         if case == "port-taken":
             taken.close()
-    elapsed = time.monotonic() - started
     assert result.returncode != 0
-    assert elapsed < STARTUP_FAILURE_SECONDS, f"took {elapsed:.1f} s"
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert variable in lines[0]

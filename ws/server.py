@@ -87,6 +87,9 @@ class ChatServer:
         self._clients: set[Client] = set()
         # With Redis, the per-user cap holds across processes.
         self._shared: SharedUserCaps | None = None
+        # Shutting down: frames still queued are not handled (never acked,
+        # so the client sends them again), and no handler outlives close().
+        self._stopping = False
 
     @property
     def port(self) -> int:
@@ -192,7 +195,7 @@ class ChatServer:
             present = True
             await client.reply(ready_frame(user, claims.expires_at))
             async for data in connection:
-                if client.closing:
+                if client.closing or self._stopping:
                     continue
                 await self._on_frame(client, data)
         except (ConnectionClosed, ClientGone):
@@ -294,6 +297,7 @@ class ChatServer:
     async def close(self) -> None:
         """Close every connection with 1001, wait briefly, then let go."""
         server, self._server = self._server, None
+        self._stopping = True
         if server is not None:
             server.close(close_connections=True)
             try:
@@ -306,10 +310,21 @@ class ChatServer:
                     async with asyncio.timeout(2):
                         await server.wait_closed()
                 except TimeoutError:
-                    log.warning("chat connections still open at shutdown")
+                    await _cancel_handlers(server)
         if self._shared is not None:
             await self._shared.close()
             self._shared = None
+
+
+async def _cancel_handlers(server: Server) -> None:
+    """Handlers still busy with a frame past the close timeouts (a slow
+    database): cancelled, since the runtime they use is stopped next."""
+    tasks = [task for task in server.handler_tasks if not task.done()]
+    log.warning("chat connections still open at shutdown: %d handlers cancelled", len(tasks))
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=2)
 
 
 def _busy(connection: ServerConnection, status: HTTPStatus, text: str) -> Response:
