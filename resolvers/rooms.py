@@ -18,7 +18,9 @@ Every room rule lives here, once, for the three doors:
   again, nor free its name). Once out of a private room it is NOT_FOUND to
   them, a second leave included; a public room's second leave is a no-op.
   Everything that follows membership follows at once: history of a private
-  room, sync (the room is in ``left``), unread counts, presence.
+  room, sync (the room is in ``left``), unread counts, presence; and the
+  leaver's live feeds of the room opened before, on every process, end
+  (:mod:`resolvers.membership_events`).
 
 Room messages are :mod:`resolvers.messages`.
 """
@@ -32,8 +34,9 @@ from tortoise.transactions import in_transaction
 from core import runtime
 from core.errors import BadUserInput, Conflict, NotFound
 from models import Membership, Room, User
-from resolvers import budgets, limits, names, permissions, validation
+from resolvers import budgets, limits, live, names, permissions, validation
 from resolvers.limits import MAX_PAGE
+from resolvers.membership_events import MemberLeft
 from resolvers.pagination import check_after, page_size
 from resolvers.permissions import Action
 from resolvers.users import active_user, require_user
@@ -209,6 +212,10 @@ async def leave_room(*, actor: User | None, room: str | int | Room) -> Room:
         if found.is_private and not await others.exists():
             raise Conflict(LAST_MEMBER, field="room")
         await mine.delete()
+        # Under the room's row lock, so that on the room's channel it comes
+        # before every message stored after the leave (resolvers.membership_events):
+        # the leaver's live feeds of the room end before any of those reaches them.
+        await live.signal(MemberLeft(found.id, found.name, user.id))
     return found
 
 

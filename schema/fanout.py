@@ -63,11 +63,11 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from core import runtime
 from core.errors import ComptoirError, Unauthenticated
 from core.security import AccessClaims
-from resolvers import live
+from resolvers import live, membership_events
 from resolvers.events import Event
 from schema.context import Context
 from schema.errors import client_error, log_unexpected
-from schema.subscriptions import SESSION_ENDED, graphql_error, live_stream
+from schema.subscriptions import SESSION_ENDED, graphql_error, left_room, live_stream
 
 log = logging.getLogger("comptoir.graphql")
 T = TypeVar("T")
@@ -188,18 +188,22 @@ class Subscriber:
     """One grouped subscription: the live module's listener for it, and all
     that remains of it once handed over."""
 
-    __slots__ = ("active", "channel", "group", "live", "render", "target", "watch")
+    __slots__ = ("active", "channel", "group", "live", "render", "target", "user_id", "watch")
 
     def __init__(self, group: Group, source: LiveSource[Any], target: Target) -> None:
         self.group = group
         self.channel = source.channel
         self.render = source.render
+        self.user_id = source.claims.user_id
         self.target = target
         self.watch: Any = None
         self.active = True
         self.live = False  # attached: every event from now on reaches it
 
     def deliver(self, event: Event) -> None:
+        if membership_events.ends(event, self.user_id):
+            self.end(graphql_error(left_room()))  # nothing after the leave is pushed
+            return
         self.group.push(event, self)
 
     async def drained(self) -> None:

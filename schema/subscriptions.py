@@ -3,7 +3,9 @@
 A graphql-transport-ws connection authenticates once, in ``connection_init``.
 Its subscriptions end with UNAUTHENTICATED when the access token expires or
 its session is revoked (logout, refresh-token reuse): the client reconnects
-with a fresh token and resumes with ``after``, missing nothing.
+with a fresh token and resumes with ``after``, missing nothing. A room's
+subscriptions also end, with NOT_FOUND, when their user leaves the room
+(:mod:`resolvers.membership_events`): nothing stored after the leave reaches them.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from core.errors import ComptoirError, Unauthenticated
+from core.errors import ComptoirError, NotFound, Unauthenticated
 from core.security import AccessClaims
-from resolvers import auth, live
+from resolvers import auth, live, membership_events
 from resolvers.events import Event
 from schema.context import Context
 
@@ -33,6 +35,13 @@ def graphql_error(error: ComptoirError) -> GraphQLError:
     """Errors raised around a subscription's stream bypass the schema's error
     mapping: they carry their code here."""
     return GraphQLError(error.message, extensions=error.extensions())
+
+
+def left_room() -> ComptoirError:
+    """How a room's subscription ends once its user left the room
+    (resolvers.membership_events): NOT_FOUND, as a new one of a private room
+    would be."""
+    return NotFound(membership_events.LEFT_ROOM, field="room")
 
 
 def live_claims(context: Context) -> AccessClaims:
@@ -72,8 +81,8 @@ async def live_stream(
     claims: AccessClaims, channel: str, after: int | None, render: Callable[[Event], T | None]
 ) -> AsyncGenerator[T, None]:
     """The rendered events of ``channel`` (after ``after``: stored ones
-    first), until the session ends (UNAUTHENTICATED) or the broker stays away
-    (SERVICE_UNAVAILABLE)."""
+    first), until the session ends (UNAUTHENTICATED), the broker stays away
+    (SERVICE_UNAVAILABLE) or the user leaves the room (NOT_FOUND)."""
     feeds = live.get()
     subscriber = _Subscriber()
     try:
@@ -89,6 +98,8 @@ async def live_stream(
             item = await subscriber.queue.get()
             if isinstance(item, ComptoirError):
                 raise graphql_error(item)
+            if membership_events.ends(item, claims.user_id):
+                raise graphql_error(left_room())
             rendered = render(item)
             if rendered is not None:
                 yield rendered

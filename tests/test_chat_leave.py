@@ -6,20 +6,39 @@ creator may leave; the last member of a private room may not (CONFLICT);
 once out of a private room it is NOT_FOUND to the leaver. Sync then lists
 the room in ``left`` and stops returning its messages (a rejoin makes it
 ``joined`` again), unread counts stop listing it, presence stops going
-there, and the leaving WS connection stops getting its live messages.
+there, and the leaving WS connection stops getting its live messages. The
+leaver's live feeds of the room opened before the leave end too: their
+GraphQL subscriptions with NOT_FOUND, their other chat connections with a
+``left`` frame without ``ref``; nothing posted after the leave reaches them.
 """
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from websockets.asyncio.client import connect
 
 from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
-from tests.harness import Service
-from tests.helpers import gql_join, rest_post, subscribe_live, ws_client
+from tests.harness import Service, scratch_database
+from tests.helpers import PROTOCOL, Client, gql_join, rest_post, subscribe_live, ws_client
+from tests.live_helpers import _postgres_url, _redis_url, _require_redis
 from tests.presence_helpers import room_with
-from tests.ws_helpers import chat_client, join, open_ws, recv, request, silence
+from tests.ws_helpers import (
+    chat_client,
+    join,
+    open_ws,
+    process_env,
+    recv,
+    register,
+    request,
+    run_cli,
+    server_process,
+    silence,
+)
 
 LEAVE = "mutation ($room: String!) { leaveRoom(room: $room) { id name isPrivate } }"
 ROOM = "query ($room: String!) { room(room: $room) { id } }"
@@ -199,3 +218,170 @@ async def test_after_leaving_presence_and_subscriptions_stop(
     # Alice, still a member, keeps hers.
     async with ws_client(service, alice.token) as g:
         await subscribe_live(http, g, "s", alice, secret)
+
+
+# --- live feeds opened before the leave end (resolvers.membership_events) -------------
+
+ROOM_CHANGES = """
+subscription ($room: String!) { roomMessageChanges(room: $room) { eventId } }
+"""
+
+
+async def edit(http: httpx.AsyncClient, who: Account, room: int, message: int, text: str) -> None:
+    edited = await http.patch(
+        f"/chat/rooms/{room}/messages/{message}", json={"content": text}, headers=who.headers
+    )
+    assert edited.status_code == 200, edited.text
+
+
+async def ended_with(g: Client, *op_ids: str) -> dict[str, list[str]]:
+    """The error codes each subscription ended with (each then ``complete``),
+    in whatever order they end."""
+    codes: dict[str, list[str]] = {}
+    completed: set[str] = set()
+    while len(completed) < len(op_ids):
+        message = await g.receive()
+        op = message["id"]
+        assert op in op_ids, message
+        if message["type"] == "complete":
+            assert op in codes, message
+            completed.add(op)
+            continue
+        assert message["type"] == "next", message
+        assert op not in codes, message
+        assert message["payload"]["data"] is None, message
+        codes[op] = [e["extensions"]["code"] for e in message["payload"]["errors"]]
+    return codes
+
+
+async def test_leaving_ends_the_leavers_live_feeds_of_the_room(
+    service: Service, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    alice, bob = await make_account(), await make_account()
+    secret = await room_with(http, alice, "secret", bob, private=True)
+    async with (
+        ws_client(service, bob.token) as g,
+        ws_client(service, alice.token) as ga,
+        chat_client(service.ws_url, bob.token) as b1,
+        chat_client(service.ws_url, bob.token) as b2,
+        chat_client(service.ws_url, alice.token) as a,
+    ):
+        await subscribe_live(http, ga, "msgs", alice, secret)
+        await g.subscribe("changes", ROOM_CHANGES, {"room": str(secret)})
+        await subscribe_live(http, g, "msgs", bob, secret)
+        assert (await ga.next_data("msgs"))["roomMessages"]["content"] == "marker"
+        for ws in (b1, b2, a):
+            await join(ws, secret)
+        heard = await rest_post(http, alice, secret, "both hear this")
+        for ws in (b1, b2, a):
+            assert (await recv(ws))["content"] == "both hear this"
+        for client in (g, ga):
+            assert (await client.next_data("msgs"))["roomMessages"]["content"] == "both hear this"
+        await edit(http, alice, secret, heard, "both see this edit")
+        for ws in (b1, b2, a):
+            assert (await recv(ws))["type"] == "message_edited"
+        assert (await g.next_data("changes"))["roomMessageChanges"]["eventId"]
+
+        # Bob leaves on b1: it is answered with its ref, and told nothing else.
+        left = await request(b1, {"type": "leave", "room": "secret", "ref": "bye"})
+        assert left == {"type": "left", "room": "secret", "room_id": secret, "ref": "bye"}
+        # His other connection is told, without a ref, and detaches the room.
+        assert await recv(b2) == {"type": "left", "room": "secret", "room_id": secret}
+        # His GraphQL subscriptions of the room end, as a new one would be refused.
+        ended = await ended_with(g, "msgs", "changes")
+        assert ended == {"msgs": ["NOT_FOUND"], "changes": ["NOT_FOUND"]}
+
+        posted = await rest_post(http, alice, secret, "after bob left")
+        await edit(http, alice, secret, posted, "edited after")
+        # Alice, still a member, hears it all on every door...
+        assert (await recv(a))["content"] == "after bob left"
+        assert (await recv(a))["type"] == "message_edited"
+        assert (await ga.next_data("msgs"))["roomMessages"]["content"] == "after bob left"
+        # ... and bob on none.
+        for ws in (b1, b2):
+            await silence(ws, 0.5)
+        assert await g.nothing_within(0.3)
+        # A DM still reaches bob's connections: only the room was detached.
+        dm = await http.post(f"/chat/dm/{bob.id}", json={"content": "psst"}, headers=alice.headers)
+        assert dm.status_code in (200, 201), dm.text
+        for ws in (b1, b2):
+            assert (await recv(ws))["content"] == "psst"
+
+
+async def test_leaving_a_public_room_ends_its_feeds_too(
+    service: Service, http: httpx.AsyncClient, make_account: MakeAccount, graphql: GraphQL
+) -> None:
+    alice, bob, carol = await make_account(), await make_account(), await make_account()
+    plaza = await room_with(http, alice, "plaza", bob, carol)
+    async with (
+        ws_client(service, bob.token) as g,
+        ws_client(service, carol.token) as gc,
+        chat_client(service.ws_url, bob.token) as b,
+        chat_client(service.ws_url, carol.token) as c,
+    ):
+        await subscribe_live(http, gc, "msgs", carol, plaza)
+        await subscribe_live(http, g, "msgs", bob, plaza)
+        assert (await gc.next_data("msgs"))["roomMessages"]["content"] == "marker"
+        for ws in (b, c):
+            await join(ws, "plaza")
+        data_of(await graphql(LEAVE, {"room": "plaza"}, token=bob.token))
+        assert await ended_with(g, "msgs") == {"msgs": ["NOT_FOUND"]}
+        assert await recv(b) == {"type": "left", "room": "plaza", "room_id": plaza}
+
+        await rest_post(http, alice, "plaza", "bob is gone")
+        assert (await recv(c))["content"] == "bob is gone"
+        assert (await gc.next_data("msgs"))["roomMessages"]["content"] == "bob is gone"
+        await silence(b, 0.5)
+        assert await g.nothing_within(0.3)
+        # Carol leaving does not touch alice's... nor bob's rejoined feed.
+        await join(b, "plaza")
+        assert (await leave_rest(http, carol, "plaza")).status_code == 200
+        assert await recv(c) == {"type": "left", "room": "plaza", "room_id": plaza}
+        await rest_post(http, alice, "plaza", "bob is back")
+        assert (await recv(b))["content"] == "bob is back"
+
+
+@pytest.mark.slow
+async def test_a_leave_on_one_process_ends_the_feeds_on_another(tmp_path: Path) -> None:
+    """On PostgreSQL + Redis whatever the suite runs on (like test_scale_out)."""
+    broadcast = _redis_url()
+    await _require_redis(broadcast)
+    async with scratch_database(_postgres_url(), tmp_path) as database_url:
+        shared = {"BROADCAST_URL": broadcast, "PUBSUB_PREFIX": f"leave-{uuid.uuid4().hex[:8]}"}
+        env1 = process_env(database_url, tmp_path, **shared)
+        env2 = process_env(database_url, tmp_path, **shared)
+        await run_cli("migrate", env=env1)
+        async with (
+            server_process(env1, migrate=False) as one,
+            server_process(env2, migrate=False) as two,
+            one.client() as http1,
+            two.client() as http2,
+        ):
+            accounts = []
+            for email in ("alice@example.com", "bob@example.com"):
+                user_id, token = await register(http1, email)
+                accounts.append(Account(user_id, email, "correct horse battery", token, ""))
+            alice, bob = accounts
+            secret = await room_with(http1, alice, "secret", bob, private=True)
+            graphql_url = one.http_url.replace("http://", "ws://", 1) + "/graphql"
+            async with (
+                connect(graphql_url, subprotocols=[PROTOCOL]) as conn,  # type: ignore[list-item]
+                chat_client(one.ws_url, bob.token) as b,
+                chat_client(one.ws_url, alice.token) as a,
+            ):
+                g = Client(conn)
+                await g.send({"type": "connection_init", "payload": bob.headers})
+                assert (await g.receive())["type"] == "connection_ack"
+                await subscribe_live(http2, g, "msgs", bob, secret)
+                for ws in (a, b):
+                    await join(ws, secret)
+
+                # Bob leaves through process two...
+                assert (await leave_rest(http2, bob, secret)).status_code == 200
+                # ... and his feeds on process one end.
+                assert await recv(b) == {"type": "left", "room": "secret", "room_id": secret}
+                assert await ended_with(g, "msgs") == {"msgs": ["NOT_FOUND"]}
+                await rest_post(http2, alice, secret, "after bob left")
+                assert (await recv(a))["content"] == "after bob left"
+                await silence(b, 0.5)
+                assert await g.nothing_within(0.3)

@@ -33,8 +33,10 @@ from websockets.frames import CloseCode
 from core import metrics
 from core.errors import ComptoirError
 from models import User
-from resolvers.events import Event
+from resolvers import live
+from resolvers.events import Event, room_channel
 from resolvers.live import SessionWatch
+from resolvers.membership_events import MemberLeft
 from resolvers.signal_events import PresenceChanged
 from ws import event_frames, frames
 from ws.limits import TokenBucket
@@ -101,6 +103,8 @@ class Client:
         # members (0: of its DM partners). Others are not sent to it.
         self.presence_of: set[int] = set()
         self.watch: SessionWatch | None = None
+        # The room this connection's own `leave` frame is leaving (0: none).
+        self.leaving = 0
         self.reply_bytes = 0
         self.closing = False
         # Frames handled per second: bursts of twice the rate.
@@ -116,12 +120,34 @@ class Client:
     def deliver(self, event: Event) -> None:
         if self.closing:
             return
+        if isinstance(event, MemberLeft):
+            if event.user_id == self.user.id:
+                self._left(event)
+            return
         if isinstance(event, PresenceChanged) and event.room_id not in self.presence_of:
             return
         payload = _encoded.of(event)
         if payload is not None and self.writable():
             broadcast([self._connection], payload, text=True)
             metrics.WS_DELIVERIES.labels(CHAT).inc()
+            metrics.WS_FRAMES.labels(CHAT, "out").inc()
+
+    def _left(self, event: MemberLeft) -> None:
+        """Its user left the room (on this connection or another, in any
+        process): detach it at once, so nothing stored after the leave is
+        sent (resolvers.membership_events), and say so with a ``left`` frame
+        without ``ref`` unless this connection's own ``leave`` answers it."""
+        channel = room_channel(event.room_id)
+        self.presence_of.discard(event.room_id)
+        if channel not in self.channels:
+            return
+        self.channels.discard(channel)
+        live.get().detach(channel, self)
+        if self.leaving == event.room_id:
+            return
+        frame = {"type": "left", "room": event.room_name, "room_id": event.room_id}
+        if self.writable():
+            broadcast([self._connection], frames.encode(frame), text=True)
             metrics.WS_FRAMES.labels(CHAT, "out").inc()
 
     def lost(self, error: ComptoirError) -> None:

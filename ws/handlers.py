@@ -134,8 +134,14 @@ class Handlers:
 
     async def leave(self, client: Client, frame: frames.Leave) -> None:
         """Leave a room (idempotent, rules in resolvers.rooms): this
-        connection stops getting its messages and presence changes."""
-        room = await rooms.leave_room(actor=client.user, room=frame.room)
+        connection stops getting its messages and presence changes (the
+        user's other connections too: ws.client.Client._left)."""
+        found = await rooms.resolve_room(actor=client.user, room=frame.room)
+        client.leaving = found.id  # answered below, with the frame's ref
+        try:
+            room = await rooms.leave_room(actor=client.user, room=found)
+        finally:
+            client.leaving = 0
         channel = room_channel(room.id)
         if channel in client.channels:
             client.channels.discard(channel)

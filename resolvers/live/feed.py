@@ -18,7 +18,8 @@ Only a broker that stays away past ``BROKER_GRACE_SECONDS`` ends the feed
 (``Listener.lost``).
 
 A signal (an event marked ``ephemeral``: presence, typing) goes at once to
-the listeners that are live, without touching ``last``.
+the listeners that are live, without touching ``last`` (a member leaving,
+``reaches_replaying``, to the replaying ones too).
 
 A listener attaching with ``after`` gets the stored events after it
 (replay, in pages), while live events are held for it; the held ones it
@@ -118,7 +119,9 @@ class Feed:
 
     def detach(self, listener: Listener) -> bool:
         """Forget ``listener``; True when the feed has no listener left."""
-        self.members.pop(listener, None)
+        member = self.members.pop(listener, None)
+        if member is not None:
+            member.held = None  # a replay in progress stops
         return not self.members
 
     # --- delivery --------------------------------------------------------------------------
@@ -143,9 +146,12 @@ class Feed:
 
     def _signal(self, event: Event) -> None:
         """A signal (resolvers.signal_events): to the listeners live now,
-        outside the channel's id order; never stored, never replayed."""
+        outside the channel's id order; never stored, never replayed. One
+        marked ``reaches_replaying`` (resolvers.membership_events) also goes
+        to the listeners still replaying."""
+        everyone = getattr(event, "reaches_replaying", False)
         for member in list(self.members.values()):
-            if member.held is None:
+            if everyone or member.held is None:
                 try:
                     member.listener.deliver(event)
                 except Exception:
