@@ -10,6 +10,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -85,6 +86,37 @@ def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
     return origins
 
 
+class Registration(StrEnum):
+    """``REGISTRATION``: who may create an account through ``register``."""
+
+    # Anyone, as the seed contract has it (``make run``, the tests).
+    OPEN = "open"
+    # Nobody: operators provision accounts with ``python -m comptoir createuser``.
+    CLOSED = "closed"
+
+
+def _registration(env: Mapping[str, str]) -> Registration:
+    """``REGISTRATION``; ``ALLOW_REGISTRATION=0``, the older spelling, still
+    closes it, and the two may not disagree."""
+    raw = (env.get("REGISTRATION") or "").strip().lower()
+    legacy = env.get("ALLOW_REGISTRATION")
+    older = None
+    if legacy is not None and legacy.strip():
+        older = Registration.OPEN if _bool(env, "ALLOW_REGISTRATION", True) else Registration.CLOSED
+    if not raw:
+        return older or Registration.OPEN
+    try:
+        value = Registration(raw)
+    except ValueError:
+        choices = " or ".join(r.value for r in Registration)
+        raise ConfigError(f"REGISTRATION must be {choices}, got {raw!r}") from None
+    if older is not None and older != value:
+        raise ConfigError(
+            f"REGISTRATION={value} and ALLOW_REGISTRATION={legacy} disagree: set REGISTRATION only"
+        )
+    return value
+
+
 def _networks(env: Mapping[str, str], name: str) -> tuple[Network, ...]:
     try:
         return parse_networks(env.get(name, ""))
@@ -114,7 +146,7 @@ class Settings:
     bcrypt_rounds: int = 12
     bcrypt_pool_size: int = 1
     demo: bool = False
-    allow_registration: bool = True
+    registration: Registration = Registration.OPEN
     max_upload_bytes: int = 25 * 1024 * 1024
     user_quota_bytes: int = 1024 * 1024 * 1024
     upload_dir: Path = Path("data/uploads")
@@ -221,7 +253,7 @@ class Settings:
             bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", 12, low=4, high=16),
             bcrypt_pool_size=_int(env, "BCRYPT_POOL_SIZE", 1, low=1, high=64),
             demo=demo,
-            allow_registration=_bool(env, "ALLOW_REGISTRATION", True),
+            registration=_registration(env),
             # GraphQL File.size is an Int: 32 bits.
             max_upload_bytes=_int(env, "MAX_UPLOAD_BYTES", 25 * 1024 * 1024, low=1, high=2**31 - 1),
             user_quota_bytes=_int(env, "USER_QUOTA_BYTES", 1024**3, low=0, high=2**50),

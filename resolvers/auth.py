@@ -21,6 +21,7 @@ from tortoise.transactions import in_transaction
 from core import audit, logs, runtime
 from core.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
 from core.security import AccessClaims, hash_refresh_token
+from core.settings import Registration
 from models import AuthSession, RefreshToken, User
 from resolvers import budgets, login_guard, permissions, users, validation
 
@@ -31,9 +32,18 @@ SESSIONS_CHANNEL = "sessions"
 INVALID_REFRESH = "Invalid or expired refresh token."
 # What registering a taken email answers: it does not say why. Registration
 # logs in at once (the contract's 201 pair), so a refusal cannot look like a
-# success; the per-address budget (REGISTER_IP_MAX) bounds how fast anyone
-# can probe, and this wording gives nothing beyond the refusal itself.
+# success; login's throttle and REGISTER_IP_MAX (see register) bound how fast
+# anyone can probe, and this wording gives nothing beyond the refusal itself.
 REGISTER_REFUSED = "This email cannot be registered."
+REGISTER_THROTTLED = "Too many registrations from this address; retry later."
+# REGISTRATION=closed: what register answers (FORBIDDEN), and what the
+# GraphQL and OpenAPI descriptions say of it.
+REGISTRATION_CLOSED = "Registration is closed: accounts are created by an operator."
+REGISTRATION_RULE = (
+    f"Open by default. With REGISTRATION={Registration.CLOSED} it answers FORBIDDEN (REST 403) "
+    "to everyone, before its input is read: an operator creates accounts with "
+    "`python -m comptoir createuser`."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,25 +91,43 @@ async def _open_session(user: User) -> TokenPair:
     return await _issue(user, session)
 
 
+def require_registration_open() -> None:
+    """FORBIDDEN when ``REGISTRATION=closed``: the first thing register does,
+    on every door, before its input is read or the database touched."""
+    if runtime.get().settings.registration is Registration.CLOSED:
+        raise Forbidden(REGISTRATION_CLOSED)
+
+
 async def register(
     *, email: object, password: object, display_name: object = None, client_ip: str | None
 ) -> TokenPair:
+    """Create a MEMBER account and log it in.
+
+    A registration is a password attempt under login's throttle
+    (:func:`login_guard.password_check`, counted before the hash): a taken
+    email counts as a failed login on that email from this address, a new
+    account as a successful one. Every attempt, new email or taken, also
+    spends one of the address's ``REGISTER_IP_MAX`` per login window, and
+    both take the same path through the hasher (:func:`users.insert_account`).
+    """
+    require_registration_open()
     rt = runtime.get()
-    if not rt.settings.allow_registration:
-        raise Forbidden("Registration is closed.")
+    account = users.new_account(email=email, password=password, display_name=display_name)
     await budgets.spend(
         f"register:ip:{client_ip}",
         rt.settings.register_ip_max,
         rt.settings.login_window_seconds,
-        "Too many registrations from this address; retry later.",
+        REGISTER_THROTTLED,
     )
-    with login_guard.hashing_slot(client_ip):
+    user: User | None = None
+    async with login_guard.password_check(account.email_key, client_ip) as outcome:
         try:
-            user = await users.create_user(
-                email=email, password=password, display_name=display_name
-            )
+            user = await users.insert_account(account)
         except Conflict:
-            raise Conflict(REGISTER_REFUSED, field="email") from None
+            pass  # settled as a failed attempt on leaving the guard
+        outcome.ok = user is not None
+    if user is None:
+        raise Conflict(REGISTER_REFUSED, field="email")
     return await _open_session(user)
 
 

@@ -1,5 +1,9 @@
 """Who may have a password checked now: the login throttle.
 
+Registration is throttled by the same rule (``resolvers.auth.register``): a
+taken email counts as a failed login on that email from that address, a new
+account as a successful one.
+
 Every count is taken before the password is hashed, atomically, so
 concurrent guesses cannot all slip under a limit:
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from tortoise.exceptions import IntegrityError
 
@@ -43,9 +44,23 @@ def check_password(password: object) -> str:
     return password
 
 
-async def create_user(
-    *, email: object, password: object, display_name: object = None, role: Role = Role.MEMBER
-) -> User:
+# What a taken email answers where the reason may be said (the CLI, for an
+# operator); register says less (``resolvers.auth.REGISTER_REFUSED``).
+EMAIL_TAKEN = "An account with this email already exists."
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccount:
+    """A checked request for an account; nothing is stored yet."""
+
+    email: str
+    email_key: str
+    password: str = field(repr=False)
+    display_name: str
+
+
+def new_account(*, email: object, password: object, display_name: object = None) -> NewAccount:
+    """Check the input (BAD_USER_INPUT otherwise), without touching the database."""
     address = normalize_email(email)
     secret = check_password(password)
     name = (
@@ -54,15 +69,37 @@ async def create_user(
         else validation.single_line(display_name, "displayName", max_len=100)
     )
     key = names.checked_key(address, "email", names.EMAIL_KEY_MAX)
-    if await User.filter(email_key=key).exists():
-        raise Conflict("An account with this email already exists.", field="email")
-    password_hash = await runtime.get().hasher.hash(secret)
+    return NewAccount(email=address, email_key=key, password=secret, display_name=name)
+
+
+async def insert_account(account: NewAccount, role: Role = Role.MEMBER) -> User:
+    """Store the account, or CONFLICT (:data:`EMAIL_TAKEN`) if its email is taken.
+
+    The password is hashed first, whether the email turns out taken or not
+    (in the hasher's thread pool, off the event loop): a taken email costs
+    what a new one does, so the time of the answer tells nothing more.
+    """
+    password_hash = await runtime.get().hasher.hash(account.password)
+    if await User.filter(email_key=account.email_key).exists():
+        raise Conflict(EMAIL_TAKEN, field="email")
     try:
         return await User.create(
-            email=address, email_key=key, password_hash=password_hash, display_name=name, role=role
+            email=account.email,
+            email_key=account.email_key,
+            password_hash=password_hash,
+            display_name=account.display_name,
+            role=role,
         )
     except IntegrityError:
-        raise Conflict("An account with this email already exists.", field="email") from None
+        raise Conflict(EMAIL_TAKEN, field="email") from None
+
+
+async def create_user(
+    *, email: object, password: object, display_name: object = None, role: Role = Role.MEMBER
+) -> User:
+    return await insert_account(
+        new_account(email=email, password=password, display_name=display_name), role
+    )
 
 
 def require_user(actor: User | None) -> User:

@@ -43,6 +43,8 @@ async def login(request: Request) -> Response:
 
 
 async def register(request: Request) -> Response:
+    # Closed registration refuses before the body is read.
+    auth.require_registration_open()
     body = await json_object(request)
     pair = await auth.register(
         email=required(body, "email"),

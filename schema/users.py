@@ -84,7 +84,7 @@ class UserQueries:
 
 @strawberry.type
 class UserMutations:
-    @strawberry.mutation(description="Can be switched off with ALLOW_REGISTRATION=0.")
+    @strawberry.mutation(description=f"Creates an account and logs it in. {auth.REGISTRATION_RULE}")
     async def register(self, info: Info, input: RegisterInput) -> AuthPayload:
         # A fresh account is the viewer of its own payload (its email shows).
         pair = await auth.register(

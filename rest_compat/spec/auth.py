@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from resolvers import permissions
+from resolvers import auth, permissions
 from resolvers.permissions import Action
 from rest_compat.spec import common as oa
 
@@ -80,6 +80,7 @@ OPENAPI: dict[str, Any] = {
             "post": {
                 "operationId": "register",
                 "summary": "Create an account",
+                "description": auth.REGISTRATION_RULE,
                 "requestBody": oa.json_body(
                     {
                         "type": "object",
@@ -99,7 +100,7 @@ OPENAPI: dict[str, Any] = {
                 "responses": {
                     **oa.ok("201", oa.ref("Tokens")),
                     **oa.COMMON_ERRORS,
-                    **oa.error("403", "Registration closed"),
+                    **oa.error("403", f"Registration closed: {auth.REGISTRATION_CLOSED}"),
                     **oa.error("409", "Email cannot be registered (the reason is not given)"),
                     **oa.error("429", "Too many registrations"),
                 },
