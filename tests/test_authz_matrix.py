@@ -37,6 +37,7 @@ import httpx
 import pytest
 from starlette.routing import Mount, Route
 
+from core.settings import Registration
 from resolvers import users
 from resolvers.permissions import TABLE, Action, Rule
 from tests.authz_world import (
@@ -56,7 +57,7 @@ from tests.authz_world import (
     subscriber,
     unique,
 )
-from tests.conftest import PASSWORD, Account, MakeAccount
+from tests.conftest import PASSWORD, Account, MakeAccount, OverrideSettings
 from tests.harness import Service
 from tests.ws_helpers import chat_client, handshake_status, request
 from ws.frames import PARSERS
@@ -1607,4 +1608,28 @@ async def test_ws_matrix(world: World) -> None:
                 world.record(actor, str(reply))
                 got[entry, actor] = _ws_judge(world, reply)
     assert mismatches(WS_DOOR, WS, got) == []
+    assert_nothing_leaked(world)
+
+
+# --- REGISTRATION=closed (issue 11, finding 12) ------------------------------------------
+
+# The register rows above, with registration closed: refused to every actor
+# (an ADMIN too: operators make accounts with `createuser`), on both doors.
+CLOSED_REGISTRATION: list[tuple[Door, Table]] = [
+    (GRAPHQL_DOOR, {"Mutation.register": (GRAPHQL["Mutation.register"][0], (F, F, F, F))}),
+    (REST_DOOR, {"POST /register": (REST["POST /register"][0], (R403, R403, R403, R403))}),
+]
+
+
+async def test_closed_registration_matrix(
+    world: World, override_settings: OverrideSettings
+) -> None:
+    override_settings(registration=Registration.CLOSED)
+    for door, table in CLOSED_REGISTRATION:
+        got = {
+            (entry, actor): await probe(world, actor)
+            for entry, (probe, _cells) in table.items()
+            for actor in ACTORS
+        }
+        assert mismatches(door, table, got) == []
     assert_nothing_leaked(world)
