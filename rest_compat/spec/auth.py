@@ -102,7 +102,11 @@ OPENAPI: dict[str, Any] = {
                     **oa.COMMON_ERRORS,
                     **oa.error("403", f"Registration closed: {auth.REGISTRATION_CLOSED}"),
                     **oa.error("409", "Email cannot be registered (the reason is not given)"),
-                    **oa.error("429", "Too many registrations"),
+                    **oa.error(
+                        "429",
+                        "Too many attempts from this address (REGISTER_IP_MAX; a refused "
+                        "registration counts as a failed login)",
+                    ),
                 },
             }
         },
