@@ -141,10 +141,20 @@ async def _user_head(user_id: int) -> int:
     return max(posts, markers, await _max_seq(MessageChange.filter(_my_changes(user_id))))
 
 
+async def _nothing_after(key: int, after: int, limit: int) -> list[Event]:
+    return []
+
+
+async def _no_head(key: int) -> int:
+    return 0
+
+
 # channel prefix -> (events after an id, head id)
 SOURCES: dict[str, tuple[Reader, HeadReader]] = {
     "room": (_room_after, _room_head),
     "user": (_user_after, _user_head),
+    # Signals only (resolvers.catalogue_events): nothing stored to replay.
+    "catalogue": (_nothing_after, _no_head),
 }
 
 
