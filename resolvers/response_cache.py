@@ -14,6 +14,10 @@ depends on who asks:
 - a field marked ``VIEWER_DEPENDENT`` (``schema.fanout``) anywhere in the
   selection makes it uncacheable.
 
+Everything a catalogue read's type reaches counts as catalogue data: a
+field added under ``Product`` that reads anything else (a user, a room)
+must be ``VIEWER_DEPENDENT``, or its events must move the version too.
+
 **Key**: what the door says the request is (GraphQL: document, operation
 name, variables; REST: path and parameters), the *viewer class*, and the
 catalogue's *version*. The viewer class is how the permission table tells
@@ -72,6 +76,9 @@ WRITE_LEASE_SECONDS = 60.0
 BUMP_TRIES = 3
 BACKOFF_FIRST = 0.05
 BACKOFF_MAX = 0.5
+# Following the catalogue channel again after the broker went away: only
+# memory waits on it (see _Evictor), so no hurry, and fewer log lines.
+FOLLOW_BACKOFF_MAX = 5.0
 
 
 class ViewerClass(StrEnum):
@@ -255,7 +262,7 @@ class ResponseCache:
                 await live.get().attach(CATALOGUE_CHANNEL, listener, after=None)
             except ComptoirError:
                 await asyncio.sleep(backoff)
-                backoff = min(BACKOFF_MAX, backoff * 2)
+                backoff = min(FOLLOW_BACKOFF_MAX, backoff * 2)
                 continue
             backoff = BACKOFF_FIRST
             try:

@@ -3,6 +3,8 @@ stale after an acknowledged write, on one process and across two."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -182,6 +184,19 @@ async def test_etags_follow_the_cached_answers(
         assert after.status_code == 200
         assert after.headers["etag"] != hit.headers["etag"]
         assert list(stocks(after.json()).values()) == [stock]
+
+
+async def test_a_persisted_query_shares_the_answer_of_its_document(
+    http: httpx.AsyncClient, admin: Account, cache_on: None
+) -> None:
+    await create(http, admin, "Mug")
+    digest = hashlib.sha256(PRODUCTS.encode()).hexdigest()
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+    stored = await http.post("/graphql", json={"query": PRODUCTS, "extensions": extensions})
+    assert stored.headers[HEADER] == "miss"
+    by_hash = await http.get("/graphql", params={"extensions": json.dumps(extensions)})
+    assert by_hash.headers[HEADER] == "hit"
+    assert by_hash.content == stored.content
 
 
 async def test_each_write_publishes_a_catalogue_event(
