@@ -23,7 +23,7 @@ from resolvers.events import Event
 from tests.conftest import PASSWORD, Account, OverrideSettings
 from tests.harness import Service, scratch_database
 from tests.helpers import QueryCounter
-from tests.live_helpers import _redis_url, _require_redis
+from tests.live_helpers import _redis_url, _require_redis, redis_server
 from tests.ws_helpers import bearer, process_env, run_cli, server_process
 
 PRODUCTS = "{ products(first: 50) { totalCount edges { node { id name price stock } } } }"
@@ -345,4 +345,60 @@ async def test_a_write_acknowledged_on_one_process_is_read_at_once_on_another(
                 assert stocks((await gql(b)).json()) == {str(mug): stock}
             # B answered from its cache between writes: all but the very first pair.
             assert hits == 79
+            # Creations and deletions too.
+            bowl = await a.post("/products", json={"name": "Bowl", "price": 2}, headers=boss)
+            assert stocks((await b.get("/products")).json()) == {
+                str(mug): 40,
+                str(bowl.json()["id"]): 0,
+            }
+            assert (await a.delete(f"/products/{mug}", headers=boss)).status_code == 204
+            assert list(stocks((await gql(b)).json())) == [str(bowl.json()["id"])]
     await forget_keys(broadcast, prefix)
+
+
+@pytest.mark.slow
+async def test_a_lost_broker_never_serves_an_old_answer(tmp_path: Path) -> None:
+    """A private Redis, killed and restarted empty: meanwhile reads bypass
+    and writes are refused (nothing written); afterwards the version starts
+    above every version handed out before, so nothing cached earlier is
+    served again, and writes are seen at once again."""
+    async with (
+        redis_server(tmp_path) as broker,
+        scratch_database(os.environ.get("DATABASE_URL"), tmp_path) as database_url,
+    ):
+        shared = {
+            "BROADCAST_URL": broker.url,
+            "PUBSUB_PREFIX": f"respcache-{uuid.uuid4().hex[:8]}",
+            "RESPONSE_CACHE": "1",
+        }
+        env_a = process_env(database_url, tmp_path, **shared)
+        env_b = process_env(database_url, tmp_path, **shared)
+        await run_cli("migrate", env=env_a)
+        await run_cli(
+            "createuser", "--email", "boss@example.com", "--password", PASSWORD, "--admin",
+            env=env_a,
+        )  # fmt: skip
+        async with (
+            server_process(env_a, migrate=False) as one,
+            server_process(env_b, migrate=False) as two,
+            one.client() as a,
+            two.client() as b,
+        ):
+            login = await a.post("/login", json={"email": "boss@example.com", "password": PASSWORD})
+            boss = bearer(login.json()["access_token"])
+            created = await a.post("/products", json={"name": "Mug", "price": 1}, headers=boss)
+            mug = created.json()["id"]
+            await b.get("/products")
+            assert (await b.get("/products")).headers[HEADER] == "hit"
+            await broker.kill()
+            during = await b.get("/products")
+            assert (during.headers[HEADER], stocks(during.json())) == ("bypass", {str(mug): 0})
+            refused = await a.patch(f"/products/{mug}", json={"stock": 5}, headers=boss)
+            assert refused.status_code == 503
+            await broker.start()  # empty: no version, no lease
+            after = await b.get("/products")
+            assert (after.headers[HEADER], stocks(after.json())) == ("miss", {str(mug): 0})
+            assert (await b.get("/products")).headers[HEADER] == "hit"
+            written = await a.patch(f"/products/{mug}", json={"stock": 6}, headers=boss)
+            assert written.status_code == 200
+            assert stocks((await b.get("/products")).json()) == {str(mug): 6}
