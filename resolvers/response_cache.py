@@ -54,7 +54,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from core import runtime
+from core import metrics, runtime
 from core.errors import ComptoirError, ServiceUnavailable
 from core.settings import Settings
 from core.versions import BROKER_ERRORS, Versions, build_versions
@@ -209,11 +209,14 @@ class ResponseCache:
             log.debug("response cache bypassed: broker unreachable: %s", exc)
             version = None
         if version is None:
+            metrics.RESPONSE_CACHE.labels(BYPASS).inc()
             return Lookup(BYPASS)
         full = (key, version)
         entry = self.entries.get(full)
         if entry is not None:
+            metrics.RESPONSE_CACHE.labels(HIT).inc()
             return Lookup(HIT, entry.body)
+        metrics.RESPONSE_CACHE.labels(MISS).inc()
         return Lookup(MISS, None, full, version, self)
 
     def store(self, key: Hashable, entry: _Entry) -> None:

@@ -22,7 +22,7 @@ from resolvers.catalogue_events import CATALOGUE_CHANNEL, ProductChanged
 from resolvers.events import Event
 from tests.conftest import PASSWORD, Account, OverrideSettings
 from tests.harness import Service, scratch_database
-from tests.helpers import QueryCounter
+from tests.helpers import QueryCounter, scrape, value
 from tests.live_helpers import _redis_url, _require_redis, redis_server
 from tests.ws_helpers import bearer, process_env, run_cli, server_process
 
@@ -90,6 +90,7 @@ async def test_a_hit_skips_the_database_on_both_doors(
     first_rest = await http.get("/products?limit=10")
     first_gql = await gql(http)
     assert first_rest.headers[HEADER] == first_gql.headers[HEADER] == "miss"
+    before = await scrape(http)
     counter = QueryCounter(monkeypatch)
     rest = await http.get("/products?limit=10")
     assert (rest.headers[HEADER], counter.count) == ("hit", 0)
@@ -98,6 +99,9 @@ async def test_a_hit_skips_the_database_on_both_doors(
     assert (graphql.headers[HEADER], counter.count) == ("hit", 0)
     assert graphql.content == first_gql.content
     assert graphql.json()["data"]["products"]["totalCount"] == 2
+    after = await scrape(http)
+    hits = value(after, "comptoir_response_cache_total", result="hit")
+    assert hits == value(before, "comptoir_response_cache_total", result="hit") + 2
     # A signed-in viewer's hit costs its session check only, as any query does.
     assert (await gql(http, token=member.token)).headers[HEADER] == "miss"
     counter.count = 0
