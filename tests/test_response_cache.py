@@ -21,7 +21,7 @@ from resolvers import live, response_cache
 from resolvers.catalogue_events import CATALOGUE_CHANNEL, ProductChanged
 from resolvers.events import Event
 from tests.conftest import PASSWORD, Account, OverrideSettings
-from tests.harness import Service, scratch_database
+from tests.harness import Service, free_port, scratch_database
 from tests.helpers import QueryCounter, scrape, value
 from tests.live_helpers import _redis_url, _require_redis, redis_server
 from tests.ws_helpers import bearer, process_env, run_cli, server_process
@@ -234,22 +234,6 @@ async def test_each_write_publishes_a_catalogue_event(
     assert len(set(versions)) == 3
 
 
-class Unreachable:
-    """A broker that does not answer."""
-
-    async def current(self, name: str) -> int | None:
-        raise ConnectionError("broker down")
-
-    async def lease(self, name: str, seconds: float) -> str:
-        raise ConnectionError("broker down")
-
-    async def bump(self, name: str, token: str) -> int:
-        raise ConnectionError("broker down")
-
-    async def close(self) -> None:
-        return None
-
-
 async def test_without_the_broker_reads_bypass_and_writes_are_refused(
     http: httpx.AsyncClient, admin: Account, cache_on: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -258,7 +242,9 @@ async def test_without_the_broker_reads_bypass_and_writes_are_refused(
     assert (await http.get("/products")).headers[HEADER] == "hit"
     cache = response_cache.get()
     assert cache is not None
-    monkeypatch.setattr(cache, "versions", Unreachable())
+    # A broker that does not answer: nothing listens on that port.
+    gone = build_versions(f"redis://127.0.0.1:{free_port()}", prefix="gone")
+    monkeypatch.setattr(cache, "versions", gone)
     for _ in range(2):
         assert (await http.get("/products")).headers[HEADER] == "bypass"
         assert (await gql(http)).headers[HEADER] == "bypass"
@@ -266,6 +252,7 @@ async def test_without_the_broker_reads_bypass_and_writes_are_refused(
     assert refused.status_code == 503
     assert refused.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
     assert stocks((await http.get("/products")).json()) == {str(mug): 1}
+    await gone.close()
 
 
 async def forget_keys(broadcast: str, prefix: str) -> None:
