@@ -1,12 +1,15 @@
 """What the database says about a channel: its events after an id, its head.
 
-A channel is ``room:{id}`` (messages of a room, by message id) or
-``user:{id}`` (the DMs to or from a user, by DM id); each also carries the
-changes of those messages (edits, deletions, reactions: the change log,
-whose ``seq`` shares the messages' id space, ``resolvers.message_changes``); a
-user's channel also carries their read markers (``resolvers.read_markers``). Ids of a channel are
-taken in commit order (a row lock per room, per DM party: see ``resolvers.messages``,
-``resolvers.direct_messages``), so what a read returns is always a prefix of the
+A channel is ``room:{id}`` (messages of a room, by message id),
+``user:{id}`` (the DMs to or from a user, by DM id) or ``catalogue:0``
+(product signals only, nothing stored: ``resolvers.catalogue_events``).
+Room and user channels also carry the changes of those messages (edits,
+deletions, reactions: the change log, whose ``seq`` shares the messages'
+id space, ``resolvers.message_changes``); a user's channel also carries
+their read markers (``resolvers.read_markers``). Ids of a channel are
+taken in commit order (a row lock per room, per DM party: see
+``resolvers.messages``, ``resolvers.direct_messages``), so what a read
+returns is always a prefix of the
 channel: nothing committed later can get a smaller id.
 
 The resolvers that store a row also read, in the same transaction, the
