@@ -32,16 +32,16 @@ def product_body(row: Product | ProductView) -> dict[str, Any]:
 
 
 async def list_products(request: Request) -> Response:
-    params = request.query_params
-    # The catalogue listing, the same for every caller (no viewer is read).
-    key = ("rest /products", *(params.get(p) for p in ("limit", "offset", "q")))
-    cached = await response_cache.lookup((*key, response_cache.ANYONE))
+    # The catalogue listing, the same for every caller (no viewer is read),
+    # cached per value of every parameter it reads.
+    params = tuple(request.query_params.get(p) for p in ("limit", "offset", "q"))
+    cached = await response_cache.lookup(("rest /products", *params, response_cache.ANYONE))
     if cached is not None and cached.body is not None:
         return _with_state(request, cached.state, cached.body)
     rows = await products.list_products_offset(
         limit=query_int(request, "limit"),
         offset=query_int(request, "offset"),
-        search=params.get("q"),
+        search=request.query_params.get("q"),
     )
     if cached is None:
         return list_response(request, [product_body(r) for r in rows])
