@@ -51,6 +51,9 @@ CHAT_QUERY = (
 )
 JSON_HEADERS = {"Content-Type": "application/json"}
 HTTP_ENV = {"ACCESS_TOKEN_TTL": "7200"}
+# A second server of the same code and data with the response cache on: the
+# lines above are measured without it (RESPONSE_CACHE's default).
+CACHED_ENV = {**HTTP_ENV, "RESPONSE_CACHE": "1"}
 
 
 @dataclass
@@ -149,6 +152,20 @@ async def check_answers(targets: dict[str, Target], pairs: list[tuple[str, str]]
             raise RuntimeError(f"{a} and {b} answer differently")
 
 
+async def check_cached(targets: list[Target]) -> None:
+    """The cached server answers these from its cache (``X-Cache: hit``)."""
+    for target in targets:
+        client = HttpClient.from_url(target.url)
+        try:
+            path = "/" + target.url.split("/", 3)[3]
+            await client.request(target.method, path, target.body, target.headers)
+            state = client.last_headers.get("x-cache")
+        finally:
+            await client.close()
+        if state != "hit":
+            raise RuntimeError(f"{target.url}: X-Cache {state!r}, not a cache hit")
+
+
 async def measure(target: Target, seconds: float, config: HttpConfig, workdir: Path) -> Throughput:
     result = await load(
         target.url,
@@ -230,6 +247,7 @@ async def token_for(http_url: str, email: str) -> str:
 
 async def rest_and_graphql(database_url: str, workdir: Path, config: HttpConfig) -> list[Line]:
     server = await start_comptoir("comptoir-http", database_url, workdir, HTTP_ENV)
+    cached = await start_comptoir("comptoir-cached", database_url, workdir, CACHED_ENV)
     try:
         base_proc, base = await start_baseline(database_url, workdir)
         try:
@@ -245,6 +263,8 @@ async def rest_and_graphql(database_url: str, workdir: Path, config: HttpConfig)
                 "raw_chat": Target(base + "/raw/chat", headers=auth),
                 "rest_chat": Target(me + CHAT_PATH, headers=auth),
                 "gql_chat": graphql_post(me, CHAT_QUERY, token),
+                "rest_cached": Target(cached.http_url + REST_PATH),
+                "gql_cached": graphql_post(cached.http_url, PRODUCTS_QUERY),
             }
             targets["apq_get"] = await register_apq(me, PRODUCTS_QUERY)
             targets["rest_304"] = await with_etag(Target(me + REST_PATH))
@@ -255,12 +275,16 @@ async def rest_and_graphql(database_url: str, workdir: Path, config: HttpConfig)
                     ("raw", "rest"),
                     ("strawberry", "gql"),
                     ("raw_chat", "rest_chat"),
+                    ("rest", "rest_cached"),
+                    ("gql", "gql_cached"),
                 ],
             )
+            await check_cached([targets["rest_cached"], targets["gql_cached"]])
             runs = await rounds(targets, config, workdir)
         finally:
             base_proc.stop()
     finally:
+        cached.proc.stop()
         server.proc.stop()
     shape: dict[str, object] = {
         "tool": "wrk" if have_wrk() else "python",
@@ -324,5 +348,23 @@ async def rest_and_graphql(database_url: str, workdir: Path, config: HttpConfig)
         ),
         line(
             "REST /products, If-None-Match (304)", runs, "rest_304", "rest", "REST 200", None, shape
+        ),
+        line(
+            "GraphQL products, response cache hit",
+            runs,
+            "gql_cached",
+            "gql",
+            "uncached GraphQL",
+            None,
+            shape,
+        ),
+        line(
+            "REST /products, response cache hit",
+            runs,
+            "rest_cached",
+            "rest",
+            "uncached REST",
+            None,
+            shape,
         ),
     ]

@@ -25,7 +25,7 @@ from comptoir.timeouts import BodyIdleTimeout
 from core import assets, runtime
 from core.clientaddr import _trusted
 from core.settings import Settings
-from resolvers import live, presence
+from resolvers import live, presence, response_cache
 from rest_compat.http import EXCEPTION_HANDLERS
 from schema import build_schema
 from schema.outbox import KeepRawSend
@@ -55,6 +55,7 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
             if settings.demo:
                 await demo.seed_if_empty()
             await live.start()
+            await response_cache.start(settings)
             await presence.start(settings)
             await chat.start()
             log.info("chat WebSocket server on ws://%s:%d", settings.host, chat.port)
@@ -66,6 +67,7 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
                 await chat.close()
         finally:
             await presence.stop()
+            await response_cache.stop()
             await live.stop()
             await runtime.stop()
 

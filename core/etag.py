@@ -18,6 +18,12 @@ import hashlib
 from starlette.requests import Request
 from starlette.responses import Response
 
+CACHE_HEADER = "X-Cache"
+"""Says where a cacheable answer came from: ``hit`` (the response cache),
+``miss`` (computed and stored) or ``bypass`` (computed, not stored: see
+``resolvers.response_cache``). Absent when the cache is off or the request
+is not cacheable."""
+
 
 def etag_for(body: bytes) -> str:
     return 'W/"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'

@@ -77,6 +77,11 @@ RATE_LIMIT_HITS = Counter(
     "Requests refused by a rate limit, by kind (login, register, message...).",
     ["kind"],
 )
+RESPONSE_CACHE = Counter(
+    "comptoir_response_cache",
+    "Cacheable reads, by what the response cache did (hit, miss, bypass).",
+    ["result"],
+)
 BCRYPT_QUEUE = Gauge(
     "comptoir_bcrypt_queue_depth",
     "Password hashes waiting for or running in the bcrypt thread pool.",

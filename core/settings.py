@@ -180,6 +180,11 @@ class Settings:
     graphql_max_directives: int = 50
     graphql_max_fields: int = 500
     apq_max_entries: int = 1000
+    # The response cache (resolvers.response_cache): off unless every
+    # catalogue write goes through Comptoir (see the README).
+    response_cache: bool = False
+    response_cache_max_entries: int = 1000
+    response_cache_max_bytes: int = 16 * 1024 * 1024
     graphql_ws_max_connections_per_user: int = 20
     graphql_ws_max_connections: int = 10000
     graphql_ws_max_subscriptions: int = 50
@@ -290,6 +295,13 @@ class Settings:
             graphql_max_directives=_int(env, "GRAPHQL_MAX_DIRECTIVES", 50, low=0, high=10000),
             graphql_max_fields=_int(env, "GRAPHQL_MAX_FIELDS", 500, low=1, high=10**6),
             apq_max_entries=_int(env, "APQ_MAX_ENTRIES", 1000, low=0, high=10**6),
+            response_cache=_bool(env, "RESPONSE_CACHE", False),
+            response_cache_max_entries=_int(
+                env, "RESPONSE_CACHE_MAX_ENTRIES", 1000, low=1, high=10**6
+            ),
+            response_cache_max_bytes=_int(
+                env, "RESPONSE_CACHE_MAX_BYTES", 16 * 1024 * 1024, low=1024, high=2**34
+            ),
             graphql_ws_max_connections_per_user=_int(
                 env, "GRAPHQL_WS_MAX_CONNECTIONS_PER_USER", 20, low=1, high=10**6
             ),

@@ -3,6 +3,11 @@
 A door gets the writer from :func:`writer` (the one permission check)
 before it reads any input, so a refused caller learns nothing of its
 input's validity, whichever door it uses.
+
+Every write goes through :func:`resolvers.response_cache.catalogue_write`
+once its input is valid: the catalogue's version moves before the door
+acknowledges it, and a ``ProductChanged`` event follows on the catalogue
+channel.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from tortoise.queryset import QuerySet
 from core.errors import NotFound
 from models import Product, User
 from resolvers import limits, permissions, validation
+from resolvers.catalogue_events import CREATED, DELETED, UPDATED
 from resolvers.pagination import CountedPage, PageRequest, counted_page, offset_page
 from resolvers.permissions import Action
+from resolvers.response_cache import catalogue_write
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,14 +104,18 @@ async def create_product(
     price: object,
     stock: object = 0,
 ) -> Product:
-    return await Product.create(
-        name=validation.single_line(name, "name", max_len=limits.PRODUCT_NAME_MAX),
-        description=validation.text(
+    fields: dict[str, Any] = {
+        "name": validation.single_line(name, "name", max_len=limits.PRODUCT_NAME_MAX),
+        "description": validation.text(
             description, "description", max_len=limits.PRODUCT_DESCRIPTION_MAX
         ),
-        price=validation.money(price),
-        stock=validation.non_negative_int(stock, "stock"),
-    )
+        "price": validation.money(price),
+        "stock": validation.non_negative_int(stock, "stock"),
+    }
+    async with catalogue_write() as write:
+        product = await Product.create(**fields)
+        write.changed(product.id, CREATED)
+    return product
 
 
 async def update_product(
@@ -127,15 +138,21 @@ async def update_product(
         changes["price"] = validation.money(price)
     if stock is not None:
         changes["stock"] = validation.non_negative_int(stock, "stock")
-    product = await get_product(product_id=product_id)
-    if changes:
+    if not changes:
+        return await get_product(product_id=product_id)
+    async with catalogue_write() as write:
+        product = await get_product(product_id=product_id)
         product.update_from_dict(changes)
         await product.save()
+        write.changed(product.id, UPDATED)
     return product
 
 
 async def delete_product(*, writer: Writer, product_id: int) -> bool:
-    deleted = await Product.filter(id=product_id).delete()
+    async with catalogue_write() as write:
+        deleted = await Product.filter(id=product_id).delete()
+        if deleted:
+            write.changed(product_id, DELETED)
     if not deleted:
         raise NotFound("Product not found.")
     return True

@@ -8,8 +8,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from core import etag
 from models import Product
-from resolvers import products
+from resolvers import products, response_cache
 from resolvers.products import ProductView
 from resolvers.validation import parse_id
 from rest_compat.http import current_user, iso, json_object, list_response, query_int, required
@@ -31,12 +32,28 @@ def product_body(row: Product | ProductView) -> dict[str, Any]:
 
 
 async def list_products(request: Request) -> Response:
+    # The catalogue listing, the same for every caller (no viewer is read),
+    # cached per value of every parameter it reads.
+    params = tuple(request.query_params.get(p) for p in ("limit", "offset", "q"))
+    cached = await response_cache.lookup(("rest /products", *params, response_cache.ANYONE))
+    if cached is not None and cached.body is not None:
+        return _with_state(request, cached.state, cached.body)
     rows = await products.list_products_offset(
         limit=query_int(request, "limit"),
         offset=query_int(request, "offset"),
         search=request.query_params.get("q"),
     )
-    return list_response(request, [product_body(r) for r in rows])
+    if cached is None:
+        return list_response(request, [product_body(r) for r in rows])
+    body = bytes(JSONResponse([product_body(r) for r in rows]).body)
+    cached.store(body)
+    return _with_state(request, cached.state, body)
+
+
+def _with_state(request: Request, state: str, body: bytes) -> Response:
+    response = Response(body, media_type="application/json")
+    response.headers[etag.CACHE_HEADER] = state
+    return etag.conditional(request, response)
 
 
 async def get_product(request: Request) -> Response:

@@ -12,6 +12,7 @@ from models import Product as ProductRow
 from resolvers import limits, permissions, products
 from resolvers.permissions import Action
 from resolvers.products import ProductView
+from resolvers.response_cache import CATALOGUE_READ
 from resolvers.validation import parse_id
 from schema.context import Info
 from schema.pagination import CountedConnection, window
@@ -60,7 +61,7 @@ class ProductUpdateInput:
 
 @strawberry.type
 class ProductQueries:
-    @strawberry.field(description="Public.")
+    @strawberry.field(description="Public.", metadata=CATALOGUE_READ)
     async def products(
         self,
         first: int | None = None,
@@ -72,7 +73,7 @@ class ProductQueries:
         result = await products.list_products(search=search, **window(first, after, last, before))
         return CountedConnection.of(result, Product.from_row)
 
-    @strawberry.field(description="Public.")
+    @strawberry.field(description="Public.", metadata=CATALOGUE_READ)
     async def product(self, id: strawberry.ID) -> Product | None:
         row = await products.find_product(product_id=parse_id(id))
         return Product.from_row(row) if row else None

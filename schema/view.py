@@ -52,6 +52,7 @@ from core.errors import (
 from core.settings import Settings
 from resolvers import auth, files
 from schema import apq
+from schema import response_cache as cache
 from schema.context import Context
 from schema.files import UploadRequestAdapter
 from schema.graphiql import GRAPHIQL_HTML
@@ -171,6 +172,7 @@ class GraphQLView(GraphQL[Context, None]):
         self.live_sockets = LiveSockets(settings)
         self.trusted_proxies = settings.trusted_proxies
         self.persisted = apq.PersistedQueries(settings.apq_max_entries)
+        self.cache_decisions = cache.Decisions(schema)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -188,6 +190,7 @@ class GraphQLView(GraphQL[Context, None]):
         request = Request(scope, receive)
         media_type = response_media_type(request.headers.get("accept"))
         request.state.request_error = request.state.batch = False
+        request.state.cache = None  # the response cache's Lookup, when it has one
         response: Response
         try:
             response = await self.run(request)
@@ -310,6 +313,18 @@ class GraphQLView(GraphQL[Context, None]):
             request_data = self.persisted.resolve(request_data)
         except apq.NotFoundError as missing:
             return ExecutionResult(data=None, errors=[missing.graphql_error()])
+        if not getattr(request.state, "batch", True):
+            lookup = request.state.cache = await cache.lookup(
+                self.cache_decisions,
+                request_data.query,
+                request_data.operation_name,
+                request_data.variables,
+                context.user,
+            )
+            if lookup is not None:
+                sub_response.headers[cache.HEADER] = lookup.state
+                if lookup.body is not None:
+                    return cache.CachedResult(lookup.body)
         try:
             return await self.schema.execute(
                 request_data.query,
@@ -336,12 +351,24 @@ class GraphQLView(GraphQL[Context, None]):
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
+        if isinstance(result, cache.CachedResult):
+            return result.response  # type: ignore[return-value]
         response = process_result(result)
         if _is_request_error(result):
             # GraphQL over HTTP: a request error has no data entry.
             response.pop("data", None)
             request.state.request_error = True
+        lookup = getattr(request.state, "cache", None)
+        if lookup is not None and not result.errors:
+            stored = cache.CachedResponse(json.dumps(response, separators=(",", ":")).encode())
+            lookup.store(stored.body)
+            return stored  # type: ignore[return-value]
         return response
+
+    def encode_json(self, data: object) -> str | bytes:
+        if isinstance(data, cache.CachedResponse):
+            return data.body
+        return super().encode_json(data)
 
     async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, str]:
         """A GraphQL multipart request (uploads, see ``schema.files``).

@@ -1,12 +1,15 @@
 """What the database says about a channel: its events after an id, its head.
 
-A channel is ``room:{id}`` (messages of a room, by message id) or
-``user:{id}`` (the DMs to or from a user, by DM id); each also carries the
-changes of those messages (edits, deletions, reactions: the change log,
-whose ``seq`` shares the messages' id space, ``resolvers.message_changes``); a
-user's channel also carries their read markers (``resolvers.read_markers``). Ids of a channel are
-taken in commit order (a row lock per room, per DM party: see ``resolvers.messages``,
-``resolvers.direct_messages``), so what a read returns is always a prefix of the
+A channel is ``room:{id}`` (messages of a room, by message id),
+``user:{id}`` (the DMs to or from a user, by DM id) or ``catalogue:0``
+(product signals only, nothing stored: ``resolvers.catalogue_events``).
+Room and user channels also carry the changes of those messages (edits,
+deletions, reactions: the change log, whose ``seq`` shares the messages'
+id space, ``resolvers.message_changes``); a user's channel also carries
+their read markers (``resolvers.read_markers``). Ids of a channel are
+taken in commit order (a row lock per room, per DM party: see
+``resolvers.messages``, ``resolvers.direct_messages``), so what a read
+returns is always a prefix of the
 channel: nothing committed later can get a smaller id.
 
 The resolvers that store a row also read, in the same transaction, the
@@ -141,10 +144,20 @@ async def _user_head(user_id: int) -> int:
     return max(posts, markers, await _max_seq(MessageChange.filter(_my_changes(user_id))))
 
 
+async def _nothing_after(key: int, after: int, limit: int) -> list[Event]:
+    return []
+
+
+async def _no_head(key: int) -> int:
+    return 0
+
+
 # channel prefix -> (events after an id, head id)
 SOURCES: dict[str, tuple[Reader, HeadReader]] = {
     "room": (_room_after, _room_head),
     "user": (_user_after, _user_head),
+    # Signals only (resolvers.catalogue_events): nothing stored to replay.
+    "catalogue": (_nothing_after, _no_head),
 }
 
 
