@@ -3,10 +3,11 @@
 GraphQL has its own types (``schema.sync``). REST (``GET /chat/sync``) and
 the chat WebSocket (the ``sync`` reply) answer with one body
 (``tests/contract/read_markers_and_sync.md``), whose changes are the
-WebSocket's change frames (:func:`change`, also what ``ws.event_frames``
-sends live). The keys, their order and what goes in each are here; a door
-only says how it writes what the shape leaves to it (:class:`Wire`: its
-message bodies, history's shape, and its times) and adds nothing else::
+WebSocket's change frames (:func:`change`) and mentions its mention frames
+(:func:`mention`), which ``ws.event_frames`` also sends live. The keys,
+their order and what goes in each are here; a door only says how it
+writes what the shape leaves to it (:class:`Wire`: its message bodies,
+history's shape, and its times) and adds nothing else::
 
     body = await sync_view.render(found, viewer_id, WIRE)
 """
@@ -19,7 +20,13 @@ from datetime import datetime
 from typing import Any
 
 from models import DirectMessage, Message
-from resolvers.change_events import ChangeEvent, MessageDeleted, MessageEdited, ReactionChanged
+from resolvers.change_events import (
+    ChangeEvent,
+    MessageDeleted,
+    MessageEdited,
+    MessageMentioned,
+    ReactionChanged,
+)
 from resolvers.sync import RoomSync, SyncResult
 
 Body = dict[str, Any]
@@ -62,6 +69,20 @@ def change(event: ChangeEvent, stamp: Stamp) -> Body:
     return body
 
 
+def mention(event: MessageMentioned) -> Body:
+    """The caller was mentioned in a room message (joined or not): the
+    message as it is now, empty once deleted."""
+    return {
+        "type": "mention",
+        "event_id": event.id,
+        "id": event.message_id,
+        "room": event.room_name,
+        "room_id": event.room_id,
+        "from_user": event.author_id,
+        "content": event.content,
+    }
+
+
 async def _room(room: RoomSync, viewer_id: int, wire: Wire) -> Body:
     return {
         "room": room.room.name,
@@ -86,4 +107,5 @@ async def render(found: SyncResult, viewer_id: int, wire: Wire) -> Body:
         "dm_changes": [change(c, wire.stamp) for c in found.dm_changes],
         "dm_changes_limited": found.dm_changes_limited,
         "read_markers": [m.as_dict() for m in found.markers],
+        "mentions": [mention(m) for m in found.mentions],
     }

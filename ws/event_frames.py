@@ -74,16 +74,9 @@ def change_frame(event: ChangeEvent) -> dict[str, Any]:
 
 
 def mention_frame(event: MessageMentioned) -> dict[str, Any]:
-    """The caller was mentioned in a room message (on every connection of theirs)."""
-    return {
-        "type": "mention",
-        "event_id": event.id,
-        "id": event.message_id,
-        "room": event.room_name,
-        "room_id": event.room_id,
-        "from_user": event.author_id,
-        "content": event.content,
-    }
+    """The caller was mentioned in a room message (on every connection of
+    theirs; ``resolvers.sync_view``, as sync shows it)."""
+    return sync_view.mention(event)
 
 
 def event_frame(event: Event) -> dict[str, Any] | None:
