@@ -1,8 +1,8 @@
 """Every action a sync-only client must learn of, on each door (REST,
 GraphQL, the chat WebSocket), for ``tests/test_fault_sigkill_sync.py``.
 
-Each :class:`Door` does the same things its own way: room messages and DMs
-sent, edited, deleted, reacted to and unreacted; a room joined and one
+Each :class:`Door` does the same things its own way: room messages (some
+mentioning someone) and DMs sent, edited, deleted, reacted to and unreacted; a room joined and one
 left; read markers moved. A server error or a dropped connection raises
 one of :data:`tests.fault_helpers.DOWN` (the caller retries: sends carry a
 ``client_id``, every other action is idempotent or harmless twice); any
@@ -40,7 +40,8 @@ class Door:
     def __init__(self, http: httpx.AsyncClient, ws_url: str, token: str) -> None:
         self.http, self.ws_url, self.token = http, ws_url, token
 
-    async def post(self, room: str, key: str) -> int:
+    async def post(self, room: str, key: str, text: str = "") -> int:
+        """Send ``text`` (``key`` without one) with ``key`` as its client_id."""
         raise NotImplementedError
 
     async def edit(self, room: str, mid: int, text: str) -> None:
@@ -84,8 +85,8 @@ class Rest(Door):
         response = await self.http.request(method, path, json=body, headers=bearer(self.token))
         return await ok(response, *also)
 
-    async def post(self, room: str, key: str) -> int:
-        body = {"content": key, "client_id": key}
+    async def post(self, room: str, key: str, text: str = "") -> int:
+        body = {"content": text or key, "client_id": key}
         return int((await self._call("POST", f"/chat/rooms/{room}/messages", body))["id"])
 
     async def edit(self, room: str, mid: int, text: str) -> None:
@@ -147,9 +148,10 @@ class GraphQL(Door):
     async def _id(self, field: str, args: str, variables: dict[str, Any]) -> int:
         return int((await self._call(field, args, variables, "id"))["id"])
 
-    async def post(self, room: str, key: str) -> int:
+    async def post(self, room: str, key: str, text: str = "") -> int:
         args = "room: $room, content: $text, clientId: $key"
-        return await self._id("sendMessage", args, {"room": room, "text": key, "key": key})
+        variables = {"room": room, "text": text or key, "key": key}
+        return await self._id("sendMessage", args, variables)
 
     async def edit(self, room: str, mid: int, text: str) -> None:
         await self._call("editMessage", "id: $id, content: $text", {"id": mid, "text": text})
@@ -215,8 +217,8 @@ class WebSocket(Door):
                     assert reply["type"] != "error", (frame, reply)
                     return reply
 
-    async def post(self, room: str, key: str) -> int:
-        frame = {"type": "message", "room": room, "content": key, "client_id": key}
+    async def post(self, room: str, key: str, text: str = "") -> int:
+        frame = {"type": "message", "room": room, "content": text or key, "client_id": key}
         return int((await self._call(frame))["id"])
 
     async def edit(self, room: str, mid: int, text: str) -> None:

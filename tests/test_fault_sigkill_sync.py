@@ -22,6 +22,7 @@ Afterwards, the reader has seen, exactly once:
 - every DM and every DM change (the log replayed by
   ``subscription { directMessageChanges(after: "0") }``), its view of each
   DM equal to history;
+- every message that mentions it, in rooms it is in or not;
 - ``joined`` once per room joined, and its read markers as last set.
 """
 
@@ -69,6 +70,7 @@ class Reader:
         self.changes: dict[int, list[int]] = {}  # room id -> change event ids
         self.dms: list[int] = []
         self.dm_changes: list[int] = []
+        self.mentions: list[tuple[int, int]] = []  # (event id, message id)
         self.joined: Counter[int] = Counter()
         self.left: Counter[int] = Counter()
         self.limited: set[int] = set()
@@ -126,11 +128,13 @@ class Reader:
         for c in body["dm_changes"]:
             self.dm_changes.append(c["event_id"])
             self._changed("dm", c)
+        self.mentions += [(m["event_id"], m["id"]) for m in body["mentions"]]
         for k in body["read_markers"]:
             key = ("room", k["room_id"]) if "room_id" in k else ("with", k["with"])
             self.markers[key] = k["last_read_id"]
         self.since = body["next"]
-        return bool(body["rooms"] or body["left"] or body["dms"] or body["dm_changes"])
+        news = ("rooms", "left", "dms", "dm_changes", "mentions")
+        return any(body[part] for part in news)
 
     async def poll(self) -> None:
         while True:
@@ -156,6 +160,7 @@ class Run:
         self.bob_id = bob_id
         self.acked = 0
         self.marks: dict[tuple[str, Any], int] = {}  # ("room", name) / ("with", id) -> max id
+        self.mentioned: list[int] = []  # messages mentioning the reader
 
     async def act(self, attempt: Callable[[], Awaitable[Any]]) -> Any:
         result = await until_up(attempt)
@@ -179,7 +184,10 @@ class Run:
             if name != "rest" or n > JOIN_AT:  # REST joins by creating its room
                 rooms.append(f"join-{name}")
             room = rooms[n % len(rooms)]
-            mid = await self.act(lambda r=room, k=key: door.post(r, k))  # type: ignore[misc]
+            text = f"{key} <@{bob_id}>" if n % 3 == 1 else key  # a mention, joined or not
+            mid = await self.act(lambda r=room, k=key, t=text: door.post(r, k, t))  # type: ignore[misc]
+            if text != key:
+                self.mentioned.append(mid)
             mine = posted.setdefault(room, [])
             mine.append(mid)
             if room in STAYS and n % 2 == 0:
@@ -309,6 +317,10 @@ async def test_a_sync_only_client_sees_everything_once_across_sigkill(tmp_path: 
         await wait_for(lambda: reader.dm_changes[-1] in replay.streams["dmc"])
         await replay.stop()
         assert reader.dm_changes == replay.streams["dmc"]
+
+        # Every message that mentioned the reader, in a room it is in or not, once.
+        assert len(reader.mentions) == len(set(reader.mentions))
+        assert sorted(m for _, m in reader.mentions) == sorted(run.mentioned)
 
         expected = {
             (kind, rooms[target] if kind == "room" else target): mid
