@@ -137,15 +137,18 @@ class Reader:
         return any(body[part] for part in news)
 
     async def poll(self) -> None:
-        while True:
-            self.idle.set()
-            await self.go.wait()
-            self.idle.clear()
-            try:
-                await self.once()
-            except DOWN:
-                pass
-            await asyncio.sleep(RETRY_PAUSE)
+        try:
+            while True:
+                self.idle.set()
+                await self.go.wait()
+                self.idle.clear()
+                try:
+                    await self.once()
+                except DOWN:
+                    pass
+                await asyncio.sleep(RETRY_PAUSE)
+        finally:
+            self.idle.set()  # a failed reader does not hold up pause()
 
     async def pause(self) -> None:
         """Returns once no sync is in flight, nor will be until ``go`` is set."""
