@@ -13,7 +13,11 @@
   user's DM id space under the user's row lock (the lock a DM to or from
   them takes), and it is logged in ``message_changes`` (``user_low`` =
   ``user_high`` = the user), so it replays with ``after`` like a DM;
-- an edit parses the mentions again and tells only the newly mentioned.
+- an edit parses the mentions again and tells only the newly mentioned;
+- a mention is logged after its message commits: a process killed in
+  between has not answered the send, so the client retries it (same
+  ``client_id``), and the retry tells whom the first did not
+  (:func:`notify_missing`).
 """
 
 from __future__ import annotations
@@ -75,6 +79,20 @@ async def parse(content: str, room: Room, author_id: int) -> list[int]:
 
 def joined(ids: list[int]) -> str:
     return ",".join(str(i) for i in ids)
+
+
+async def notify_missing(message: Message) -> None:
+    """Tell the users ``message`` (its room loaded) mentions but who have no
+    mention of it logged: what a send killed after its commit left undone."""
+    wanted = stored(message)
+    if not wanted or not isinstance(message.room, Room):
+        return
+    told = await MessageChange.filter(
+        message_id=message.id, kind=MENTIONED, user_low__in=wanted
+    ).values_list("user_low", flat=True)
+    missing = [uid for uid in wanted if uid not in {int(str(t)) for t in told}]
+    if missing:
+        await notify(message, message.room, missing)
 
 
 async def notify(message: Message, room: Room, user_ids: list[int]) -> None:

@@ -59,6 +59,7 @@ async def send_message(
         )
 
     if (stored := await retried()) is not None:
+        await mentions.notify_missing(stored)  # the first try may have been killed before
         return stored
     original = await replies.check_room_reply(reply_to, found.id)
     mentioned = await mentions.parse(text, found, user.id)

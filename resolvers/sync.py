@@ -18,6 +18,10 @@ the start) holds (:mod:`resolvers.sync_token`):
   :data:`limits.SYNC_DMS` and :data:`limits.SYNC_CHANGES` (``dms_limited``, ``dm_changes_limited``:
   call again at once to get the rest);
 - the user's read markers that moved, as they are now;
+- the user's mentions (:mod:`resolvers.mentions`), in rooms joined or not,
+  as the live ``mentions`` feed has them: they are logged with the DM
+  changes, in the same order and under the same cap, so they share the DM
+  change position (no new part in the token);
 - ``next``, the token to pass as ``since`` next time.
 
 A client that passes each ``next`` back (and pages back where ``limited``)
@@ -37,7 +41,7 @@ from tortoise.queryset import QuerySet
 
 from models import DirectMessage, Membership, Message, MessageChange, Room, User
 from resolvers import limits, read_markers, sync_token
-from resolvers.change_events import MENTIONED, ChangeEvent, from_change
+from resolvers.change_events import MENTIONED, ChangeEvent, MessageMentioned, from_change
 from resolvers.sync_token import Position
 from resolvers.users import require_user
 
@@ -65,6 +69,7 @@ class SyncResult:
     dm_changes: list[ChangeEvent] = field(default_factory=list)
     dm_changes_limited: bool = False
     markers: list[read_markers.Marker] = field(default_factory=list)
+    mentions: list[MessageMentioned] = field(default_factory=list)
 
 
 async def sync(*, actor: User | None, since: object = None) -> SyncResult:
@@ -172,11 +177,20 @@ async def _dms(user_id: int, old: Position, new: Position, result: SyncResult) -
     if result.dms:
         dm_m = result.dms[-1].id
     parties = Q(user_low=user_id) | Q(user_high=user_id)
-    changed = MessageChange.filter(parties, seq__gt=dm_c).exclude(kind=MENTIONED).order_by("seq")
+    changed = MessageChange.filter(parties, seq__gt=dm_c).order_by("seq")
     logged, result.dm_changes_limited = await _capped(changed, limits.SYNC_CHANGES)
-    ids = {c.message_id for c in logged}
+    changes = [c for c in logged if c.kind != MENTIONED]
+    ids = {c.message_id for c in changes}
     known = {d.id: d for d in await DirectMessage.filter(id__in=ids)} if ids else {}
-    result.dm_changes = [from_change(c, known.get(c.message_id)) for c in logged]
+    result.dm_changes = [from_change(c, known.get(c.message_id)) for c in changes]
+    result.mentions = await _mentions(user_id, [c for c in logged if c.kind == MENTIONED])
     if logged:
         dm_c = logged[-1].seq
     new.dm = (dm_m, dm_c)
+
+
+async def _mentions(user_id: int, logged: list[MessageChange]) -> list[MessageMentioned]:
+    """Each mention as the message is now (empty once deleted)."""
+    ids = {c.message_id for c in logged}
+    rows = {m.id: m for m in await Message.filter(id__in=ids).select_related("room")} if ids else {}
+    return [MessageMentioned.from_row(c.seq, user_id, rows.get(c.message_id)) for c in logged]

@@ -62,10 +62,11 @@ class _Subscriber:
     Per subscriber for now; grouped execution replaces it (issue 9 item 5).
     """
 
-    __slots__ = ("queue",)
+    __slots__ = ("queue", "user_id")
 
-    def __init__(self) -> None:
+    def __init__(self, user_id: int) -> None:
         self.queue: asyncio.Queue[Event | ComptoirError] = asyncio.Queue()
+        self.user_id = user_id  # a room feed ends it if they leave the room
 
     def deliver(self, event: Event) -> None:
         self.queue.put_nowait(event)
@@ -84,7 +85,7 @@ async def live_stream(
     first), until the session ends (UNAUTHENTICATED), the broker stays away
     (SERVICE_UNAVAILABLE) or the user leaves the room (NOT_FOUND)."""
     feeds = live.get()
-    subscriber = _Subscriber()
+    subscriber = _Subscriber(claims.user_id)
     try:
         watch = await feeds.watch_session(claims, subscriber.session_ended)
     except Unauthenticated:

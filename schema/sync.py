@@ -8,6 +8,7 @@ from resolvers import limits
 from resolvers import sync as syncing
 from resolvers.change_events import ChangeEvent
 from schema.context import Info
+from schema.mentions import Mention
 from schema.message_changes import MessageChange
 from schema.message_types import DirectMessage, Message
 from schema.read_markers import ReadMarker
@@ -53,6 +54,10 @@ class SyncResult:
     read_markers: list[ReadMarker] = strawberry.field(
         description="The caller's read markers that moved, as they are now."
     )
+    mentions: list[Mention] = strawberry.field(
+        description="The caller's mentions, in rooms joined or not (as the `mentions` "
+        "subscription); more follow when directMessageChangesLimited."
+    )
 
 
 @strawberry.type
@@ -85,4 +90,5 @@ class SyncQueries:
             direct_message_changes=_changes(found.dm_changes),
             direct_message_changes_limited=found.dm_changes_limited,
             read_markers=[ReadMarker.of(m) for m in found.markers],
+            mentions=[m for m in map(Mention.from_event, found.mentions) if m is not None],
         )

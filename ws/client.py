@@ -117,6 +117,11 @@ class Client:
 
     # --- live side (a resolvers.live Listener: synchronous, never blocks) ----------
 
+    @property
+    def user_id(self) -> int:
+        """Whose connection it is: a room feed ends it if they leave the room."""
+        return self.user.id
+
     def deliver(self, event: Event) -> None:
         if self.closing:
             return

@@ -10,11 +10,12 @@ the same frames without ``type``, with their reactions (:func:`history_items`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeAlias
+from typing import Any
 
 from models import DirectMessage, Message
-from resolvers import posted
+from resolvers import posted, sync_view
 from resolvers.change_events import (
+    ChangeEvent,
     MessageDeleted,
     MessageEdited,
     MessageMentioned,
@@ -67,50 +68,15 @@ def reply_to(event: MessagePosted | DirectMessageSent) -> dict[str, Any]:
     }
 
 
-ChangeEvent: TypeAlias = MessageEdited | MessageDeleted | ReactionChanged
-_CHANGE_TYPES = {
-    MessageEdited: ("message_edited", "dm_edited"),
-    MessageDeleted: ("message_deleted", "dm_deleted"),
-    ReactionChanged: ("reaction", "dm_reaction"),
-}
-
-
 def change_frame(event: ChangeEvent) -> dict[str, Any]:
-    """A change of a message: ``event_id`` is where a resuming client's
-    ``after`` goes; ``id`` is the message's."""
-    room_type, dm_type = _CHANGE_TYPES[type(event)]
-    frame: dict[str, Any] = {"type": room_type if event.room_id else dm_type}
-    frame["event_id"] = event.id
-    frame["id"] = event.message_id
-    if event.room_id:
-        frame["room"] = event.room_name
-        frame["room_id"] = event.room_id
-        frame["from_user"] = event.sender_id
-    else:
-        frame["from_user"] = event.sender_id
-        frame["to_user"] = event.recipient_id
-    match event:
-        case MessageEdited():
-            frame["content"] = event.content
-            frame["edited_at"] = timestamp(event.edited_at)
-        case ReactionChanged():
-            frame["user_id"] = event.user_id
-            frame["reaction"] = event.reaction
-            frame["added"] = event.added
-    return frame
+    """A change of a message (``resolvers.sync_view``, the shape REST's sync shows too)."""
+    return sync_view.change(event, timestamp)
 
 
 def mention_frame(event: MessageMentioned) -> dict[str, Any]:
-    """The caller was mentioned in a room message (on every connection of theirs)."""
-    return {
-        "type": "mention",
-        "event_id": event.id,
-        "id": event.message_id,
-        "room": event.room_name,
-        "room_id": event.room_id,
-        "from_user": event.author_id,
-        "content": event.content,
-    }
+    """The caller was mentioned in a room message (on every connection of
+    theirs; ``resolvers.sync_view``, as sync shows it)."""
+    return sync_view.mention(event)
 
 
 def event_frame(event: Event) -> dict[str, Any] | None:

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
-from resolvers import read_markers
+from resolvers import read_markers, sync_view
 from resolvers import sync as syncing
 from ws import event_frames, frames, read_frames
 from ws.client import Client
+
+SYNC_WIRE = sync_view.Wire(messages=event_frames.history_items, stamp=frames.timestamp)
 
 
 async def read(client: Client, frame: read_frames.Read) -> None:
@@ -32,31 +34,8 @@ async def unread(client: Client, frame: read_frames.UnreadCounts) -> None:
 
 
 async def sync(client: Client, frame: read_frames.Sync) -> None:
-    """The ``sync`` reply: the shape of ``GET /chat/sync`` with ``type``."""
+    """The ``sync`` reply: the body of ``GET /chat/sync`` with ``type``
+    (``resolvers.sync_view``)."""
     found = await syncing.sync(actor=client.user, since=frame.since)
-    viewer = client.user.id
-    rooms = [
-        {
-            "room": r.room.name,
-            "room_id": r.room.id,
-            "joined": r.joined,
-            "messages": await event_frames.history_items(r.messages, viewer),
-            "limited": r.limited,
-            "before": r.before,
-            "changes": [event_frames.change_frame(c) for c in r.changes],
-            "changes_limited": r.changes_limited,
-        }
-        for r in found.rooms
-    ]
-    reply = {
-        "type": "sync",
-        "next": found.next,
-        "rooms": rooms,
-        "left": found.left,
-        "dms": await event_frames.history_items(found.dms, viewer),
-        "dms_limited": found.dms_limited,
-        "dm_changes": [event_frames.change_frame(c) for c in found.dm_changes],
-        "dm_changes_limited": found.dm_changes_limited,
-        "read_markers": [m.as_dict() for m in found.markers],
-    }
-    await client.reply(frames.with_ref(reply, frame.ref))
+    body = await sync_view.render(found, client.user.id, SYNC_WIRE)
+    await client.reply(frames.with_ref({"type": "sync", **body}, frame.ref))

@@ -67,7 +67,9 @@ class Listener(Protocol):
 
     It may also define ``async def drained(self) -> None``: awaited between
     replay pages, to pace a long replay to what the consumer takes (the chat
-    WS client waits for its socket to drain).
+    WS client waits for its socket to drain); and ``user_id``, whose it is:
+    a room's feed then delivers it the ``MemberLeft`` of its user that an
+    outage of the broker lost (``resolvers.live.feed``).
     """
 
     def deliver(self, event: Event) -> None:

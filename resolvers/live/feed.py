@@ -17,6 +17,15 @@ with backoff; once live again it fills ``(last, head]`` from the database.
 Only a broker that stays away past ``BROKER_GRACE_SECONDS`` ends the feed
 (``Listener.lost``).
 
+A leave is not stored as an event (``resolvers.membership_events``): a
+``MemberLeft`` published while the broker was away is lost, and no gap
+shows it. So a room's feed remembers which of its listeners' users were
+members when they attached (a listener names its user with ``user_id``),
+and once live again, *before* filling, asks the database which of them
+still are (one query); to each listener whose user left meanwhile it
+delivers the ``MemberLeft`` it missed, so that listener ends before any
+message stored after the leave reaches it.
+
 A signal (an event marked ``ephemeral``: presence, typing) goes at once to
 the listeners that are live, without touching ``last`` (a member leaving,
 ``reaches_replaying``, to the replaying ones too).
@@ -37,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 from core.errors import ServiceUnavailable
 from resolvers.events import Event, Undecodable, decode
 from resolvers.live import sources
+from resolvers.membership_events import MemberLeft
 
 if TYPE_CHECKING:
     from resolvers.live import Listener
@@ -53,13 +63,16 @@ BROKER_AWAY = "The live feed's broker is unavailable; reconnect."
 
 
 class _Member:
-    __slots__ = ("held", "last", "listener")
+    __slots__ = ("held", "last", "listener", "member_of_room")
 
     def __init__(self, listener: Listener) -> None:
         self.listener = listener
         self.last = 0
         # Events held while replaying; None once live.
         self.held: list[Event] | None = []
+        # The listener's user, when it belonged to the feed's room as it
+        # attached: a leave it may miss during an outage ends it (_recheck).
+        self.member_of_room: int | None = None
 
 
 class Feed:
@@ -89,6 +102,7 @@ class Feed:
             raise ValueError(f"listener already attached to {self.channel}")
         member = self.members[listener] = _Member(listener)
         start = self.last if self.ready.done() else None
+        member.member_of_room = await _room_member(self.channel, listener)
         await asyncio.shield(self.ready)
         if self.members.get(listener) is not member:
             return  # detached meanwhile
@@ -157,6 +171,25 @@ class Feed:
                 except Exception:
                     log.exception("listener of %s failed", self.channel)
 
+    async def _recheck(self) -> None:
+        """Back from an outage, before filling: end the listeners whose user
+        left the room meanwhile (their ``MemberLeft`` may have been lost)."""
+        users = {u for m in self.members.values() if (u := m.member_of_room) is not None}
+        room_id = sources.room_of(self.channel)
+        if not users or room_id is None:
+            return
+        still, name = await sources.members_among(room_id, users)
+        for member in list(self.members.values()):
+            user_id = member.member_of_room
+            if user_id is None or user_id in still:
+                continue
+            member.member_of_room = None
+            log.info("live feed %s: user %s left while the broker was away", self.channel, user_id)
+            try:
+                member.listener.deliver(MemberLeft(room_id, name, user_id))
+            except Exception:
+                log.exception("listener of %s failed", self.channel)
+
     def _drop(self, member: _Member, why: str) -> None:
         self.members.pop(member.listener, None)
         member.held = None
@@ -212,6 +245,7 @@ class Feed:
                     if self.last is None:
                         self.last = top
                     else:
+                        await self._recheck()
                         await self._fill(None)
                     if away_since is not None:
                         self.recoveries += 1
@@ -252,3 +286,15 @@ class Feed:
         for member in members:
             member.held = None
             member.listener.lost(ServiceUnavailable(5, BROKER_AWAY))
+
+
+async def _room_member(channel: str, listener: Listener) -> int | None:
+    """The listener's user (``user_id``) when it belongs to the channel's
+    room now; None otherwise (not a room, no user, or not a member: a
+    public room's reader who never joined is not ended by a recheck)."""
+    user_id = getattr(listener, "user_id", None)
+    room_id = sources.room_of(channel)
+    if not isinstance(user_id, int) or room_id is None:
+        return None
+    still, _ = await sources.members_among(room_id, {user_id}, named=False)
+    return user_id if user_id in still else None

@@ -25,7 +25,7 @@ from typing import Any
 from tortoise.expressions import Q
 from tortoise.functions import Max
 
-from models import DirectMessage, Message, MessageChange, ReadMarker, Room
+from models import DirectMessage, Membership, Message, MessageChange, ReadMarker, Room
 from resolvers import attachments, replies
 from resolvers.change_events import MENTIONED, MessageMentioned, from_change
 from resolvers.events import DirectMessageSent, Event, MessagePosted
@@ -171,6 +171,28 @@ def _split(channel: str) -> tuple[tuple[Reader, HeadReader], int]:
 
 def check_channel(channel: str) -> None:
     _split(channel)
+
+
+def room_of(channel: str) -> int | None:
+    """The room of a room's channel; None for another channel."""
+    prefix, _, key = channel.partition(":")
+    return int(key) if prefix == "room" and key.isdigit() else None
+
+
+async def members_among(
+    room_id: int, users: set[int], *, named: bool = True
+) -> tuple[set[int], str]:
+    """Which of ``users`` belong to the room now (one query), and, when
+    ``named`` and some do not, the room's name ("" once it is gone)."""
+    rows = await Membership.filter(room_id=room_id, user_id__in=users).values_list(
+        "user_id", flat=True
+    )
+    still = {int(str(u)) for u in rows}
+    name = ""
+    if named and users - still:
+        names = await Room.filter(id=room_id).values_list("name", flat=True)
+        name = str(names[0]) if names else ""
+    return still, name
 
 
 async def events_after(channel: str, after: int, limit: int) -> list[Event]:

@@ -28,6 +28,11 @@ _SYNC = {
         "dm_changes": _ARRAY,
         "dm_changes_limited": {"type": "boolean"},
         "read_markers": {"type": "array", "items": MARKER},
+        "mentions": {
+            **_ARRAY,
+            "description": "The caller's mentions since `since`, in rooms joined or not "
+            "(the WS `mention` frame); more follow when `dm_changes_limited`",
+        },
     },
 }
 
