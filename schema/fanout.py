@@ -253,9 +253,16 @@ class Group:
             await asyncio.wait([self.task])
 
     def push(self, event: Event, subscriber: Subscriber) -> None:
+        if self.fanout.closed:
+            return
         self.queue.append((event, subscriber))
         if self.task is None:
-            self.task = asyncio.create_task(self._run())
+            self._start()
+
+    def _start(self) -> None:
+        self.task = asyncio.create_task(self._run())
+        self.fanout.running.add(self.task)
+        self.task.add_done_callback(self.fanout.running.discard)
 
     async def _run(self) -> None:
         try:
@@ -264,6 +271,8 @@ class Group:
                 batch = [first]
                 while self.queue and self.queue[0][0] is event:
                     batch.append(self.queue.popleft()[1])
+                if not any(subscriber.active for subscriber in batch):
+                    continue  # all gone meanwhile: executed for nobody
                 head = await self._execute(event, first.render)
                 if head is None:
                     continue
@@ -276,8 +285,8 @@ class Group:
             log.exception("subscription fan-out failed")
         finally:
             self.task = None
-            if self.queue:  # arrived while the last write yielded
-                self.task = asyncio.create_task(self._run())
+            if self.queue and not self.fanout.closed:  # arrived while the last write yielded
+                self._start()
 
     async def _execute(self, event: Event, render: Callable[[Event], Any]) -> str | None:
         """The ``next`` message for ``event``, up to its id (appended per
@@ -315,6 +324,19 @@ class Fanout:
 
     def __init__(self) -> None:
         self.groups: dict[GroupKey, Group] = {}
+        # Groups' workers at work, also of groups every member has left.
+        self.running: set[asyncio.Task[None]] = set()
+        self.closed = False
+
+    async def close(self) -> None:
+        """Execute nothing more: the workers still at work are cancelled and
+        awaited, so that none outlives the runtime it executes with."""
+        self.closed = True
+        tasks = list(self.running)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=2)
 
     def join(self, source: LiveSource[Any], target: Target, executor: FanoutExecutor) -> Subscriber:
         key = group_key(source, executor)
