@@ -1,6 +1,8 @@
-"""REST: /chat/rooms, /chat/rooms/{room}/messages, /chat/dm/{user_id}, and
-``DELETE /chat/rooms/{room}/members/me`` (leave the room: 200 with the room,
-idempotent; rules in ``resolvers.rooms.leave_room``).
+"""REST: /chat/rooms, /chat/rooms/{room}/messages, /chat/dm/{user_id},
+``PUT /chat/rooms/{room}/members/me`` (join the room: 200 with the room,
+idempotent; rules in ``resolvers.rooms.join_room``, as ``joinRoom`` and the
+``join`` frame) and ``DELETE /chat/rooms/{room}/members/me`` (leave the room:
+200 with the room, idempotent; rules in ``resolvers.rooms.leave_room``).
 
 Message bodies are :func:`rest_compat.conversations.bodies`. ``?limit=``
 reads the last ``limit`` messages (before ``?before=`` if given); with only
@@ -66,6 +68,12 @@ async def create_room(request: Request) -> Response:
     return JSONResponse(room_body(row), status_code=201)
 
 
+async def join_room(request: Request) -> Response:
+    actor = await require_user(request)
+    row = await rooms.join_room(actor=actor, room=request.path_params["room"])
+    return JSONResponse(room_body(row))
+
+
 async def leave_room(request: Request) -> Response:
     actor = await require_user(request)
     row = await rooms.leave_room(actor=actor, room=request.path_params["room"])
@@ -110,5 +118,6 @@ routes = [
     Route(ROOM.history, partial(post, ROOM, messages.send_message), methods=["POST"]),
     Route(DM.history, direct_messages, methods=["GET"]),
     Route(DM.history, partial(post, DM, dms.send_direct_message), methods=["POST"]),
+    Route("/chat/rooms/{room}/members/me", join_room, methods=["PUT"]),
     Route("/chat/rooms/{room}/members/me", leave_room, methods=["DELETE"]),
 ]

@@ -3,15 +3,9 @@
 graphql-core runs a subscription's selection once per event *per
 subscriber*. Here the subscribers of a live feed are grouped (the idea of
 Apollo Router's subscription deduplication and of Hasura's multiplexed
-subscriptions) by:
-
-- the channel they listen to,
-- the operation (document and operation name) and its coerced variables,
-- their *viewer class*: nothing when the selection reaches no field whose
-  value depends on the viewer, else the viewer's user id. A field depends on
-  the viewer when it is declared with ``metadata=VIEWER_DEPENDENT`` next to
-  its visibility rule (``User.email``, ``Room.members``), so two viewers
-  who could see different data are never in one group.
+subscriptions) by channel, operation, coerced variables and *viewer class*
+(:mod:`schema.fanout_keys`: two viewers who could see different data are
+never in one group).
 
 A subscription resolver returns a :class:`LiveSource`. Served by the
 graphql-transport-ws handler of :mod:`schema.live_transport`, the source
@@ -45,20 +39,8 @@ from collections.abc import AsyncGenerator, Callable
 from contextvars import ContextVar
 from typing import Any, Generic, Protocol, TypeVar
 
-from graphql import (
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLError,
-    GraphQLObjectType,
-    InlineFragmentNode,
-    SelectionSetNode,
-    get_named_type,
-    is_object_type,
-    print_ast,
-)
+from graphql import GraphQLError
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from core import runtime
 from core.errors import ComptoirError, Unauthenticated
@@ -67,13 +49,11 @@ from resolvers import live, membership_events
 from resolvers.events import Event
 from schema.context import Context
 from schema.errors import client_error, log_unexpected
+from schema.fanout_keys import GroupKey, group_key
 from schema.subscriptions import SESSION_ENDED, graphql_error, left_room, live_stream
 
 log = logging.getLogger("comptoir.graphql")
 T = TypeVar("T")
-
-VIEWER_DEPENDENT = {"viewer_dependent": True}
-"""``strawberry.field(metadata=VIEWER_DEPENDENT)``: this field's value depends on who asks."""
 
 WRITE_CHUNK = 64
 """Writes between two yields to the event loop during a fan-out."""
@@ -233,9 +213,6 @@ class Subscriber:
             self.target.finish(error)
 
 
-GroupKey = tuple[str, str, str, str, int | None]
-
-
 class Group:
     """Subscribers that get the very same payload for every event."""
 
@@ -253,9 +230,16 @@ class Group:
             await asyncio.wait([self.task])
 
     def push(self, event: Event, subscriber: Subscriber) -> None:
+        if self.fanout.closed:
+            return
         self.queue.append((event, subscriber))
         if self.task is None:
-            self.task = asyncio.create_task(self._run())
+            self._start()
+
+    def _start(self) -> None:
+        self.task = asyncio.create_task(self._run())
+        self.fanout.running.add(self.task)
+        self.task.add_done_callback(self.fanout.running.discard)
 
     async def _run(self) -> None:
         try:
@@ -264,6 +248,8 @@ class Group:
                 batch = [first]
                 while self.queue and self.queue[0][0] is event:
                     batch.append(self.queue.popleft()[1])
+                if not any(subscriber.active for subscriber in batch):
+                    continue  # all gone meanwhile: executed for nobody
                 head = await self._execute(event, first.render)
                 if head is None:
                     continue
@@ -276,8 +262,8 @@ class Group:
             log.exception("subscription fan-out failed")
         finally:
             self.task = None
-            if self.queue:  # arrived while the last write yielded
-                self.task = asyncio.create_task(self._run())
+            if self.queue and not self.fanout.closed:  # arrived while the last write yielded
+                self._start()
 
     async def _execute(self, event: Event, render: Callable[[Event], Any]) -> str | None:
         """The ``next`` message for ``event``, up to its id (appended per
@@ -315,9 +301,22 @@ class Fanout:
 
     def __init__(self) -> None:
         self.groups: dict[GroupKey, Group] = {}
+        # Groups' workers at work, also of groups every member has left.
+        self.running: set[asyncio.Task[None]] = set()
+        self.closed = False
+
+    async def close(self) -> None:
+        """Execute nothing more: the workers still at work are cancelled and
+        awaited, so that none outlives the runtime it executes with."""
+        self.closed = True
+        tasks = list(self.running)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=2)
 
     def join(self, source: LiveSource[Any], target: Target, executor: FanoutExecutor) -> Subscriber:
-        key = group_key(source, executor)
+        key = group_key(source.channel, executor)
         group = self.groups.get(key)
         if group is None:
             group = self.groups[key] = Group(self, key, executor)
@@ -335,65 +334,3 @@ class Fanout:
     def subscribers(self) -> int:
         """Subscriptions served live right now."""
         return sum(m.live for g in self.groups.values() for m in g.members)
-
-
-def group_key(source: LiveSource[Any], executor: FanoutExecutor) -> GroupKey:
-    operation = executor.operation
-    document = operation.loc.source.body if operation.loc else print_ast(operation)
-    name = operation.name.value if operation.name else ""
-    variables = json.dumps(executor.variable_values.coerced, sort_keys=True, default=str)
-    viewer: int | None = None
-    root = executor.schema.subscription_type
-    if root is not None and depends_on_viewer(
-        root, operation.selection_set, executor.fragment_definitions, set()
-    ):
-        user = executor.context_value.user
-        viewer = user.id if user is not None else 0
-    return (source.channel, document, name, variables, viewer)
-
-
-def _marked(field: Any) -> bool:
-    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    metadata = getattr(definition, "metadata", None) or {}
-    return bool(metadata.get("viewer_dependent"))
-
-
-def depends_on_viewer(
-    type_: GraphQLObjectType,
-    selection_set: SelectionSetNode,
-    fragments: dict[str, FragmentDefinitionNode],
-    seen: set[str],
-) -> bool:
-    """Whether the selection reaches a field marked :data:`VIEWER_DEPENDENT`.
-
-    Abstract types are not walked into: a selection that reaches one counts
-    as viewer-dependent (safe; the schema's subscriptions have none).
-    """
-    for selection in selection_set.selections:
-        inner_type: Any = type_
-        inner: SelectionSetNode | None
-        if isinstance(selection, FieldNode):
-            field = type_.fields.get(selection.name.value)
-            if field is None:
-                continue
-            if _marked(field):
-                return True
-            inner = selection.selection_set
-            if inner is None:
-                continue
-            inner_type = get_named_type(field.type)
-        elif isinstance(selection, InlineFragmentNode):
-            inner = selection.selection_set
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            if name in seen or name not in fragments:
-                continue
-            seen.add(name)
-            inner = fragments[name].selection_set
-        else:  # pragma: no cover
-            continue
-        if not is_object_type(inner_type):
-            return True
-        if depends_on_viewer(inner_type, inner, fragments, seen):
-            return True
-    return False

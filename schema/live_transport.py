@@ -185,6 +185,23 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await self.send_message({"type": "connection_ack", "payload": ack})
         self.connection_acknowledged = True
 
+    async def handle(self) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.sockets.handlers.add(task)
+        try:
+            await super().handle()
+        finally:
+            self.sockets.handlers.discard(task)
+
+    async def handle_message(self, message: Message) -> None:
+        # Messages still queued once the connection is closing (the server's
+        # shutdown sends 1012) are not handled: nothing could answer them, and
+        # none may start work that would outlive the runtime.
+        if self.outbox.gone or self.sockets.stopping:
+            return
+        await super().handle_message(message)
+
     async def shutdown(self) -> None:
         try:
             await super().shutdown()
@@ -243,6 +260,11 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         operation = self.operations.pop(operation_id, None)
         if operation is None:
             return
+        # Nothing more is sent for it: a task that finishes its work despite
+        # the cancellation (a mutation past its commit) must not then send
+        # its result nor de-register an id already gone (strawberry's
+        # forget_id: a KeyError logged as a failed task, seen at SIGTERM).
+        operation.completed = True
         if isinstance(operation, LiveOperation) and operation.subscriber is not None:
             operation.subscriber.end(None)
         if operation.task is not None:
@@ -263,11 +285,27 @@ class LiveSockets:
             scope="graphql",
         )
         self.closing: set[asyncio.Task[None]] = set()
+        # The connections' handlers (their ASGI tasks) still running.
+        self.handlers: set[asyncio.Task[Any]] = set()
+        self.stopping = False
 
     def start(self) -> None:
         self.connections.start()
 
     async def close(self) -> None:
+        """Nothing outlives this: uvicorn has closed every connection (1012)
+        and waited for them; handlers still running past its graceful
+        timeout (cancelled by it, maybe still unwinding) are cancelled and
+        awaited, and so are the fan-out's workers, before the runtime they
+        use is stopped."""
+        self.stopping = True
+        handlers = [task for task in self.handlers if not task.done()]
+        if handlers:
+            log.warning("GraphQL WebSockets still open at shutdown: %d cancelled", len(handlers))
+            for task in handlers:
+                task.cancel()
+            await asyncio.wait(handlers, timeout=2)
+        await self.fanout.close()
         for task in list(self.closing):
             task.cancel()
             with suppress(asyncio.CancelledError, Exception):

@@ -99,6 +99,15 @@ class Outbox:
         self.closed = False
         self._writer: asyncio.Task[None] | None = None
 
+    @property
+    def gone(self) -> bool:
+        """Nothing written now would reach the client: this outbox is closed,
+        or the connection is closing (a close sent, the server shutting down)."""
+        protocol = self.protocol
+        if self.closed or protocol is None:
+            return self.closed
+        return bool(protocol.close_sent or protocol.disconnected or protocol.transport.is_closing())
+
     def push(self, text: str) -> None:
         if self.closed:
             return

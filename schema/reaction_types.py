@@ -18,7 +18,7 @@ from resolvers import reactions
 from resolvers.reactions import REACTION_RULE, ReactionCount
 from schema import loaders
 from schema.context import Context, Info
-from schema.fanout import VIEWER_DEPENDENT
+from schema.fanout_keys import VIEWER_DEPENDENT
 from schema.users import User, user_by_id
 
 

@@ -17,7 +17,7 @@ from resolvers import limits, permissions, rooms
 from resolvers.permissions import Action
 from schema import loaders
 from schema.context import Info
-from schema.fanout import VIEWER_DEPENDENT
+from schema.fanout_keys import VIEWER_DEPENDENT
 from schema.users import User, user_by_id
 
 

@@ -14,7 +14,7 @@ from resolvers.auth import TokenPair
 from resolvers.permissions import Action
 from schema import loaders
 from schema.context import Info
-from schema.fanout import VIEWER_DEPENDENT
+from schema.fanout_keys import VIEWER_DEPENDENT
 
 Role = strawberry.enum(RoleEnum, name="Role")
 

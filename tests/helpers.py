@@ -289,22 +289,26 @@ async def subscribe_live(
 
 
 class QueryCounter:
-    """Counts the SQL queries requests make; the presence tasks that run in
-    the background of every process are left out."""
+    """Counts the SQL statements this process runs from now on (``count``,
+    which a test may reset to 0). The connection *class* is patched, so the
+    connections of transactions count too (on PostgreSQL each is a connection
+    of its own); the presence tasks that run in the background of every
+    process (:data:`resolvers.presence.BACKGROUND_TASKS`) are left out."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.count = 0
-        conn = Tortoise.get_connection("default")
+        cls = type(Tortoise.get_connection("default"))
         for name in ("execute_query", "execute_query_dict"):
-            original = getattr(conn, name)
+            monkeypatch.setattr(cls, name, self._counting(getattr(cls, name)))
 
-            async def counted(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
-                task = asyncio.current_task()
-                if task is None or task.get_name() not in presence.BACKGROUND_TASKS:
-                    self.count += 1
-                return await _original(*args, **kwargs)
+    def _counting(self, original: Any) -> Any:
+        async def counting(connection: Any, query: str, values: Any = None) -> Any:
+            task = asyncio.current_task()
+            if task is None or task.get_name() not in presence.BACKGROUND_TASKS:
+                self.count += 1
+            return await original(connection, query, values)
 
-            monkeypatch.setattr(conn, name, counted)
+        return counting
 
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]

@@ -6,14 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import redis.asyncio as redis
@@ -21,7 +19,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from schema.fanout import Fanout
-from tests.harness import Service, free_port, is_postgres
+from tests.harness import Service, free_port
 from tests.ws_helpers import (
     bearer,
     open_ws,
@@ -225,32 +223,6 @@ async def stored_ids(http: httpx.AsyncClient, token: str, path: str) -> list[int
         ids += batch
         if len(batch) < 100:
             return ids
-
-
-LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/test"
-
-
-LOCAL_REDIS = "redis://127.0.0.1:6379"
-
-
-def _postgres_url() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    return url if is_postgres(url) else LOCAL_POSTGRES
-
-
-def _redis_url() -> str:
-    url = os.environ.get("BROADCAST_URL", "")
-    return url if urlsplit(url).scheme in {"redis", "rediss"} else LOCAL_REDIS
-
-
-async def _require_redis(url: str) -> None:
-    client = redis.Redis.from_url(url)
-    try:
-        await asyncio.wait_for(client.ping(), 5)
-    except Exception as error:
-        raise AssertionError(f"the scale-out test needs Redis at {url}: {error!r}") from error
-    finally:
-        await client.aclose()
 
 
 def fanout(service: Service) -> Fanout:

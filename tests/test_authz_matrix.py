@@ -1424,6 +1424,15 @@ REST["DELETE /chat/rooms/{room}/members/me"] = (
     rest("DELETE", _leave_path, 200),
     REST_MEMBERS_ONLY,
 )
+
+
+async def _join_path(world: World, actor: str) -> str:
+    return f"/chat/rooms/{await world.fresh_private_room()}/members/me"
+
+
+# Joining the owner's private room: a no-op for its member, NOT_FOUND to others
+# (as Mutation.joinRoom and the join frame).
+REST["PUT /chat/rooms/{room}/members/me"] = (rest("PUT", _join_path, 200), REST_MEMBERS_ONLY)
 # Each actor aims at a room made for it (test_ws_matrix).
 WS["leave"] = (lambda w, a: {"type": "leave", "room": w.marks[f"leave {a}"]}, (WS_ANON, OK, N, N))
 

@@ -14,7 +14,6 @@ GraphQL subscriptions with NOT_FOUND, their other chat connections with a
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -23,21 +22,18 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
-from tests.harness import Service, scratch_database
+from tests.harness import Service
 from tests.helpers import PROTOCOL, Client, gql_join, rest_post, subscribe_live, ws_client
-from tests.live_helpers import _postgres_url, _redis_url, _require_redis
 from tests.presence_helpers import room_with
 from tests.ws_helpers import (
     chat_client,
     join,
+    new_account,
     open_ws,
-    process_env,
     recv,
-    register,
     request,
-    run_cli,
-    server_process,
     silence,
+    two_processes,
 )
 
 LEAVE = "mutation ($room: String!) { leaveRoom(room: $room) { id name isPrivate } }"
@@ -344,44 +340,30 @@ async def test_leaving_a_public_room_ends_its_feeds_too(
 @pytest.mark.slow
 async def test_a_leave_on_one_process_ends_the_feeds_on_another(tmp_path: Path) -> None:
     """On PostgreSQL + Redis whatever the suite runs on (like test_scale_out)."""
-    broadcast = _redis_url()
-    await _require_redis(broadcast)
-    async with scratch_database(_postgres_url(), tmp_path) as database_url:
-        shared = {"BROADCAST_URL": broadcast, "PUBSUB_PREFIX": f"leave-{uuid.uuid4().hex[:8]}"}
-        env1 = process_env(database_url, tmp_path, **shared)
-        env2 = process_env(database_url, tmp_path, **shared)
-        await run_cli("migrate", env=env1)
+    async with two_processes(tmp_path, "leave") as pair:
+        one, http1, http2 = pair.one, pair.http1, pair.http2
+        alice = await new_account(http1, "alice@example.com")
+        bob = await new_account(http1, "bob@example.com")
+        secret = await room_with(http1, alice, "secret", bob, private=True)
+        graphql_url = one.http_url.replace("http://", "ws://", 1) + "/graphql"
         async with (
-            server_process(env1, migrate=False) as one,
-            server_process(env2, migrate=False) as two,
-            one.client() as http1,
-            two.client() as http2,
+            connect(graphql_url, subprotocols=[PROTOCOL]) as conn,  # type: ignore[list-item]
+            chat_client(one.ws_url, bob.token) as b,
+            chat_client(one.ws_url, alice.token) as a,
         ):
-            accounts = []
-            for email in ("alice@example.com", "bob@example.com"):
-                user_id, token = await register(http1, email)
-                accounts.append(Account(user_id, email, "correct horse battery", token, ""))
-            alice, bob = accounts
-            secret = await room_with(http1, alice, "secret", bob, private=True)
-            graphql_url = one.http_url.replace("http://", "ws://", 1) + "/graphql"
-            async with (
-                connect(graphql_url, subprotocols=[PROTOCOL]) as conn,  # type: ignore[list-item]
-                chat_client(one.ws_url, bob.token) as b,
-                chat_client(one.ws_url, alice.token) as a,
-            ):
-                g = Client(conn)
-                await g.send({"type": "connection_init", "payload": bob.headers})
-                assert (await g.receive())["type"] == "connection_ack"
-                await subscribe_live(http2, g, "msgs", bob, secret)
-                for ws in (a, b):
-                    await join(ws, secret)
+            g = Client(conn)
+            await g.send({"type": "connection_init", "payload": bob.headers})
+            assert (await g.receive())["type"] == "connection_ack"
+            await subscribe_live(http2, g, "msgs", bob, secret)
+            for ws in (a, b):
+                await join(ws, secret)
 
-                # Bob leaves through process two...
-                assert (await leave_rest(http2, bob, secret)).status_code == 200
-                # ... and his feeds on process one end.
-                assert await recv(b) == {"type": "left", "room": "secret", "room_id": secret}
-                assert await ended_with(g, "msgs") == {"msgs": ["NOT_FOUND"]}
-                await rest_post(http2, alice, secret, "after bob left")
-                assert (await recv(a))["content"] == "after bob left"
-                await silence(b, 0.5)
-                assert await g.nothing_within(0.3)
+            # Bob leaves through process two...
+            assert (await leave_rest(http2, bob, secret)).status_code == 200
+            # ... and his feeds on process one end.
+            assert await recv(b) == {"type": "left", "room": "secret", "room_id": secret}
+            assert await ended_with(g, "msgs") == {"msgs": ["NOT_FOUND"]}
+            await rest_post(http2, alice, secret, "after bob left")
+            assert (await recv(a))["content"] == "after bob left"
+            await silence(b, 0.5)
+            assert await g.nothing_within(0.3)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -17,19 +16,17 @@ import pytest
 from models import User
 from tests.authz_world import subscriber
 from tests.conftest import PASSWORD, Account, MakeAccount, error_codes
-from tests.harness import Service, scratch_database
-from tests.live_helpers import _postgres_url, _redis_url, _require_redis
+from tests.harness import Service
 from tests.ws_helpers import (
     bearer,
     chat_client,
     close_code,
+    logged_in,
+    new_account,
     open_ws,
-    process_env,
     recv,
-    register,
     request,
-    run_cli,
-    server_process,
+    two_processes,
 )
 
 DEACTIVATE = "mutation ($id: ID!) { deactivateUser(id: $id) }"
@@ -194,34 +191,14 @@ async def test_a_deleted_users_frames_are_never_a_server_error(
 @pytest.mark.slow
 async def test_deactivation_ends_connections_on_another_process(tmp_path: Path) -> None:
     """On PostgreSQL + Redis (as the scale-out test), whatever the suite runs on."""
-    broadcast = _redis_url()
-    await _require_redis(broadcast)
-    async with scratch_database(_postgres_url(), tmp_path) as database_url:
-        shared = {"BROADCAST_URL": broadcast, "PUBSUB_PREFIX": f"deact-{uuid.uuid4().hex[:8]}"}
-        env1 = process_env(database_url, tmp_path, **shared)
-        env2 = process_env(database_url, tmp_path, **shared)
-        await run_cli("migrate", env=env1)
-        await run_cli(
-            "createuser", "--email", "boss@example.com", "--password", PASSWORD, "--admin",
-            env=env1,
-        )  # fmt: skip
-        async with (
-            server_process(env1, migrate=False) as one,
-            server_process(env2, migrate=False) as two,
-            one.client() as http1,
-            two.client() as http2,
-        ):
-            boss = await http1.post(
-                "/login", json={"email": "boss@example.com", "password": PASSWORD}
-            )
-            boss_token = boss.json()["access_token"]
-            victim_id, victim_token = await register(http2, "victim@example.com")
-            doomed = await open_ws(two.ws_url, victim_token)
-            assert (await recv(doomed))["type"] == "ready"
-            response = await http1.post(
-                f"/users/{victim_id}/deactivate", headers=bearer(boss_token)
-            )
-            assert response.status_code == 204
-            assert await _ended_within(close_code(doomed), WITHIN) == 4001
-            me = await http2.get("/me", headers=bearer(victim_token))
-            assert me.status_code == 401
+    async with two_processes(tmp_path, "deact", admins=["boss@example.com"]) as pair:
+        two, http1, http2 = pair.two, pair.http1, pair.http2
+        boss = await logged_in(http1, "boss@example.com")
+        victim = await new_account(http2, "victim@example.com")
+        doomed = await open_ws(two.ws_url, victim.token)
+        assert (await recv(doomed))["type"] == "ready"
+        response = await http1.post(f"/users/{victim.id}/deactivate", headers=boss.headers)
+        assert response.status_code == 204
+        assert await _ended_within(close_code(doomed), WITHIN) == 4001
+        me = await http2.get("/me", headers=victim.headers)
+        assert me.status_code == 401

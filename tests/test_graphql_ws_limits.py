@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import redis.asyncio as redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -29,7 +28,7 @@ from tests.ws_helpers import (
     bearer,
     process_env,
     register,
-    run_cli,
+    server_group,
     server_process,
 )
 
@@ -264,55 +263,28 @@ async def test_a_reader_that_stops_reading_is_closed_and_others_are_served(
         await reader.close()
 
 
-LOCAL_REDIS = "redis://127.0.0.1:6379"
-
-
-def _redis_url() -> str:
-    url = os.environ.get("BROADCAST_URL", "")
-    return url if urlsplit(url).scheme in {"redis", "rediss"} else LOCAL_REDIS
-
-
 @pytest.mark.slow
 async def test_the_per_user_cap_holds_across_processes(tmp_path: Path) -> None:
-    broadcast = _redis_url()
-    client = redis.Redis.from_url(broadcast)
-    try:
-        await asyncio.wait_for(client.ping(), 5)
-    except Exception as error:
-        raise AssertionError(f"this test needs Redis at {broadcast}: {error!r}") from error
-    finally:
-        await client.aclose()
-    async with scratch_database(os.environ.get("DATABASE_URL"), tmp_path) as url:
-        shared = {
-            **LIMITS,
-            "BROADCAST_URL": broadcast,
-            "PUBSUB_PREFIX": f"gqlcap-{uuid.uuid4().hex[:8]}",
-        }
-        env1, env2 = process_env(url, tmp_path, **shared), process_env(url, tmp_path, **shared)
-        await run_cli("migrate", env=env1)
-        async with (
-            server_process(env1, migrate=False) as one,
-            server_process(env2, migrate=False) as two,
-        ):
-            token = await user(one)
-            on_one, on_two = await acked(one, token), await acked(two, token)
-            try:
-                assert await refused_with(await open_graphql(one, token)) == 4429
-                assert await refused_with(await open_graphql(two, token)) == 4429
-                await on_one.close()
-                for _ in range(100):
-                    again = await open_graphql(two, token)
-                    try:
-                        assert (await receive(again))["type"] == "connection_ack"
-                    except ConnectionClosed:
-                        await asyncio.sleep(0.05)
-                        continue
-                    await again.close()
-                    break
-                else:
-                    raise AssertionError("the other process never saw the slot given back")
-            finally:
-                await on_two.close()
+    async with server_group(tmp_path, 2, "gqlcap", **LIMITS) as (one, two):
+        token = await user(one)
+        on_one, on_two = await acked(one, token), await acked(two, token)
+        try:
+            assert await refused_with(await open_graphql(one, token)) == 4429
+            assert await refused_with(await open_graphql(two, token)) == 4429
+            await on_one.close()
+            for _ in range(100):
+                again = await open_graphql(two, token)
+                try:
+                    assert (await receive(again))["type"] == "connection_ack"
+                except ConnectionClosed:
+                    await asyncio.sleep(0.05)
+                    continue
+                await again.close()
+                break
+            else:
+                raise AssertionError("the other process never saw the slot given back")
+        finally:
+            await on_two.close()
 
 
 def nested(depth: int) -> str:

@@ -10,7 +10,6 @@ stored history exactly, same ids in the same order.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +18,13 @@ import pytest
 
 from tests.authz_world import subscriber
 from tests.conftest import Account, MakeAccount
-from tests.harness import Service, scratch_database
+from tests.harness import Service
 from tests.helpers import LEDGER, SEND_KEYED, gql_data, rest_history
 from tests.live_helpers import (
     DM_SUB,
     ROOM_SUB,
     GqlRecorder,
     WsRecorder,
-    _postgres_url,
-    _redis_url,
-    _require_redis,
     gql_recorder,
     stored_ids,
     wait_for,
@@ -38,12 +34,10 @@ from tests.ws_helpers import (
     ServerProcess,
     bearer,
     chat_client,
-    process_env,
     recv,
     register,
     request,
-    run_cli,
-    server_process,
+    server_group,
 )
 
 PROCESSES = 3
@@ -100,23 +94,9 @@ async def _sender(server: ServerProcess, door: str, token: str, readers: list[in
 
 @pytest.mark.slow
 async def test_three_processes_every_door_every_record_equals_history(tmp_path: Path) -> None:
-    broadcast = _redis_url()
-    await _require_redis(broadcast)
-    async with scratch_database(_postgres_url(), tmp_path) as database_url:
-        shared = {
-            "BROADCAST_URL": broadcast,
-            "PUBSUB_PREFIX": f"order-{uuid.uuid4().hex[:8]}",
-            "MESSAGES_PER_WINDOW": "100000",
-            "REGISTER_IP_MAX": "1000",
-        }
-        envs = [process_env(database_url, tmp_path, **shared) for _ in range(PROCESSES)]
-        await run_cli("migrate", env=envs[0])
-        async with (
-            server_process(envs[0], migrate=False) as p0,
-            server_process(envs[1], migrate=False) as p1,
-            server_process(envs[2], migrate=False) as p2,
-        ):
-            await _scenario([p0, p1, p2])
+    overrides = {"MESSAGES_PER_WINDOW": "100000", "REGISTER_IP_MAX": "1000"}
+    async with server_group(tmp_path, PROCESSES, "order", **overrides) as servers:
+        await _scenario(servers)
 
 
 async def _scenario(servers: list[ServerProcess]) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,8 +32,8 @@ from tests.ws_helpers import (
     recv,
     register,
     request,
-    run_cli,
     server_process,
+    two_processes,
 )
 
 pytestmark = pytest.mark.slow
@@ -135,37 +134,27 @@ async def test_last_seen_is_reported_on_every_door_after_a_restart(tmp_path: Pat
 
 @pytest.mark.skipif(not ON_REDIS, reason="a second process shares presence through Redis")
 async def test_the_surviving_process_stores_a_sigkilled_users_last_seen(tmp_path: Path) -> None:
-    async with scratch_database(os.environ.get("DATABASE_URL"), tmp_path) as database_url:
-        shared = {
-            "PUBSUB_PREFIX": f"lastseen-{uuid.uuid4().hex[:8]}",
-            "PRESENCE_LEASE_SECONDS": str(LEASE),
-            "PRESENCE_GRACE_SECONDS": "1",
-        }
-        env1 = process_env(database_url, tmp_path, **shared)
-        env2 = process_env(database_url, tmp_path, **shared)
-        await run_cli("migrate", env=env1)
-        async with (
-            server_process(env1, migrate=False) as one,
-            server_process(env2, migrate=False) as two,
-            two.client() as http,
-        ):
-            bob_id, bob = await register(http, "bob@example.com")
-            _, alice = await register(http, "alice@example.com")
-            await _general(http, alice)
-            async with chat_client(two.ws_url, alice) as watcher:
-                await join(watcher, "general")
-                await request(watcher, {"type": "presence", "room": "general"})
-                bob_ws = await open_ws(one.ws_url, bob)
-                assert (await recv(bob_ws))["type"] == "ready"
-                await join(bob_ws, "general")
-                await one.stop(signal.SIGKILL)
-                killed = datetime.now(UTC)
-                went = await _offline_event(watcher, bob_id, timeout=LEASE + 10)
-                offline_at = parse_time(went["last_seen"])
-                # Last known there: at most one lease renewal before the kill.
-                assert killed - timedelta(seconds=LEASE) - SLACK <= offline_at <= killed
-                await bob_ws.close()
-            await _forget_redis_presence(shared["PUBSUB_PREFIX"])
-            rest = await http.get("/chat/rooms/general/presence", headers=bearer(alice))
-            assert rest.status_code == 200, rest.text
-            assert abs(_seen(rest.json()["users"], bob_id) - offline_at) <= SAME, rest.text
+    shared = {"PRESENCE_LEASE_SECONDS": str(LEASE), "PRESENCE_GRACE_SECONDS": "1"}
+    async with two_processes(tmp_path, "lastseen", **shared) as pair:
+        one, two, http = pair.one, pair.two, pair.http2
+        prefix = one.env["PUBSUB_PREFIX"]
+        bob_id, bob = await register(http, "bob@example.com")
+        _, alice = await register(http, "alice@example.com")
+        await _general(http, alice)
+        async with chat_client(two.ws_url, alice) as watcher:
+            await join(watcher, "general")
+            await request(watcher, {"type": "presence", "room": "general"})
+            bob_ws = await open_ws(one.ws_url, bob)
+            assert (await recv(bob_ws))["type"] == "ready"
+            await join(bob_ws, "general")
+            await one.stop(signal.SIGKILL)
+            killed = datetime.now(UTC)
+            went = await _offline_event(watcher, bob_id, timeout=LEASE + 10)
+            offline_at = parse_time(went["last_seen"])
+            # Last known there: at most one lease renewal before the kill.
+            assert killed - timedelta(seconds=LEASE) - SLACK <= offline_at <= killed
+            await bob_ws.close()
+        await _forget_redis_presence(prefix)
+        rest = await http.get("/chat/rooms/general/presence", headers=bearer(alice))
+        assert rest.status_code == 200, rest.text
+        assert abs(_seen(rest.json()["users"], bob_id) - offline_at) <= SAME, rest.text

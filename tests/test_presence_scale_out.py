@@ -11,7 +11,6 @@ import asyncio
 import os
 import signal
 import sys
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,17 +18,14 @@ from urllib.parse import urlsplit
 import pytest
 
 from core.presence_leases import SWEEP_SECONDS as SWEEP
-from tests.harness import is_postgres, scratch_database
 from tests.ws_helpers import (
     bearer,
     chat_client,
     open_ws,
-    process_env,
     recv,
     register,
     request,
-    run_cli,
-    server_process,
+    two_processes,
 )
 
 BROADCAST = os.environ.get("BROADCAST_URL", "")
@@ -44,81 +40,59 @@ pytestmark = [
 ]
 
 
-def _postgres_url() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    return url if is_postgres(url) else "postgres://postgres@127.0.0.1:5432/test"
-
-
 async def test_presence_and_typing_cross_processes_and_a_sigkill_goes_offline(
     tmp_path: Path, record_property: Callable[[str, object], None]
 ) -> None:
-    async with scratch_database(_postgres_url(), tmp_path) as database_url:
-        shared = {
-            "BROADCAST_URL": BROADCAST,
-            "PUBSUB_PREFIX": f"presence-{uuid.uuid4().hex[:8]}",
-            "PRESENCE_LEASE_SECONDS": str(LEASE),
-            "PRESENCE_GRACE_SECONDS": "1",
-        }
-        env1 = process_env(database_url, tmp_path, **shared)
-        env2 = process_env(database_url, tmp_path, **shared)
-        await run_cli("migrate", env=env1)
-        async with (
-            server_process(env1, migrate=False) as one,
-            server_process(env2, migrate=False) as two,
-            one.client() as http1,
-            two.client() as http2,
-        ):
-            bob_id, bob = await register(http1, "bob@example.com")
-            _, alice = await register(http2, "alice@example.com")
-            room = await http1.post("/chat/rooms", json={"name": "general"}, headers=bearer(bob))
-            assert room.status_code == 201, room.text
-            room_id = room.json()["id"]
-            async with chat_client(two.ws_url, alice) as watcher:
-                assert (await request(watcher, {"type": "join", "room": "general"}))["type"] == (
-                    "joined"
-                )
-                listed = await request(watcher, {"type": "presence", "room": "general"})
-                assert {u["id"]: u["online"] for u in listed["users"]}[bob_id] is False
+    shared = {"PRESENCE_LEASE_SECONDS": str(LEASE), "PRESENCE_GRACE_SECONDS": "1"}
+    async with two_processes(tmp_path, "presence", **shared) as pair:
+        one, two, http1, http2 = pair.one, pair.two, pair.http1, pair.http2
+        bob_id, bob = await register(http1, "bob@example.com")
+        _, alice = await register(http2, "alice@example.com")
+        room = await http1.post("/chat/rooms", json={"name": "general"}, headers=bearer(bob))
+        assert room.status_code == 201, room.text
+        room_id = room.json()["id"]
+        async with chat_client(two.ws_url, alice) as watcher:
+            assert (await request(watcher, {"type": "join", "room": "general"}))["type"] == (
+                "joined"
+            )
+            listed = await request(watcher, {"type": "presence", "room": "general"})
+            assert {u["id"]: u["online"] for u in listed["users"]}[bob_id] is False
 
-                # Bob connects to process one: alice, on process two, hears of it.
-                bob_ws = await open_ws(one.ws_url, bob)
-                assert (await recv(bob_ws))["type"] == "ready"
-                came = await recv(watcher)
-                assert (came["type"], came["user_id"], came["online"]) == (
-                    "presence_changed",
-                    bob_id,
-                    True,
-                )
-                assert came["room_id"] == room_id
-                seen = await http2.get("/chat/rooms/general/presence", headers=bearer(alice))
-                assert {u["id"]: u["online"] for u in seen.json()["users"]}[bob_id] is True
+            # Bob connects to process one: alice, on process two, hears of it.
+            bob_ws = await open_ws(one.ws_url, bob)
+            assert (await recv(bob_ws))["type"] == "ready"
+            came = await recv(watcher)
+            assert (came["type"], came["user_id"], came["online"]) == (
+                "presence_changed",
+                bob_id,
+                True,
+            )
+            assert came["room_id"] == room_id
+            seen = await http2.get("/chat/rooms/general/presence", headers=bearer(alice))
+            assert {u["id"]: u["online"] for u in seen.json()["users"]}[bob_id] is True
 
-                # Bob types through process one's REST door: alice gets it on process two.
-                typed = await http1.post("/chat/rooms/general/typing", headers=bearer(bob))
-                assert typed.status_code == 202
-                got = await recv(watcher)
-                assert (got["type"], got["from_user"]) == ("typing", bob_id)
-                assert got["expires_at"] == typed.json()["expires_at"]
+            # Bob types through process one's REST door: alice gets it on process two.
+            typed = await http1.post("/chat/rooms/general/typing", headers=bearer(bob))
+            assert typed.status_code == 202
+            got = await recv(watcher)
+            assert (got["type"], got["from_user"]) == ("typing", bob_id)
+            assert got["expires_at"] == typed.json()["expires_at"]
 
-                # Process one dies without closing anything: bob goes offline
-                # once his lease runs out, swept by process two.
-                loop = asyncio.get_running_loop()
-                await one.stop(signal.SIGKILL)
-                killed = loop.time()
-                went = await recv(watcher, timeout=LEASE + 10)
-                took = loop.time() - killed
-                assert (went["type"], went["user_id"], went["online"]) == (
-                    "presence_changed",
-                    bob_id,
-                    False,
-                )
-                record_property("sigkill_offline_seconds", round(took, 2))
-                sys.stderr.write(f"\nSIGKILL -> offline in {took:.2f} s (lease {LEASE} s)\n")
-                assert took <= LEASE + SWEEP + 1.0, took
-                with_presence = await http2.get(
-                    "/chat/rooms/general/presence", headers=bearer(alice)
-                )
-                assert {u["id"]: u["online"] for u in with_presence.json()["users"]}[
-                    bob_id
-                ] is False
-                await bob_ws.close()
+            # Process one dies without closing anything: bob goes offline
+            # once his lease runs out, swept by process two.
+            loop = asyncio.get_running_loop()
+            await one.stop(signal.SIGKILL)
+            killed = loop.time()
+            went = await recv(watcher, timeout=LEASE + 10)
+            took = loop.time() - killed
+            assert (went["type"], went["user_id"], went["online"]) == (
+                "presence_changed",
+                bob_id,
+                False,
+            )
+            record_property("sigkill_offline_seconds", round(took, 2))
+            sys.stderr.write(f"\nSIGKILL -> offline in {took:.2f} s (lease {LEASE} s)\n")
+            assert took <= LEASE + SWEEP + 1.0, took
+            with_presence = await http2.get("/chat/rooms/general/presence", headers=bearer(alice))
+            assert {u["id"]: u["online"] for u in with_presence.json()["users"]}[bob_id] is False
+            await bob_ws.close()

@@ -8,20 +8,15 @@ queries for 3 rooms as for 30.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
-from tortoise import Tortoise
 
-from resolvers import presence
 from tests.conftest import Account, GraphQL, MakeAccount, OverrideSettings, data_of, error_codes
 from tests.harness import Service
+from tests.helpers import QueryCounter, make_room, ws_client
 from tests.helpers import gql_join as join
-from tests.helpers import make_room, ws_client
 from tests.helpers import rest_dm as dm
 from tests.helpers import rest_post as post
 from tests.ws_helpers import chat_client, recv, request, silence
@@ -209,31 +204,6 @@ async def test_unread_counts_leave_out_deleted_and_own_messages_on_every_door(
     assert error_codes(await graphql(UNREAD)) == ["UNAUTHENTICATED"]
 
 
-@contextmanager
-def counted_queries() -> Iterator[list[str]]:
-    """Every SQL statement the default connection runs meanwhile."""
-    conn = Tortoise.get_connection("default")
-    cls = type(conn)
-    seen: list[str] = []
-    originals = {name: getattr(cls, name) for name in ("execute_query", "execute_query_dict")}
-
-    def wrap(name: str) -> Any:
-        original = originals[name]
-
-        async def counting(self: Any, query: str, values: Any = None) -> Any:
-            task = asyncio.current_task()
-            if task is None or task.get_name() not in presence.BACKGROUND_TASKS:
-                seen.append(query)
-            return await original(self, query, values)
-
-        return counting
-
-    with pytest.MonkeyPatch.context() as patch:
-        for name in originals:
-            patch.setattr(cls, name, wrap(name))
-        yield seen
-
-
 @pytest.fixture
 def roomy(override_settings: OverrideSettings) -> None:
     """Budget for 30 rooms and 60 messages from one account."""
@@ -247,6 +217,7 @@ async def test_unread_counts_cost_the_same_queries_for_3_rooms_as_for_30(
     http: httpx.AsyncClient,
     make_account: MakeAccount,
     graphql: GraphQL,
+    monkeypatch: pytest.MonkeyPatch,
     door: str,
 ) -> None:
     owner = await make_account(display_name="owner")
@@ -264,18 +235,20 @@ async def test_unread_counts_cost_the_same_queries_for_3_rooms_as_for_30(
     async def ask(who: Account) -> tuple[int, int]:
         if door == "ws":
             async with chat_client(service.ws_url, who.token) as ws:
-                with counted_queries() as seen:
-                    reply = await request(ws, {"type": "unread"})
-                return len(seen), len(reply["rooms"])
-        with counted_queries() as seen:
-            if door == "rest":
-                rooms = (await unread_rest(http, who))["rooms"]
-            else:
-                rows = data_of(await graphql(UNREAD, token=who.token))["unreadCounts"]
-                rooms = [r for r in rows if r["roomId"]]
+                counter.count = 0
+                reply = await request(ws, {"type": "unread"})
+                return counter.count, len(reply["rooms"])
+        counter.count = 0
+        if door == "rest":
+            rooms = (await unread_rest(http, who))["rooms"]
+        else:
+            rows = data_of(await graphql(UNREAD, token=who.token))["unreadCounts"]
+            rooms = [r for r in rows if r["roomId"]]
+        queries = counter.count
         assert all(r["unread"] == 2 and r["mentions"] == 1 for r in rooms)
-        return len(seen), len(rooms)
+        return queries, len(rooms)
 
+    counter = QueryCounter(monkeypatch)
     few_queries, few_rooms = await ask(few)
     many_queries, many_rooms = await ask(many)
     assert (few_rooms, many_rooms) == (3, 30)

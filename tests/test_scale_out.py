@@ -9,15 +9,12 @@ fails, loudly: scale-out is a feature, not an option.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.harness import scratch_database
-from tests.live_helpers import _postgres_url, _redis_url, _require_redis
 from tests.ws_helpers import (
     ServerProcess,
     bearer,
@@ -25,14 +22,12 @@ from tests.ws_helpers import (
     close_code,
     handshake_status,
     open_ws,
-    process_env,
     recv,
     recv_until,
     register,
     request,
-    run_cli,
     send,
-    server_process,
+    server_group,
 )
 
 pytestmark = pytest.mark.slow
@@ -62,22 +57,9 @@ mutation ($to: ID!, $content: String!) { sendDirectMessage(to: $to, content: $co
 
 
 async def test_two_processes_share_messages_dms_revocations_and_caps(tmp_path: Path) -> None:
-    broadcast = _redis_url()
-    await _require_redis(broadcast)
-    async with scratch_database(_postgres_url(), tmp_path) as database_url:
-        shared = {
-            "BROADCAST_URL": broadcast,
-            "PUBSUB_PREFIX": f"scale-{uuid.uuid4().hex[:8]}",
-            "WS_MAX_CONNECTIONS_PER_USER": str(PER_USER),
-        }
-        env1 = process_env(database_url, tmp_path, **shared)
-        env2 = process_env(database_url, tmp_path, **shared)
-        await run_cli("migrate", env=env1)
-        async with (
-            server_process(env1, migrate=False) as one,
-            server_process(env2, migrate=False) as two,
-        ):
-            await _scenario(one, two)
+    overrides = {"WS_MAX_CONNECTIONS_PER_USER": str(PER_USER)}
+    async with server_group(tmp_path, 2, "scale", **overrides) as (one, two):
+        await _scenario(one, two)
 
 
 async def _scenario(one: ServerProcess, two: ServerProcess) -> None:

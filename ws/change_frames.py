@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ws.frames import Ref, _Fields
+    from ws.frame_fields import Fields, Ref
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,21 +54,21 @@ class Reactions:
     dm: bool
 
 
-def edit_parser(dm: bool) -> Callable[[_Fields], Edit]:
+def edit_parser(dm: bool) -> Callable[[Fields], Edit]:
     return lambda f: Edit(
         ref=f.ref, id=f.user_id("id"), content=f.required_string("content"), dm=dm
     )
 
 
-def delete_parser(dm: bool) -> Callable[[_Fields], Delete]:
+def delete_parser(dm: bool) -> Callable[[Fields], Delete]:
     return lambda f: Delete(ref=f.ref, id=f.user_id("id"), dm=dm)
 
 
-def react_parser(add: bool, dm: bool) -> Callable[[_Fields], React]:
+def react_parser(add: bool, dm: bool) -> Callable[[Fields], React]:
     return lambda f: React(
         ref=f.ref, id=f.user_id("id"), reaction=f.required_string("reaction"), add=add, dm=dm
     )
 
 
-def reactions_parser(dm: bool) -> Callable[[_Fields], Reactions]:
+def reactions_parser(dm: bool) -> Callable[[Fields], Reactions]:
     return lambda f: Reactions(ref=f.ref, id=f.user_id("id"), dm=dm)

@@ -7,8 +7,9 @@ a non-object, an unknown ``type``, a missing or mistyped field, a binary
 frame. The server answers a :class:`FrameError` with an ``error`` frame of
 code ``BAD_USER_INPUT`` and keeps the connection open.
 
-Only the shape of a frame is checked here; what it asks for (rights,
-content length, ids in range) is decided by the resolvers.
+Only the shape of a frame is checked here (each field read through
+:class:`ws.frame_fields.Fields`); what it asks for (rights, content
+length, ids in range) is decided by the resolvers.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
-from resolvers.limits import REF_MAX_CHARS
 from ws.change_frames import (
     Delete,
     Edit,
@@ -30,6 +30,10 @@ from ws.change_frames import (
     react_parser,
     reactions_parser,
 )
+from ws.frame_fields import Fields, read_ref, reject_constant
+from ws.frame_fields import FrameError as FrameError
+from ws.frame_fields import Ref as Ref
+from ws.frame_fields import RoomRef as RoomRef
 from ws.presence_frames import Presence, Typing, presence_parser, typing_parser
 from ws.read_frames import (
     Read,
@@ -40,21 +44,6 @@ from ws.read_frames import (
     unread_parser,
 )
 from ws.search_frames import Search, search_parser
-
-Ref: TypeAlias = str | int | float | None
-RoomRef: TypeAlias = str | int
-
-
-class FrameError(Exception):
-    """A frame the server cannot read: answered with ``BAD_USER_INPUT``."""
-
-    code = "BAD_USER_INPUT"
-
-    def __init__(self, message: str, *, field: str | None = None, ref: Ref = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.ref = ref
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,109 +145,11 @@ Frame: TypeAlias = (
 )
 
 
-# --- field readers -----------------------------------------------------------
-
-
-def _reject_constant(name: str) -> Any:
-    # NaN and Infinity are not JSON; Python's parser would accept them.
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _unicode_ok(value: str) -> bool:
-    """False for strings with lone surrogates (``"\\ud800"`` in JSON)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _ref(frame: Mapping[str, Any]) -> Ref:
-    ref = frame.get("ref")
-    if ref is None:
-        return None
-    if isinstance(ref, bool) or not isinstance(ref, str | int | float):
-        raise FrameError("ref must be a string or a number.", field="ref")
-    if isinstance(ref, str) and (len(ref) > REF_MAX_CHARS or not _unicode_ok(ref)):
-        raise FrameError(
-            f"ref must be a valid string of at most {REF_MAX_CHARS} characters.", field="ref"
-        )
-    return ref
-
-
-class _Fields:
-    """Typed access to the fields of one frame, naming the field at fault."""
-
-    __slots__ = ("frame", "ref")
-
-    def __init__(self, frame: Mapping[str, Any], ref: Ref) -> None:
-        self.frame = frame
-        self.ref = ref
-
-    def fail(self, field: str, message: str) -> FrameError:
-        return FrameError(message, field=field, ref=self.ref)
-
-    def string(self, field: str, *, required: bool = True) -> str | None:
-        value = self.frame.get(field)
-        if value is None:
-            if required:
-                raise self.fail(field, f"{field} is required.")
-            return None
-        if not isinstance(value, str):
-            raise self.fail(field, f"{field} must be a string.")
-        if not _unicode_ok(value):
-            raise self.fail(field, f"{field} is not valid Unicode.")
-        return value
-
-    def required_string(self, field: str) -> str:
-        value = self.string(field)
-        assert value is not None
-        return value
-
-    def integer(self, field: str) -> int | None:
-        value = self.frame.get(field)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(field, f"{field} must be an integer.")
-        return value
-
-    def id_list(self, field: str) -> list[Any] | None:
-        """A list (its items are checked by the resolvers), or None."""
-        value = self.frame.get(field)
-        if value is None:
-            return None
-        if not isinstance(value, list):
-            raise self.fail(field, f"{field} must be a list of ids.")
-        return value
-
-    def user_id(self, field: str) -> int:
-        """A user id: a JSON integer, or a string of digits (a GraphQL ``ID``)."""
-        value = self.frame.get(field)
-        if value is None:
-            raise self.fail(field, f"{field} is required.")
-        if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
-            return int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(field, f"{field} must be an integer user id.")
-        return value
-
-    def room(self) -> RoomRef:
-        value = self.frame.get("room")
-        if value is None:
-            raise self.fail("room", "room is required.")
-        if isinstance(value, bool) or not isinstance(value, str | int):
-            raise self.fail("room", "room must be a room name or id.")
-        if isinstance(value, str) and not _unicode_ok(value):
-            raise self.fail("room", "room is not valid Unicode.")
-        return value
-
-
-def _join(f: _Fields) -> Join:
+def _join(f: Fields) -> Join:
     return Join(ref=f.ref, room=f.room(), after=f.integer("after"))
 
 
-def _sending(f: _Fields) -> dict[str, Any]:
+def _sending(f: Fields) -> dict[str, Any]:
     return {
         "content": f.required_string("content"),
         "client_id": f.string("client_id", required=False),
@@ -267,38 +158,38 @@ def _sending(f: _Fields) -> dict[str, Any]:
     }
 
 
-def _paging(f: _Fields) -> dict[str, Any]:
+def _paging(f: Fields) -> dict[str, Any]:
     return {"limit": f.integer("limit"), "before": f.integer("before"), "after": f.integer("after")}
 
 
-def _message(f: _Fields) -> SendMessage:
+def _message(f: Fields) -> SendMessage:
     return SendMessage(ref=f.ref, room=f.room(), **_sending(f))
 
 
-def _dm(f: _Fields) -> SendDm:
+def _dm(f: Fields) -> SendDm:
     return SendDm(ref=f.ref, to=f.user_id("to"), **_sending(f))
 
 
-def _room_history(f: _Fields) -> RoomHistory:
+def _room_history(f: Fields) -> RoomHistory:
     return RoomHistory(ref=f.ref, room=f.room(), **_paging(f))
 
 
-def _dm_history(f: _Fields) -> DmHistory:
+def _dm_history(f: Fields) -> DmHistory:
     return DmHistory(ref=f.ref, with_user=f.user_id("with"), **_paging(f))
 
 
-def _auth(f: _Fields) -> Auth:
+def _auth(f: Fields) -> Auth:
     token = f.required_string("token")
     if not token.strip():
         raise f.fail("token", "token must not be empty.")
     return Auth(ref=f.ref, token=token.strip())
 
 
-def _deactivate_user(f: _Fields) -> DeactivateUser:
+def _deactivate_user(f: Fields) -> DeactivateUser:
     return DeactivateUser(ref=f.ref, user=f.user_id("user"))
 
 
-PARSERS: dict[str, Callable[[_Fields], Frame]] = {
+PARSERS: dict[str, Callable[[Fields], Frame]] = {
     "join": _join,
     "message": _message,
     "dm": _dm,
@@ -331,14 +222,14 @@ def parse(data: str | bytes) -> Frame:
     if not isinstance(data, str):
         raise FrameError("Binary frames are not supported: send JSON in text frames.")
     try:
-        value = json.loads(data, parse_constant=_reject_constant)
+        value = json.loads(data, parse_constant=reject_constant)
     except (ValueError, RecursionError):
         # ValueError covers JSONDecodeError and integers too long to convert;
         # RecursionError, nesting deeper than the parser's stack.
         raise FrameError("Malformed JSON.") from None
     if not isinstance(value, dict):
         raise FrameError("A frame must be a JSON object.")
-    ref = _ref(value)
+    ref = read_ref(value)
     kind = value.get("type")
     if not isinstance(kind, str):
         raise FrameError("type is required and must be a string.", field="type", ref=ref)
@@ -349,7 +240,7 @@ def parse(data: str | bytes) -> Frame:
             field="type",
             ref=ref,
         )
-    return parser(_Fields(value, ref))
+    return parser(Fields(value, ref))
 
 
 # --- frames the server sends ---------------------------------------------------

@@ -30,7 +30,7 @@ from resolvers.presence import MemberPresence
 from resolvers.signal_events import PresenceChanged, TypingStarted
 
 if TYPE_CHECKING:
-    from ws.frames import Ref, RoomRef, _Fields
+    from ws.frame_fields import Fields, Ref, RoomRef
 
 
 def _timestamp(value: datetime) -> str:
@@ -50,7 +50,7 @@ class Presence:
     room: RoomRef | None  # None: the caller's DM partners
 
 
-def typing_parser(f: _Fields) -> Typing:
+def typing_parser(f: Fields) -> Typing:
     has_room, has_to = f.frame.get("room") is not None, f.frame.get("to") is not None
     if has_room == has_to:
         raise f.fail("room", "typing needs exactly one of room (a room) or to (a user id).")
@@ -59,7 +59,7 @@ def typing_parser(f: _Fields) -> Typing:
     return Typing(ref=f.ref, room=None, to=f.user_id("to"))
 
 
-def presence_parser(f: _Fields) -> Presence:
+def presence_parser(f: Fields) -> Presence:
     return Presence(ref=f.ref, room=f.room() if f.frame.get("room") is not None else None)
 
 

@@ -17,7 +17,7 @@ from resolvers.marker_events import ReadMarkerMoved
 from resolvers.read_markers import Marker
 
 if TYPE_CHECKING:
-    from ws.frames import Ref, RoomRef, _Fields
+    from ws.frame_fields import Fields, Ref, RoomRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +39,7 @@ class Sync:
     since: str | None
 
 
-def read_parser(f: _Fields) -> Read:
+def read_parser(f: Fields) -> Read:
     has_room, has_with = f.frame.get("room") is not None, f.frame.get("with") is not None
     if has_room == has_with:
         raise f.fail("room", "Give exactly one of room and with.")
@@ -51,11 +51,11 @@ def read_parser(f: _Fields) -> Read:
     )
 
 
-def unread_parser(f: _Fields) -> UnreadCounts:
+def unread_parser(f: Fields) -> UnreadCounts:
     return UnreadCounts(ref=f.ref)
 
 
-def sync_parser(f: _Fields) -> Sync:
+def sync_parser(f: Fields) -> Sync:
     return Sync(ref=f.ref, since=f.string("since", required=False))
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ws.frames import Ref, RoomRef, _Fields
+    from ws.frame_fields import Fields, Ref, RoomRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +27,7 @@ class Search:
     after: str | None = None
 
 
-def search_parser(f: _Fields) -> Search:
+def search_parser(f: Fields) -> Search:
     return Search(
         ref=f.ref,
         query=f.required_string("query"),

@@ -257,6 +257,19 @@ OPENAPI: dict[str, Any] = {
             },
         },
         "/chat/rooms/{room}/members/me": {
+            "put": {
+                "operationId": "joinRoom",
+                "summary": "Join a public room (idempotent), as GraphQL `joinRoom` and the "
+                "`join` frame. A private room is 404 unless the caller is already a member "
+                "(then a no-op): its existence does not leak",
+                "security": oa.BEARER,
+                "parameters": [_ROOM_PARAM],
+                "responses": {
+                    **oa.ok("200", oa.ref("Room"), "Joined (or already a member)"),
+                    **oa.AUTH_ERRORS,
+                    **_ROOM_NOT_FOUND,
+                },
+            },
             "delete": {
                 "operationId": "leaveRoom",
                 "summary": "Leave a room (idempotent; the creator too). It then shows in sync's "
