@@ -39,7 +39,7 @@ from core import etag
 from resolvers import response_cache
 from resolvers.permissions import Actor
 from resolvers.response_cache import SCOPE, Lookup
-from schema.fanout import depends_on_viewer
+from schema.fanout_keys import depends_on_viewer
 
 MAX_DECISIONS = 1000
 HEADER = etag.CACHE_HEADER
