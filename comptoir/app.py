@@ -24,6 +24,7 @@ from comptoir.middleware import BodyLimit, SecurityHeaders
 from comptoir.timeouts import BodyIdleTimeout
 from core import assets, runtime
 from core.clientaddr import _trusted
+from core.etag import CACHE_HEADER
 from core.settings import Settings
 from resolvers import live, presence, response_cache
 from rest_compat.http import EXCEPTION_HANDLERS
@@ -41,6 +42,11 @@ def from_trusted_proxy(scope: Scope, settings: Settings) -> bool:
     """Whether the peer is one of TRUSTED_PROXIES (whose X-Request-ID counts)."""
     client = scope.get("client")
     return client is not None and _trusted(str(client[0]), settings.trusted_proxies)
+
+
+def route_methods(routes: list[BaseRoute]) -> set[str]:
+    """Every HTTP method some route answers (Mounts and WebSocket routes have none)."""
+    return {method for route in routes for method in getattr(route, "methods", None) or ()}
 
 
 def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
@@ -89,9 +95,17 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
         Middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type"],
-            expose_headers=["Retry-After", "WWW-Authenticate", "Content-Disposition"],
+            # Every method a route answers, read off the routes, so a new
+            # verb (PUT for reactions, read markers, joining) needs no edit here.
+            allow_methods=sorted(route_methods(routes) | {"OPTIONS"}),
+            allow_headers=["Authorization", "Content-Type", "If-None-Match"],
+            expose_headers=[
+                "Retry-After",
+                "WWW-Authenticate",
+                "Content-Disposition",
+                "ETag",
+                CACHE_HEADER,
+            ],
             allow_credentials=False,
             max_age=600,
         ),

@@ -184,3 +184,38 @@ async def test_limits_follow_the_environment(prod: httpx.AsyncClient) -> None:
     assert (await prod.post("/graphql", json=[{"query": "{ __typename }"}] * 2)).status_code == 200
     big = await prod.post("/graphql", json={"query": "{ __typename }", "pad": "x" * 5000})
     assert big.status_code == 413
+
+
+@pytest.mark.checklist(21, "rest")
+async def test_cors_preflight_admits_every_documented_method_and_conditional_reads(
+    prod: httpx.AsyncClient,
+) -> None:
+    """A browser app on a listed origin can call every REST path the spec documents.
+
+    The methods come from /openapi.json, so a new verb (PUT joins a room, sets a
+    read marker or a reaction) fails here if the CORS policy does not admit it.
+    """
+    spec = (await prod.get("/openapi.json")).json()
+    methods = {
+        method.upper()
+        for operations in spec["paths"].values()
+        for method in operations
+        if method in {"get", "post", "put", "patch", "delete"}
+    }
+    assert {"GET", "POST", "PUT", "PATCH", "DELETE"} <= methods
+    for method in sorted(methods):
+        preflight = await prod.options(
+            "/chat/rooms/general/members/me",
+            headers={
+                "Origin": APP_ORIGIN,
+                "Access-Control-Request-Method": method,
+                "Access-Control-Request-Headers": "authorization, content-type, if-none-match",
+            },
+        )
+        assert preflight.status_code == 200, (method, preflight.text)
+        assert method in preflight.headers["access-control-allow-methods"].split(", ")
+        assert "if-none-match" in preflight.headers["access-control-allow-headers"].lower()
+    listing = await prod.get("/products", headers={"Origin": APP_ORIGIN})
+    exposed = listing.headers["access-control-expose-headers"].lower()
+    assert "etag" in listing.headers
+    assert {"etag", "x-cache", "retry-after"} <= set(exposed.replace(" ", "").split(","))
