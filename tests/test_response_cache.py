@@ -23,8 +23,15 @@ from resolvers.events import Event
 from tests.conftest import PASSWORD, Account, OverrideSettings
 from tests.harness import Service, free_port, scratch_database
 from tests.helpers import QueryCounter, scrape, value
-from tests.live_helpers import _redis_url, _require_redis, redis_server
-from tests.ws_helpers import bearer, process_env, run_cli, server_process
+from tests.live_helpers import redis_server
+from tests.ws_helpers import (
+    bearer,
+    process_env,
+    redis_url,
+    run_cli,
+    server_process,
+    two_processes,
+)
 
 PRODUCTS = "{ products(first: 50) { totalCount edges { node { id name price stock } } } }"
 HEADER = "x-cache"
@@ -298,52 +305,45 @@ async def test_a_write_acknowledged_on_one_process_is_read_at_once_on_another(
     """Two processes sharing the suite's database and Redis, the cache on:
     B caches the listing, A writes; once A has acknowledged, B's next read
     shows the write. Many times, with no pause."""
-    broadcast = _redis_url()
-    await _require_redis(broadcast)
+    broadcast = redis_url()
     prefix = f"respcache-{uuid.uuid4().hex[:8]}"
-    async with scratch_database(os.environ.get("DATABASE_URL"), tmp_path) as database_url:
-        shared = {"BROADCAST_URL": broadcast, "PUBSUB_PREFIX": prefix, "RESPONSE_CACHE": "1"}
-        env_a = process_env(database_url, tmp_path, **shared)
-        env_b = process_env(database_url, tmp_path, **shared)
-        await run_cli("migrate", env=env_a)
-        await run_cli(
-            "createuser", "--email", "boss@example.com", "--password", PASSWORD, "--admin",
-            env=env_a,
-        )  # fmt: skip
-        async with (
-            server_process(env_a, migrate=False, log=tmp_path / "a.log") as one,
-            server_process(env_b, migrate=False) as two,
-            one.client() as a,
-            two.client() as b,
-        ):
-            login = await a.post("/login", json={"email": "boss@example.com", "password": PASSWORD})
-            boss = bearer(login.json()["access_token"])
-            created = await a.post("/products", json={"name": "Mug", "price": 1}, headers=boss)
-            assert created.status_code == 201, (tmp_path / "a.log").read_text()[-3000:]
-            mug = created.json()["id"]
-            hits = 0
-            for stock in range(1, 41):
-                for _ in range(2):  # cached on B
-                    rest, graphql = await b.get("/products"), await gql(b)
-                    hits += (rest.headers[HEADER], graphql.headers[HEADER]) == ("hit", "hit")
-                if stock % 2:
-                    write = await a.patch(f"/products/{mug}", json={"stock": stock}, headers=boss)
-                    assert write.status_code == 200
-                else:
-                    await gql(a, set_stock(mug, stock), token=login.json()["access_token"])
-                # Acknowledged: B's very next reads, on both doors, show it.
-                assert stocks((await b.get("/products")).json()) == {str(mug): stock}
-                assert stocks((await gql(b)).json()) == {str(mug): stock}
-            # B answered from its cache between writes: all but the very first pair.
-            assert hits == 79
-            # Creations and deletions too.
-            bowl = await a.post("/products", json={"name": "Bowl", "price": 2}, headers=boss)
-            assert stocks((await b.get("/products")).json()) == {
-                str(mug): 40,
-                str(bowl.json()["id"]): 0,
-            }
-            assert (await a.delete(f"/products/{mug}", headers=boss)).status_code == 204
-            assert list(stocks((await gql(b)).json())) == [str(bowl.json()["id"])]
+    async with two_processes(
+        tmp_path,
+        "respcache",
+        database=os.environ.get("DATABASE_URL") or "sqlite://",
+        admins=["boss@example.com"],
+        PUBSUB_PREFIX=prefix,
+        RESPONSE_CACHE="1",
+    ) as pair:
+        a, b = pair.http1, pair.http2
+        login = await a.post("/login", json={"email": "boss@example.com", "password": PASSWORD})
+        boss = bearer(login.json()["access_token"])
+        created = await a.post("/products", json={"name": "Mug", "price": 1}, headers=boss)
+        assert created.status_code == 201, created.text
+        mug = created.json()["id"]
+        hits = 0
+        for stock in range(1, 41):
+            for _ in range(2):  # cached on B
+                rest, graphql = await b.get("/products"), await gql(b)
+                hits += (rest.headers[HEADER], graphql.headers[HEADER]) == ("hit", "hit")
+            if stock % 2:
+                write = await a.patch(f"/products/{mug}", json={"stock": stock}, headers=boss)
+                assert write.status_code == 200
+            else:
+                await gql(a, set_stock(mug, stock), token=login.json()["access_token"])
+            # Acknowledged: B's very next reads, on both doors, show it.
+            assert stocks((await b.get("/products")).json()) == {str(mug): stock}
+            assert stocks((await gql(b)).json()) == {str(mug): stock}
+        # B answered from its cache between writes: all but the very first pair.
+        assert hits == 79
+        # Creations and deletions too.
+        bowl = await a.post("/products", json={"name": "Bowl", "price": 2}, headers=boss)
+        assert stocks((await b.get("/products")).json()) == {
+            str(mug): 40,
+            str(bowl.json()["id"]): 0,
+        }
+        assert (await a.delete(f"/products/{mug}", headers=boss)).status_code == 204
+        assert list(stocks((await gql(b)).json())) == [str(bowl.json()["id"])]
     await forget_keys(broadcast, prefix)
 
 
