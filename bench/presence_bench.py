@@ -25,9 +25,9 @@ from statistics import median
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.common import HttpClient, log, start_comptoir
-from bench.fanout import ChatWsSender, FanoutResult, Probe, run_fanout
+from bench.fanout import FanoutResult, Probe
 from bench.report import Line
-from bench.ws_bench import WS_BENCH_ENV, WsConfig, login_all
+from bench.ws_bench import WS_BENCH_ENV, WsConfig, chat_fanout, login_all
 
 PRESENCE_ENV = {**WS_BENCH_ENV, "PRESENCE_GRACE_SECONDS": "1", "WS_MAX_CONNECTIONS": "100000"}
 JOIN = 'mutation { joinRoom(room: "general") { id } }'
@@ -137,18 +137,12 @@ async def presence_lines(workdir: Path, config: WsConfig, churn: int) -> list[Li
                     probe = Churn(server.ws_url, churn_tokens, spread=window * 0.6, hold=1.0)
                     churns.append(probe)
                 log(f"presence round {index + 1}: {label}, {config.clients} receivers")
-                result = await run_fanout(
-                    url=server.ws_url,
-                    protocol="comptoir",
-                    tokens=receiver_tokens,
-                    clients=config.clients,
-                    processes=config.processes,
-                    sender=ChatWsSender(server.ws_url, sender, "general"),
-                    server_pid=server.proc.pid,
-                    burst=config.burst,
-                    paced=config.paced,
-                    rate=config.rate,
-                    workdir=workdir,
+                result = await chat_fanout(
+                    server,
+                    config,
+                    sender,
+                    receiver_tokens,
+                    workdir,
                     label=f"presence-{label}{index}",
                     probe=probe,
                 )

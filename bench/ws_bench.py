@@ -10,7 +10,14 @@ from pathlib import Path
 from statistics import median
 
 from bench.common import PASSWORD, HttpClient, Server, log, start_comptoir
-from bench.fanout import ChatWsSender, FanoutResult, baseline_fanout, fanout_lines, run_fanout
+from bench.fanout import (
+    ChatWsSender,
+    FanoutResult,
+    Probe,
+    baseline_fanout,
+    fanout_lines,
+    run_fanout,
+)
 from bench.report import Line
 from bench.ws_clients import open_receiver
 
@@ -62,6 +69,37 @@ async def chat_ws_ready(server: Server, token: str) -> str | None:
         return f"the chat WebSocket server does not join rooms yet ({error!r})"[:200]
     await conn.close()
     return None
+
+
+async def chat_fanout(
+    server: Server,
+    config: WsConfig,
+    sender_token: str,
+    receiver_tokens: list[str],
+    workdir: Path,
+    *,
+    label: str,
+    probe: Probe | None = None,
+) -> FanoutResult:
+    """One fan-out round on the chat WebSocket door, shaped by ``config``:
+    ``config.clients`` receivers in "general" (over ``config.processes``
+    processes), one sender, a burst then a paced phase; ``probe`` runs
+    beside it (``bench.presence_bench``)."""
+    return await run_fanout(
+        url=server.ws_url,
+        protocol="comptoir",
+        tokens=receiver_tokens,
+        clients=config.clients,
+        processes=config.processes,
+        sender=ChatWsSender(server.ws_url, sender_token, "general"),
+        server_pid=server.proc.pid,
+        burst=config.burst,
+        paced=config.paced,
+        rate=config.rate,
+        workdir=workdir,
+        label=label,
+        probe=probe,
+    )
 
 
 def _fanout_lines(mines: list[FanoutResult], bases: list[FanoutResult]) -> list[Line]:
@@ -127,18 +165,12 @@ async def ws_lines(
                 log(f"  {bases[-1].throughput:,.0f} deliv/s, p99 {bases[-1].p99:.1f} ms")
                 log(f"WS fan-out round {round_index + 1}: Comptoir, {config.clients} clients")
                 mines.append(
-                    await run_fanout(
-                        url=server.ws_url,
-                        protocol="comptoir",
-                        tokens=receiver_tokens,
-                        clients=config.clients,
-                        processes=config.processes,
-                        sender=ChatWsSender(server.ws_url, sender_token, "general"),
-                        server_pid=server.proc.pid,
-                        burst=config.burst,
-                        paced=config.paced,
-                        rate=config.rate,
-                        workdir=workdir,
+                    await chat_fanout(
+                        server,
+                        config,
+                        sender_token,
+                        receiver_tokens,
+                        workdir,
                         label=f"comptoir{round_index}",
                     )
                 )
