@@ -290,22 +290,37 @@ async def subscribe_live(
 
 class QueryCounter:
     """Counts the SQL statements this process runs from now on (``count``,
-    which a test may reset to 0). The connection *class* is patched, so the
-    connections of transactions count too (on PostgreSQL each is a connection
-    of its own); the presence tasks that run in the background of every
-    process (:data:`resolvers.presence.BACKGROUND_TASKS`) are left out."""
+    which a test may reset to 0; ``statements`` keeps them). The connection
+    *class* is patched, so the connections of transactions count too (on
+    PostgreSQL each is a connection of its own). The presence tasks that run
+    in the background of every process (:data:`resolvers.presence.BACKGROUND_TASKS`)
+    are left out unless ``background``; ``startswith`` counts only the
+    statements that begin so (say, one kind of UPDATE)."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(
+        self, monkeypatch: pytest.MonkeyPatch, *, startswith: str = "", background: bool = False
+    ) -> None:
         self.count = 0
+        self.statements: list[str] = []
+        self.startswith = startswith
+        self.background = background
         cls = type(Tortoise.get_connection("default"))
         for name in ("execute_query", "execute_query_dict"):
             monkeypatch.setattr(cls, name, self._counting(getattr(cls, name)))
 
+    def _counts(self, query: str) -> bool:
+        if not query.lstrip().startswith(self.startswith):
+            return False
+        if self.background:
+            return True
+        task = asyncio.current_task()
+        return task is None or task.get_name() not in presence.BACKGROUND_TASKS
+
     def _counting(self, original: Any) -> Any:
         async def counting(connection: Any, query: str, values: Any = None) -> Any:
-            task = asyncio.current_task()
-            if task is None or task.get_name() not in presence.BACKGROUND_TASKS:
+            if self._counts(query):
                 self.count += 1
+                self.statements.append(query)
             return await original(connection, query, values)
 
         return counting

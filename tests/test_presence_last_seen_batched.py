@@ -14,15 +14,14 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
 
 import httpx
 import pytest
-from tortoise import Tortoise
 
 from resolvers import presence
 from tests.conftest import MakeAccount
 from tests.harness import Service
+from tests.helpers import QueryCounter
 from tests.presence_helpers import parse_time, room_with
 from tests.ws_helpers import chat_client, join, open_ws, recv, request
 
@@ -33,19 +32,10 @@ LAST_SEEN_UPDATE = 'UPDATE "users" SET "last_seen_at"'
 
 @contextmanager
 def last_seen_updates() -> Iterator[list[str]]:
-    """The statements writing ``users.last_seen_at`` meanwhile (any task's)."""
-    cls = type(Tortoise.get_connection("default"))
-    original = cls.execute_query
-    seen: list[str] = []
-
-    async def counting(self: Any, query: str, values: Any = None) -> Any:
-        if query.lstrip().startswith(LAST_SEEN_UPDATE):
-            seen.append(query)
-        return await original(self, query, values)
-
+    """The statements writing ``users.last_seen_at`` meanwhile (any task's,
+    the presence announcer's included)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cls, "execute_query", counting)
-        yield seen
+        yield QueryCounter(patch, startswith=LAST_SEEN_UPDATE, background=True).statements
 
 
 async def test_twenty_users_going_offline_together_cost_a_few_updates(
