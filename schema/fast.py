@@ -29,17 +29,22 @@ Rules never live here: values are read from what resolvers returned.
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
+    GraphQLBoolean,
     GraphQLEnumType,
+    GraphQLID,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
+    GraphQLString,
 )
 from graphql.pyutils import Path, Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -69,47 +74,122 @@ class _Field:
     plan: _Plan | None  # objects
     is_list: bool
     item_non_null: bool
+    scalar: GraphQLOutputType | None = None  # leaves
 
 
 @dataclass(slots=True)
 class _Plan:
     fields: list[_Field]
+    # What the compiled code depends on: equal signatures, same code. It
+    # holds the scalar objects themselves, so their ids are not reused.
+    signature: tuple[Any, ...] = field(init=False)
+    run: Callable[[Any], dict[str, Any]] = field(init=False)
 
-    def run(self, source: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for field in self.fields:
-            if field.attribute is None:
-                out[field.key] = field.constant
-                continue
-            value = getattr(source, field.attribute)
-            if value is None:
-                if field.non_null or field.must_exist:
-                    raise _Slow
-                out[field.key] = None
-            elif field.is_list:
-                out[field.key] = [
-                    self._complete(field, item, field.item_non_null) for item in value
-                ]
-            else:
-                out[field.key] = self._complete(field, value, field.non_null)
-        return out
+    def __post_init__(self) -> None:
+        self.signature = tuple(
+            (
+                f.key,
+                f.attribute,
+                f.constant,
+                f.non_null,
+                f.must_exist,
+                f.scalar,
+                None if f.plan is None else f.plan.signature,
+                f.is_list,
+                f.item_non_null,
+            )
+            for f in self.fields
+        )
+        run = _COMPILED.get(self.signature)
+        if run is None:
+            if len(_COMPILED) >= COMPILED_MAX:
+                _COMPILED.clear()
+            run = _COMPILED[self.signature] = _compile(self.fields)
+        self.run = run
 
-    @staticmethod
-    def _complete(field: _Field, value: Any, non_null: bool) -> Any:
-        if value is None:
-            if non_null:
-                raise _Slow
-            return None
-        if field.plan is not None:
-            return field.plan.run(value)
-        assert field.serialize is not None
+
+# Compiled plans by signature, shared by every operation: a cached document
+# compiles its plans once, not once per request.
+COMPILED_MAX = 1024
+_COMPILED: dict[tuple[Any, ...], Callable[[Any], dict[str, Any]]] = {}
+
+
+# The built-in scalars whose common values serialize as themselves: the
+# compiled plan passes such values through without calling graphql-core's
+# serializer (which would return them unchanged); any other value does call it.
+_PASS_THROUGH = {
+    id(GraphQLString): "type(v) is str",
+    id(GraphQLID): "type(v) is str",
+    id(GraphQLBoolean): "type(v) is bool",
+    id(GraphQLInt): "type(v) is int and -2147483648 <= v <= 2147483647",
+}
+
+
+def _leaf(serialize: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A scalar's or enum's serializer, any surprise sending the object to the slow path."""
+
+    def complete(value: Any) -> Any:
         try:
-            result = field.serialize(value)
+            result = serialize(value)
         except Exception:
             raise _Slow from None
         if result is None or result is Undefined:
             raise _Slow
         return result
+
+    return complete
+
+
+def _null() -> Any:
+    raise _Slow
+
+
+def _item(f: _Field, inner: str) -> str:
+    """An expression completing ``v`` (not None) for ``f``; ``inner`` names
+    its serializer or nested plan in the generated code."""
+    check = None if f.plan is not None else _PASS_THROUGH.get(id(f.scalar))
+    if check is None:
+        return f"{inner}(v)"
+    return f"(v if {check} else {inner}(v))"
+
+
+def _compile(fields: list[_Field]) -> Callable[[Any], dict[str, Any]]:
+    """One Python function completing an object for ``fields``: no loop over
+    fields, no call per field for plain strings, ids, booleans and ints.
+
+    It computes what graphql-core's completion would, for the values it
+    accepts; on anything else it raises (``_Slow``, or the serializer's error).
+    """
+    env: dict[str, Any] = {"_null": _null}
+    lines = ["def run(source):", "    out = {}"]
+    for index, f in enumerate(fields):
+        key = repr(f.key)
+        if f.attribute is None:
+            env[f"c{index}"] = f.constant
+            lines.append(f"    out[{key}] = c{index}")
+            continue
+        inner = f"f{index}"
+        if f.plan is not None:
+            env[inner] = f.plan.run
+        else:
+            assert f.serialize is not None
+            env[inner] = _leaf(f.serialize)
+        if f.attribute.isidentifier() and not keyword.iskeyword(f.attribute):
+            lines.append(f"    v = source.{f.attribute}")
+        else:
+            env[f"a{index}"] = f.attribute
+            lines.append(f"    v = getattr(source, a{index})")
+        null = "_null()" if f.non_null or f.must_exist else "None"
+        if f.is_list:
+            item_null = "_null()" if f.item_non_null else "None"
+            item = f"({_item(f, inner)} if v is not None else {item_null})"
+            lines.append(f"    out[{key}] = [{item} for v in v] if v is not None else {null}")
+        else:
+            lines.append(f"    out[{key}] = {_item(f, inner)} if v is not None else {null}")
+    lines.append("    return out")
+    exec("\n".join(lines), env)  # built from schema names and aliases only
+    run: Callable[[Any], dict[str, Any]] = env["run"]
+    return run
 
 
 def _field_attribute(definition: Any) -> tuple[str, bool] | None:
@@ -198,7 +278,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             built = self._output(field_def.type, details)
             if built is None:
                 return None
-            non_null, is_list, item_non_null, serialize, plan = built
+            non_null, is_list, item_non_null, leaf, plan = built
             fields.append(
                 _Field(
                     key,
@@ -206,17 +286,18 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     None,
                     non_null,
                     must_exist,
-                    serialize,
+                    None if leaf is None else leaf.coerce_output_value,
                     plan,
                     is_list,
                     item_non_null,
+                    leaf,
                 )
             )
         return _Plan(fields)
 
     def _output(
         self, output: GraphQLOutputType, details: Any
-    ) -> tuple[bool, bool, bool, Callable[[Any], Any] | None, _Plan | None] | None:
+    ) -> tuple[bool, bool, bool, GraphQLScalarType | GraphQLEnumType | None, _Plan | None] | None:
         non_null = isinstance(output, GraphQLNonNull)
         inner = output.of_type if isinstance(output, GraphQLNonNull) else output
         is_list = isinstance(inner, GraphQLList)
@@ -228,7 +309,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             if isinstance(inner, GraphQLList):
                 return None
         if isinstance(inner, GraphQLScalarType | GraphQLEnumType):
-            return non_null, is_list, item_non_null, inner.coerce_output_value, None
+            return non_null, is_list, item_non_null, inner, None
         if isinstance(inner, GraphQLObjectType):
             plan = self._plan(inner, details)
             if plan is None:
