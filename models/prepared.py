@@ -39,6 +39,8 @@ class _Plan:
     # Each bound parameter: (variable name, None) or (None, constant).
     params: tuple[tuple[str | None, Any], ...]
     columns: tuple[tuple[str, Callable[[Any], Any]], ...]
+    # Annotations of a model query: set on each object as read (unconverted).
+    custom: tuple[str, ...] = ()
 
 
 def _columns(
@@ -60,7 +62,7 @@ def compile_shape(
 ) -> _Plan | None:
     """The plan of ``query`` built with ``sentinels``, or None if it cannot be reused."""
     if not isinstance(query, ValuesQuery) and (
-        query._prefetch_map or query._select_related or query._annotations or query._single
+        query._prefetch_map or query._select_related or query._single
     ):
         return None  # more than one plain select: left to Tortoise
     query._choose_db_if_not_chosen()
@@ -77,15 +79,17 @@ def compile_shape(
         return None  # a variable was rendered or transformed: not reusable
     if any(str(value) in sql for value in sentinels.values()):
         return None
-    return _Plan(sql, tuple(bound), _columns(query))
+    custom = () if isinstance(query, ValuesQuery) else tuple(query._annotations)
+    return _Plan(sql, tuple(bound), _columns(query), custom)
 
 
 class Prepared:
     """A read whose SQL is rendered once per shape and dialect.
 
     ``build(key, **variables)`` returns the query: a ``values()`` query for
-    :meth:`rows`, a plain queryset (no related rows, no annotations) for
-    :meth:`objects`. ``key`` is the shape's constant part (hashable, e.g. an
+    :meth:`rows`, a plain queryset (no related rows) for
+    :meth:`objects` (annotations allowed, set on each object as Tortoise
+    sets them). ``key`` is the shape's constant part (hashable, e.g. an
     ordering), ``variables`` the integers that change from call to call; a
     variable left None is not given (the shape without it).
     """
@@ -131,4 +135,8 @@ class Prepared:
             return list(await self._build(key, **given))
         _, rows = await db.execute_query(plan.sql, self._params(plan, given))
         make = self._model._init_from_db
-        return [make(**dict(row)) for row in rows]
+        found = [make(**dict(row)) for row in rows]
+        for name in plan.custom:
+            for instance, row in zip(found, rows, strict=True):
+                object.__setattr__(instance, name, row[name])
+        return found

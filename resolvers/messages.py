@@ -24,7 +24,7 @@ from tortoise.transactions import in_transaction
 from models import Message, Room, User
 from models.prepared import Prepared
 from resolvers import attachments as attached
-from resolvers import events, live, mentions, replies
+from resolvers import events, live, mentions, posted, replies
 from resolvers.events import room_channel
 from resolvers.live import sources
 from resolvers.locks import locked
@@ -102,7 +102,8 @@ async def _stored_message(user: User, client_id: str) -> Message | None:
 
 
 def _room_page(descending: bool, *, room_id: int, **rows: int) -> QuerySet[Message]:
-    return slice_of(Message.filter(room_id=room_id), Slice(descending=descending, **rows))
+    page = slice_of(Message.filter(room_id=room_id), Slice(descending=descending, **rows))
+    return page.annotate(**posted.has_any(Message))
 
 
 # A room's pages are read through one prepared statement per page shape:

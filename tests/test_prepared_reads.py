@@ -98,6 +98,14 @@ async def test_every_history_page_shape_per_room(
         assert await _history(http, alice, room, limit=2, after=sent[2]) == sent[3:5]
         between = await _history(http, alice, room, limit=10, after=sent[1], before=sent[5])
         assert between == sent[2:5]
+    # Only the rows that have reactions carry them (the page says which).
+    reacted = await http.put(
+        f"/chat/rooms/prep-a/messages/{ids['prep-a'][3]}/reactions/:ok:", headers=alice.headers
+    )
+    assert reacted.status_code in {200, 201}, reacted.text
+    page = (await http.get("/chat/rooms/prep-a/messages", headers=alice.headers)).json()
+    assert [m["id"] for m in page if "reactions" in m] == [ids["prep-a"][3]]
+    assert page[3]["reactions"] == [{"reaction": ":ok:", "count": 1, "me": True}]
     query = """query ($room: String!) { roomMessages(room: $room, last: 2) {
         edges { node { id content author { displayName } } } } }"""
     edges = data_of(await graphql(query, {"room": "prep-b"}, token=alice.token))["roomMessages"]
