@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
+    FragmentSpreadNode,
     GraphQLBoolean,
     GraphQLEnumType,
     GraphQLID,
@@ -112,6 +113,9 @@ class _Plan:
 # compiles its plans once, not once per request.
 COMPILED_MAX = 1024
 _COMPILED: dict[tuple[Any, ...], Callable[[Any], dict[str, Any]]] = {}
+# Plans by (type, the selection's nodes), for selections without directives
+# (``FastExecutionContext._shared``): the value keeps the nodes alive.
+_SHARED: dict[tuple[Any, ...], tuple[tuple[Any, ...], _Plan | None]] = {}
 
 
 # The built-in scalars whose common values serialize as themselves: the
@@ -245,10 +249,48 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return cached[1]
         manager = self.middleware_manager
         middleware = manager is not None and bool(manager.middlewares)
-        plan = None if middleware else self._build(return_type, field_details_list)
+        plan = None if middleware else self._shared(return_type, field_details_list)
         # The list is kept alive with its plan, so its id is not reused.
         self._plans[key] = (field_details_list, plan)
         return plan
+
+    def _shared(self, return_type: GraphQLObjectType, field_details_list: Any) -> _Plan | None:
+        """The plan of a selection, built once for every request of its document.
+
+        Without directives, what a selection collects depends only on its
+        nodes (those of a cached document, the same objects from request to
+        request) and on the type: the plan is kept by their identities,
+        with the nodes themselves so that their ids are not reused.
+        """
+        nodes = tuple(details.node for details in field_details_list)
+        key = (return_type, tuple(map(id, nodes)))
+        shared = _SHARED.get(key)
+        if shared is not None:
+            return shared[1]
+        plan = self._build(return_type, field_details_list)
+        if all(self._without_directives(node) for node in nodes):
+            if len(_SHARED) >= COMPILED_MAX:
+                _SHARED.clear()
+            _SHARED[key] = (nodes, plan)
+        return plan
+
+    def _without_directives(self, node: Any, seen: frozenset[str] = frozenset()) -> bool:
+        """Whether nothing under ``node`` (fragments included) has a directive."""
+        for selection in getattr(node.selection_set, "selections", None) or ():
+            if selection.directives:
+                return False
+            if isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                found = self.fragments.get(name)
+                if found is None or name in seen or getattr(selection, "arguments", None):
+                    return False
+                if found.variable_signatures or found.definition.directives:
+                    return False  # fragment variables: collected per request
+                if not self._without_directives(found.definition, seen | {name}):
+                    return False
+            elif not self._without_directives(selection, seen):
+                return False
+        return True
 
     def _build(self, return_type: GraphQLObjectType, field_details_list: Any) -> _Plan | None:
         if return_type.is_type_of is not None or return_type.interfaces:
