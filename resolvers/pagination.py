@@ -116,8 +116,13 @@ async def counted_page(
     return CountedPage(found, queryset)
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def encode_cursor(row_id: int) -> str:
-    return base64.urlsafe_b64encode(f"c:{row_id}".encode()).decode("ascii")
+    # base64.urlsafe_b64encode, without its two Python calls per cursor.
+    raw = binascii.b2a_base64(f"c:{row_id}".encode(), newline=False)
+    return raw.translate(_URLSAFE).decode("ascii")
 
 
 def decode_cursor(cursor: str | None, field: str) -> int | None:
