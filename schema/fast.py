@@ -6,8 +6,10 @@ page of 50 products with 7 fields that is 450 field executions, most of
 them reading an attribute. The profile of ``products(first: 50)`` put
 graphql-core's completion at 36–41 % of a request.
 
-:class:`FastExecutionContext` completes an object in one tight loop when
-every field selected on it is *plain*:
+:class:`FastExecutionContext` completes an object with one generated
+function (no loop over its fields, no call for a string, id, boolean or
+32-bit int, which serialize as themselves) when every field selected on it
+is *plain*:
 
 - a Strawberry field without a resolver, extensions or arguments (it reads
   an attribute), or ``__typename``;
@@ -16,7 +18,9 @@ every field selected on it is *plain*:
   a page of messages with their authors loaded in one batch);
 
 and its type is a scalar, an enum, or (a list of) such plain objects. The
-plan for an (object type, selection) pair is built once per operation.
+plan for an (object type, selection) pair is built once per operation, or
+once for all requests of a cached document when the selection has no
+directive; its code is compiled once per shape.
 Anything else (a resolver, an argument, ``@defer``, a type with interfaces,
 middleware) takes graphql-core's own path, and so does any object whose fast
 completion meets a surprise (a null where the type says non-null, a value a
