@@ -6,7 +6,7 @@ import datetime
 from datetime import UTC
 from typing import Any
 
-from tortoise import fields
+from tortoise import fields, timezone
 
 
 class DatetimeField(fields.DatetimeField):  # type: ignore[type-arg]
@@ -23,6 +23,16 @@ class DatetimeField(fields.DatetimeField):  # type: ignore[type-arg]
                 value = datetime.datetime.fromisoformat(value)
             except ValueError:
                 pass
+        if type(value) is datetime.datetime and timezone.get_use_tz():
+            # Tortoise's own steps for a datetime under use_tz, without its
+            # helpers' calls: naive values are in the default zone, aware
+            # ones are converted to it.
+            zone = timezone.get_default_timezone()
+            if value.utcoffset() is None:
+                if not hasattr(zone, "localize"):
+                    return value.replace(tzinfo=zone)
+            else:
+                return value.astimezone(zone)
         result: datetime.datetime | None = super().to_python_value(value)
         return result
 

@@ -29,6 +29,36 @@ T = TypeVar("T")
 Read = Callable[[QuerySet[Any]], Awaitable[Sequence[Any]]]
 
 
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """The rows a page reads once its rules are applied: ids after and
+    before, the order, how many and from where (:func:`slice_of`)."""
+
+    limit: int
+    descending: bool = False
+    after: int | None = None
+    before: int | None = None
+    offset: int | None = None
+
+
+# A listing may read its slices itself rather than from the queryset, e.g.
+# through a prepared statement (``models.prepared``); it reads the same
+# rows as ``read(slice_of(queryset, slice))``.
+SliceRead = Callable[[Slice], Awaitable[Sequence[Any]]]
+
+
+def slice_of(queryset: QuerySet[M], rows: Slice) -> QuerySet[M]:
+    """``queryset`` narrowed to ``rows``."""
+    if rows.after is not None:
+        queryset = queryset.filter(id__gt=rows.after)
+    if rows.before is not None:
+        queryset = queryset.filter(id__lt=rows.before)
+    queryset = queryset.order_by("-id" if rows.descending else "id")
+    if rows.offset:
+        queryset = queryset.offset(rows.offset)
+    return queryset.limit(rows.limit)
+
+
 async def _models(queryset: QuerySet[Any]) -> Sequence[Any]:
     return list(await queryset)
 
@@ -69,19 +99,30 @@ async def counted_page(
     default_first: int,
     default_last: int | None = None,
     read: Read = _models,
+    read_slice: SliceRead | None = None,
     prefetch: tuple[str, ...] = (),
 ) -> CountedPage[Any]:
     """The asked :func:`keyset_page` of ``queryset`` (its rows loaded with
     ``prefetch``), and ``queryset`` to count: every counted listing pages so."""
     rows = queryset.prefetch_related(*prefetch) if prefetch else queryset
     found = await keyset_page(
-        rows, **page, default_first=default_first, default_last=default_last, read=read
+        rows,
+        **page,
+        default_first=default_first,
+        default_last=default_last,
+        read=read,
+        read_slice=read_slice,
     )
     return CountedPage(found, queryset)
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def encode_cursor(row_id: int) -> str:
-    return base64.urlsafe_b64encode(f"c:{row_id}".encode()).decode("ascii")
+    # base64.urlsafe_b64encode, without its two Python calls per cursor.
+    raw = binascii.b2a_base64(f"c:{row_id}".encode(), newline=False)
+    return raw.translate(_URLSAFE).decode("ascii")
 
 
 def decode_cursor(cursor: str | None, field: str) -> int | None:
@@ -157,13 +198,21 @@ async def keyset_page(
     default_last: int | None = None,
     maximum: int = limits.MAX_PAGE,
     read: Read = _models,
+    read_slice: SliceRead | None = None,
 ) -> Page[Any]:
     """One page of ``queryset`` ordered by id ascending.
 
     With ``first`` (or no size and ``default_first``) it reads forward from
     ``after``; with ``last`` it reads backward from ``before``. Items always
-    come oldest first.
+    come oldest first. Rows are ``read`` from the narrowed queryset, or
+    ``read_slice`` reads them itself.
     """
+
+    async def fetch(rows: Slice) -> list[Any]:
+        if read_slice is not None:
+            return list(await read_slice(rows))
+        return list(await read(slice_of(queryset, rows)))
+
     first = page_size(first, "first", maximum=maximum)
     last = page_size(last, "last", maximum=maximum)
     if first is not None and last is not None:
@@ -173,19 +222,14 @@ async def keyset_page(
             last = default_last
         else:
             first = default_first if default_first is not None else maximum
-    window = queryset
-    if after is not None:
-        window = window.filter(id__gt=after)
-    if before is not None:
-        window = window.filter(id__lt=before)
     if last is not None:
-        rows = list(await read(window.order_by("-id").limit(last + 1)))
+        rows = await fetch(Slice(last + 1, descending=True, after=after, before=before))
         has_previous = len(rows) > last
         items = rows[:last][::-1]
         has_next = before is not None and await queryset.filter(id__gte=before).exists()
         return Page(items, has_next, has_previous)
     assert first is not None
-    rows = list(await read(window.order_by("id").limit(first + 1)))
+    rows = await fetch(Slice(first + 1, after=after, before=before))
     has_next = len(rows) > first
     items = rows[:first]
     has_previous = after is not None and await queryset.filter(id__lte=after).exists()
@@ -209,6 +253,7 @@ async def offset_page(
     offset: int | None = None,
     order: str = "asc",
     read: Read = _models,
+    read_slice: SliceRead | None = None,
 ) -> list[Any]:
     """The legacy REST listings: ``limit`` (default ``OFFSET_LIMIT_DEFAULT``,
     clamped to ``OFFSET_LIMIT_MAX``) rows from ``offset``, ordered by id
@@ -221,7 +266,10 @@ async def offset_page(
     offset = min(offset, limits.MAX_OFFSET)
     if limit == 0:  # nothing to read (and Tortoise's values() drops a LIMIT of 0)
         return []
-    return list(await read(queryset.order_by(ORDERS[order]).offset(offset).limit(limit)))
+    rows = Slice(limit, descending=ORDERS[order] == "-id", offset=offset)
+    if read_slice is not None:
+        return list(await read_slice(rows))
+    return list(await read(slice_of(queryset, rows)))
 
 
 def check_after(value: object, field: str = "after") -> int:
@@ -254,6 +302,7 @@ async def history_page(
     after: int | None = None,
     last: int | None = None,
     before: int | None = None,
+    read_slice: SliceRead | None = None,
 ) -> Page[M]:
     """A page of a conversation's history (a room's or a DM pair's), oldest
     first: the last HISTORY_DEFAULT by default, at most HISTORY_MAX (larger
@@ -266,5 +315,6 @@ async def history_page(
         before=check_cursor(before, "before"),
         default_last=limits.HISTORY_DEFAULT,
         maximum=limits.HISTORY_MAX,
+        read_slice=read_slice,
     )
     return page

@@ -19,13 +19,22 @@ from decimal import Decimal
 from typing import Any, Unpack
 
 from tortoise.expressions import Q
-from tortoise.queryset import QuerySet
+from tortoise.queryset import QuerySet, ValuesQuery
 
 from core.errors import NotFound
 from models import Product, User
+from models.prepared import Prepared
 from resolvers import limits, permissions, validation
 from resolvers.catalogue_events import CREATED, DELETED, UPDATED
-from resolvers.pagination import CountedPage, PageRequest, counted_page, offset_page
+from resolvers.pagination import (
+    CountedPage,
+    PageRequest,
+    Slice,
+    SliceRead,
+    counted_page,
+    offset_page,
+    slice_of,
+)
 from resolvers.permissions import Action
 from resolvers.response_cache import catalogue_write
 
@@ -50,6 +59,26 @@ async def _views(queryset: QuerySet[Any]) -> Sequence[ProductView]:
     return [ProductView(**row) for row in await queryset.values(*_VIEW_FIELDS)]
 
 
+def _listing(descending: bool, **rows: int) -> ValuesQuery[Any]:
+    return slice_of(Product.all(), Slice(descending=descending, **rows)).values(*_VIEW_FIELDS)
+
+
+# The whole listing (no search) is read through one prepared statement per
+# page shape: Tortoise renders its SQL once, not on every request.
+_LISTING = Prepared(Product, _listing)
+
+
+async def _listing_views(rows: Slice) -> Sequence[ProductView]:
+    found = await _LISTING.rows(
+        rows.descending,
+        limit=rows.limit,
+        after=rows.after,
+        before=rows.before,
+        offset=rows.offset or None,
+    )
+    return [ProductView(**row) for row in found]
+
+
 @dataclass(frozen=True, slots=True)
 class Writer:
     """Leave to change products, made only by :func:`writer`."""
@@ -61,20 +90,28 @@ def writer(actor: User | None) -> Writer:
     return Writer(permissions.require(Action.PRODUCT_WRITE, actor))
 
 
-def _search(search: str | None) -> QuerySet[Product]:
+def _search(search: str | None) -> tuple[QuerySet[Product], SliceRead | None]:
+    """The products matching ``search``, and how to read their slices
+    (prepared for the whole listing)."""
     queryset = Product.all()
     if search:
         term = validation.text(search, "search", max_len=limits.PRODUCT_SEARCH_MAX, strip=True)
         if term:
-            queryset = queryset.filter(Q(name__icontains=term) | Q(description__icontains=term))
-    return queryset
+            matching = Q(name__icontains=term) | Q(description__icontains=term)
+            return queryset.filter(matching), None
+    return queryset, _listing_views
 
 
 async def list_products(
     *, search: str | None = None, **page: Unpack[PageRequest]
 ) -> CountedPage[ProductView]:
+    queryset, read_slice = _search(search)
     return await counted_page(
-        _search(search), page, default_first=limits.PRODUCTS_PAGE_DEFAULT, read=_views
+        queryset,
+        page,
+        default_first=limits.PRODUCTS_PAGE_DEFAULT,
+        read=_views,
+        read_slice=read_slice,
     )
 
 
@@ -82,7 +119,10 @@ async def list_products_offset(
     *, limit: int | None = None, offset: int | None = None, search: str | None = None
 ) -> list[ProductView]:
     """The legacy REST listing: offset paging, ordered by id."""
-    return await offset_page(_search(search), limit=limit, offset=offset, read=_views)
+    queryset, read_slice = _search(search)
+    return await offset_page(
+        queryset, limit=limit, offset=offset, read=_views, read_slice=read_slice
+    )
 
 
 async def find_product(*, product_id: int) -> Product | None:

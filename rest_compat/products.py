@@ -13,7 +13,7 @@ from models import Product
 from resolvers import products, response_cache
 from resolvers.products import ProductView
 from resolvers.validation import parse_id
-from rest_compat.http import current_user, iso, json_object, list_response, query_int, required
+from rest_compat.http import current_user, json_object, list_response, query_int, required
 
 WRITABLE = ("name", "description", "price", "stock")
 
@@ -26,8 +26,9 @@ def product_body(row: Product | ProductView) -> dict[str, Any]:
         # 2 decimals and at most 12 digits: a float prints back the same digits.
         "price": float(row.price),
         "stock": row.stock,
-        "created_at": iso(row.created_at),
-        "updated_at": iso(row.updated_at),
+        # isoformat itself rather than ``iso``: a call less per timestamp.
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
     }
 
 

@@ -136,7 +136,8 @@ class Message(Sent):
             **_sent(row),
             _room_id=row.room_id,
             _author_id=row.author_id,
-            _mentions=tuple(int(i) for i in row.mentions.split(",") if i),
+            # Most messages mention nobody: no generator to run for them.
+            _mentions=tuple(int(i) for i in row.mentions.split(",") if i) if row.mentions else (),
         )
 
     @classmethod
