@@ -14,16 +14,29 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 MODEL_MODULES = ["models", "aerich.models"]
 
 
+SQLITE_DEFAULTS = {
+    "synchronous": "NORMAL",
+    # KiB when negative: a 16 MiB page cache instead of SQLite's 2 MiB, so the
+    # indexes a chat home screen reads (unread counts over hundreds of rooms)
+    # stay in memory; measured on the 500-room unread statement: 1.7 -> 1.3 ms.
+    "cache_size": "-16384",
+}
+
+
 def _with_sqlite_defaults(database_url: str) -> str:
-    """SQLite in WAL mode with ``synchronous=NORMAL`` unless the URL says otherwise.
+    """SQLite in WAL mode with ``synchronous=NORMAL`` and a 16 MiB page cache,
+    unless the URL says otherwise.
 
     A commit then survives a crash of the process (SIGKILL) without an fsync
     each; only a power loss can take the last commits back. Every chat
     message is a commit: a full fsync each capped a room's throughput.
     """
-    if not database_url.startswith("sqlite://") or "synchronous=" in database_url:
+    if not database_url.startswith("sqlite://"):
         return database_url
-    return database_url + ("&" if "?" in database_url else "?") + "synchronous=NORMAL"
+    for pragma, value in SQLITE_DEFAULTS.items():
+        if f"{pragma}=" not in database_url:
+            database_url += ("&" if "?" in database_url else "?") + f"{pragma}={value}"
+    return database_url
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
