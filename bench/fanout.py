@@ -4,7 +4,9 @@ Phases: 1 warm-up message, then a burst (messages sent back to back:
 delivered msg/s = deliveries / (last arrival - first send)), then a paced
 run at a fixed rate (p50/p99 latency from send to arrival). The server's
 RSS is read before and after the receivers connect (idle memory per
-connection).
+connection), and its CPU time (user + system, from /proc) before and after
+the burst: CPU per delivery, which load from other processes on the machine
+does not inflate the way it inflates wall-clock throughput.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.common import ROOT, HttpClient, log, percentile, rss_kib
+from bench.common import ROOT, HttpClient, cpu_seconds, log, percentile, rss_kib
 from bench.report import Line
 
 Send = Callable[[str], Awaitable[None]]
@@ -42,6 +44,8 @@ class FanoutResult:
     p99: float
     burst_p99: float
     rss_per_connection_kib: float
+    # Server CPU (user + system) during the burst, per delivery, in microseconds.
+    cpu_us_per_delivery: float
     delivered: int
     expected: int
     duplicates: int
@@ -253,10 +257,12 @@ async def run_fanout(
             await _await_line(workers, "PHASE 0", 30)
             if probe is not None:
                 await probe.start()
+            cpu_before = cpu_seconds(server_pid)
             burst_start = time.monotonic()
             for seq in range(1, 1 + burst):
                 await sender.send(content(seq))
             await _await_line(workers, "PHASE 1", 120)
+            burst_cpu = cpu_seconds(server_pid) - cpu_before
             await asyncio.sleep(0.5)
             start = time.monotonic()
             for i in range(paced):
@@ -292,6 +298,7 @@ async def run_fanout(
         p99=percentile(paced_lat, 99),
         burst_p99=percentile(burst_lat, 99),
         rss_per_connection_kib=(rss_after - rss_before) / clients,
+        cpu_us_per_delivery=burst_cpu / max(1, burst_delivered) * 1e6,
         delivered=delivered,
         expected=clients * sum(phases),
         duplicates=sum(p["duplicates"] for r in results for p in r["phases"]),
