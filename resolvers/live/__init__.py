@@ -68,6 +68,12 @@ class Listener(Protocol):
     It may also define ``async def drained(self) -> None``: awaited between
     replay pages, to pace a long replay to what the consumer takes (the chat
     WS client waits for its socket to drain).
+
+    Its class may define ``deliver_many(event, listeners)`` (a static or
+    class method): the same as ``deliver(event)`` on each of ``listeners``
+    (all of that class), in one call, so that what does not depend on the
+    listener is done once per event (see :mod:`resolvers.live.feed`). It
+    must not raise for one listener's failure.
     """
 
     def deliver(self, event: Event) -> None:
