@@ -60,6 +60,7 @@ _OPEN: weakref.WeakSet[LiveTransportHandler] = weakref.WeakSet()
 metrics.WS_SUBSCRIPTIONS.labels(GRAPHQL).set_function(
     lambda: sum(len(handler.operations) for handler in list(_OPEN))
 )
+_DELIVERIES = metrics.WS_DELIVERIES.labels(GRAPHQL)
 CLOSE_TRY_AGAIN = 1013  # the process holds too many connections
 CLOSE_SLOW = 1008  # the client does not read what it is sent
 CLOSE_TOO_MANY = 4429  # the user holds too many connections
@@ -76,11 +77,12 @@ class LiveOperation(Operation[Context, None]):
     subscriber ends it (:meth:`finish`).
     """
 
-    __slots__ = ("id_json", "subscriber")
+    __slots__ = ("id_json", "outbox", "subscriber")
 
     def __init__(self, handler: LiveTransportHandler, *args: Any) -> None:
         super().__init__(handler, *args)
         self.id_json = json.dumps(self.id)
+        self.outbox = handler.outbox
         self.subscriber: Subscriber | None = None
 
     def _current(self) -> bool:
@@ -90,7 +92,12 @@ class LiveOperation(Operation[Context, None]):
         if self._current():
             assert isinstance(self.handler, LiveTransportHandler)
             self.handler.outbox.push(text)
-            metrics.WS_DELIVERIES.labels(GRAPHQL).inc()
+            _DELIVERIES.inc()
+
+    def write_shared(self, text: str, frame: bytes) -> bool:
+        if self.completed or self.handler.operations.get(self.id) is not self:
+            return False
+        return self.outbox.push_shared(text, frame)
 
     def adopt(self, subscriber: Subscriber) -> None:
         self.subscriber = subscriber
