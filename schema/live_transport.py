@@ -160,6 +160,8 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             return
         if self.connection_init_timeout_task:
             self.connection_init_timeout_task.cancel()
+            # Not kept for the socket's life (shutdown() skips a None task).
+            self.connection_init_timeout_task = None
         payload = message.get("payload", {})
         if not isinstance(payload, dict):
             await self.websocket.close(code=4400, reason="Invalid connection init payload")
@@ -174,6 +176,9 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         except ConnectionRejectionError:
             await self.websocket.close(code=4403, reason="Forbidden")
             return
+        finally:
+            # Read once, by on_ws_connect: the token is not kept for the socket's life.
+            self.context.connection_params = None
         user = self.context.user
         assert user is not None
         lease = uuid.uuid4().hex
