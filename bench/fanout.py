@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -349,6 +350,29 @@ async def _warm(url: str, token: str | None, count: int = 5) -> None:
 
 
 # --- report lines shared by the WS and GraphQL fan-out benches -------------------------
+
+
+def cpu_line(mines: list[FanoutResult], bases: list[FanoutResult], name: str) -> Line:
+    """Server CPU per delivery during the burst, against the bare broadcast
+    (a report line: the target stays on end-to-end throughput). Comptoir's
+    figure includes storing each message (the bare server stores nothing);
+    on a loaded machine it moves far less than wall-clock throughput does."""
+    return Line(
+        name,
+        "us/deliv",
+        median(m.cpu_us_per_delivery for m in mines),
+        median(b.cpu_us_per_delivery for b in bases),
+        "bare websockets",
+        paired_ratio=median(
+            m.cpu_us_per_delivery / b.cpu_us_per_delivery
+            for m, b in zip(mines, bases, strict=True)
+            if b.cpu_us_per_delivery
+        )
+        if any(b.cpu_us_per_delivery for b in bases)
+        else None,
+        comptoir_runs=[m.cpu_us_per_delivery for m in mines],
+        notes={"load_average": os.getloadavg()},
+    )
 
 
 def fanout_lines(

@@ -10,7 +10,14 @@ from pathlib import Path
 from statistics import median
 
 from bench.common import PASSWORD, HttpClient, Server, log, start_comptoir
-from bench.fanout import ChatWsSender, FanoutResult, baseline_fanout, fanout_lines, run_fanout
+from bench.fanout import (
+    ChatWsSender,
+    FanoutResult,
+    baseline_fanout,
+    cpu_line,
+    fanout_lines,
+    run_fanout,
+)
 from bench.report import Line
 from bench.ws_clients import open_receiver
 
@@ -92,7 +99,8 @@ def _fanout_lines(mines: list[FanoutResult], bases: list[FanoutResult]) -> list[
         median(b.p50 for b in bases),
         "bare websockets",
     )
-    return [throughput, p50, p99, memory]
+    cpu = cpu_line(mines, bases, f"WS fan-out server CPU per delivery, {first.burst} msgs burst")
+    return [throughput, cpu, p50, p99, memory]
 
 
 async def ws_lines(
