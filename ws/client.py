@@ -147,8 +147,10 @@ class Client:
         for client in clients:
             if client.closing or (presence is not None and presence not in client.presence_of):
                 continue
-            if client.write_shared(frame, payload):
-                sent += 1
+            try:
+                sent += client.write_shared(frame, payload)
+            except Exception:  # one socket's failure is not the others'
+                log.exception("live delivery to a chat connection failed")
         if sent:
             _DELIVERIES.inc(sent)
             _FRAMES_OUT.inc(sent)
