@@ -91,14 +91,10 @@ class Target(Protocol):
 
     id_json: str  # the operation id, as JSON
 
-    def write(self, text: str) -> None:
-        """Queue a message; never blocks (a slow reader is closed instead)."""
-        ...
-
     def write_shared(self, text: str, frame: bytes) -> bool:
-        """:meth:`write` ``text``, given also as a serialized WebSocket text
-        frame shared with other sockets; False when nothing was written. The
-        fan-out counts these writes in the metrics."""
+        """Queue a message, also given as a WebSocket text frame shared with
+        other sockets; never blocks (a slow reader is closed instead). False
+        when nothing was written; the fan-out counts writes in the metrics."""
         ...
 
     def adopt(self, subscriber: Subscriber) -> None:

@@ -60,7 +60,6 @@ _OPEN: weakref.WeakSet[LiveTransportHandler] = weakref.WeakSet()
 metrics.WS_SUBSCRIPTIONS.labels(GRAPHQL).set_function(
     lambda: sum(len(handler.operations) for handler in list(_OPEN))
 )
-_DELIVERIES = metrics.WS_DELIVERIES.labels(GRAPHQL)
 CLOSE_TRY_AGAIN = 1013  # the process holds too many connections
 CLOSE_SLOW = 1008  # the client does not read what it is sent
 CLOSE_TOO_MANY = 4429  # the user holds too many connections
@@ -88,14 +87,8 @@ class LiveOperation(Operation[Context, None]):
     def _current(self) -> bool:
         return not self.completed and self.handler.operations.get(self.id) is self
 
-    def write(self, text: str) -> None:
-        if self._current():
-            assert isinstance(self.handler, LiveTransportHandler)
-            self.handler.outbox.push(text)
-            _DELIVERIES.inc()
-
     def write_shared(self, text: str, frame: bytes) -> bool:
-        if self.completed or self.handler.operations.get(self.id) is not self:
+        if not self._current():
             return False
         return self.outbox.push_shared(text, frame)
 
