@@ -4,13 +4,16 @@ Phases: 1 warm-up message, then a burst (messages sent back to back:
 delivered msg/s = deliveries / (last arrival - first send)), then a paced
 run at a fixed rate (p50/p99 latency from send to arrival). The server's
 RSS is read before and after the receivers connect (idle memory per
-connection).
+connection), and its CPU time (user + system, from /proc) before and after
+the burst: CPU per delivery, which load from other processes on the machine
+does not inflate the way it inflates wall-clock throughput.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -21,7 +24,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.common import ROOT, HttpClient, log, percentile, rss_kib
+from bench.common import ROOT, HttpClient, cpu_seconds, log, percentile, rss_kib
 from bench.report import Line
 
 Send = Callable[[str], Awaitable[None]]
@@ -42,6 +45,8 @@ class FanoutResult:
     p99: float
     burst_p99: float
     rss_per_connection_kib: float
+    # Server CPU (user + system) during the burst, per delivery, in microseconds.
+    cpu_us_per_delivery: float
     delivered: int
     expected: int
     duplicates: int
@@ -253,10 +258,12 @@ async def run_fanout(
             await _await_line(workers, "PHASE 0", 30)
             if probe is not None:
                 await probe.start()
+            cpu_before = cpu_seconds(server_pid)
             burst_start = time.monotonic()
             for seq in range(1, 1 + burst):
                 await sender.send(content(seq))
             await _await_line(workers, "PHASE 1", 120)
+            burst_cpu = cpu_seconds(server_pid) - cpu_before
             await asyncio.sleep(0.5)
             start = time.monotonic()
             for i in range(paced):
@@ -292,6 +299,7 @@ async def run_fanout(
         p99=percentile(paced_lat, 99),
         burst_p99=percentile(burst_lat, 99),
         rss_per_connection_kib=(rss_after - rss_before) / clients,
+        cpu_us_per_delivery=burst_cpu / max(1, burst_delivered) * 1e6,
         delivered=delivered,
         expected=clients * sum(phases),
         duplicates=sum(p["duplicates"] for r in results for p in r["phases"]),
@@ -342,6 +350,29 @@ async def _warm(url: str, token: str | None, count: int = 5) -> None:
 
 
 # --- report lines shared by the WS and GraphQL fan-out benches -------------------------
+
+
+def cpu_line(mines: list[FanoutResult], bases: list[FanoutResult], name: str) -> Line:
+    """Server CPU per delivery during the burst, against the bare broadcast
+    (a report line: the target stays on end-to-end throughput). Comptoir's
+    figure includes storing each message (the bare server stores nothing);
+    on a loaded machine it moves far less than wall-clock throughput does."""
+    return Line(
+        name,
+        "us/deliv",
+        median(m.cpu_us_per_delivery for m in mines),
+        median(b.cpu_us_per_delivery for b in bases),
+        "bare websockets",
+        paired_ratio=median(
+            m.cpu_us_per_delivery / b.cpu_us_per_delivery
+            for m, b in zip(mines, bases, strict=True)
+            if b.cpu_us_per_delivery
+        )
+        if any(b.cpu_us_per_delivery for b in bases)
+        else None,
+        comptoir_runs=[m.cpu_us_per_delivery for m in mines],
+        notes={"load_average": os.getloadavg()},
+    )
 
 
 def fanout_lines(

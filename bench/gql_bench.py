@@ -26,6 +26,7 @@ from bench.fanout import (
     FanoutResult,
     Probe,
     baseline_fanout,
+    cpu_line,
     fanout_lines,
     run_fanout,
 )
@@ -164,6 +165,7 @@ async def graphql_lines(
             max_memory_ratio=2.0,
             notes=notes,
         ),
+        cpu_line(mines, bases, f"GraphQL fan-out server CPU per delivery, {burst} msgs burst"),
         Line(
             f"GET /health p99 during the GraphQL fan-out ({len(health)} probes)",
             "ms",

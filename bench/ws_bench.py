@@ -15,6 +15,7 @@ from bench.fanout import (
     FanoutResult,
     Probe,
     baseline_fanout,
+    cpu_line,
     fanout_lines,
     run_fanout,
 )
@@ -130,7 +131,8 @@ def _fanout_lines(mines: list[FanoutResult], bases: list[FanoutResult]) -> list[
         median(b.p50 for b in bases),
         "bare websockets",
     )
-    return [throughput, p50, p99, memory]
+    cpu = cpu_line(mines, bases, f"WS fan-out server CPU per delivery, {first.burst} msgs burst")
+    return [throughput, cpu, p50, p99, memory]
 
 
 async def ws_lines(

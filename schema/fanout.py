@@ -9,15 +9,17 @@ never in one group).
 
 A subscription resolver returns a :class:`LiveSource`. Served by the
 graphql-transport-ws handler of :mod:`schema.live_transport`, the source
-never yields: its subscriber is a :class:`resolvers.live.Listener` whose
-``deliver`` appends ``(event, subscriber)`` to its group's queue. The
-group's worker takes the run of queue entries that share one event,
-executes the selection once, on a fresh per-event executor and context
-(fresh DataLoaders: ``author { displayName }`` costs one query per group,
-not one per subscriber), serializes the ``next`` message once, and writes
-the same text to every subscriber with only the operation id differing. It
-yields to the event loop every :data:`WRITE_CHUNK` writes, so a fan-out
-never starves the process.
+never yields: its subscriber is a :class:`resolvers.live.Listener`. The
+feed hands an event to all its subscribers in one call
+(``Subscriber.deliver_many``), which appends ``(event, members)`` to each
+group's queue once. The group's worker executes the selection once per
+event, on a fresh per-event executor and context (fresh DataLoaders:
+``author { displayName }`` costs one query per group, not one per
+subscriber), serializes the ``next`` message once per operation id (most
+clients use the same few ids) as a ready WebSocket frame
+(:mod:`core.wire`), and writes those bytes to every subscriber. It yields
+to the event loop every :data:`WRITE_CHUNK` writes, so a fan-out never
+starves the process.
 
 graphql-core 3.3.2's per-event executors are shallow copies that share one
 field cache (``_relevant_sub_fields``), which grows by about 2 KiB per event
@@ -42,14 +44,16 @@ from typing import Any, Generic, Protocol, TypeVar
 from graphql import GraphQLError
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from core import runtime
+from core import metrics, runtime, wire
 from core.errors import ComptoirError, Unauthenticated
 from core.security import AccessClaims
 from resolvers import live, membership_events
 from resolvers.events import Event
+from resolvers.membership_events import MemberLeft
 from schema.context import Context
 from schema.errors import client_error, log_unexpected
 from schema.fanout_keys import GroupKey, group_key
+from schema.outbox import GRAPHQL
 from schema.subscriptions import SESSION_ENDED, graphql_error, left_room, live_stream
 
 log = logging.getLogger("comptoir.graphql")
@@ -58,14 +62,19 @@ T = TypeVar("T")
 WRITE_CHUNK = 64
 """Writes between two yields to the event loop during a fan-out."""
 
+_DELIVERIES = metrics.WS_DELIVERIES.labels(GRAPHQL)
+_FRAMES_OUT = metrics.WS_FRAMES.labels(GRAPHQL, "out")
+
 
 class Target(Protocol):
     """Where one subscription's payloads go: an operation of one socket."""
 
     id_json: str  # the operation id, as JSON
 
-    def write(self, text: str) -> None:
-        """Queue a message; never blocks (a slow reader is closed instead)."""
+    def write_shared(self, text: str, frame: bytes) -> bool:
+        """Queue a message, also given as a WebSocket text frame shared with
+        other sockets; never blocks (a slow reader is closed instead). False
+        when nothing was written; the fan-out counts writes in the metrics."""
         ...
 
     def adopt(self, subscriber: Subscriber) -> None:
@@ -184,7 +193,20 @@ class Subscriber:
         if membership_events.ends(event, self.user_id):
             self.end(graphql_error(left_room()))  # nothing after the leave is pushed
             return
-        self.group.push(event, self)
+        self.group.push(event, [self])
+
+    @staticmethod
+    def deliver_many(event: Event, subscribers: list[Subscriber]) -> None:
+        """A resolvers.live batch: one queue entry per group, not per subscriber."""
+        if isinstance(event, MemberLeft):
+            for subscriber in subscribers:
+                subscriber.deliver(event)
+            return
+        groups: dict[Group, list[Subscriber]] = {}
+        for subscriber in subscribers:
+            groups.setdefault(subscriber.group, []).append(subscriber)
+        for group, members in groups.items():
+            group.push(event, members)
 
     async def drained(self) -> None:
         """Between replay pages: wait until the group has written what it holds."""
@@ -221,7 +243,7 @@ class Group:
         self.key = key
         self.template = template
         self.members: set[Subscriber] = set()
-        self.queue: deque[tuple[Event, Subscriber]] = deque()
+        self.queue: deque[tuple[Event, list[Subscriber]]] = deque()
         self.task: asyncio.Task[None] | None = None
         self.executions = 0
 
@@ -229,10 +251,10 @@ class Group:
         while self.task is not None:
             await asyncio.wait([self.task])
 
-    def push(self, event: Event, subscriber: Subscriber) -> None:
+    def push(self, event: Event, subscribers: list[Subscriber]) -> None:
         if self.fanout.closed:
             return
-        self.queue.append((event, subscriber))
+        self.queue.append((event, subscribers))
         if self.task is None:
             self._start()
 
@@ -244,26 +266,38 @@ class Group:
     async def _run(self) -> None:
         try:
             while self.queue:
-                event, first = self.queue.popleft()
-                batch = [first]
+                event, batch = self.queue.popleft()
                 while self.queue and self.queue[0][0] is event:
-                    batch.append(self.queue.popleft()[1])
+                    batch = batch + self.queue.popleft()[1]
                 if not any(subscriber.active for subscriber in batch):
                     continue  # all gone meanwhile: executed for nobody
-                head = await self._execute(event, first.render)
+                head = await self._execute(event, batch[0].render)
                 if head is None:
                     continue
-                for done, subscriber in enumerate(batch, 1):
-                    if subscriber.active:
-                        subscriber.target.write(head + subscriber.target.id_json + "}")
-                    if done % WRITE_CHUNK == 0:
-                        await asyncio.sleep(0)
+                await self._write_all(head, batch)
         except Exception:
             log.exception("subscription fan-out failed")
         finally:
             self.task = None
             if self.queue and not self.fanout.closed:  # arrived while the last write yielded
                 self._start()
+
+    async def _write_all(self, head: str, batch: list[Subscriber]) -> None:
+        """The ``next`` message (``head``, then the operation id) is built and
+        framed once per operation id: each socket gets those bytes."""
+        shared: dict[str, tuple[str, bytes]] = {}
+        sent = 0
+        for done, subscriber in enumerate(batch, 1):
+            if subscriber.active:
+                target = subscriber.target
+                message = shared.get(target.id_json)
+                if message is None:
+                    message = shared[target.id_json] = _message(head, target.id_json)
+                sent += target.write_shared(*message)
+            if done % WRITE_CHUNK == 0:
+                await asyncio.sleep(0)
+        _DELIVERIES.inc(sent)
+        _FRAMES_OUT.inc(sent)
 
     async def _execute(self, event: Event, render: Callable[[Event], Any]) -> str | None:
         """The ``next`` message for ``event``, up to its id (appended per
@@ -294,6 +328,11 @@ class Group:
             hide = runtime.get().settings.production
             payload["errors"] = [client_error(e, hide_suggestions=hide).formatted for e in errors]
         return '{"type":"next","payload":' + json.dumps(payload, separators=(",", ":")) + ',"id":'
+
+
+def _message(head: str, id_json: str) -> tuple[str, bytes]:
+    text = head + id_json + "}"
+    return text, wire.text_frame(text.encode())
 
 
 class Fanout:

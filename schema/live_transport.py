@@ -76,21 +76,21 @@ class LiveOperation(Operation[Context, None]):
     subscriber ends it (:meth:`finish`).
     """
 
-    __slots__ = ("id_json", "subscriber")
+    __slots__ = ("id_json", "outbox", "subscriber")
 
     def __init__(self, handler: LiveTransportHandler, *args: Any) -> None:
         super().__init__(handler, *args)
         self.id_json = json.dumps(self.id)
+        self.outbox = handler.outbox
         self.subscriber: Subscriber | None = None
 
     def _current(self) -> bool:
         return not self.completed and self.handler.operations.get(self.id) is self
 
-    def write(self, text: str) -> None:
-        if self._current():
-            assert isinstance(self.handler, LiveTransportHandler)
-            self.handler.outbox.push(text)
-            metrics.WS_DELIVERIES.labels(GRAPHQL).inc()
+    def write_shared(self, text: str, frame: bytes) -> bool:
+        if not self._current():
+            return False
+        return self.outbox.push_shared(text, frame)
 
     def adopt(self, subscriber: Subscriber) -> None:
         self.subscriber = subscriber
@@ -153,6 +153,8 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             return
         if self.connection_init_timeout_task:
             self.connection_init_timeout_task.cancel()
+            # Not kept for the socket's life (shutdown() skips a None task).
+            self.connection_init_timeout_task = None
         payload = message.get("payload", {})
         if not isinstance(payload, dict):
             await self.websocket.close(code=4400, reason="Invalid connection init payload")
@@ -167,6 +169,9 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         except ConnectionRejectionError:
             await self.websocket.close(code=4403, reason="Forbidden")
             return
+        finally:
+            # Read once, by on_ws_connect: the token is not kept for the socket's life.
+            self.context.connection_params = None
         user = self.context.user
         assert user is not None
         lease = uuid.uuid4().hex

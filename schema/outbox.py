@@ -19,10 +19,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from websockets.exceptions import InvalidState
 
-from core import metrics
+from core import metrics, wire
 
 GRAPHQL = "graphql"  # the server label of this door's metrics
 RAW_SEND = "comptoir.raw_send"
+_FRAMES_OUT = metrics.WS_FRAMES.labels(GRAPHQL, "out")
 
 
 class _Resume:
@@ -109,51 +110,64 @@ class Outbox:
         return bool(protocol.close_sent or protocol.disconnected or protocol.transport.is_closing())
 
     def push(self, text: str) -> None:
+        if self.push_shared(text, None):
+            _FRAMES_OUT.inc()
+
+    def push_shared(self, text: str, frame: bytes | None) -> bool:
+        """:meth:`push` ``text``; ``frame``, when given, is it serialized as
+        a text frame (:mod:`core.wire`), shared with other sockets. False when
+        it was dropped (the socket is closed or closing, or just overflowed).
+        Not counted in the metrics: the caller counts a fan-out's writes once."""
         if self.closed:
-            return
-        metrics.WS_FRAMES.labels(GRAPHQL, "out").inc()
+            return False
         if self.protocol is not None:
-            self._write(text)
-        elif self._writer is not None:
+            return self._write(text, frame)
+        if self._writer is not None:
             assert self.queue is not None
             self.queue.append(text)
             self.queued_bytes += len(text)
             if self.queued_bytes > self.max_bytes:
                 self._overflow()
-        else:
-            self._send(text)
+                return False
+            return True
+        return self._send(text)
 
     def _overflow(self) -> None:
         self.close()
         self.on_overflow()
 
-    def _write(self, text: str) -> None:
+    def _write(self, text: str, frame: bytes | None) -> bool:
         protocol = self.protocol
         transport = protocol.transport
         if protocol.close_sent or protocol.disconnected or transport.is_closing():
             self.closed = True
-            return
+            return False
         if transport.get_write_buffer_size() > self.max_bytes:
             self._overflow()
-            return
+            return False
+        if frame is not None and wire.shareable(protocol.conn):
+            transport.write(frame)
+            return True
         try:
             protocol.conn.send_text(text.encode())
         except InvalidState:
             self.closed = True
-            return
+            return False
         transport.write(b"".join(protocol.conn.data_to_send()))
+        return True
 
-    def _send(self, text: str) -> None:
+    def _send(self, text: str) -> bool:
         coro = self.ws.send({"type": "websocket.send", "text": text})
         try:
             waiting = coro.send(None)
         except StopIteration:
-            return
+            return True
         except Exception:  # the socket is gone; its reader ends the connection
             self.closed = True
-            return
+            return False
         self.queue = deque()
         self._writer = asyncio.ensure_future(self._drain(_Resume(coro, waiting)))
+        return True
 
     async def _drain(self, first: _Resume) -> None:
         try:

@@ -14,8 +14,11 @@ Two kinds of writes reach a connection:
   the others.
 
 Ordering, replay, dedupe and gap filling are the live module's; this
-module only turns an event into its frame (encoded once per event for all
-the connections of the process).
+module only turns an event into its frame. A live event reaches all the
+connections of a room in one call (:meth:`Client.deliver_many`): the frame
+is rendered, encoded and serialized as a WebSocket frame once
+(:mod:`core.wire`), and each connection costs a look at its write buffer
+and one write of those shared bytes.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ from typing import Any
 
 from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.frames import CloseCode
+from websockets.protocol import OPEN
 
-from core import metrics
+from core import metrics, wire
 from core.errors import ComptoirError
 from models import User
 from resolvers import live
@@ -57,22 +61,27 @@ class ClientGone(Exception):
 
 
 class _Encoded:
-    """The last event's frame, encoded once for every connection it goes to."""
+    """The last event's frame, encoded once for every connection it goes to:
+    its JSON payload, and that payload as a serialized WebSocket text frame."""
 
-    __slots__ = ("event", "payload")
+    __slots__ = ("event", "frame", "payload")
 
     def __init__(self) -> None:
         self.event: Event | None = None
         self.payload: bytes | None = None
+        self.frame = b""
 
     def of(self, event: Event) -> bytes | None:
         if event is not self.event:
             frame = event_frames.event_frame(event)
             self.event, self.payload = event, None if frame is None else frames.encode(frame)
+            self.frame = b"" if self.payload is None else wire.text_frame(self.payload)
         return self.payload
 
 
 _encoded = _Encoded()
+_DELIVERIES = metrics.WS_DELIVERIES.labels(CHAT)
+_FRAMES_OUT = metrics.WS_FRAMES.labels(CHAT, "out")
 
 
 class Client:
@@ -123,19 +132,48 @@ class Client:
         return self.user.id
 
     def deliver(self, event: Event) -> None:
-        if self.closing:
-            return
+        Client.deliver_many(event, [self])
+
+    @staticmethod
+    def deliver_many(event: Event, clients: list[Client]) -> None:
+        """``event`` to each of ``clients`` (a resolvers.live batch): rendered
+        and framed once, then the same bytes written to every socket."""
         if isinstance(event, MemberLeft):
-            if event.user_id == self.user.id:
-                self._left(event)
-            return
-        if isinstance(event, PresenceChanged) and event.room_id not in self.presence_of:
+            for client in clients:
+                if event.user_id == client.user.id and not client.closing:
+                    client._left(event)
             return
         payload = _encoded.of(event)
-        if payload is not None and self.writable():
-            broadcast([self._connection], payload, text=True)
-            metrics.WS_DELIVERIES.labels(CHAT).inc()
-            metrics.WS_FRAMES.labels(CHAT, "out").inc()
+        if payload is None:
+            return
+        frame = _encoded.frame
+        presence = event.room_id if isinstance(event, PresenceChanged) else None
+        sent = 0
+        for client in clients:
+            if client.closing or (presence is not None and presence not in client.presence_of):
+                continue
+            try:
+                sent += client.write_shared(frame, payload)
+            except Exception:  # one socket's failure is not the others'
+                log.exception("live delivery to a chat connection failed")
+        if sent:
+            _DELIVERIES.inc(sent)
+            _FRAMES_OUT.inc(sent)
+
+    def write_shared(self, frame: bytes, payload: bytes) -> bool:
+        """Write a live event's frame (the serialized ``frame`` of ``payload``)
+        unless the client lags (then closing it with 1008); False when not sent."""
+        connection = self._connection
+        if not self.writable():
+            return False
+        protocol = connection.protocol
+        if connection.send_in_progress is None and wire.shareable(protocol):
+            connection.transport.write(frame)
+            return True
+        if protocol.state is not OPEN:
+            return False
+        broadcast([connection], payload, text=True)
+        return True
 
     def _left(self, event: MemberLeft) -> None:
         """Its user left the room (on this connection or another, in any
@@ -153,7 +191,7 @@ class Client:
         frame = {"type": "left", "room": event.room_name, "room_id": event.room_id}
         if self.writable():
             broadcast([self._connection], frames.encode(frame), text=True)
-            metrics.WS_FRAMES.labels(CHAT, "out").inc()
+            _FRAMES_OUT.inc()
 
     def lost(self, error: ComptoirError) -> None:
         self.close_soon(CLOSE_TRY_AGAIN, "chat feed lost; reconnect")
@@ -194,7 +232,7 @@ class Client:
         try:
             async with asyncio.timeout(self.send_timeout):
                 await self._connection.send(data, text=True)
-            metrics.WS_FRAMES.labels(CHAT, "out").inc()
+            _FRAMES_OUT.inc()
         except TimeoutError:
             self.close_soon(CLOSE_POLICY, "too slow: reply not read")
             raise ClientGone from None

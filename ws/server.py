@@ -119,6 +119,9 @@ class ChatServer:
             token = _token(request)
             if token is None:
                 raise Unauthenticated()
+            if "Authorization" in request.headers:
+                # Read once: the token is not kept with the connection for its life.
+                del request.headers["Authorization"]
             user, claims = await auth.authenticate(token)
             live.check_unexpired(claims)
         except ComptoirError:

@@ -70,6 +70,12 @@ class Listener(Protocol):
     WS client waits for its socket to drain); and ``user_id``, whose it is:
     a room's feed then delivers it the ``MemberLeft`` of its user that an
     outage of the broker lost (``resolvers.live.feed``).
+
+    Its class may define ``deliver_many(event, listeners)`` (a static or
+    class method): the same as ``deliver(event)`` on each of ``listeners``
+    (all of that class), in one call, so that what does not depend on the
+    listener is done once per event (see :mod:`resolvers.live.feed`). It
+    must not raise for one listener's failure.
     """
 
     def deliver(self, event: Event) -> None:

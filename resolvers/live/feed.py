@@ -33,6 +33,17 @@ the listeners that are live, without touching ``last`` (a member leaving,
 A listener attaching with ``after`` gets the stored events after it
 (replay, in pages), while live events are held for it; the held ones it
 has not seen follow, and it is live. Without ``after`` it is live at once.
+
+The fan-out does its per-event work once, not once per listener. A live
+listener is *in step* when it has everything up to ``last``: every event
+the feed emits next is new to it, so it needs no dedupe state of its own.
+The in-step listeners are kept by class, and each event goes to each class
+in one call, ``deliver_many(event, listeners)``, when the class has one
+(the chat WS client renders and frames the event once and writes the same
+bytes to every socket; a GraphQL subscriber hands its group the whole
+list). Only a listener whose replay read past what the broker has brought
+yet is *ahead*: it keeps its own ``last`` and is deduped on its own until
+the feed catches up with it.
 """
 
 from __future__ import annotations
@@ -67,12 +78,21 @@ class _Member:
 
     def __init__(self, listener: Listener) -> None:
         self.listener = listener
+        # The id delivered last; only kept up to date while not in step.
         self.last = 0
         # Events held while replaying; None once live.
         self.held: list[Event] | None = []
         # The listener's user, when it belonged to the feed's room as it
         # attached: a leave it may miss during an outage ends it (_recheck).
         self.member_of_room: int | None = None
+
+
+def _deliver_each(event: Event, listeners: list[Listener]) -> None:
+    for listener in listeners:
+        try:
+            listener.deliver(event)
+        except Exception:
+            log.exception("listener failed on %s", type(event).__name__)
 
 
 class Feed:
@@ -88,6 +108,12 @@ class Feed:
         self._probe = probe
         self._grace = grace
         self.members: dict[Listener, _Member] = {}
+        # Members replaying stored events (their live events are held).
+        self._replaying: dict[Listener, _Member] = {}
+        # Live members with everything up to ``last``, by class (see the module doc).
+        self._in_step: dict[type, dict[Listener, None]] = {}
+        # Live members whose replay read past ``last``: deduped one by one.
+        self._ahead: dict[Listener, _Member] = {}
         self.last: int | None = None
         self.live = False
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -100,7 +126,7 @@ class Feed:
     async def attach(self, listener: Listener, after: int | None) -> None:
         if listener in self.members:
             raise ValueError(f"listener already attached to {self.channel}")
-        member = self.members[listener] = _Member(listener)
+        member = self.members[listener] = self._replaying[listener] = _Member(listener)
         start = self.last if self.ready.done() else None
         member.member_of_room = await _room_member(self.channel, listener)
         await asyncio.shield(self.ready)
@@ -111,11 +137,22 @@ class Feed:
         else:
             member.last = after
             await self._replay(member)
+            if self.members.get(listener) is not member:
+                return
         held, member.held = member.held or [], None
+        del self._replaying[listener]
         for event in held:
             if event.id > member.last:
                 member.last = event.id
                 member.listener.deliver(event)
+        # Live from here on, with no await in between: nothing is missed.
+        if member.last <= self._base:
+            self._step_in(listener)
+        else:
+            self._ahead[listener] = member
+
+    def _step_in(self, listener: Listener) -> None:
+        self._in_step.setdefault(type(listener), {})[listener] = None
 
     async def _replay(self, member: _Member) -> None:
         drained = getattr(member.listener, "drained", None)
@@ -133,43 +170,76 @@ class Feed:
 
     def detach(self, listener: Listener) -> bool:
         """Forget ``listener``; True when the feed has no listener left."""
-        member = self.members.pop(listener, None)
-        if member is not None:
-            member.held = None  # a replay in progress stops
+        self._forget(listener)
         return not self.members
+
+    def _forget(self, listener: Listener) -> _Member | None:
+        member = self.members.pop(listener, None)
+        if member is None:
+            return None
+        member.held = None  # a replay in progress stops
+        self._replaying.pop(listener, None)
+        self._ahead.pop(listener, None)
+        group = self._in_step.get(type(listener))
+        if group is not None and listener in group:
+            del group[listener]
+            if not group:
+                del self._in_step[type(listener)]
+        return member
 
     # --- delivery --------------------------------------------------------------------------
 
     def _emit(self, event: Event) -> None:
         self.last = event.id
-        for member in list(self.members.values()):
+        for member in list(self._replaying.values()):
             held = member.held
             if held is not None:
                 held.append(event)
                 if len(held) > HOLD_MAX:
                     self._drop(member, "fell behind while replaying")
-                continue
+        caught_up = self._emit_ahead(event) if self._ahead else ()
+        self._to_in_step(event)
+        for listener in caught_up:
+            if self._ahead.pop(listener, None) is not None:
+                self._step_in(listener)
+
+    def _emit_ahead(self, event: Event) -> list[Listener]:
+        """Deliver ``event`` to the members that are ahead, if new to them;
+        return those that are in step once it is delivered."""
+        caught_up = []
+        for listener, member in list(self._ahead.items()):
             if event.id > member.last:
                 member.last = event.id
+                _deliver_each(event, [listener])
+                self.delivered += 1
+            if member.last <= event.id:
+                caught_up.append(listener)
+        return caught_up
+
+    def _to_in_step(self, event: Event) -> None:
+        """One call per listener class: ``deliver_many`` when it has one."""
+        for kind, group in list(self._in_step.items()):
+            listeners = list(group)
+            many = getattr(kind, "deliver_many", None)
+            if many is None:
+                _deliver_each(event, listeners)
+            else:
                 try:
-                    member.listener.deliver(event)
+                    many(event, listeners)
                 except Exception:
-                    log.exception("listener of %s failed", self.channel)
-                else:
-                    self.delivered += 1
+                    log.exception("listeners of %s failed", self.channel)
+            self.delivered += len(listeners)
 
     def _signal(self, event: Event) -> None:
         """A signal (resolvers.signal_events): to the listeners live now,
         outside the channel's id order; never stored, never replayed. One
         marked ``reaches_replaying`` (resolvers.membership_events) also goes
         to the listeners still replaying."""
-        everyone = getattr(event, "reaches_replaying", False)
-        for member in list(self.members.values()):
-            if everyone or member.held is None:
-                try:
-                    member.listener.deliver(event)
-                except Exception:
-                    log.exception("listener of %s failed", self.channel)
+        if getattr(event, "reaches_replaying", False) and self._replaying:
+            _deliver_each(event, list(self._replaying))
+        if self._ahead:
+            _deliver_each(event, list(self._ahead))
+        self._to_in_step(event)
 
     async def _recheck(self) -> None:
         """Back from an outage, before filling: end the listeners whose user
@@ -191,8 +261,7 @@ class Feed:
                 log.exception("listener of %s failed", self.channel)
 
     def _drop(self, member: _Member, why: str) -> None:
-        self.members.pop(member.listener, None)
-        member.held = None
+        self._forget(member.listener)
         member.listener.lost(ServiceUnavailable(5, f"Live feed ended: {why}."))
 
     async def _fill(self, upto: int | None) -> None:
@@ -268,7 +337,7 @@ class Feed:
                     log.warning("live feed %s lost its broker: %s", self.channel, exc)
                 if not self.ready.done():  # never live: refuse now, do not hang
                     # The listeners are all still in attach(): it raises for them.
-                    self.members = {}
+                    self._clear()
                     self.ready.set_exception(ServiceUnavailable(5, BROKER_AWAY))
                     return
             self.live = False
@@ -281,10 +350,15 @@ class Feed:
             await asyncio.sleep(backoff)
             backoff = min(BACKOFF_MAX, backoff * 2)
 
-    def _end(self) -> None:
-        members, self.members = list(self.members.values()), {}
+    def _clear(self) -> list[_Member]:
+        members = list(self.members.values())
         for member in members:
             member.held = None
+        self.members, self._replaying, self._ahead, self._in_step = {}, {}, {}, {}
+        return members
+
+    def _end(self) -> None:
+        for member in self._clear():
             member.listener.lost(ServiceUnavailable(5, BROKER_AWAY))
 
 

@@ -65,7 +65,12 @@ class SessionWatch:
     def _arm(self) -> None:
         loop = asyncio.get_running_loop()
         delay = max(0.0, seconds_left(self.claims))
-        self._timer = loop.call_later(delay, self.end, Unauthenticated(TOKEN_EXPIRED))
+        # The error is made when the timer fires: an idle connection keeps no
+        # exception object (with its traceback slots) for its whole life.
+        self._timer = loop.call_later(delay, self._expired)
+
+    def _expired(self) -> None:
+        self.end(Unauthenticated(TOKEN_EXPIRED))
 
     def renew(self, claims: AccessClaims) -> None:
         """A renewed token (same user): follow its session and its expiry."""
