@@ -53,15 +53,27 @@ EMPTY_POSTGRES = "".join(f'DELETE FROM "{t}";' for t in TABLES) + (
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Modules with a ``slow`` test first, each module's tests in their order.
+    """Modules with a ``slow`` test spread evenly among the others, each
+    module's tests in their order.
 
     ``make test`` hands whole modules to its workers in this order (xdist's
     ``--dist loadfile --no-loadscope-reorder``): the long multi-process
-    modules start at once, and the many short ones fill in behind them
-    instead of leaving one worker alone with a long module at the end.
+    modules then run about one at a time beside short ones, instead of all
+    together (a load spike that timing-sensitive tests feel) or all at the
+    end (one worker left alone with them).
     """
-    slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)
+    modules: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+    slow = [m for m, its in modules.items() if any(i.get_closest_marker("slow") for i in its)]
+    fast = [m for m in modules if m not in slow]
+    if not slow or not fast:
+        return
+    # Each list spread over [0, 1), then merged.
+    place = {m: (n + 0.5) / len(slow) for n, m in enumerate(slow)}
+    place.update({m: (n + 0.5) / len(fast) for n, m in enumerate(fast)})
+    order = sorted(modules, key=place.__getitem__)
+    items[:] = [item for module in order for item in modules[module]]
 
 
 @pytest.fixture(scope="session")

@@ -56,10 +56,10 @@ async def scratch_database(base_url: str | None, tmp: Path) -> AsyncIterator[str
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
         # A commit returns before its WAL reaches the disk: what other
-        # sessions see, and what survives the server process being killed,
+        # sessions see, and what survives a Comptoir process being killed,
         # is unchanged (only a crash of PostgreSQL itself could lose the last
         # commits of a scratch database). Waiting on the disk at each commit
-        # was most of the PostgreSQL run's time on a busy machine.
+        # cost the PostgreSQL run much of its time on a busy machine.
         await conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     finally:
         await conn.close()
