@@ -43,7 +43,7 @@ $(CHROMIUM):
 TEST_WORKERS ?= 3
 
 ## test: the whole suite (SQLite + in-memory broadcast unless DATABASE_URL / BROADCAST_URL say otherwise),
-##       whole modules spread over TEST_WORKERS processes, those with slow tests first;
+##       whole modules spread over TEST_WORKERS processes, those with slow tests among the others;
 ##       the 25 slowest tests are listed at the end (PYTEST_ADDOPTS="-m 'not slow'" for a quicker loop)
 test: $(STAMP_DEV) | $(CHROMIUM)
 	CHROMIUM=$(CHROMIUM) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
