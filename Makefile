@@ -36,10 +36,17 @@ migrate: $(STAMP_RUN)
 $(CHROMIUM):
 	(apt-get update -qq && apt-get install -y -qq chromium) || echo "chromium unavailable: the browser tests will fail (install chromium, or set CHROMIUM=/path)"
 
-## test: the whole suite (SQLite + in-memory broadcast unless DATABASE_URL / BROADCAST_URL say otherwise);
+# Worker processes of `make test` (pytest-xdist). The suite mostly waits on
+# sockets, subprocesses and databases, so a few more workers than cores pay;
+# each worker has its own service, database, broadcast prefix and folders.
+# TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 3
+
+## test: the whole suite (SQLite + in-memory broadcast unless DATABASE_URL / BROADCAST_URL say otherwise),
+##       whole modules spread over TEST_WORKERS processes, those with slow tests among the others;
 ##       the 25 slowest tests are listed at the end (PYTEST_ADDOPTS="-m 'not slow'" for a quicker loop)
 test: $(STAMP_DEV) | $(CHROMIUM)
-	CHROMIUM=$(CHROMIUM) $(PY) -m pytest --durations=25
+	CHROMIUM=$(CHROMIUM) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
 
 ## lint / types: ruff and mypy --strict
 lint: $(STAMP_DEV)

@@ -86,7 +86,9 @@ async def comptoir_process(
 
 async def _wait_ready(server: Server) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=2) as client:
-        for _ in range(300):
+        # Up to a minute, as tests/ws_helpers.py's server_process: the start
+        # of a Python process takes seconds on a machine others load.
+        for _ in range(1200):
             if server.process.poll() is not None:
                 raise AssertionError(server.log.read_text()[-2000:])
             try:
