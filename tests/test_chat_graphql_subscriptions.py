@@ -292,8 +292,10 @@ async def test_subscriptions_end_when_the_token_expires(
     await make_room(http, member, "general")
     tokens = runtime.get().tokens
     claims = tokens.decode(member.token)
+    # Long enough left for subscribe, post and delivery even on a loaded
+    # machine (2 s failed at load 10), short enough to wait for the expiry.
     almost_expired = tokens.issue(
-        member.id, claims.session_id, now=datetime.now(UTC) - timedelta(seconds=tokens.ttl - 2)
+        member.id, claims.session_id, now=datetime.now(UTC) - timedelta(seconds=tokens.ttl - 5)
     )
     async with ws_client(service, almost_expired) as client:
         await subscribe_live(http, client, "1", member, "general")
