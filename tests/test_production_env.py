@@ -9,6 +9,7 @@ set), on a database of its own.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,6 +32,8 @@ async def production(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
         env = {
             "DATABASE_URL": database_url,
             "BROADCAST_URL": os.environ.get("BROADCAST_URL") or "memory://",
+            # Its own keys and channels: parallel test processes share Redis.
+            "PUBSUB_PREFIX": f"comptoir-prod-{uuid.uuid4().hex[:8]}",
             "DEMO": "0",
             "CORS_ORIGINS": APP_ORIGIN,
             # An operator's tighter limits.
