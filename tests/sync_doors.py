@@ -209,7 +209,10 @@ class WebSocket(Door):
 
     async def _call(self, frame: dict[str, Any]) -> dict[str, Any]:
         async with connect(self.ws_url, additional_headers=bearer(self.token)) as ws:
-            assert json.loads(await ws.recv())["type"] == "ready"
+            # The user's own channel is live before `ready`: a DM or a read
+            # marker of another device may come first.
+            while json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] != "ready":
+                pass
             await send(ws, {**frame, "ref": "r"})
             while True:
                 reply: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 10))
