@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from models import User
 from resolvers import auth
-from rest_compat.http import client_ip, iso, json_object, require_user, required
+from rest_compat.http import JSONResponse, client_ip, iso, json_object, require_user, required
 
 
 def token_body(pair: auth.TokenPair) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from models import DirectMessage, Message, Room
@@ -26,7 +26,15 @@ from resolvers import direct_messages as dms
 from resolvers import messages, rooms
 from resolvers.pagination import Window
 from rest_compat.conversations import DM, ROOM, Conversation, bodies, body_of
-from rest_compat.http import iso, json_object, list_response, query_int, require_user, required
+from rest_compat.http import (
+    JSONResponse,
+    iso,
+    json_object,
+    list_response,
+    query_int,
+    require_user,
+    required,
+)
 
 
 def room_body(row: Room) -> dict[str, Any]:

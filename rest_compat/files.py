@@ -17,7 +17,7 @@ from urllib.parse import quote
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from core.errors import BadUserInput
@@ -25,7 +25,14 @@ from models import StoredFile
 from resolvers import files
 from resolvers.limits import MAX_FIELD_BYTES, MAX_HEADER_BYTES, MAX_HEADERS_PER_PART, MAX_PARTS
 from resolvers.validation import parse_id
-from rest_compat.http import UnsupportedMediaType, iso, list_response, query_int, require_user
+from rest_compat.http import (
+    JSONResponse,
+    UnsupportedMediaType,
+    iso,
+    list_response,
+    query_int,
+    require_user,
+)
 
 FIELD = "file"
 

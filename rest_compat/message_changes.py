@@ -14,12 +14,12 @@ from functools import partial
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from resolvers import message_changes
 from rest_compat.conversations import DM, ROOM, Conversation, body_of
-from rest_compat.http import json_object, require_user, required
+from rest_compat.http import JSONResponse, json_object, require_user, required
 
 Resolver = Callable[..., Awaitable[Any]]
 

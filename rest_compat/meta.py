@@ -5,10 +5,11 @@ names what is down, for a load balancer to route around this process)."""
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from resolvers import health
+from rest_compat.http import JSONResponse
 
 
 async def health_check(request: Request) -> Response:

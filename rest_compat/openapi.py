@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from core import assets
+from rest_compat.http import JSONResponse
 
 DOCS_HTML = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Comptoir REST API</title>

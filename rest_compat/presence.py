@@ -12,11 +12,11 @@ from __future__ import annotations
 from datetime import UTC
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from resolvers import presence, typing
-from rest_compat.http import require_user
+from rest_compat.http import JSONResponse, require_user
 
 ROOM_PRESENCE = "/chat/rooms/{room}/presence"
 ROOM_TYPING = "/chat/rooms/{room}/typing"

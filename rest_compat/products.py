@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from core import etag
@@ -13,7 +13,14 @@ from models import Product
 from resolvers import products, response_cache
 from resolvers.products import ProductView
 from resolvers.validation import parse_id
-from rest_compat.http import current_user, json_object, list_response, query_int, required
+from rest_compat.http import (
+    JSONResponse,
+    current_user,
+    json_object,
+    list_response,
+    query_int,
+    required,
+)
 
 WRITABLE = ("name", "description", "price", "stock")
 

@@ -15,12 +15,12 @@ from functools import partial
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from resolvers import reactions
 from rest_compat.conversations import DM, ROOM, Conversation, body_of
-from rest_compat.http import require_user
+from rest_compat.http import JSONResponse, require_user
 
 Resolver = Callable[..., Awaitable[Any]]
 ROOM_REACTIONS = ROOM.message + "/reactions"

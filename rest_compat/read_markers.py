@@ -8,11 +8,11 @@ ahead of it); ``GET /chat/unread`` answers ``{"rooms": [...], "dms": [...]}``.
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from resolvers import read_markers
-from rest_compat.http import json_object, require_user, required
+from rest_compat.http import JSONResponse, json_object, require_user, required
 
 
 async def mark_room_read(request: Request) -> Response:

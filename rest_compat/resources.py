@@ -5,12 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from models import Resource
 from resolvers import resources
-from rest_compat.http import current_user, iso, json_object, list_response, query_int, require_user
+from rest_compat.http import (
+    JSONResponse,
+    current_user,
+    iso,
+    json_object,
+    list_response,
+    query_int,
+    require_user,
+)
 
 
 def resource_body(row: Resource) -> dict[str, Any]:

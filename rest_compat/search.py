@@ -9,13 +9,13 @@ it) and ``next_after``, the cursor of the next page (null on the last).
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from core import etag
 from resolvers import search
 from rest_compat.conversations import bodies
-from rest_compat.http import query_int, require_user
+from rest_compat.http import JSONResponse, query_int, require_user
 
 PATH = "/chat/search"
 

@@ -9,13 +9,13 @@ them. No long-polling: a client polls (README, Read markers and sync).
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from resolvers import sync as syncing
 from resolvers import sync_view
 from rest_compat.conversations import bodies
-from rest_compat.http import iso, require_user
+from rest_compat.http import JSONResponse, iso, require_user
 
 WIRE = sync_view.Wire(messages=bodies, stamp=iso)
 
