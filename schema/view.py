@@ -25,6 +25,7 @@ from collections.abc import AsyncGenerator
 from datetime import timedelta
 from typing import Any
 
+import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -360,15 +361,19 @@ class GraphQLView(GraphQL[Context, None]):
             request.state.request_error = True
         lookup = getattr(request.state, "cache", None)
         if lookup is not None and not result.errors:
-            stored = cache.CachedResponse(json.dumps(response, separators=(",", ":")).encode())
+            stored = cache.CachedResponse(orjson.dumps(response))
             lookup.store(stored.body)
             return stored  # type: ignore[return-value]
         return response
 
     def encode_json(self, data: object) -> str | bytes:
+        """orjson, as the REST door: compact UTF-8 JSON, several times faster
+        than Strawberry's ``json.dumps`` on a page of 50 objects; a cached
+        body is stored already encoded, by the same encoder, so a hit and a
+        miss answer the same bytes (and ETag)."""
         if isinstance(data, cache.CachedResponse):
             return data.body
-        return super().encode_json(data)
+        return orjson.dumps(data).decode()
 
     async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, str]:
         """A GraphQL multipart request (uploads, see ``schema.files``).
