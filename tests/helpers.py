@@ -247,13 +247,24 @@ async def make_room(
     return room_id
 
 
-async def rest_post(http: httpx.AsyncClient, who: Account, room: object, content: str) -> int:
+async def rest_post(http: httpx.AsyncClient, who: Account | str, room: object, content: str) -> int:
+    """Post to a room as ``who`` (an account, or a bare access token); its id."""
+    headers = who.headers if isinstance(who, Account) else {"Authorization": f"Bearer {who}"}
     response = await http.post(
-        f"/chat/rooms/{room}/messages", json={"content": content}, headers=who.headers
+        f"/chat/rooms/{room}/messages", json={"content": content}, headers=headers
     )
     assert response.status_code == 201, response.text
     message_id: int = response.json()["id"]
     return message_id
+
+
+async def rest_sync(http: httpx.AsyncClient, who: Account, since: str | None) -> dict[str, Any]:
+    """``GET /chat/sync`` from ``since`` (None: from the start)."""
+    params = {"since": since} if since is not None else {}
+    response = await http.get("/chat/sync", params=params, headers=who.headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
 
 
 async def rest_dm(http: httpx.AsyncClient, who: Account, to: int, content: str) -> int:

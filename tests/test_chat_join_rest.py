@@ -9,13 +9,11 @@ caller in members, sync and unread counts.
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
 from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
 from tests.harness import Service
-from tests.helpers import rest_post
+from tests.helpers import rest_post, rest_sync
 from tests.presence_helpers import room_with
 from tests.ws_helpers import chat_client, join, recv, silence
 
@@ -30,14 +28,6 @@ async def join_rest(http: httpx.AsyncClient, who: Account, room: object) -> http
 async def member_ids(graphql: GraphQL, who: Account, room: str) -> list[int]:
     found = data_of(await graphql(MEMBERS, {"room": room}, token=who.token))["room"]
     return [int(m["id"]) for m in found["members"]]
-
-
-async def rest_sync(http: httpx.AsyncClient, who: Account, since: str | None) -> dict[str, Any]:
-    params = {"since": since} if since is not None else {}
-    response = await http.get("/chat/sync", params=params, headers=who.headers)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def test_rest_join_is_idempotent_and_answers_as_join_room(

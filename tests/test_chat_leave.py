@@ -15,7 +15,6 @@ GraphQL subscriptions with NOT_FOUND, their other chat connections with a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -23,7 +22,15 @@ from websockets.asyncio.client import connect
 
 from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
 from tests.harness import Service
-from tests.helpers import PROTOCOL, Client, gql_join, rest_post, subscribe_live, ws_client
+from tests.helpers import (
+    PROTOCOL,
+    Client,
+    gql_join,
+    rest_post,
+    rest_sync,
+    subscribe_live,
+    ws_client,
+)
 from tests.presence_helpers import room_with
 from tests.ws_helpers import (
     chat_client,
@@ -45,14 +52,6 @@ subscription ($room: String!) { roomMessages(room: $room) { id content } }
 
 async def leave_rest(http: httpx.AsyncClient, who: Account, room: object) -> httpx.Response:
     return await http.delete(f"/chat/rooms/{room}/members/me", headers=who.headers)
-
-
-async def rest_sync(http: httpx.AsyncClient, who: Account, since: str | None) -> dict[str, Any]:
-    params = {"since": since} if since is not None else {}
-    response = await http.get("/chat/sync", params=params, headers=who.headers)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def unread_room_ids(http: httpx.AsyncClient, who: Account) -> set[int]:

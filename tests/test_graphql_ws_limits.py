@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -23,6 +22,7 @@ from websockets.exceptions import ConnectionClosed
 from tests.authz_world import subscriber
 from tests.conftest import Account
 from tests.harness import Service, scratch_database
+from tests.helpers import rest_post
 from tests.ws_helpers import (
     ServerProcess,
     bearer,
@@ -119,15 +119,6 @@ async def subscribe(ws: ClientConnection, op_id: str, query: str = ROOM_MESSAGES
     await ws.send(json.dumps({"id": op_id, "type": "subscribe", "payload": {"query": query}}))
 
 
-async def post(http: httpx.AsyncClient, token: str, content: str) -> int:
-    response = await http.post(
-        "/chat/rooms/general/messages", json={"content": content}, headers=bearer(token)
-    )
-    assert response.status_code == 201, response.text
-    message_id: int = response.json()["id"]
-    return message_id
-
-
 async def user(server: ServerProcess) -> str:
     async with server.client() as http:
         _, token = await register(http, f"u-{uuid.uuid4().hex[:10]}@example.com")
@@ -211,7 +202,7 @@ async def test_a_socket_runs_at_most_the_cap_of_operations(limited: ServerProces
         await subscribe(ws, "d")  # a slot is free again
         await asyncio.sleep(0.3)
         async with limited.client() as http:
-            message_id = await post(http, token, "hello")
+            message_id = await rest_post(http, token, "general", "hello")
         got = {}
         for _ in range(2):
             message = await receive(ws)
@@ -250,7 +241,7 @@ async def test_a_reader_that_stops_reading_is_closed_and_others_are_served(
 
         async def send_all() -> list[int]:
             async with limited.client() as http:
-                return [await post(http, token, content) for _ in range(count)]
+                return [await rest_post(http, token, "general", content) for _ in range(count)]
 
         sent, _ = await asyncio.gather(send_all(), read_all())
         assert received == [str(i) for i in sent]  # the reader missed nothing

@@ -26,12 +26,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from tests.harness import scratch_database
+from tests.helpers import rest_post
 from tests.live_helpers import ROOM_SUB, gql_recorder, redis_server, wait_for
 from tests.ws_helpers import bearer, open_ws, process_env, recv, register, request, server_process
 
@@ -70,15 +70,6 @@ async def joined_socket(ws_url: str, token: str, room: str) -> Frames:
     reply = await request(ws, {"type": "join", "room": room, "ref": "j"})
     assert reply["type"] == "joined", reply
     return Frames(ws)
-
-
-async def post(http: httpx.AsyncClient, token: str, content: str) -> int:
-    response = await http.post(
-        "/chat/rooms/general/messages", json={"content": content}, headers=bearer(token)
-    )
-    assert response.status_code == 201, response.text
-    message_id: int = response.json()["id"]
-    return message_id
 
 
 async def test_a_leave_during_a_broker_outage_ends_the_leavers_feeds(tmp_path: Path) -> None:
@@ -125,7 +116,7 @@ async def test_a_leave_during_a_broker_outage_ends_the_leavers_feeds(tmp_path: P
             # Subscriptions go live asynchronously: post until both hear one.
             heard = 0
             while not (heard in bob_gql.streams["room"] and heard in carol_gql.streams["room"]):
-                heard = await post(http, alice, "before")
+                heard = await rest_post(http, alice, "general", "before")
                 await asyncio.sleep(0.1)
             await wait_for(
                 lambda: heard in bob_ws.ids("message") and heard in alice_ws.ids("message")
@@ -136,7 +127,7 @@ async def test_a_leave_during_a_broker_outage_ends_the_leavers_feeds(tmp_path: P
             assert ready.json()["broker"] == "down", ready.text
             left = await http.delete("/chat/rooms/general/members/me", headers=bearer(bob))
             assert left.status_code == 200, left.text  # its MemberLeft is lost
-            after = [await post(http, alice, f"after {n}") for n in range(3)]
+            after = [await rest_post(http, alice, "general", f"after {n}") for n in range(3)]
             await broker.start()
 
             # Back: bob's feeds end, before anything stored after the leave.
@@ -145,7 +136,7 @@ async def test_a_leave_during_a_broker_outage_ends_the_leavers_feeds(tmp_path: P
             await wait_for(lambda: "room" in bob_gql.errors, timeout=30)
             assert bob_gql.errors["room"] == ["NOT_FOUND"]
             # Alice and carol get what was stored meanwhile, and what follows.
-            later = await post(http, alice, "later")
+            later = await rest_post(http, alice, "general", "later")
             expected = [*after, later]
             await wait_for(lambda: alice_ws.ids("message")[-4:] == expected, timeout=30)
             await wait_for(lambda: carol_gql.streams["room"][-4:] == expected, timeout=30)

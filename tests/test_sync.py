@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from resolvers.limits import SYNC_ROOM_MESSAGES as ROOM_MESSAGES
-from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
+from tests.conftest import GraphQL, MakeAccount, data_of, error_codes
 from tests.harness import Service
 from tests.helpers import gql_join as join
-from tests.helpers import make_room
+from tests.helpers import make_room, rest_sync
 from tests.helpers import rest_dm as dm
 from tests.helpers import rest_post as post
 from tests.ws_helpers import chat_client, request
@@ -38,14 +38,6 @@ query ($since: String) {
 @pytest.fixture
 def chatty(roomy: None) -> None:
     """A message budget for long histories."""
-
-
-async def rest_sync(http: httpx.AsyncClient, who: Account, since: str | None) -> dict[str, Any]:
-    params = {"since": since} if since is not None else {}
-    response = await http.get("/chat/sync", params=params, headers=who.headers)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def summary(body: dict[str, Any]) -> dict[str, Any]:
