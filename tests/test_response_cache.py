@@ -21,15 +21,12 @@ from resolvers import live, response_cache
 from resolvers.catalogue_events import CATALOGUE_CHANNEL, ProductChanged
 from resolvers.events import Event
 from tests.conftest import PASSWORD, Account, OverrideSettings
-from tests.harness import Service, free_port, scratch_database
+from tests.harness import Service, free_port
 from tests.helpers import QueryCounter, scrape, value
 from tests.live_helpers import redis_server
 from tests.ws_helpers import (
     bearer,
-    process_env,
     redis_url,
-    run_cli,
-    server_process,
     two_processes,
 )
 
@@ -355,41 +352,31 @@ async def test_a_lost_broker_never_serves_an_old_answer(tmp_path: Path) -> None:
     served again, and writes are seen at once again."""
     async with (
         redis_server(tmp_path) as broker,
-        scratch_database(os.environ.get("DATABASE_URL"), tmp_path) as database_url,
+        two_processes(
+            tmp_path,
+            "respcache",
+            database=os.environ.get("DATABASE_URL") or "sqlite://",
+            admins=["boss@example.com"],
+            BROADCAST_URL=broker.url,
+            RESPONSE_CACHE="1",
+        ) as pair,
     ):
-        shared = {
-            "BROADCAST_URL": broker.url,
-            "PUBSUB_PREFIX": f"respcache-{uuid.uuid4().hex[:8]}",
-            "RESPONSE_CACHE": "1",
-        }
-        env_a = process_env(database_url, tmp_path, **shared)
-        env_b = process_env(database_url, tmp_path, **shared)
-        await run_cli("migrate", env=env_a)
-        await run_cli(
-            "createuser", "--email", "boss@example.com", "--password", PASSWORD, "--admin",
-            env=env_a,
-        )  # fmt: skip
-        async with (
-            server_process(env_a, migrate=False) as one,
-            server_process(env_b, migrate=False) as two,
-            one.client() as a,
-            two.client() as b,
-        ):
-            login = await a.post("/login", json={"email": "boss@example.com", "password": PASSWORD})
-            boss = bearer(login.json()["access_token"])
-            created = await a.post("/products", json={"name": "Mug", "price": 1}, headers=boss)
-            mug = created.json()["id"]
-            await b.get("/products")
-            assert (await b.get("/products")).headers[HEADER] == "hit"
-            await broker.kill()
-            during = await b.get("/products")
-            assert (during.headers[HEADER], stocks(during.json())) == ("bypass", {str(mug): 0})
-            refused = await a.patch(f"/products/{mug}", json={"stock": 5}, headers=boss)
-            assert refused.status_code == 503
-            await broker.start()  # empty: no version, no lease
-            after = await b.get("/products")
-            assert (after.headers[HEADER], stocks(after.json())) == ("miss", {str(mug): 0})
-            assert (await b.get("/products")).headers[HEADER] == "hit"
-            written = await a.patch(f"/products/{mug}", json={"stock": 6}, headers=boss)
-            assert written.status_code == 200
-            assert stocks((await b.get("/products")).json()) == {str(mug): 6}
+        a, b = pair.http1, pair.http2
+        login = await a.post("/login", json={"email": "boss@example.com", "password": PASSWORD})
+        boss = bearer(login.json()["access_token"])
+        created = await a.post("/products", json={"name": "Mug", "price": 1}, headers=boss)
+        mug = created.json()["id"]
+        await b.get("/products")
+        assert (await b.get("/products")).headers[HEADER] == "hit"
+        await broker.kill()
+        during = await b.get("/products")
+        assert (during.headers[HEADER], stocks(during.json())) == ("bypass", {str(mug): 0})
+        refused = await a.patch(f"/products/{mug}", json={"stock": 5}, headers=boss)
+        assert refused.status_code == 503
+        await broker.start()  # empty: no version, no lease
+        after = await b.get("/products")
+        assert (after.headers[HEADER], stocks(after.json())) == ("miss", {str(mug): 0})
+        assert (await b.get("/products")).headers[HEADER] == "hit"
+        written = await a.patch(f"/products/{mug}", json={"stock": 6}, headers=boss)
+        assert written.status_code == 200
+        assert stocks((await b.get("/products")).json()) == {str(mug): 6}
