@@ -29,6 +29,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from core.pubsub import redis_client
+
 log = logging.getLogger("comptoir.leases")
 
 
@@ -114,7 +116,7 @@ class SharedUserCaps:
         lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         self.per_user = per_user
-        self._redis: Redis = Redis.from_url(url)
+        self._redis: Redis = redis_client(url, timeout=2.0)
         self._prefix = f"{prefix}:{scope}:user:"
         self._lease_ms = int(lease_seconds * 1000)
         self._acquire: Any = self._redis.register_script(_ACQUIRE)

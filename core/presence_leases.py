@@ -34,6 +34,8 @@ from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
+from core.pubsub import redis_client
+
 SWEEP_SECONDS = 0.5
 SWEEP_BATCH = 1000
 
@@ -225,7 +227,7 @@ class RedisPresence:
     def __init__(
         self, url: str, *, prefix: str, grace_seconds: float, lease_seconds: float
     ) -> None:
-        self._redis: Redis = Redis.from_url(url)
+        self._redis: Redis = redis_client(url, timeout=2.0)
         base = f"{prefix}:presence:"
         self._leases, self._count, self._seen = base + "leases", base + "count", base + "seen"
         self._throttle_prefix = base + "throttle:"
