@@ -21,16 +21,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from schema.fanout import Fanout
+from tests.account_helpers import bearer
 from tests.harness import Service, free_port, scratch_database
-from tests.ws_helpers import (
-    ServerProcess,
-    bearer,
-    open_ws,
-    process_env,
-    recv,
-    request,
-    server_process,
-)
+from tests.process_helpers import ServerProcess, process_env, server_process
+from tests.ws_helpers import open_ws, recv, request
 
 TIMEOUT = 20
 

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.account_helpers import bearer, register
 from tests.live_helpers import (
     DM_SUB,
     ROOM_SUB,
@@ -32,14 +33,7 @@ from tests.live_helpers import (
     wait_for,
     ws_recorder,
 )
-from tests.ws_helpers import (
-    bearer,
-    close_code,
-    open_ws,
-    recv,
-    register,
-    request,
-)
+from tests.ws_helpers import close_code, open_ws, recv, request
 
 pytestmark = pytest.mark.slow
 

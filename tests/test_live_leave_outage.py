@@ -29,9 +29,10 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from tests.account_helpers import bearer, register
 from tests.helpers import rest_post
 from tests.live_helpers import ROOM_SUB, gql_recorder, server_on_broker, wait_for
-from tests.ws_helpers import bearer, open_ws, recv, register, request
+from tests.ws_helpers import open_ws, recv, request
 
 pytestmark = pytest.mark.slow
 
