@@ -4,14 +4,16 @@ several sharing one scratch database and Redis."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -21,6 +23,7 @@ from tests.conftest import PASSWORD
 from tests.harness import free_port, is_postgres, scratch_database, service_env
 
 ROOT = Path(__file__).resolve().parent.parent
+START_SECONDS = 60  # a busy machine runs migrations slowly
 
 
 @dataclass
@@ -55,16 +58,43 @@ def process_env(database_url: str, tmp: Path, **overrides: str) -> dict[str, str
     return env
 
 
+async def spawn(*args: str, env: Mapping[str, str], **streams: Any) -> asyncio.subprocess.Process:
+    """``python -m comptoir ARGS`` from the checkout, with ``env`` and ``streams``
+    (``stdin``, ``stdout``, ``stderr``)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "comptoir", *args, cwd=ROOT, env=env, **streams
+    )
+
+
+async def until_healthy(process: asyncio.subprocess.Process, http_url: str) -> None:
+    """Wait until the server ``process`` answers ``/health`` with 200 (a minute
+    at most); AssertionError if it exits or does not."""
+    async with httpx.AsyncClient(base_url=http_url, timeout=2) as client:
+        for _ in range(START_SECONDS * 10):
+            if process.returncode is not None:
+                raise AssertionError(f"server exited with {process.returncode}")
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get("/health")).status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
+    raise AssertionError("server did not become healthy")
+
+
+async def terminate(process: asyncio.subprocess.Process) -> None:
+    """Stop a server: gracefully first (it releases what it holds in Redis),
+    killed if that takes over 15 seconds."""
+    if process.returncode is None:
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), 15)
+        except TimeoutError:
+            process.kill()
+    await process.wait()
+
+
 async def run_cli(*args: str, env: dict[str, str]) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "comptoir",
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
+    process = await spawn(
+        *args, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
     )
     _, stderr = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode == 0, stderr.decode()[-2000:]
@@ -78,16 +108,7 @@ async def server_process(
     Its stderr goes to ``log`` when given."""
     args = ["serve"] if migrate else ["serve", "--no-migrate"]
     with log.open("wb") if log else open(os.devnull, "wb") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "comptoir",
-            *args,
-            cwd=ROOT,
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=stderr,
-        )
+        process = await spawn(*args, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=stderr)
     server = ServerProcess(
         process,
         http_url=f"http://127.0.0.1:{env['PORT']}",
@@ -95,28 +116,10 @@ async def server_process(
         env=env,
     )
     try:
-        async with server.client() as client:
-            for _ in range(600):
-                if process.returncode is not None:
-                    raise AssertionError(f"server exited with {process.returncode}")
-                try:
-                    if (await client.get("/health")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                raise AssertionError("server did not become healthy")
+        await until_healthy(process, server.http_url)
         yield server
     finally:
-        # A graceful stop first (it releases what the server holds in Redis).
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 15)
-            except TimeoutError:
-                process.kill()
-        await process.wait()
+        await terminate(process)
 
 
 # --- processes sharing one database and Redis ----------------------------------------
