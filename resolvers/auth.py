@@ -24,6 +24,7 @@ from core.security import AccessClaims, hash_refresh_token
 from core.settings import Registration
 from models import AuthSession, RefreshToken, User
 from resolvers import budgets, login_guard, permissions, users, validation
+from resolvers.login_guard import REGISTER_THROTTLED
 
 INVALID_CREDENTIALS = "Invalid email or password."
 # Pub/sub channel announcing revoked sessions, so that every process closes
@@ -35,7 +36,6 @@ INVALID_REFRESH = "Invalid or expired refresh token."
 # success; login's throttle and REGISTER_IP_MAX (see register) bound how fast
 # anyone can probe, and this wording gives nothing beyond the refusal itself.
 REGISTER_REFUSED = "This email cannot be registered."
-REGISTER_THROTTLED = "Too many registrations from this address; retry later."
 # REGISTRATION=closed: what register answers (FORBIDDEN), and what the
 # GraphQL and OpenAPI descriptions say of it.
 REGISTRATION_CLOSED = "Registration is closed: accounts are created by an operator."
@@ -120,7 +120,7 @@ async def register(
         REGISTER_THROTTLED,
     )
     user: User | None = None
-    async with login_guard.password_check(account.email_key, client_ip) as outcome:
+    async with login_guard.registration_check(account.email_key, client_ip) as outcome:
         try:
             user = await users.insert_account(account)
         except Conflict:

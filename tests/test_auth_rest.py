@@ -13,13 +13,14 @@ import httpx
 import jwt
 import pytest
 
+from tests.account_helpers import bearer
 from tests.conftest import PASSWORD, Account, MakeAccount
 from tests.harness import TEST_SECRET, Service
 from tests.helpers import (
     LONG_PASSWORDS,
     forged_tokens,
 )
-from tests.ws_helpers import bearer, chat_client, close_code, request
+from tests.ws_helpers import chat_client, close_code, request
 
 
 async def test_login_returns_a_token_pair(http: httpx.AsyncClient, member: Account) -> None:

@@ -40,11 +40,13 @@ import httpx
 import pytest
 
 from resolvers import limits
+from tests.account_helpers import bearer, register
 from tests.fault_helpers import DOWN, RETRY_PAUSE, kill, started, until_up
 from tests.harness import scratch_database
 from tests.live_helpers import gql_recorder, wait_for
+from tests.process_helpers import process_env
 from tests.sync_doors import DOORS, Door, Rest, ok
-from tests.ws_helpers import bearer, chat_client, process_env, recv, register, send
+from tests.ws_helpers import chat_client, recv, send
 
 pytestmark = pytest.mark.slow
 
