@@ -68,7 +68,7 @@ class RowLoader:
         custom_pk = self._custom_pk
         found = []
         for row in rows:
-            state = dict(zip(keys, row, strict=False))
+            state: dict[str, Any] = dict(zip(keys, row, strict=False))
             for key, convert, always in converted:
                 value = state[key]
                 if value is not None or always:
