@@ -37,6 +37,7 @@ from models.rows import RowLoader
 SENTINEL_BASE = 2_000_000_000
 
 Build = Callable[..., QuerySet[Any] | ValuesQuery[Any]]
+_UNPLANNED: Any = object()
 Variable = int | str | uuid.UUID
 
 
@@ -127,16 +128,21 @@ class Prepared:
     def __init__(self, model: type[Model], build: Build) -> None:
         self._model = model
         self._build = build
-        self._plans: dict[tuple[str, Hashable, frozenset[tuple[str, type]]], _Plan | None] = {}
+        self._plans: dict[
+            tuple[str, Hashable, tuple[str, ...], tuple[type, ...]], _Plan | None
+        ] = {}
         self._loaders: dict[tuple[str, ...], RowLoader] = {}
 
     def _plan(self, db: Any, key: Hashable, given: dict[str, Variable]) -> _Plan | None:
-        kinds = frozenset((name, type(value)) for name, value in given.items())
-        shape = (db.capabilities.dialect, key, kinds)
-        if shape not in self._plans:
-            sentinels = {name: sentinel(kind, i) for i, (name, kind) in enumerate(sorted(kinds))}
-            self._plans[shape] = compile_shape(self._build(key, **sentinels), sentinels)
-        return self._plans[shape]
+        # The variables given and their types, in the caller's order (a call
+        # site names them in one order: no sorting on every read).
+        shape = (db.capabilities.dialect, key, tuple(given), tuple(map(type, given.values())))
+        plan: _Plan | None = self._plans.get(shape, _UNPLANNED)
+        if plan is _UNPLANNED:
+            kinds = dict(zip(given, shape[3], strict=True))
+            sentinels = {name: sentinel(kinds[name], i) for i, name in enumerate(sorted(kinds))}
+            plan = self._plans[shape] = compile_shape(self._build(key, **sentinels), sentinels)
+        return plan
 
     @staticmethod
     def _params(plan: _Plan, given: dict[str, Variable]) -> list[Any]:
