@@ -16,6 +16,9 @@ is *plain*:
 - or a field declared with :func:`prefetched`: its resolver's value may
   already sit in a private attribute (set by the parent's resolver, e.g.
   a page of messages with their authors loaded in one batch);
+- or a field declared with :func:`computed`: a plain function of its object
+  (no ``info``, no argument, not async), called with it, e.g. an edge's
+  cursor, encoded only when selected;
 
 and its type is a scalar, an enum, or (a list of) such plain objects. The
 plan for an (object type, selection) pair is built once per operation, or
@@ -36,6 +39,7 @@ from __future__ import annotations
 import keyword
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import FunctionType
 from typing import Any
 
 from graphql import (
@@ -56,12 +60,18 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.field import StrawberryField
 
 PREFETCHED = "comptoir.prefetched"
+COMPUTED = "comptoir.computed"
 _BACKREF = "strawberry-definition"
 
 
 def prefetched(attribute: str) -> dict[str, str]:
     """``metadata`` for a resolved field whose value may be prefetched into ``attribute``."""
     return {PREFETCHED: attribute}
+
+
+def computed() -> dict[str, bool]:
+    """``metadata`` for a field whose resolver is a plain function of its object."""
+    return {COMPUTED: True}
 
 
 class _Slow(Exception):
@@ -80,6 +90,7 @@ class _Field:
     is_list: bool
     item_non_null: bool
     scalar: GraphQLOutputType | None = None  # leaves
+    call: Callable[[Any], Any] | None = None  # computed: the value is call(source)
 
 
 @dataclass(slots=True)
@@ -102,6 +113,7 @@ class _Plan:
                 None if f.plan is None else f.plan.signature,
                 f.is_list,
                 f.item_non_null,
+                f.call,
             )
             for f in self.fields
         )
@@ -182,7 +194,10 @@ def _compile(fields: list[_Field]) -> Callable[[Any], dict[str, Any]]:
         else:
             assert f.serialize is not None
             env[inner] = _leaf(f.serialize)
-        if f.attribute.isidentifier() and not keyword.iskeyword(f.attribute):
+        if f.call is not None:
+            env[f"g{index}"] = f.call
+            lines.append(f"    v = g{index}(source)")
+        elif f.attribute.isidentifier() and not keyword.iskeyword(f.attribute):
             lines.append(f"    v = source.{f.attribute}")
         else:
             env[f"a{index}"] = f.attribute
@@ -200,16 +215,33 @@ def _compile(fields: list[_Field]) -> Callable[[Any], dict[str, Any]]:
     return run
 
 
-def _field_attribute(definition: Any) -> tuple[str, bool] | None:
-    """(attribute to read, whether None means "not prefetched") or None if not plain."""
+def _field_attribute(definition: Any) -> tuple[str, bool, Callable[[Any], Any] | None] | None:
+    """(attribute to read, whether None means "not prefetched", the function
+    computing it) or None if not plain."""
     if not isinstance(definition, StrawberryField):
         return None
     if definition.is_basic_field:
-        return definition.python_name, False
+        return definition.python_name, False, None
     metadata: dict[str, Any] = dict(definition.metadata or {})
+    if definition.arguments or definition.extensions:
+        return None
     attribute = metadata.get(PREFETCHED)
-    if attribute and not definition.arguments:
-        return str(attribute), True
+    if attribute:
+        return str(attribute), True, None
+    resolver = definition.base_resolver
+    if (
+        metadata.get(COMPUTED)
+        and resolver is not None
+        and not resolver.is_async
+        and resolver.self_parameter is not None
+        and len(resolver.arguments) == 0
+        and resolver.info_parameter is None
+        and resolver.root_parameter is None
+        and resolver.parent_parameter is None
+    ):
+        function = resolver.wrapped_func
+        if isinstance(function, FunctionType):
+            return definition.python_name, False, function
     return None
 
 
@@ -320,7 +352,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             plain = _field_attribute((field_def.extensions or {}).get(_BACKREF))
             if plain is None:
                 return None
-            attribute, must_exist = plain
+            attribute, must_exist, call = plain
             built = self._output(field_def.type, details)
             if built is None:
                 return None
@@ -337,6 +369,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     is_list,
                     item_non_null,
                     leaf,
+                    call,
                 )
             )
         return _Plan(fields)
