@@ -173,6 +173,23 @@ def _item(f: _Field, inner: str) -> str:
     return f"(v if {check} else {inner}(v))"
 
 
+def _inline_leaf(f: _Field, index: int, env: dict[str, Any]) -> list[str]:
+    """Lines completing the leaf ``v`` into ``out`` without a call of ours:
+    the serializer itself (``isoformat``, ``str``... for the scalars that
+    do not pass their values through), then the null check graphql-core makes."""
+    env[f"s{index}"] = f.serialize
+    check = _PASS_THROUGH.get(id(f.scalar))
+    serialize = [f"v = s{index}(v)", "if v is None or v is _undefined: _null()"]
+    lines = ["    if v is not None:"]
+    if check is None:
+        lines += [f"        {line}" for line in serialize]
+    else:
+        lines += [f"        if not ({check}):"] + [f"            {line}" for line in serialize]
+    if f.non_null or f.must_exist:
+        lines += ["    else:", "        _null()"]
+    return [*lines, f"    out[{f.key!r}] = v"]
+
+
 def _compile(fields: list[_Field]) -> Callable[[Any], dict[str, Any]]:
     """One Python function completing an object for ``fields``: no loop over
     fields, no call per field for plain strings, ids, booleans and ints.
@@ -180,7 +197,7 @@ def _compile(fields: list[_Field]) -> Callable[[Any], dict[str, Any]]:
     It computes what graphql-core's completion would, for the values it
     accepts; on anything else it raises (``_Slow``, or the serializer's error).
     """
-    env: dict[str, Any] = {"_null": _null}
+    env: dict[str, Any] = {"_null": _null, "_undefined": Undefined}
     lines = ["def run(source):", "    out = {}"]
     for index, f in enumerate(fields):
         key = repr(f.key)
@@ -207,6 +224,8 @@ def _compile(fields: list[_Field]) -> Callable[[Any], dict[str, Any]]:
             item_null = "_null()" if f.item_non_null else "None"
             item = f"({_item(f, inner)} if v is not None else {item_null})"
             lines.append(f"    out[{key}] = [{item} for v in v] if v is not None else {null}")
+        elif f.plan is None:
+            lines.extend(_inline_leaf(f, index, env))
         else:
             lines.append(f"    out[{key}] = {_item(f, inner)} if v is not None else {null}")
     lines.append("    return out")
