@@ -173,64 +173,94 @@ def _item(f: _Field, inner: str) -> str:
     return f"(v if {check} else {inner}(v))"
 
 
-def _inline_leaf(f: _Field, index: int, env: dict[str, Any]) -> list[str]:
-    """Lines completing the leaf ``v`` into ``out`` without a call of ours:
-    the serializer itself (``isoformat``, ``str``... for the scalars that
-    do not pass their values through), then the null check graphql-core makes."""
-    env[f"s{index}"] = f.serialize
-    check = _PASS_THROUGH.get(id(f.scalar))
-    serialize = [f"v = s{index}(v)", "if v is None or v is _undefined: _null()"]
-    lines = ["    if v is not None:"]
-    if check is None:
-        lines += [f"        {line}" for line in serialize]
-    else:
-        lines += [f"        if not ({check}):"] + [f"            {line}" for line in serialize]
-    if f.non_null or f.must_exist:
-        lines += ["    else:", "        _null()"]
-    return [*lines, f"    out[{f.key!r}] = v"]
+# Nested objects (not in lists) are completed in their parent's code down to
+# this depth; deeper, by a call of their own plan.
+INLINE_DEPTH = 4
+
+
+class _Emitter:
+    """The code of a plan's ``run``: names in ``env`` are numbered once each."""
+
+    def __init__(self) -> None:
+        self.env: dict[str, Any] = {"_null": _null, "_undefined": Undefined}
+        self.lines = ["def run(source):", "    out = {}"]
+        self.count = 0
+
+    def name(self, prefix: str, value: Any) -> str:
+        self.count += 1
+        name = f"{prefix}{self.count}"
+        self.env[name] = value
+        return name
+
+    def fields(self, fields: list[_Field], source: str, out: str, pad: str, depth: int) -> None:
+        for f in fields:
+            key = repr(f.key)
+            if f.attribute is None:
+                self.lines.append(f"{pad}{out}[{key}] = {self.name('c', f.constant)}")
+                continue
+            if f.call is not None:
+                read = f"{self.name('g', f.call)}({source})"
+            elif f.attribute.isidentifier() and not keyword.iskeyword(f.attribute):
+                read = f"{source}.{f.attribute}"
+            else:
+                read = f"getattr({source}, {self.name('a', f.attribute)})"
+            self.lines.append(f"{pad}v = {read}")
+            null = "_null()" if f.non_null or f.must_exist else "None"
+            if f.is_list:
+                if f.plan is not None:
+                    inner = self.name("f", f.plan.run)
+                else:
+                    assert f.serialize is not None
+                    inner = self.name("f", _leaf(f.serialize))
+                item_null = "_null()" if f.item_non_null else "None"
+                item = f"({_item(f, inner)} if v is not None else {item_null})"
+                self.lines.append(
+                    f"{pad}{out}[{key}] = [{item} for v in v] if v is not None else {null}"
+                )
+                continue
+            self.lines.append(f"{pad}if v is not None:")
+            if f.plan is None:
+                self.leaf(f, pad + "    ")
+            elif depth < INLINE_DEPTH:
+                nested_source, nested_out = self.name("s", None), self.name("o", None)
+                self.lines += [f"{pad}    {nested_source} = v", f"{pad}    {nested_out} = {{}}"]
+                self.fields(f.plan.fields, nested_source, nested_out, pad + "    ", depth + 1)
+                self.lines.append(f"{pad}    v = {nested_out}")
+            else:
+                self.lines.append(f"{pad}    v = {self.name('f', f.plan.run)}(v)")
+            if f.non_null or f.must_exist:
+                self.lines += [f"{pad}else:", f"{pad}    _null()"]
+            self.lines.append(f"{pad}{out}[{key}] = v")
+
+    def leaf(self, f: _Field, pad: str) -> None:
+        """Serialize ``v`` (not None) without a call of ours: the serializer
+        itself (``isoformat``, ``str``... for the scalars that do not pass
+        their values through), then the null check graphql-core makes."""
+        serialize = [
+            f"v = {self.name('s', f.serialize)}(v)",
+            "if v is None or v is _undefined: _null()",
+        ]
+        check = _PASS_THROUGH.get(id(f.scalar))
+        if check is None:
+            self.lines += [f"{pad}{line}" for line in serialize]
+        else:
+            self.lines.append(f"{pad}if not ({check}):")
+            self.lines += [f"{pad}    {line}" for line in serialize]
 
 
 def _compile(fields: list[_Field]) -> Callable[[Any], dict[str, Any]]:
     """One Python function completing an object for ``fields``: no loop over
-    fields, no call per field for plain strings, ids, booleans and ints.
+    fields, no call per field for plain strings, ids, booleans and ints, and
+    nested objects (not in lists) completed in line.
 
     It computes what graphql-core's completion would, for the values it
     accepts; on anything else it raises (``_Slow``, or the serializer's error).
     """
-    env: dict[str, Any] = {"_null": _null, "_undefined": Undefined}
-    lines = ["def run(source):", "    out = {}"]
-    for index, f in enumerate(fields):
-        key = repr(f.key)
-        if f.attribute is None:
-            env[f"c{index}"] = f.constant
-            lines.append(f"    out[{key}] = c{index}")
-            continue
-        inner = f"f{index}"
-        if f.plan is not None:
-            env[inner] = f.plan.run
-        else:
-            assert f.serialize is not None
-            env[inner] = _leaf(f.serialize)
-        if f.call is not None:
-            env[f"g{index}"] = f.call
-            lines.append(f"    v = g{index}(source)")
-        elif f.attribute.isidentifier() and not keyword.iskeyword(f.attribute):
-            lines.append(f"    v = source.{f.attribute}")
-        else:
-            env[f"a{index}"] = f.attribute
-            lines.append(f"    v = getattr(source, a{index})")
-        null = "_null()" if f.non_null or f.must_exist else "None"
-        if f.is_list:
-            item_null = "_null()" if f.item_non_null else "None"
-            item = f"({_item(f, inner)} if v is not None else {item_null})"
-            lines.append(f"    out[{key}] = [{item} for v in v] if v is not None else {null}")
-        elif f.plan is None:
-            lines.extend(_inline_leaf(f, index, env))
-        else:
-            lines.append(f"    out[{key}] = {_item(f, inner)} if v is not None else {null}")
-    lines.append("    return out")
-    exec("\n".join(lines), env)  # built from schema names and aliases only
-    run: Callable[[Any], dict[str, Any]] = env["run"]
+    emitter = _Emitter()
+    emitter.fields(fields, "source", "out", "    ", 0)
+    emitter.lines.append("    return out")
+    exec("\n".join(emitter.lines), emitter.env)  # built from schema names and aliases only
+    run: Callable[[Any], dict[str, Any]] = emitter.env["run"]
     return run
 
 
