@@ -107,3 +107,35 @@ async def test_cursors_alike_on_both_paths(
         edges {{ node {{ id }} }} }} }}"""
     rest = data_of(await graphql(after, token=member.token))["roomMessages"]["edges"]
     assert [e["node"]["id"] for e in rest] == [e["node"]["id"] for e in fast_page["edges"][1:]]
+
+
+async def test_authors_through_fragments(
+    graphql: GraphQL, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    """Authors selected through a named or an inline fragment, or with
+    ``room`` beside them, answer as when selected directly."""
+    alice = await make_account(display_name="Alicia")
+    bob = await make_account(display_name="Bobby")
+    assert (await http.post("/chat/rooms", json={"name": "frag"}, headers=alice.headers)).is_success
+    for who in (alice, bob):
+        sent = await http.post(
+            "/chat/rooms/frag/messages", json={"content": "x"}, headers=who.headers
+        )
+        assert sent.status_code == 201
+    direct = '{ roomMessages(room: "frag") { edges { node { author { id displayName } } } } }'
+    shapes = [
+        """{ roomMessages(room: "frag") { ...Page } }
+        fragment Page on MessageConnection { edges { node { ...Who } } }
+        fragment Who on Message { author { id displayName } }""",
+        """{ roomMessages(room: "frag") { edges { node {
+            ... on Message { author { id displayName } } } } } }""",
+        """{ roomMessages(room: "frag") { edges { node {
+            author { id displayName } room { name } } } } }""",
+    ]
+    expected = data_of(await graphql(direct, token=bob.token))["roomMessages"]["edges"]
+    assert [e["node"]["author"]["displayName"] for e in expected] == ["Alicia", "Bobby"]
+    for shape in shapes:
+        edges = data_of(await graphql(shape, token=bob.token))["roomMessages"]["edges"]
+        assert [{"author": e["node"]["author"]} for e in edges] == [e["node"] for e in expected]
+        if "room { name }" in shape:
+            assert {e["node"]["room"]["name"] for e in edges} == {"frag"}
