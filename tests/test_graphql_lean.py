@@ -9,6 +9,7 @@ is the first this server sees of that text.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -156,3 +157,31 @@ async def test_both_sends_are_counted(http: httpx.AsyncClient) -> None:
     assert value(after, "comptoir_graphql_errors_total", code="BAD_USER_INPUT") >= (
         value(before, "comptoir_graphql_errors_total", code="BAD_USER_INPUT") + 2
     )
+
+
+async def test_json_posts_answer_alike_however_spelled(http: httpx.AsyncClient) -> None:
+    """A POST the view reads as plain JSON answers as Strawberry's content
+    negotiation does (taken when ``Accept`` names some ``multipart`` type),
+    for each spelling of the content type, request errors included."""
+    good = json.dumps({"query": "{ products(first: 1) { totalCount } }"}).encode()
+    bad = json.dumps({"query": "{ __typename }", "extensions": "a string"}).encode()
+    statuses = set()
+    for content in (good, bad):
+        for content_type in (
+            "application/json",
+            "application/json; charset=utf-8",
+            'application/json ; foo="bar"',
+            "Application/JSON",
+            "application/jsonx",
+        ):
+            answers = []
+            for accept in ("application/json", "application/json, multipart/unknown"):
+                response = await http.post(
+                    "/graphql",
+                    content=content,
+                    headers={"Content-Type": content_type, "Accept": accept},
+                )
+                answers.append((response.status_code, response.json()))
+            assert answers[0] == answers[1], content_type
+            statuses.add(answers[0][0])
+    assert statuses == {200, 400}
