@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from strawberry.http import GraphQLRequestData
@@ -25,8 +26,10 @@ _REQUEST_KEYS: dict[str, tuple[type, ...]] = {
 }
 
 
+@lru_cache(maxsize=64)
 def response_media_type(accept: str | None) -> str:
-    """``application/graphql-response+json`` when ``accept`` prefers it, else JSON."""
+    """``application/graphql-response+json`` when ``accept`` prefers it, else JSON
+    (kept for the few ``Accept`` values clients send: parsed once each)."""
     graphql_q = json_q = 0.0
     for part in (accept or "").split(","):
         media, *params = (p.strip() for p in part.split(";"))
