@@ -88,3 +88,4 @@ async def test_mutations_cancelled_at_any_point_leave_the_server_answering(
     output = log.read_text()
     assert "Application shutdown complete" in output, output[-2000:]
     assert "Traceback" not in output, output[-4000:]
+    assert "shutdown: " not in output, output[-4000:]
