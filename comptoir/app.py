@@ -7,8 +7,9 @@ and the chat WebSocket server on ``WS_PORT`` in the same event loop.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -36,6 +37,26 @@ from ws.server import ChatServer
 log = logging.getLogger("comptoir")
 
 MULTIPART_OVERHEAD = 64 * 1024
+# The bound of one shutdown step (seconds; the chat server's close timeout
+# added for its own): the process stops in bounded time whatever a step waits
+# on (uvicorn's graceful timeout bounds the connections before them). The
+# steps' own waits are shorter: none is reached in a normal shutdown.
+STOP_STEP_SECONDS = 10.0
+
+
+async def stop_step(name: str, step: Callable[[], Awaitable[None]], seconds: float) -> None:
+    """Run one shutdown step for at most ``seconds``: past that it is
+    cancelled and named in a warning. A step that fails is logged too; the
+    next steps run either way (each gives back what it holds)."""
+    timeout = asyncio.timeout(seconds)
+    try:
+        async with timeout:
+            await step()
+    except Exception:
+        if timeout.expired():
+            log.warning("shutdown: %s still running after %g s: cancelled", name, seconds)
+        else:
+            log.warning("shutdown: %s failed", name, exc_info=True)
 
 
 def from_trusted_proxy(scope: Scope, settings: Settings) -> bool:
@@ -69,13 +90,18 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
             try:
                 yield
             finally:
-                await graphql.live_sockets.close()
-                await chat.close()
+                await stop_step("GraphQL WebSockets", graphql.live_sockets.close, STOP_STEP_SECONDS)
+                await stop_step(
+                    "chat WebSocket server",
+                    chat.close,
+                    STOP_STEP_SECONDS + settings.ws_close_timeout,
+                )
         finally:
-            await presence.stop()
-            await response_cache.stop()
-            await live.stop()
-            await runtime.stop()
+            # Presence stores last seen: before the database goes.
+            await stop_step("presence", presence.stop, STOP_STEP_SECONDS)
+            await stop_step("response cache", response_cache.stop, STOP_STEP_SECONDS)
+            await stop_step("live feeds", live.stop, STOP_STEP_SECONDS)
+            await stop_step("runtime (database, pub/sub)", runtime.stop, STOP_STEP_SECONDS)
 
     graphql = GraphQLView(build_schema(settings), settings)
     routes: list[BaseRoute] = [

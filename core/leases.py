@@ -21,7 +21,6 @@ descriptors of one process.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter
 from enum import Enum
@@ -181,8 +180,7 @@ class SharedUserCaps:
     async def close(self) -> None:
         if self._renewer is not None:
             self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
+            await asyncio.wait([self._renewer])  # a cancellation of close() is not swallowed
         by_user: dict[int, list[str]] = {}
         for lease, user_id in self._held.items():
             by_user.setdefault(user_id, []).append(lease)

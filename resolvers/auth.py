@@ -17,12 +17,12 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import BaseORMException
 from tortoise.queryset import QuerySet
-from tortoise.transactions import in_transaction
 
 from core import audit, logs, runtime
 from core.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated
 from core.security import AccessClaims, hash_refresh_token
 from core.settings import Registration
+from core.transactions import transaction
 from models import AuthSession, RefreshToken, User
 from models.prepared import Prepared
 from resolvers import budgets, login_guard, permissions, users, validation
@@ -177,7 +177,7 @@ async def refresh(*, refresh_token: object) -> TokenPair:
     successor, jti = rt.tokens.successor(token)
     # Whole seconds: the successor's access token is rebuilt from this instant.
     now = datetime.now(UTC).replace(microsecond=0)
-    async with in_transaction() as conn:
+    async with transaction() as conn:
         spent = (
             await RefreshToken.filter(
                 token_hash=token_hash, used_at__isnull=True, expires_at__gt=now

@@ -18,9 +18,9 @@ from functools import partial
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
-from tortoise.transactions import in_transaction
 
 from core.errors import BadUserInput
+from core.transactions import transaction
 from models import DirectMessage, User
 from resolvers import attachments as attached
 from resolvers import events, live, replies, validation
@@ -71,7 +71,7 @@ async def send_direct_message(
     channels = [user_channel(user.id), user_channel(recipient.id)]
     async with locked(channels):
         try:
-            async with in_transaction() as conn:
+            async with transaction() as conn:
                 # Both parties' rows, in id order: every DM of a user gets its
                 # id in commit order, whichever process stores it.
                 await (

@@ -32,11 +32,11 @@ from typing import Unpack
 
 from tortoise.functions import Sum
 from tortoise.queryset import QuerySet
-from tortoise.transactions import in_transaction
 
 from core import runtime
 from core.errors import Conflict, NotFound, PayloadTooLarge
 from core.storage import BlobMissing, SizeLimitExceeded, StorageFull
+from core.transactions import transaction
 from models import Resource, StoredFile, User
 from resolvers import attachments, limits, permissions
 from resolvers.pagination import CountedPage, PageRequest, counted_page, offset_page, parse_order
@@ -138,7 +138,7 @@ async def upload_file(
     except StorageFull:
         raise storage_full("storage") from None
     try:
-        async with in_transaction():
+        async with transaction():
             # Serialize this user's uploads so two at once cannot both fit.
             await User.select_for_update().filter(id=user.id).first()
             if await used_bytes(user.id) + blob.size > quota:
@@ -231,7 +231,7 @@ async def delete_file(*, actor: User | None, file_id: int) -> bool:
     if row is None or not await _readable(user, row):
         raise permissions.refused(Action.FILE_READ)
     permissions.require(Action.FILE_DELETE, user, owner=row.owner_id)
-    async with in_transaction():
+    async with transaction():
         if await StoredFile.select_for_update().filter(id=row.id).first() is None:
             raise NotFound("File not found.")
         linked = Resource.filter(file_id=row.id)

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import regex
 from tortoise.expressions import Q
-from tortoise.transactions import in_transaction
 
 from core import runtime
+from core.transactions import transaction
 from models import Membership, Message, MessageChange, Room, User
 from resolvers import live, locks
 from resolvers.change_events import MENTIONED, MessageMentioned
@@ -101,7 +101,7 @@ async def notify(message: Message, room: Room, user_ids: list[int]) -> None:
     for uid in user_ids:
         channel = user_channel(uid)
         async with locks.locked([channel]):
-            async with in_transaction() as conn:
+            async with transaction() as conn:
                 await User.filter(id=uid).select_for_update().only("id").using_db(conn)
                 seq = await next_seq(conn, "direct_messages")
                 await MessageChange.create(

@@ -30,10 +30,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tortoise.transactions import in_transaction
-
 from core import runtime
 from core.errors import Conflict, Forbidden, NotFound
+from core.transactions import transaction
 from models import DirectMessage, Message, MessageChange, Reaction, Room, User
 from resolvers import attachments, live, locks, mentions, permissions, rooms, sending, validation
 from resolvers.change_events import (
@@ -152,7 +151,7 @@ async def record_change(
     change (False: nothing changed, nothing logged), log it with the next
     id of the conversation, commit, publish ``event(seq)``."""
     async with locks.locked(target.channels()):
-        async with in_transaction() as conn:
+        async with transaction() as conn:
             await _lock_conversation(target, conn)
             await target.row.refresh_from_db(using_db=conn)
             if target.room is not None:

@@ -19,8 +19,8 @@ from functools import partial
 
 from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
-from tortoise.transactions import in_transaction
 
+from core.transactions import transaction
 from models import Message, Room, User
 from models.prepared import Prepared
 from resolvers import attachments as attached
@@ -69,7 +69,7 @@ async def send_message(
     await check_rate(user)
     async with locked([room_channel(found.id)]):
         try:
-            async with in_transaction() as conn:
+            async with transaction() as conn:
                 # Row lock: ids of a room are taken in commit order on every
                 # process, so a client resuming `after` its last id misses nothing.
                 await Room.filter(id=found.id).select_for_update().only("id").using_db(conn)

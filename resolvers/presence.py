@@ -31,7 +31,6 @@ presence of their own DM partners (:func:`partner_presence`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -146,11 +145,13 @@ async def stop() -> None:
     presence, _current = _current, None
     if presence is None:
         return
-    for task in (presence.loop, presence.announcer):
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    workers = [task for task in (presence.loop, presence.announcer) if task is not None]
+    for task in workers:
+        task.cancel()
+    if workers:
+        # Not ``await task`` under suppress(CancelledError): that would also
+        # swallow a cancellation of stop() itself (its shutdown step's bound).
+        await asyncio.wait(workers)
     if presence.tasks:
         await asyncio.wait(presence.tasks, timeout=5)
     # Offline transitions not stored yet, and the users this process keeps.

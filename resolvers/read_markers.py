@@ -26,9 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from tortoise.transactions import in_transaction
-
 from core.errors import NotFound
+from core.transactions import transaction
 from models import DirectMessage, Message, ReadMarker, Room, User
 from resolvers import live, locks, rooms, users, validation
 from resolvers.events import user_channel
@@ -124,7 +123,7 @@ async def _move(
     room_id, room_name = (room.id, room.name) if room else (0, "")
     channel = user_channel(user_id)
     async with locks.locked([channel]):
-        async with in_transaction() as conn:
+        async with transaction() as conn:
             await User.filter(id=user_id).select_for_update().only("id").using_db(conn)
             row = await ReadMarker.filter(user_id=user_id, **where).using_db(conn).first()
             if row is not None and row.last_read_id >= message_id:
@@ -194,7 +193,7 @@ async def _room_rows(conn: Any, user_id: int) -> list[Any]:
     # 5) and passes ``jit_above_cost``: JIT compilation then takes ~0.3-1 s for
     # a statement that runs in a few ms (EXPLAIN ANALYZE in the README, "Unread
     # counts"). Off for this statement only.
-    async with in_transaction() as tx:
+    async with transaction() as tx:
         await tx.execute_script("SET LOCAL jit = off")
         _, rows = await tx.execute_query(POSTGRES_ROOMS, values)
     return list(rows)

@@ -21,9 +21,9 @@ from typing import Unpack
 from urllib.parse import urlsplit
 
 from tortoise.queryset import QuerySet
-from tortoise.transactions import in_transaction
 
 from core.errors import BadUserInput
+from core.transactions import transaction
 from models import Resource, ResourceKind, StoredFile, User
 from resolvers import limits, permissions, validation
 from resolvers.pagination import CountedPage, PageRequest, counted_page, offset_page
@@ -127,7 +127,7 @@ async def create_resource(
         raise BadUserInput(f"Give exactly one of url and {file_field}.", field="url")
     clean_url = check_url(url) if url is not None else None
     clean_file_id = validation.parse_id(file_id, file_field) if file_id is not None else None
-    async with in_transaction():
+    async with transaction():
         stored: StoredFile | None = None
         if clean_file_id is not None:
             # Locked so that files.delete_file cannot remove it while it is linked.

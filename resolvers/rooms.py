@@ -30,10 +30,10 @@ from __future__ import annotations
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
-from tortoise.transactions import in_transaction
 
 from core import runtime
 from core.errors import BadUserInput, Conflict, NotFound
+from core.transactions import transaction
 from models import Membership, Room, User
 from models.prepared import Prepared
 from resolvers import budgets, limits, live, names, permissions, validation
@@ -161,7 +161,7 @@ async def create_room(*, actor: User | None, name: object, is_private: object = 
     if await Room.filter(name_key=key).exists():
         raise Conflict(ROOM_NAME_TAKEN, field="name")
     try:
-        async with in_transaction():
+        async with transaction():
             room = await Room.create(
                 name=room_name, name_key=key, is_private=is_private, created_by=user
             )
@@ -218,7 +218,7 @@ async def leave_room(*, actor: User | None, room: str | int | Room) -> Room:
     second leave too); the last member of a private room: CONFLICT."""
     user = require_user(actor)
     found = await resolve_room(actor=user, room=room)
-    async with in_transaction() as conn:
+    async with transaction() as conn:
         # The room's row lock: two last members leaving at once cannot both go.
         await Room.filter(id=found.id).select_for_update().only("id").using_db(conn)
         mine = Membership.filter(room_id=found.id, user_id=user.id).using_db(conn)

@@ -25,7 +25,6 @@ import logging
 import uuid
 import weakref
 from collections.abc import Mapping
-from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError
@@ -311,8 +310,14 @@ class LiveSockets:
                 task.cancel()
             await asyncio.wait(handlers, timeout=2)
         await self.fanout.close()
-        for task in list(self.closing):
+        closing = list(self.closing)
+        for task in closing:
             task.cancel()
-            with suppress(asyncio.CancelledError, Exception):
-                await task
+        if closing:
+            # Not ``await task`` under suppress(CancelledError): that would also
+            # swallow a cancellation of close() itself (its shutdown step's bound).
+            await asyncio.wait(closing, timeout=2)
+            for task in closing:
+                if task.done() and not task.cancelled():
+                    task.exception()  # retrieved: a socket that was gone already
         await self.connections.close()

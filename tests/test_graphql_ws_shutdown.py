@@ -164,3 +164,5 @@ async def test_sigterm_ends_graphql_sockets_cleanly_with_nothing_outliving_it(
     assert "runtime not started" not in output, output[-4000:]
     assert "Traceback" not in output, output[-4000:]
     assert " ERROR " not in output, output[-4000:]
+    # No shutdown step had to be cut at its bound (comptoir.app.stop_step).
+    assert "shutdown: " not in output, output[-4000:]
