@@ -82,6 +82,13 @@ RESPONSE_CACHE = Counter(
     "Cacheable reads, by what the response cache did (hit, miss, bypass).",
     ["result"],
 )
+BCRYPT_RUNS = Counter(
+    "comptoir_bcrypt_runs",
+    "bcrypt runs done in the pool, by kind: hash (a new password) or check (a "
+    "login's password, against the account's hash or, for an unknown email, a "
+    "stand-in hash).",
+    ["kind"],
+)
 BCRYPT_QUEUE = Gauge(
     "comptoir_bcrypt_queue_depth",
     "Password hashes waiting for or running in the bcrypt thread pool.",

@@ -61,11 +61,14 @@ class PasswordHasher:
             )
         return raw
 
+    async def _run(self, kind: str, fn: Callable[..., T], *args: Any) -> T:
+        result = await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        metrics.BCRYPT_RUNS.labels(kind).inc()
+        return result
+
     async def hash(self, password: str) -> str:
         raw = self.check_length(password)
-        loop = asyncio.get_running_loop()
-        salt = bcrypt.gensalt(self.rounds)
-        hashed = await loop.run_in_executor(self._pool, bcrypt.hashpw, raw, salt)
+        hashed = await self._run("hash", bcrypt.hashpw, raw, bcrypt.gensalt(self.rounds))
         return hashed.decode("ascii")
 
     async def verify(self, password: str, hashed: str | None) -> bool:
@@ -75,19 +78,18 @@ class PasswordHasher:
         response time tells which emails exist.
         """
         raw = password.encode("utf-8")[:MAX_PASSWORD_BYTES]
-        loop = asyncio.get_running_loop()
         if hashed is None:
             if self._dummy_hash is None:
-                self._dummy_hash = await loop.run_in_executor(
-                    self._pool, bcrypt.hashpw, b"comptoir-timing", bcrypt.gensalt(self.rounds)
+                self._dummy_hash = await self._run(
+                    "hash", bcrypt.hashpw, b"comptoir-timing", bcrypt.gensalt(self.rounds)
                 )
-            await loop.run_in_executor(self._pool, bcrypt.checkpw, raw, self._dummy_hash)
+            await self._run("check", bcrypt.checkpw, raw, self._dummy_hash)
             return False
         try:
             target = hashed.encode("ascii")
         except UnicodeEncodeError:
             return False
-        ok: bool = await loop.run_in_executor(self._pool, bcrypt.checkpw, raw, target)
+        ok: bool = await self._run("check", bcrypt.checkpw, raw, target)
         return ok
 
     def close(self) -> None:

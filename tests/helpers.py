@@ -356,3 +356,8 @@ async def scrape(http: httpx.AsyncClient) -> Samples:
 
 def value(samples: Samples, metric: str, /, **labels: str) -> float:
     return samples.get((metric, tuple(sorted(labels.items()))), 0.0)
+
+
+async def bcrypt_checks(http: httpx.AsyncClient) -> float:
+    """Password checks bcrypt has run in the service so far (``/metrics``)."""
+    return value(await scrape(http), "comptoir_bcrypt_runs_total", kind="check")
