@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
-from starlette.types import Scope
+from starlette.types import Receive, Scope, Send
 
 import rest_compat
 from comptoir import demo, metrics_http
@@ -29,7 +30,7 @@ from core.settings import Settings
 from resolvers import live, presence, response_cache
 from rest_compat.http import EXCEPTION_HANDLERS
 from schema import build_schema
-from schema.outbox import KeepRawSend
+from schema.outbox import RAW_SEND
 from schema.view import GraphQLView
 from ws.server import ChatServer
 
@@ -49,7 +50,31 @@ def route_methods(routes: list[BaseRoute]) -> set[str]:
     return {method for route in routes for method in getattr(route, "methods", None) or ()}
 
 
-def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
+class App(Starlette):
+    """Starlette, but a WebSocket to ``live`` (GraphQL's route) goes straight
+    to its app through ``access`` (the access log), past every middleware.
+
+    Those layers do nothing for a WebSocket but pass it on, yet each one's
+    call stays suspended for the connection's life: a thousand idle
+    subscriptions held a thousand stacks of them. The server's own ``send``
+    is kept in the scope for the fan-out (:mod:`schema.outbox`)."""
+
+    def __init__(self, *, live: WebSocketRoute, access: AccessLog, **options: Any) -> None:
+        super().__init__(**options)
+        self.live = live
+        self.access = access
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == self.live.path:
+            scope["app"] = self
+            scope["route"] = self.live
+            scope[RAW_SEND] = send
+            await self.access.websocket(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def build_app(settings: Settings, *, migrate: bool = True) -> App:
     chat = ChatServer(settings)
 
     @asynccontextmanager
@@ -86,11 +111,14 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
         Mount(assets.PREFIX, app=assets.static_app(), name="static"),
     ]
 
-    routes.append(WebSocketRoute("/graphql", graphql))
+    live_route = WebSocketRoute("/graphql", graphql)
+    routes.append(live_route)
+
+    def trusted(scope: Scope) -> bool:
+        return from_trusted_proxy(scope, settings)
+
     middleware = [
-        # Outermost: the GraphQL WebSocket fan-out writes through uvicorn's own send.
-        Middleware(KeepRawSend),
-        Middleware(AccessLog, trusted=lambda scope: from_trusted_proxy(scope, settings)),
+        Middleware(AccessLog, trusted=trusted),
         Middleware(SecurityHeaders),
         Middleware(
             CORSMiddleware,
@@ -116,7 +144,9 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
         ),
         Middleware(BodyIdleTimeout, timeout=settings.http_body_timeout),
     ]
-    app = Starlette(
+    app = App(
+        live=live_route,
+        access=AccessLog(graphql, trusted=trusted),
         routes=routes,
         middleware=middleware,
         exception_handlers=EXCEPTION_HANDLERS,
