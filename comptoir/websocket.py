@@ -103,5 +103,7 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
     async def send(self, message: Any) -> None:
         await super().send(message)
         if message["type"] == "websocket.accept" and self.handshake_complete:
-            # Answered: uvicorn reads neither again.
+            # Answered: uvicorn reads neither again. The request also stays
+            # referenced by the websockets parser's suspended frame.
+            self.request.headers.clear()
             del self.request, self.response
