@@ -8,7 +8,7 @@ and the chat WebSocket server on ``WS_PORT`` in the same event loop.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -64,14 +64,15 @@ class App(Starlette):
         self.live = live
         self.access = access
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
+        # Not a coroutine itself: it returns the one to await, so it keeps
+        # no frame of its own either.
         if scope["type"] == "websocket" and scope["path"] == self.live.path:
             scope["app"] = self
             scope["route"] = self.live
             scope[RAW_SEND] = send
-            await self.access.websocket(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
+            return self.access.websocket(scope, receive, send)
+        return super().__call__(scope, receive, send)
 
 
 def build_app(settings: Settings, *, migrate: bool = True) -> App:
@@ -146,7 +147,7 @@ def build_app(settings: Settings, *, migrate: bool = True) -> App:
     ]
     app = App(
         live=live_route,
-        access=AccessLog(graphql, trusted=trusted),
+        access=AccessLog(graphql.websocket, trusted=trusted),
         routes=routes,
         middleware=middleware,
         exception_handlers=EXCEPTION_HANDLERS,

@@ -138,6 +138,9 @@ def uvicorn_config(app: ASGIApp, settings: Settings, **options: Any) -> uvicorn.
         http=http_protocol(settings.http_header_timeout),
         timeout_keep_alive=settings.http_keepalive_timeout,
         lifespan="on",
+        # The app's __call__ returns its coroutine rather than being one
+        # (comptoir.app.App): uvicorn would take it for an ASGI 2 app.
+        interface="asgi3",
         ws=LeanWebSocketProtocol,
         ws_per_message_deflate=False,
         # GraphQL over WebSocket keeps the chat server's keepalive: the slow

@@ -118,6 +118,11 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         self.outbox = Outbox(ws, self.sockets.settings.graphql_ws_max_queue_bytes, self._slow)
         self._lease: tuple[int, str] | None = None
         _OPEN.add(self)
+        # Built in the connection's own task (the ASGI one), which runs
+        # handle(); shutdown() forgets it.
+        self._task = asyncio.current_task()
+        if self._task is not None:
+            self.sockets.handlers.add(self._task)
 
     # --- writes ------------------------------------------------------------------
 
@@ -190,15 +195,6 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await self.send_message({"type": "connection_ack", "payload": ack})
         self.connection_acknowledged = True
 
-    async def handle(self) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self.sockets.handlers.add(task)
-        try:
-            await super().handle()
-        finally:
-            self.sockets.handlers.discard(task)
-
     async def handle_message(self, message: Message) -> None:
         # Messages still queued once the connection is closing (the server's
         # shutdown sends 1012) are not handled: nothing could answer them, and
@@ -212,6 +208,8 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await super().shutdown()
         finally:
             _OPEN.discard(self)
+            if self._task is not None:
+                self.sockets.handlers.discard(self._task)
             self.outbox.close()
             if self._lease is not None:
                 self.sockets.connections.release(*self._lease)
