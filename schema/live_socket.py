@@ -57,6 +57,8 @@ class CheckedWebSocketAdapter(ASGIWebSocketAdapter):
                 if ignore_parsing_errors:
                     continue
                 raise NonJsonMessageReceived from error
+            finally:
+                text = ""  # not kept while the socket idles
             if not well_formed(message):
                 await self.close(4400, "Invalid message")
                 return

@@ -175,8 +175,13 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await self.websocket.close(code=4403, reason="Forbidden")
             return
         finally:
-            # Read once, by on_ws_connect: the token is not kept for the socket's life.
+            # Read once, by on_ws_connect: the token is not kept for the
+            # socket's life, nor are the handshake's headers (which may carry
+            # it too); the request's view of them reads this same list.
             self.context.connection_params = None
+            headers = self.context.request.scope.get("headers")
+            if isinstance(headers, list):
+                headers.clear()
         user = self.context.user
         assert user is not None
         lease = uuid.uuid4().hex
