@@ -63,3 +63,4 @@ class CheckedWebSocketAdapter(ASGIWebSocketAdapter):
                 await self.close(4400, "Invalid message")
                 return
             yield message
+            message = None  # not kept while the socket idles either

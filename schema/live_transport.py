@@ -94,6 +94,9 @@ class LiveOperation(Operation[Context, None]):
 
     def adopt(self, subscriber: Subscriber) -> None:
         self.subscriber = subscriber
+        # Read when the operation started, never again: its group keeps
+        # the parsed document.
+        self.query, self.variables = "", None
 
     def finish(self, error: GraphQLError | None) -> None:
         if not self._current():
@@ -249,6 +252,10 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             payload.get("variables"),
             payload.get("operationName"),
         )
+        # The message stays referenced by Strawberry's reader loop until the
+        # next one arrives (for ever, on an idle socket): its payload is the
+        # operation's now.
+        message["payload"] = {}  # type: ignore[typeddict-item]
         operation.task = asyncio.create_task(self.run_operation(operation))
         operation.task.add_done_callback(self._task_done)
         self.operations[message["id"]] = operation
