@@ -151,7 +151,18 @@ def seed_demo(args: argparse.Namespace) -> int:
         return 1
 
     async def work(settings: Settings) -> int:
-        created = await demo.seed_if_empty()
+        from resolvers import live, response_cache
+
+        # As when serving: the products it creates move the catalogue's
+        # version, which running servers read (with Redis) before answering
+        # from their response cache.
+        await live.start()
+        await response_cache.start(settings)
+        try:
+            created = await demo.seed_if_empty()
+        finally:
+            await response_cache.stop()
+            await live.stop()
         print("demo data created" if created else "database not empty: nothing done")
         return 0
 

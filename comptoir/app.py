@@ -84,10 +84,10 @@ def build_app(settings: Settings, *, migrate: bool = True) -> App:
             log.warning(note)
         await runtime.start(settings, migrate=migrate)
         try:
-            if settings.demo:
-                await demo.seed_if_empty()
             await live.start()
             await response_cache.start(settings)
+            if settings.demo:  # its products move the catalogue's version
+                await demo.seed_if_empty()
             await presence.start(settings)
             await chat.start()
             log.info("chat WebSocket server on ws://%s:%d", settings.host, chat.port)

@@ -1,12 +1,19 @@
-"""Demo data for a first run (``DEMO=1``): never in production mode."""
+"""Demo data for a first run (``DEMO=1``): never in production mode.
+
+Products are created through ``resolvers.products``, as an admin creates
+them at a door: the catalogue's version moves (``resolvers.response_cache``),
+so no process serves a cached catalogue from before the seed. Seeding
+therefore needs the live module and the response cache started, as they
+are when serving (``comptoir.app``) and in ``comptoir seed-demo``.
+"""
 
 from __future__ import annotations
 
 import logging
 from decimal import Decimal
 
-from models import Membership, Product, Resource, ResourceKind, Role, Room, User
-from resolvers import rooms, users
+from models import Membership, Resource, ResourceKind, Role, Room, User
+from resolvers import products, rooms, users
 
 log = logging.getLogger("comptoir.demo")
 
@@ -59,8 +66,11 @@ async def seed_if_empty() -> bool:
         )
         for member in (admin, alice):
             await Membership.create(room=room, user=member)
+    writer = products.writer(admin)
     for name, description, price, stock in PRODUCTS:
-        await Product.create(name=name, description=description, price=price, stock=stock)
+        await products.create_product(
+            writer=writer, name=name, description=description, price=price, stock=stock
+        )
     for title, description, kind, url in RESOURCES:
         await Resource.create(
             title=title, description=description, kind=kind, url=url, created_by=admin

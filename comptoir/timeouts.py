@@ -121,7 +121,11 @@ class BodyIdleTimeout:
                 # responses listen for one): no timeout there.
                 return await receive()
             try:
-                message = await asyncio.wait_for(receive(), self.timeout)
+                # asyncio.timeout, not wait_for: wait_for runs receive() in a
+                # task of its own, two more turns of the loop for each body
+                # (every POST /graphql) even when the body is already there.
+                async with asyncio.timeout(self.timeout):
+                    message = await receive()
             except TimeoutError:
                 raise BodyStalled() from None
             if message["type"] != "http.request" or not message.get("more_body", False):

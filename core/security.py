@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +30,9 @@ ALGORITHM = "HS256"
 MAX_PASSWORD_BYTES = 72
 MIN_PASSWORD_CHARS = 8
 LEEWAY_SECONDS = 10
+# How many verified access tokens a codec remembers (TokenCodec.decode):
+# a few hundred bytes each.
+VERIFIED_TOKENS_MAX = 4096
 T = TypeVar("T")
 
 
@@ -97,12 +102,23 @@ class AccessClaims:
     jti: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A verified token's claims and its time window (Unix seconds)."""
+
+    claims: AccessClaims
+    not_before: int  # the later of iat and nbf
+    expires: int
+
+
 class TokenCodec:
     def __init__(self, secret: str, issuer: str, audience: str, ttl: int) -> None:
         self._secret = secret
         self.issuer = issuer
         self.audience = audience
         self.ttl = ttl
+        # Tokens this codec verified, by their exact text (see decode).
+        self._verified: OrderedDict[str, _Verified] = OrderedDict()
 
     def issue(
         self,
@@ -138,6 +154,22 @@ class TokenCodec:
         return str(uuid.UUID(bytes=raw[:16], version=4)), raw[16:32].hex()
 
     def decode(self, token: str) -> AccessClaims:
+        """The claims of a valid access token, else UNAUTHENTICATED.
+
+        Its signature and claims are checked once per token text: a token
+        already verified by this codec (the last ``VERIFIED_TOKENS_MAX``)
+        is answered from memory, its time window (``nbf``/``iat`` to
+        ``exp``, with the leeway) checked again on every use, exactly as
+        PyJWT checks it. Only the token is verified here: whether its
+        session is still open is read on every request
+        (``resolvers.auth.authenticate``).
+        """
+        now = time.time()
+        known = self._verified.get(token)
+        if known is not None:
+            if known.not_before <= now + LEEWAY_SECONDS and known.expires > now - LEEWAY_SECONDS:
+                return known.claims
+            del self._verified[token]  # outside its window: PyJWT says why below
         try:
             payload = jwt.decode(
                 token,
@@ -150,11 +182,17 @@ class TokenCodec:
             )
             user_id = int(payload["sub"])
             session_id = uuid.UUID(str(payload["sid"]))
-            expires_at = datetime.fromtimestamp(int(payload["exp"]), UTC)
+            expires = int(payload["exp"])
+            expires_at = datetime.fromtimestamp(expires, UTC)
+            not_before = max(int(payload["iat"]), int(payload.get("nbf", payload["iat"])))
         except (jwt.PyJWTError, ValueError, TypeError, KeyError, OverflowError, OSError):
             # OverflowError, OSError: an ``exp`` no datetime can hold (1e20).
             raise Unauthenticated("Invalid or expired token.") from None
-        return AccessClaims(user_id, session_id, expires_at, str(payload["jti"]))
+        claims = AccessClaims(user_id, session_id, expires_at, str(payload["jti"]))
+        self._verified[token] = _Verified(claims, not_before, expires)
+        if len(self._verified) > VERIFIED_TOKENS_MAX:
+            self._verified.popitem(last=False)
+        return claims
 
 
 def hash_refresh_token(token: str) -> str:

@@ -18,6 +18,8 @@ class DatetimeField(fields.DatetimeField):  # type: ignore[type-arg]
     """
 
     def to_python_value(self, value: Any) -> datetime.datetime | None:
+        if value is None:
+            return None
         if isinstance(value, str):
             try:
                 value = datetime.datetime.fromisoformat(value)

@@ -2,23 +2,27 @@
 
 Building a query with Tortoise and pypika (resolving filters, ordering and
 fields, then rendering the SQL) costs more Python than reading a page of
-rows. A :class:`Prepared` read is a function of a few integer variables
-(``after``, ``limit``...) that returns a ``values()`` query. The first time
-a *shape* runs (its constant key and which variables are given) on a
-database dialect, Tortoise builds its SQL once, with a distinct sentinel
-standing for each variable; every bound parameter equal to a sentinel is
-that variable. Later runs only bind the values and convert the columns with
-the fields' own ``to_python_value``, exactly as ``ValuesQuery`` does.
+rows. A :class:`Prepared` read is a function of a few variables (integers
+such as ``after`` or ``limit``, strings such as a name, UUIDs such as a
+session id) that returns a query. The first time a *shape* runs (its
+constant key, which variables are given and their types) on a database
+dialect, Tortoise builds its SQL once, with a distinct sentinel standing
+for each variable; every bound parameter equal to a sentinel (or, for a
+UUID, to its text, as Tortoise binds UUIDs) is that variable. Later runs
+only bind the values and convert the columns with the fields' own
+``to_python_value``, exactly as ``ValuesQuery`` does, or build the model
+objects as Tortoise's executor does (:mod:`models.rows`).
 
 A shape whose SQL does not bind every variable as a parameter (a value
 rendered into the text, or transformed on the way) is not prepared: it runs
 through Tortoise every time. Rules never live here: callers compute their
-windows and limits first (``resolvers.pagination``), then read.
+windows, limits and keys first (``resolvers.pagination``...), then read.
 """
 
 from __future__ import annotations
 
 import types
+import uuid
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -26,18 +30,41 @@ from typing import Any
 from tortoise.models import Model
 from tortoise.queryset import QuerySet, ValuesQuery
 
+from models.rows import RowLoader
+
 # Values standing for the variables while Tortoise renders a shape's SQL:
 # distinct, within a 32-bit column, and far from any real page or id.
 SENTINEL_BASE = 2_000_000_000
 
 Build = Callable[..., QuerySet[Any] | ValuesQuery[Any]]
+_UNPLANNED: Any = object()
+Variable = int | str | uuid.UUID
+
+
+def sentinel(kind: type, index: int) -> Variable:
+    """The value standing for the ``index``-th variable of type ``kind``."""
+    if kind is int:
+        return SENTINEL_BASE + index
+    if kind is str:
+        return f"\x1fprepared:{SENTINEL_BASE + index}\x1f"
+    if kind is uuid.UUID:
+        return uuid.UUID(int=SENTINEL_BASE + index)
+    raise TypeError(f"a prepared read's variables are int, str or UUID, not {kind.__name__}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Param:
+    """A bound parameter: a variable (cast as its sentinel was) or a constant."""
+
+    name: str | None
+    constant: Any = None
+    cast: Callable[[Any], Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
     sql: str
-    # Each bound parameter: (variable name, None) or (None, constant).
-    params: tuple[tuple[str | None, Any], ...]
+    params: tuple[_Param, ...]
     columns: tuple[tuple[str, Callable[[Any], Any]], ...]
     # Annotations of a model query: set on each object as read (unconverted).
     custom: tuple[str, ...] = ()
@@ -57,8 +84,17 @@ def _columns(
     return tuple(found)
 
 
+def _bound(param: Any, sentinels: dict[str, Variable]) -> _Param:
+    for name, value in sentinels.items():
+        if type(param) is type(value) and param == value:
+            return _Param(name)
+        if isinstance(value, uuid.UUID) and param == str(value):
+            return _Param(name, cast=str)  # Tortoise binds a UUID as its text
+    return _Param(None, param)
+
+
 def compile_shape(
-    query: QuerySet[Any] | ValuesQuery[Any], sentinels: dict[str, int]
+    query: QuerySet[Any] | ValuesQuery[Any], sentinels: dict[str, Variable]
 ) -> _Plan | None:
     """The plan of ``query`` built with ``sentinels``, or None if it cannot be reused."""
     if not isinstance(query, ValuesQuery) and (
@@ -68,19 +104,13 @@ def compile_shape(
     query._choose_db_if_not_chosen()
     query._make_query()
     sql, params = query.query.get_parameterized_sql()
-    names = {value: name for name, value in sentinels.items()}
-    bound: list[tuple[str | None, Any]] = []
-    for param in params:
-        if type(param) is int and param in names:
-            bound.append((names[param], None))
-        else:
-            bound.append((None, param))
-    if {name for name, _ in bound if name is not None} != set(sentinels):
+    bound = tuple(_bound(param, sentinels) for param in params)
+    if {p.name for p in bound if p.name is not None} != set(sentinels):
         return None  # a variable was rendered or transformed: not reusable
     if any(str(value) in sql for value in sentinels.values()):
         return None
     custom = () if isinstance(query, ValuesQuery) else tuple(query._annotations)
-    return _Plan(sql, tuple(bound), _columns(query), custom)
+    return _Plan(sql, bound, _columns(query), custom)
 
 
 class Prepared:
@@ -90,27 +120,42 @@ class Prepared:
     :meth:`rows`, a plain queryset (no related rows) for
     :meth:`objects` (annotations allowed, set on each object as Tortoise
     sets them). ``key`` is the shape's constant part (hashable, e.g. an
-    ordering), ``variables`` the integers that change from call to call; a
-    variable left None is not given (the shape without it).
+    ordering), ``variables`` the values that change from call to call
+    (int, str or UUID); a variable left None is not given (the shape
+    without it).
     """
 
     def __init__(self, model: type[Model], build: Build) -> None:
         self._model = model
         self._build = build
-        self._plans: dict[tuple[str, Hashable, frozenset[str]], _Plan | None] = {}
+        self._plans: dict[
+            tuple[str, Hashable, tuple[str, ...], tuple[type, ...]], _Plan | None
+        ] = {}
+        self._loaders: dict[tuple[str, ...], RowLoader] = {}
 
-    def _plan(self, db: Any, key: Hashable, given: dict[str, int]) -> _Plan | None:
-        shape = (db.capabilities.dialect, key, frozenset(given))
-        if shape not in self._plans:
-            sentinels = {name: SENTINEL_BASE + i for i, name in enumerate(sorted(given))}
-            self._plans[shape] = compile_shape(self._build(key, **sentinels), sentinels)
-        return self._plans[shape]
+    def _plan(self, db: Any, key: Hashable, given: dict[str, Variable]) -> _Plan | None:
+        # The variables given and their types, in the caller's order (a call
+        # site names them in one order: no sorting on every read).
+        shape = (db.capabilities.dialect, key, tuple(given), tuple(map(type, given.values())))
+        plan: _Plan | None = self._plans.get(shape, _UNPLANNED)
+        if plan is _UNPLANNED:
+            kinds = dict(zip(given, shape[3], strict=True))
+            sentinels = {name: sentinel(kinds[name], i) for i, name in enumerate(sorted(kinds))}
+            plan = self._plans[shape] = compile_shape(self._build(key, **sentinels), sentinels)
+        return plan
 
     @staticmethod
-    def _params(plan: _Plan, given: dict[str, int]) -> list[Any]:
-        return [given[name] if name is not None else const for name, const in plan.params]
+    def _params(plan: _Plan, given: dict[str, Variable]) -> list[Any]:
+        return [
+            p.constant
+            if p.name is None
+            else given[p.name]
+            if p.cast is None
+            else p.cast(given[p.name])
+            for p in plan.params
+        ]
 
-    async def rows(self, key: Hashable = (), **variables: int | None) -> list[dict[str, Any]]:
+    async def rows(self, key: Hashable = (), **variables: Variable | None) -> list[dict[str, Any]]:
         """What ``await build(key, **variables)`` (a ``values()`` query) returns."""
         given = {name: value for name, value in variables.items() if value is not None}
         db = self._model._choose_db()
@@ -125,7 +170,7 @@ class Prepared:
                 row[column] = convert(row[column])
         return rows
 
-    async def objects(self, key: Hashable = (), **variables: int | None) -> list[Any]:
+    async def objects(self, key: Hashable = (), **variables: Variable | None) -> list[Any]:
         """What ``await build(key, **variables)`` (a queryset) returns: model
         objects, built from the rows as Tortoise's executor builds them."""
         given = {name: value for name, value in variables.items() if value is not None}
@@ -134,9 +179,7 @@ class Prepared:
         if plan is None:
             return list(await self._build(key, **given))
         _, rows = await db.execute_query(plan.sql, self._params(plan, given))
-        make = self._model._init_from_db
-        found = [make(**dict(row)) for row in rows]
-        for name in plan.custom:
-            for instance, row in zip(found, rows, strict=True):
-                object.__setattr__(instance, name, row[name])
-        return found
+        loader = self._loaders.get(plan.custom)
+        if loader is None:
+            loader = self._loaders[plan.custom] = RowLoader(self._model, plan.custom)
+        return loader.objects(rows)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import BaseORMException
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from core import audit, logs, runtime
@@ -23,7 +24,9 @@ from core.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthentic
 from core.security import AccessClaims, hash_refresh_token
 from core.settings import Registration
 from models import AuthSession, RefreshToken, User
+from models.prepared import Prepared
 from resolvers import budgets, login_guard, permissions, users, validation
+from resolvers.login_guard import REGISTER_THROTTLED
 
 INVALID_CREDENTIALS = "Invalid email or password."
 # Pub/sub channel announcing revoked sessions, so that every process closes
@@ -35,7 +38,6 @@ INVALID_REFRESH = "Invalid or expired refresh token."
 # success; login's throttle and REGISTER_IP_MAX (see register) bound how fast
 # anyone can probe, and this wording gives nothing beyond the refusal itself.
 REGISTER_REFUSED = "This email cannot be registered."
-REGISTER_THROTTLED = "Too many registrations from this address; retry later."
 # REGISTRATION=closed: what register answers (FORBIDDEN), and what the
 # GraphQL and OpenAPI descriptions say of it.
 REGISTRATION_CLOSED = "Registration is closed: accounts are created by an operator."
@@ -120,7 +122,7 @@ async def register(
         REGISTER_THROTTLED,
     )
     user: User | None = None
-    async with login_guard.password_check(account.email_key, client_ip) as outcome:
+    async with login_guard.registration_check(account.email_key, client_ip) as outcome:
         try:
             user = await users.insert_account(account)
         except Conflict:
@@ -256,19 +258,26 @@ async def _revoke(session_id: uuid.UUID) -> None:
         )
 
 
+def _open_session_user(key: object, *, session_id: uuid.UUID) -> QuerySet[User]:
+    return User.filter(sessions__id=session_id, sessions__revoked_at__isnull=True)
+
+
+# Every authenticated request reads its session's user: one prepared
+# statement (models.prepared), so Tortoise renders its SQL once, not per
+# request. Read afresh each time: a revoked session or a deactivated user
+# is refused at once, on every process.
+_OPEN_SESSION_USER = Prepared(User, _open_session_user)
+
+
 async def authenticate(token: str) -> tuple[User, AccessClaims]:
     """The user behind an access token, if its session is still open."""
     claims = runtime.get().tokens.decode(token)
-    session = await AuthSession.get_or_none(id=claims.session_id).select_related("user")
-    if (
-        session is None
-        or session.revoked_at is not None
-        or session.user.id != claims.user_id
-        or not session.user.is_active
-    ):
+    found = await _OPEN_SESSION_USER.objects(session_id=claims.session_id)
+    user = found[0] if found else None
+    if user is None or user.id != claims.user_id or not user.is_active:
         raise Unauthenticated("Invalid or expired token.")
-    logs.set_user(session.user.id)
-    return session.user, claims
+    logs.set_user(user.id)
+    return user, claims
 
 
 async def session_is_open(session_id: uuid.UUID) -> bool:

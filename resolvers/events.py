@@ -88,16 +88,21 @@ class Posted:
 def _posted(
     row: Message | DirectMessage, reply: ReplyPreview | None, files: Iterable[AttachedFile]
 ) -> dict[str, Any]:
-    """The :class:`Posted` fields of a stored row (and of what it replies to)."""
-    return {
+    """The :class:`Posted` fields of a stored row (and of what it replies to):
+    those that differ from their defaults (a history page builds one per row)."""
+    posted: dict[str, Any] = {
         "content": row.content,
         "created_at": utc(row.created_at),
         "client_id": row.client_id,
-        "edited_at": utc(row.edited_at) if row.edited_at else None,
         "deleted": row.deleted,
-        **_reply(row.reply_to_id, reply),
-        "attachments": tuple(f.as_dict() for f in files),
     }
+    if row.edited_at:
+        posted["edited_at"] = utc(row.edited_at)
+    if row.reply_to_id is not None:
+        posted.update(_reply(row.reply_to_id, reply))
+    if files:
+        posted["attachments"] = tuple(f.as_dict() for f in files)
+    return posted
 
 
 @register
@@ -132,7 +137,7 @@ class MessagePosted(Posted):
             room_id=room.id,
             room_name=room.name,
             author_id=m.author_id,
-            mentions=tuple(int(i) for i in m.mentions.split(",") if i),
+            mentions=tuple(int(i) for i in m.mentions.split(",") if i) if m.mentions else (),
             **_posted(m, reply, files),
         )
 
@@ -165,9 +170,7 @@ class DirectMessageSent(Posted):
         )
 
 
-def _reply(reply_to_id: int | None, reply: ReplyPreview | None) -> dict[str, Any]:
-    if reply_to_id is None:
-        return {}
+def _reply(reply_to_id: int, reply: ReplyPreview | None) -> dict[str, Any]:
     if reply is None:  # the original is gone for good (its room or user was deleted)
         return {"reply_to_id": reply_to_id}
     return {

@@ -1,8 +1,10 @@
 """Who may have a password checked now: the login throttle.
 
-Registration is throttled by the same rule (``resolvers.auth.register``): a
-taken email counts as a failed login on that email from that address, a new
-account as a successful one.
+Registration is throttled by the same rule (``resolvers.auth.register``,
+through :func:`registration_check`): a taken email counts as a failed login
+on that email from that address, a new account as a successful one. Only
+the wording differs: a throttled registration is told
+:data:`REGISTER_THROTTLED`, never login's words.
 
 Every count is taken before the password is hashed, atomically, so
 concurrent guesses cannot all slip under a limit:
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
 from core import audit, runtime
@@ -33,6 +35,9 @@ from core.errors import RateLimited
 TOO_MANY_FAILURES = "Too many failed logins; retry later."
 TOO_MANY_AT_ONCE = "Too many password checks at once from this address; retry in a moment."
 SLOWED_DOWN = "This account is under attack: attempts are spaced out; retry in a moment."
+# Every throttled registration, whichever count stopped it (login's, here,
+# or the address's REGISTER_IP_MAX in resolvers.auth).
+REGISTER_THROTTLED = "Too many registration attempts; retry later."
 # Seconds a client over LOGIN_IP_CONCURRENCY is told to wait.
 BUSY_RETRY_SECONDS = 1.0
 
@@ -66,8 +71,13 @@ class Outcome:
 
 
 @asynccontextmanager
-async def password_check(email: str, client_ip: str | None) -> AsyncIterator[Outcome]:
-    """Admit one login attempt (or raise RateLimited) and settle its counts."""
+async def password_check(
+    email: str, client_ip: str | None, *, throttled: str | None = None
+) -> AsyncIterator[Outcome]:
+    """Admit one login attempt (or raise RateLimited) and settle its counts.
+
+    ``throttled``: what a refusal says instead of login's wording.
+    """
     rt = runtime.get()
     settings = rt.settings
     window = settings.login_window_seconds
@@ -77,18 +87,18 @@ async def password_check(email: str, client_ip: str | None) -> AsyncIterator[Out
     with hashing_slot(client_ip):
         wait = await rt.limiter.acquire(pair_key, settings.login_max_failures, window)
         if wait:
-            raise RateLimited(wait, TOO_MANY_FAILURES)
+            raise RateLimited(wait, throttled or TOO_MANY_FAILURES)
         wait = await rt.limiter.acquire(ip_key, settings.login_ip_max_failures, window)
         if wait:
             await rt.limiter.refund(pair_key)
-            raise RateLimited(wait, TOO_MANY_FAILURES)
+            raise RateLimited(wait, throttled or TOO_MANY_FAILURES)
         if await rt.limiter.retry_after(failures_key, settings.login_email_slow_after, window):
             slot_key = f"login:slow:{email}"
             wait = await rt.limiter.acquire(slot_key, 1, settings.login_email_slow_seconds)
             if wait:
                 await rt.limiter.refund(pair_key)
                 await rt.limiter.refund(ip_key)
-                raise RateLimited(wait, SLOWED_DOWN)
+                raise RateLimited(wait, throttled or SLOWED_DOWN)
         outcome = Outcome()
         yield outcome
     if outcome.ok:
@@ -96,3 +106,8 @@ async def password_check(email: str, client_ip: str | None) -> AsyncIterator[Out
         await rt.limiter.refund(ip_key)
     else:
         await rt.limiter.hit(failures_key, window)
+
+
+def registration_check(email: str, client_ip: str | None) -> AbstractAsyncContextManager[Outcome]:
+    """:func:`password_check` for a registration: the same counts, its own wording."""
+    return password_check(email, client_ip, throttled=REGISTER_THROTTLED)

@@ -29,11 +29,13 @@ from __future__ import annotations
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q, Subquery
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from core import runtime
 from core.errors import BadUserInput, Conflict, NotFound
 from models import Membership, Room, User
+from models.prepared import Prepared
 from resolvers import budgets, limits, live, names, permissions, validation
 from resolvers.limits import MAX_PAGE
 from resolvers.membership_events import MemberLeft
@@ -105,16 +107,30 @@ async def _visible(actor: User, room: Room | None) -> Room:
     return room
 
 
+def _room_lookup(by_name: bool, **key: int | str) -> QuerySet[Room]:
+    if not by_name:
+        return Room.filter(id=key["id"]).limit(1)
+    return Room.filter(Q(name=key["name"]) | Q(name_key=key["name_key"])).limit(2)
+
+
+# Every room-scoped request looks its room up: one prepared statement per
+# kind of reference (models.prepared), rendered once, read afresh each time.
+_ROOM_LOOKUP = Prepared(Room, _room_lookup)
+
+
 async def resolve_room(*, actor: User | None, room: str | int | Room) -> Room:
     """A room the actor may see, by id or name; NOT_FOUND otherwise."""
     user = require_user(actor)
     key = _room_key(room)
     if isinstance(key, int):
-        found = await Room.get_or_none(id=key) if 1 <= key <= validation.MAX_INT32 else None
+        found = None
+        if 1 <= key <= validation.MAX_INT32:
+            rows = await _ROOM_LOOKUP.objects(False, id=key)
+            found = rows[0] if rows else None
     elif 1 <= len(key) <= limits.ROOM_NAME_MAX and validation.storable(key):
         # The exact name, else any look-alike spelling of it (rows named
         # before names had keys may share one: the exact name wins).
-        rows = await Room.filter(Q(name=key) | Q(name_key=names.unique_key(key))).limit(2)
+        rows = await _ROOM_LOOKUP.objects(True, name=key, name_key=names.unique_key(key))
         found = next((r for r in rows if r.name == key), rows[0] if rows else None)
     else:
         found = None

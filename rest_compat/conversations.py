@@ -60,12 +60,19 @@ def event_body(event: MessagePosted | DirectMessageSent) -> dict[str, Any]:
     """A message as the contract shows it on every door (no ``type`` here):
     ``edited_at`` once edited, ``deleted: true`` once deleted, what it
     replies to, its mentions and attachments when it has any."""
-    body: dict[str, Any] = {"id": event.id}
+    body: dict[str, Any]
     if isinstance(event, MessagePosted):
-        body.update(room=event.room_name, room_id=event.room_id, from_user=event.author_id)
+        body = {
+            "id": event.id,
+            "room": event.room_name,
+            "room_id": event.room_id,
+            "from_user": event.author_id,
+        }
     else:
-        body.update(from_user=event.sender_id, to_user=event.recipient_id)
-    body.update(content=event.content, timestamp=iso(event.created_at), client_id=event.client_id)
+        body = {"id": event.id, "from_user": event.sender_id, "to_user": event.recipient_id}
+    body["content"] = event.content
+    body["timestamp"] = event.created_at.isoformat()
+    body["client_id"] = event.client_id
     if event.edited_at is not None:
         body["edited_at"] = iso(event.edited_at)
     if event.deleted:

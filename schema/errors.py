@@ -85,13 +85,17 @@ def client_error(error: GraphQLError, *, hide_suggestions: bool = False) -> Grap
     )
 
 
+def client_errors(errors: list[GraphQLError], *, hide_suggestions: bool) -> list[GraphQLError]:
+    return [client_error(e, hide_suggestions=hide_suggestions) for e in errors]
+
+
 class ErrorCodes(SchemaExtension):
     def __init__(self, *, hide_suggestions: bool = False) -> None:
         super().__init__()
         self.hide_suggestions = hide_suggestions
 
     def _map(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return [client_error(e, hide_suggestions=self.hide_suggestions) for e in errors]
+        return client_errors(errors, hide_suggestions=self.hide_suggestions)
 
     def on_validate(self) -> Iterator[None]:
         yield

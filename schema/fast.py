@@ -16,6 +16,9 @@ is *plain*:
 - or a field declared with :func:`prefetched`: its resolver's value may
   already sit in a private attribute (set by the parent's resolver, e.g.
   a page of messages with their authors loaded in one batch);
+- or a field declared with :func:`computed`: a plain function of its object
+  (no ``info``, no argument, not async), called with it, e.g. an edge's
+  cursor, encoded only when selected;
 
 and its type is a scalar, an enum, or (a list of) such plain objects. The
 plan for an (object type, selection) pair is built once per operation, or
@@ -36,6 +39,7 @@ from __future__ import annotations
 import keyword
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import FunctionType
 from typing import Any
 
 from graphql import (
@@ -56,12 +60,18 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.field import StrawberryField
 
 PREFETCHED = "comptoir.prefetched"
+COMPUTED = "comptoir.computed"
 _BACKREF = "strawberry-definition"
 
 
 def prefetched(attribute: str) -> dict[str, str]:
     """``metadata`` for a resolved field whose value may be prefetched into ``attribute``."""
     return {PREFETCHED: attribute}
+
+
+def computed() -> dict[str, bool]:
+    """``metadata`` for a field whose resolver is a plain function of its object."""
+    return {COMPUTED: True}
 
 
 class _Slow(Exception):
@@ -80,6 +90,7 @@ class _Field:
     is_list: bool
     item_non_null: bool
     scalar: GraphQLOutputType | None = None  # leaves
+    call: Callable[[Any], Any] | None = None  # computed: the value is call(source)
 
 
 @dataclass(slots=True)
@@ -102,6 +113,7 @@ class _Plan:
                 None if f.plan is None else f.plan.signature,
                 f.is_list,
                 f.item_non_null,
+                f.call,
             )
             for f in self.fields
         )
@@ -161,55 +173,124 @@ def _item(f: _Field, inner: str) -> str:
     return f"(v if {check} else {inner}(v))"
 
 
+# Nested objects (not in lists) are completed in their parent's code down to
+# this depth; deeper, by a call of their own plan.
+INLINE_DEPTH = 4
+
+
+class _Emitter:
+    """The code of a plan's ``run``: names in ``env`` are numbered once each."""
+
+    def __init__(self) -> None:
+        self.env: dict[str, Any] = {"_null": _null, "_undefined": Undefined}
+        self.lines = ["def run(source):", "    out = {}"]
+        self.count = 0
+
+    def name(self, prefix: str, value: Any) -> str:
+        self.count += 1
+        name = f"{prefix}{self.count}"
+        self.env[name] = value
+        return name
+
+    def fields(self, fields: list[_Field], source: str, out: str, pad: str, depth: int) -> None:
+        for f in fields:
+            key = repr(f.key)
+            if f.attribute is None:
+                self.lines.append(f"{pad}{out}[{key}] = {self.name('c', f.constant)}")
+                continue
+            if f.call is not None:
+                read = f"{self.name('g', f.call)}({source})"
+            elif f.attribute.isidentifier() and not keyword.iskeyword(f.attribute):
+                read = f"{source}.{f.attribute}"
+            else:
+                read = f"getattr({source}, {self.name('a', f.attribute)})"
+            self.lines.append(f"{pad}v = {read}")
+            null = "_null()" if f.non_null or f.must_exist else "None"
+            if f.is_list:
+                if f.plan is not None:
+                    inner = self.name("f", f.plan.run)
+                else:
+                    assert f.serialize is not None
+                    inner = self.name("f", _leaf(f.serialize))
+                item_null = "_null()" if f.item_non_null else "None"
+                item = f"({_item(f, inner)} if v is not None else {item_null})"
+                self.lines.append(
+                    f"{pad}{out}[{key}] = [{item} for v in v] if v is not None else {null}"
+                )
+                continue
+            self.lines.append(f"{pad}if v is not None:")
+            if f.plan is None:
+                self.leaf(f, pad + "    ")
+            elif depth < INLINE_DEPTH:
+                nested_source, nested_out = self.name("s", None), self.name("o", None)
+                self.lines += [f"{pad}    {nested_source} = v", f"{pad}    {nested_out} = {{}}"]
+                self.fields(f.plan.fields, nested_source, nested_out, pad + "    ", depth + 1)
+                self.lines.append(f"{pad}    v = {nested_out}")
+            else:
+                self.lines.append(f"{pad}    v = {self.name('f', f.plan.run)}(v)")
+            if f.non_null or f.must_exist:
+                self.lines += [f"{pad}else:", f"{pad}    _null()"]
+            self.lines.append(f"{pad}{out}[{key}] = v")
+
+    def leaf(self, f: _Field, pad: str) -> None:
+        """Serialize ``v`` (not None) without a call of ours: the serializer
+        itself (``isoformat``, ``str``... for the scalars that do not pass
+        their values through), then the null check graphql-core makes."""
+        serialize = [
+            f"v = {self.name('s', f.serialize)}(v)",
+            "if v is None or v is _undefined: _null()",
+        ]
+        check = _PASS_THROUGH.get(id(f.scalar))
+        if check is None:
+            self.lines += [f"{pad}{line}" for line in serialize]
+        else:
+            self.lines.append(f"{pad}if not ({check}):")
+            self.lines += [f"{pad}    {line}" for line in serialize]
+
+
 def _compile(fields: list[_Field]) -> Callable[[Any], dict[str, Any]]:
     """One Python function completing an object for ``fields``: no loop over
-    fields, no call per field for plain strings, ids, booleans and ints.
+    fields, no call per field for plain strings, ids, booleans and ints, and
+    nested objects (not in lists) completed in line.
 
     It computes what graphql-core's completion would, for the values it
     accepts; on anything else it raises (``_Slow``, or the serializer's error).
     """
-    env: dict[str, Any] = {"_null": _null}
-    lines = ["def run(source):", "    out = {}"]
-    for index, f in enumerate(fields):
-        key = repr(f.key)
-        if f.attribute is None:
-            env[f"c{index}"] = f.constant
-            lines.append(f"    out[{key}] = c{index}")
-            continue
-        inner = f"f{index}"
-        if f.plan is not None:
-            env[inner] = f.plan.run
-        else:
-            assert f.serialize is not None
-            env[inner] = _leaf(f.serialize)
-        if f.attribute.isidentifier() and not keyword.iskeyword(f.attribute):
-            lines.append(f"    v = source.{f.attribute}")
-        else:
-            env[f"a{index}"] = f.attribute
-            lines.append(f"    v = getattr(source, a{index})")
-        null = "_null()" if f.non_null or f.must_exist else "None"
-        if f.is_list:
-            item_null = "_null()" if f.item_non_null else "None"
-            item = f"({_item(f, inner)} if v is not None else {item_null})"
-            lines.append(f"    out[{key}] = [{item} for v in v] if v is not None else {null}")
-        else:
-            lines.append(f"    out[{key}] = {_item(f, inner)} if v is not None else {null}")
-    lines.append("    return out")
-    exec("\n".join(lines), env)  # built from schema names and aliases only
-    run: Callable[[Any], dict[str, Any]] = env["run"]
+    emitter = _Emitter()
+    emitter.fields(fields, "source", "out", "    ", 0)
+    emitter.lines.append("    return out")
+    exec("\n".join(emitter.lines), emitter.env)  # built from schema names and aliases only
+    run: Callable[[Any], dict[str, Any]] = emitter.env["run"]
     return run
 
 
-def _field_attribute(definition: Any) -> tuple[str, bool] | None:
-    """(attribute to read, whether None means "not prefetched") or None if not plain."""
+def _field_attribute(definition: Any) -> tuple[str, bool, Callable[[Any], Any] | None] | None:
+    """(attribute to read, whether None means "not prefetched", the function
+    computing it) or None if not plain."""
     if not isinstance(definition, StrawberryField):
         return None
     if definition.is_basic_field:
-        return definition.python_name, False
+        return definition.python_name, False, None
     metadata: dict[str, Any] = dict(definition.metadata or {})
+    if definition.arguments or definition.extensions:
+        return None
     attribute = metadata.get(PREFETCHED)
-    if attribute and not definition.arguments:
-        return str(attribute), True
+    if attribute:
+        return str(attribute), True, None
+    resolver = definition.base_resolver
+    if (
+        metadata.get(COMPUTED)
+        and resolver is not None
+        and not resolver.is_async
+        and resolver.self_parameter is not None
+        and len(resolver.arguments) == 0
+        and resolver.info_parameter is None
+        and resolver.root_parameter is None
+        and resolver.parent_parameter is None
+    ):
+        function = resolver.wrapped_func
+        if isinstance(function, FunctionType):
+            return definition.python_name, False, function
     return None
 
 
@@ -320,7 +401,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             plain = _field_attribute((field_def.extensions or {}).get(_BACKREF))
             if plain is None:
                 return None
-            attribute, must_exist = plain
+            attribute, must_exist, call = plain
             built = self._output(field_def.type, details)
             if built is None:
                 return None
@@ -337,6 +418,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     is_list,
                     item_non_null,
                     leaf,
+                    call,
                 )
             )
         return _Plan(fields)

@@ -58,6 +58,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
 from resolvers.limits import MAX_PAGE
+from schema.lean import ValidDocuments
 
 # How many items a list field without first/last counts for.
 LIST_FACTOR = 10
@@ -266,9 +267,10 @@ class QueryLimits(SchemaExtension):
     keep documents of any size.
     """
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, valid: ValidDocuments | None = None) -> None:
         super().__init__()
         self.limits = limits
+        self.valid = valid  # where a cached document that passed is recorded
 
     def on_operation(self) -> Iterator[None]:
         self.execution_context.parse_options["max_tokens"] = self.limits.max_tokens
@@ -294,6 +296,8 @@ class QueryLimits(SchemaExtension):
             rules = (*context.validation_rules, MaxIntrospectionDepthRule)
             if query and len(query) <= CACHEABLE_CHARS:
                 errors = list(_cached_errors(schema, query, self.limits, rules))
+                if not errors and self.valid is not None:
+                    self.valid.add(query, document)
             else:
                 errors = _errors(schema, document, self.limits, rules)
             context.pre_execution_errors = errors

@@ -4,15 +4,14 @@ and the live feeds of new messages (rules in ``resolvers.messages`` and
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator
 
 import strawberry
+from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode
 
-from resolvers import direct_messages, limits, messages
+from resolvers import direct_messages, limits, messages, users
 from resolvers.events import DirectMessageSent, Event, MessagePosted
-from schema import loaders
-from schema.context import Context, Info
+from schema.context import Info
 from schema.feeds import feed
 from schema.limits import DEFAULT_PAGE
 from schema.message_types import DirectMessage, Message, room_message
@@ -23,18 +22,35 @@ from schema.users import User
 _HISTORY = f"the last {limits.HISTORY_DEFAULT} by default, at most {limits.HISTORY_MAX}"
 
 
-def _selects(selections: Sequence[Any], name: str) -> bool:
-    """Whether a field called ``name`` is selected anywhere below ``selections``."""
-    return any(
-        getattr(s, "name", None) == name or _selects(getattr(s, "selections", ()), name)
-        for s in selections
-    )
+def _selected_names(info: Info) -> set[str]:
+    """The names of the fields selected anywhere below this one, fragments
+    followed: a walk of graphql-core's nodes (Strawberry's
+    ``info.selected_fields`` converts the whole selection on each call)."""
+    raw = info._raw_info
+    names: set[str] = set()
+    spread: set[str] = set()
+    stack = [node.selection_set for node in raw.field_nodes]
+    while stack:
+        selection_set = stack.pop()
+        for selection in selection_set.selections if selection_set is not None else ():
+            if isinstance(selection, FieldNode):
+                names.add(selection.name.value)
+                stack.append(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = raw.fragments.get(selection.name.value)
+                if fragment is not None and selection.name.value not in spread:
+                    spread.add(selection.name.value)
+                    stack.append(fragment.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                stack.append(selection.selection_set)
+    return names
 
 
-async def _prefetch_authors(context: Context, messages: list[Message]) -> None:
-    """A page's authors in one batch, so that ``author`` resolves without an await each."""
-    loader = loaders.users_by_id(context)
-    rows = await loader.load_many(sorted({m._author_id for m in messages}))
+async def _prefetch_authors(messages: list[Message]) -> None:
+    """A page's authors in one query, so that ``author`` resolves without an
+    await each (straight from the batch read: a DataLoader would add a
+    future per author and a task to this page's one query)."""
+    rows = await users.get_users(sorted({m._author_id for m in messages}))
     found = {row.id: User.from_row(row) for row in rows if row is not None}
     for message in messages:
         message._author = found.get(message._author_id)
@@ -58,10 +74,12 @@ class MessageQueries:
     ) -> Connection[Message]:
         pick = window(first, after, last, before)
         found, page = await messages.room_messages(actor=info.context.user, room=room, **pick)
-        prime_rooms(info, [found])
         connection = Connection.of(page, Message.from_row)
-        if _selects(info.selected_fields, "author"):
-            await _prefetch_authors(info.context, [edge.node for edge in connection.edges])
+        selected = _selected_names(info)
+        if "room" in selected:
+            prime_rooms(info, [found])
+        if "author" in selected:
+            await _prefetch_authors([edge.node for edge in connection.edges])
         return connection
 
     @strawberry.field(

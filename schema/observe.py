@@ -16,6 +16,14 @@ from core import metrics
 UNKNOWN = "unknown"
 
 
+def record(kind: str, name: str | None, errors: list[GraphQLError]) -> None:
+    """Count one operation and its (coded) errors."""
+    metrics.GRAPHQL_OPERATIONS.labels(metrics.operation_label(name), kind).inc()
+    for error in errors:
+        code = (error.extensions or {}).get("code", UNKNOWN)
+        metrics.GRAPHQL_ERRORS.labels(str(code)).inc()
+
+
 class OperationMetrics(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
@@ -24,8 +32,6 @@ class OperationMetrics(SchemaExtension):
             kind = context.operation_type.value
         except Exception:  # the document did not parse, or names no operation
             kind = UNKNOWN
-        name = metrics.operation_label(context.operation_name)
-        metrics.GRAPHQL_OPERATIONS.labels(name, kind).inc()
         # A request error is in both lists; the result has the coded copies.
         result = context.result
         errors: list[GraphQLError] = (
@@ -33,6 +39,4 @@ class OperationMetrics(SchemaExtension):
             if result is not None
             else (context.pre_execution_errors or [])
         )
-        for error in errors:
-            code = (error.extensions or {}).get("code", UNKNOWN)
-            metrics.GRAPHQL_ERRORS.labels(str(code)).inc()
+        record(kind, context.operation_name, errors)

@@ -18,6 +18,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import strawberry
 
 from resolvers.pagination import CountedPage, Page, PageRequest, decode_cursor, encode_cursor
+from schema.fast import computed
 
 
 class _Row(Protocol):
@@ -47,14 +48,20 @@ class PageInfo:
         )
 
 
+def _cursor(self: Edge[Any]) -> str:
+    return encode_cursor(self._row_id)
+
+
 @strawberry.type
 class Edge(Generic[NodeT]):
-    cursor: str
+    # Encoded when selected: most pages are read for their nodes only.
+    cursor: str = strawberry.field(resolver=_cursor, metadata=computed())
     node: NodeT
+    _row_id: strawberry.Private[int]
 
 
 def _edges(page: Page[RowT], node: Callable[[RowT], NodeT]) -> list[Edge[NodeT]]:
-    return [Edge(cursor=encode_cursor(item.id), node=node(item)) for item in page.items]
+    return [Edge(_row_id=item.id, node=node(item)) for item in page.items]
 
 
 @strawberry.type

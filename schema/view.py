@@ -52,60 +52,20 @@ from core.errors import (
 )
 from core.settings import Settings
 from resolvers import auth, files
-from schema import apq
+from schema import apq, http_request
 from schema import response_cache as cache
 from schema.context import Context
 from schema.files import UploadRequestAdapter
 from schema.graphiql import GRAPHIQL_HTML
+from schema.http_request import GRAPHQL_RESPONSE, JSON, response_media_type
 from schema.live_socket import CheckedWebSocketAdapter
 from schema.live_transport import LiveSockets, LiveTransportHandler
-
-GRAPHQL_RESPONSE = "application/graphql-response+json"
-JSON = "application/json"
-_JSON_RANGES = {JSON, "application/*", "*/*"}
-_REQUEST_KEYS: dict[str, tuple[type, ...]] = {
-    "query": (str,),
-    "operationName": (str,),
-    "variables": (dict,),
-    "extensions": (dict,),
-}
-
-
-def response_media_type(accept: str | None) -> str:
-    """``application/graphql-response+json`` when ``accept`` prefers it, else JSON."""
-    graphql_q = json_q = 0.0
-    for part in (accept or "").split(","):
-        media, *params = (p.strip() for p in part.split(";"))
-        q = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        media = media.lower()
-        if media == GRAPHQL_RESPONSE:
-            graphql_q = max(graphql_q, q)
-        elif media in _JSON_RANGES:
-            json_q = max(json_q, q)
-    return GRAPHQL_RESPONSE if graphql_q > 0 and graphql_q >= json_q else JSON
 
 
 def _is_request_error(result: ExecutionResult) -> bool:
     """Refused before execution: no field ran, so no error has a path."""
     errors = result.errors or []
     return result.data is None and bool(errors) and all(e.path is None for e in errors)
-
-
-def _check_request(data: object) -> None:
-    if not isinstance(data, dict):
-        raise HTTPException(400, "A GraphQL request must be a JSON object.")
-    for key, types in _REQUEST_KEYS.items():
-        value = data.get(key)
-        if value is not None and not isinstance(value, types):
-            kind = "a string" if types == (str,) else "an object"
-            raise HTTPException(400, f"The request's `{key}` must be {kind} or null.")
 
 
 def _token_from_params(params: dict[str, Any]) -> str | None:
@@ -199,8 +159,9 @@ class GraphQLView(GraphQL[Context, None]):
         return HTMLResponse(GRAPHIQL_HTML)
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # GraphiQL answers GETs only: a POST's query string is not parsed for it.
         # A persisted query over GET has no ``query`` parameter, only its hash.
-        if apq.is_persisted_get(request.query_params):
+        if request.method != "GET" or apq.is_persisted_get(request.query_params):
             return False
         return super().should_render_graphql_ide(request)
 
@@ -221,6 +182,9 @@ class GraphQLView(GraphQL[Context, None]):
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        plain = await http_request.plain_post(request, self.parse_json)
+        if plain is not None:
+            return plain
         data = await super().parse_http_body(request)
         if isinstance(data, GraphQLRequestData) and not isinstance(data.operation_name, str | None):
             raise HTTPException(400, "The request's `operationName` must be a string or null.")
@@ -239,7 +203,7 @@ class GraphQLView(GraphQL[Context, None]):
                 400, f"Too many operations in a batch: at most {self.max_batch} are allowed."
             )
         for item in request_data:
-            _check_request(item)
+            http_request.check_request(item)
 
     async def execute_operation(
         self,

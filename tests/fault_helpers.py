@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 from websockets.exceptions import WebSocketException
 
-from tests.ws_helpers import ServerProcess, bearer, server_process
+from tests.account_helpers import bearer
+from tests.process_helpers import ServerProcess, server_process
 
 ROOM = "fault"
 

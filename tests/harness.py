@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import socket
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -33,10 +34,32 @@ TEST_SECRET = "test-secret-" + "x" * 60
 METRICS_TOKEN = "metrics-token-" + "m" * 20
 
 
+# Ports for the servers a test starts come from below the kernel's ephemeral
+# range (``ip_local_port_range``, 32768-60999 by default). A port the kernel
+# handed out for ``bind(0)`` is in that range, and once released it can be
+# taken as the local port of any outgoing connection (a client socket, a
+# database or Redis connection of another worker) before the server binds it:
+# the server then exits with 3 at start-up. Below the range, only another
+# server's bind can take it; a random start and the ports given out before
+# keep workers (and the two CI runs) apart.
+_SERVER_PORTS = range(20000, 32768)
+_given: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    start = random.randrange(len(_SERVER_PORTS))
+    for i in range(len(_SERVER_PORTS)):
+        port = _SERVER_PORTS[(start + i) % len(_SERVER_PORTS)]
+        if port in _given:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _given.add(port)
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def is_postgres(url: str) -> bool:

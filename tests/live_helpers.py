@@ -1,11 +1,13 @@
-"""Helpers for the live-feed tests: a private redis-server, and recorders
-that keep what a chat WebSocket client or a GraphQL subscriber receives."""
+"""Helpers for the live-feed tests: a private redis-server (and a server
+process on it), and recorders that keep what a chat WebSocket client or a
+GraphQL subscriber receives."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+import os
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,13 +21,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from schema.fanout import Fanout
-from tests.harness import Service, free_port
-from tests.ws_helpers import (
-    bearer,
-    open_ws,
-    recv,
-    request,
-)
+from tests.account_helpers import bearer
+from tests.harness import Service, free_port, scratch_database
+from tests.process_helpers import ServerProcess, process_env, server_process
+from tests.ws_helpers import open_ws, recv, request
 
 TIMEOUT = 20
 
@@ -85,6 +84,33 @@ async def redis_server(tmp: Path) -> AsyncIterator[RedisServer]:
         yield server
     finally:
         await server.kill()
+
+
+@dataclass
+class OnBroker:
+    """One server process on a redis-server of its own, and an HTTP client of it."""
+
+    broker: RedisServer
+    server: ServerProcess
+    http: httpx.AsyncClient
+
+
+@asynccontextmanager
+async def server_on_broker(tmp: Path, **overrides: str) -> AsyncIterator[OnBroker]:
+    """A private :class:`RedisServer` (to kill and restart at will) and one
+    server process using it as its broker, on a scratch database of the
+    suite's server (SQLite or PostgreSQL); the server's log in
+    ``tmp/server.log``. ``overrides`` are its environment's."""
+    async with (
+        redis_server(tmp) as broker,
+        scratch_database(os.environ.get("DATABASE_URL"), tmp) as database_url,
+    ):
+        env = process_env(database_url, tmp, BROADCAST_URL=broker.url, **overrides)
+        async with (
+            server_process(env, log=tmp / "server.log") as server,
+            server.client() as http,
+        ):
+            yield OnBroker(broker, server, http)
 
 
 # --- recorders ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from tests.conftest import Account
 from tests.harness import Service
+from tests.ws_helpers import recv
 
 PROTOCOL = "graphql-transport-ws"
 TIMEOUT = 10
@@ -70,6 +71,18 @@ async def gql_socket(http_url: str, token: str) -> AsyncIterator[GqlSocket]:
         ack = await client.receive()
         assert ack["type"] == "connection_ack", ack
         yield client
+
+
+async def came_online(ws: ClientConnection, own_id: int) -> dict[str, Any]:
+    """The next presence change on a chat socket, past the socket owner's own
+    coming online: that change is announced after the owner's socket opened,
+    so it may reach the owner's own presence feed (first: changes go out in
+    order)."""
+    frame = await recv(ws)
+    if frame.get("type") == "presence_changed" and frame["user_id"] == own_id:
+        assert frame["online"] is True, frame
+        frame = await recv(ws)
+    return frame
 
 
 async def settle(service: Service, subscribers: int) -> None:

@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import connect
 
-from tests.ws_helpers import bearer, send
+from tests.account_helpers import bearer
+from tests.ws_helpers import send
 
 REACTION = ":+1:"
 REACTION_PATH = "%3A%2B1%3A"

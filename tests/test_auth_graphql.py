@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.account_helpers import bearer
 from tests.authz_world import subscriber
 from tests.conftest import PASSWORD, Account, GraphQL, MakeAccount, data_of, error_codes
 from tests.harness import Service
@@ -20,7 +21,7 @@ from tests.helpers import (
     forged_tokens,
     past_the_grace_window,
 )
-from tests.ws_helpers import bearer, chat_client, close_code
+from tests.ws_helpers import chat_client, close_code
 
 LOGIN = """
 mutation Login($email: String!, $password: String!) {

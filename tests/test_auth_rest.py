@@ -13,13 +13,14 @@ import httpx
 import jwt
 import pytest
 
+from tests.account_helpers import bearer
 from tests.conftest import PASSWORD, Account, MakeAccount
 from tests.harness import TEST_SECRET, Service
 from tests.helpers import (
     LONG_PASSWORDS,
     forged_tokens,
 )
-from tests.ws_helpers import bearer, chat_client, close_code, request
+from tests.ws_helpers import chat_client, close_code, request
 
 
 async def test_login_returns_a_token_pair(http: httpx.AsyncClient, member: Account) -> None:
@@ -219,6 +220,27 @@ async def test_forged_tokens_are_refused(http: httpx.AsyncClient, member: Accoun
         assert response.json()["error"]["code"] == "UNAUTHENTICATED", name
     assert (await http.get("/me", headers={"Authorization": "Basic abc"})).status_code == 401
     assert (await http.get("/me")).status_code == 401
+
+
+async def test_a_token_accepted_before_is_refused_once_it_expires(
+    http: httpx.AsyncClient, member: Account
+) -> None:
+    """A verified token is remembered (core.security), its expiry is not:
+    each use checks it again, as the first did."""
+    now = int(time.time())
+    # Expired 9 s ago: still inside the 10 s leeway, for one or two seconds more.
+    token = jwt.encode(_claims(member, exp=now - 9), TEST_SECRET, algorithm="HS256")
+    assert (await http.get("/me", headers=bearer(token))).status_code == 200
+    # The same claims under another signature are not the token remembered.
+    header, payload, signature = token.split(".")
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    other = await http.get("/me", headers=bearer(f"{header}.{payload}.{flipped}"))
+    assert other.status_code == 401
+    assert (await http.get("/me", headers=bearer(token))).status_code == 200
+    await asyncio.sleep(2.1)
+    refused = await http.get("/me", headers=bearer(token))
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "UNAUTHENTICATED"
 
 
 async def test_failed_logins_are_rate_limited_per_email(

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from resolvers import login_guard
 from tests.conftest import PASSWORD, Account, error_codes
 from tests.harness import Service
 from tests.helpers import LOGIN_EP
@@ -51,6 +52,7 @@ async def test_failures_from_one_address_do_not_lock_the_owner_out_on_rest(
     locked = await rest_login(http, member.email, PASSWORD)
     assert locked.status_code == 429
     assert locked.json()["error"]["code"] == "RATE_LIMITED"
+    assert locked.json()["error"]["message"] == login_guard.TOO_MANY_FAILURES
     # ...the owner, from another address, is not.
     async with client_from(service, 2) as owner:
         right = await rest_login(owner, member.email, PASSWORD)

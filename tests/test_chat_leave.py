@@ -20,6 +20,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
+from tests.account_helpers import new_account
 from tests.conftest import Account, GraphQL, MakeAccount, data_of, error_codes
 from tests.harness import Service
 from tests.helpers import (
@@ -32,16 +33,8 @@ from tests.helpers import (
     ws_client,
 )
 from tests.presence_helpers import room_with
-from tests.ws_helpers import (
-    chat_client,
-    join,
-    new_account,
-    open_ws,
-    recv,
-    request,
-    silence,
-    two_processes,
-)
+from tests.process_helpers import two_processes
+from tests.ws_helpers import chat_client, join, open_ws, recv, request, silence
 
 LEAVE = "mutation ($room: String!) { leaveRoom(room: $room) { id name isPrivate } }"
 ROOM = "query ($room: String!) { room(room: $room) { id } }"

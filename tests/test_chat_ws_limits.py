@@ -15,22 +15,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from tests.account_helpers import bearer, register
 from tests.conftest import Account, MakeAccount
 from tests.harness import METRICS_TOKEN, Service, scratch_database
-from tests.ws_helpers import (
-    ServerProcess,
-    bearer,
-    chat_client,
-    close_code,
-    handshake_status,
-    open_ws,
-    process_env,
-    recv,
-    register,
-    request,
-    send,
-    server_process,
-)
+from tests.process_helpers import ServerProcess, process_env, server_process
+from tests.ws_helpers import chat_client, close_code, handshake_status, open_ws, recv, request, send
 
 ORIGIN = "https://app.example"
 PER_USER = 2

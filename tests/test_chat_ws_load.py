@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from bench.load_ws import run_load
+from tests.account_helpers import register
 from tests.harness import scratch_database
-from tests.ws_helpers import process_env, register, server_process
+from tests.process_helpers import process_env, server_process
 
 pytestmark = pytest.mark.slow
 

@@ -15,20 +15,11 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from resolvers import limits
+from tests.account_helpers import bearer, token_for
 from tests.conftest import Account, MakeAccount
 from tests.harness import Service
 from tests.helpers import EVIL
-from tests.ws_helpers import (
-    bearer,
-    chat_client,
-    close_code,
-    handshake_status,
-    open_ws,
-    recv,
-    request,
-    send,
-    token_for,
-)
+from tests.ws_helpers import chat_client, close_code, handshake_status, open_ws, recv, request, send
 
 # --- handshake -----------------------------------------------------------------------
 

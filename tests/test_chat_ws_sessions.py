@@ -8,20 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.account_helpers import bearer, token_for
 from tests.authz_world import subscriber
 from tests.conftest import PASSWORD, Account, MakeAccount
 from tests.harness import Service
 from tests.helpers import forged_tokens
-from tests.ws_helpers import (
-    bearer,
-    chat_client,
-    close_code,
-    handshake_status,
-    open_ws,
-    recv,
-    request,
-    token_for,
-)
+from tests.ws_helpers import chat_client, close_code, handshake_status, open_ws, recv, request
 
 
 async def login(http: httpx.AsyncClient, account: Account) -> dict[str, Any]:

@@ -34,9 +34,11 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.account_helpers import bearer, register
 from tests.fault_helpers import DOWN, RETRY_PAUSE, ROOM, kill, rest_history, started, until_up
 from tests.harness import scratch_database
-from tests.ws_helpers import bearer, process_env, register, send
+from tests.process_helpers import process_env
+from tests.ws_helpers import send
 
 pytestmark = pytest.mark.slow
 

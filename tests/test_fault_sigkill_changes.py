@@ -26,9 +26,11 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
+from tests.account_helpers import bearer, register
 from tests.fault_helpers import DOWN, RETRY_PAUSE, kill, rest_history, started, until_up
 from tests.harness import scratch_database
-from tests.ws_helpers import bearer, process_env, register, send
+from tests.process_helpers import process_env
+from tests.ws_helpers import send
 
 pytestmark = pytest.mark.slow
 

@@ -86,7 +86,7 @@ async def comptoir_process(
 
 async def _wait_ready(server: Server) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=2) as client:
-        # Up to a minute, as tests/ws_helpers.py's server_process: the start
+        # Up to a minute, as tests/process_helpers.py's server_process: the start
         # of a Python process takes seconds on a machine others load.
         for _ in range(1200):
             if server.process.poll() is not None:

@@ -77,3 +77,65 @@ async def test_chat_page_with_prefetched_authors(
     emails = [e["node"]["writer"]["email"] for e in edges]
     assert emails == [alice.email, "", alice.email]
     assert edges[1]["node"]["writer"]["id"] == str(bob.id)
+
+
+async def test_cursors_alike_on_both_paths(
+    graphql: GraphQL, http: httpx.AsyncClient, member: Account
+) -> None:
+    """An edge's cursor is computed (``schema.fast.computed``): the compiled
+    completion and graphql-core's (taken when the node has a field with a
+    resolver, ``room``) give the same cursors, which page as cursors do."""
+    room = await http.post("/chat/rooms", json={"name": "cursors"}, headers=member.headers)
+    assert room.status_code == 201
+    for i in range(3):
+        sent = await http.post(
+            "/chat/rooms/cursors/messages", json={"content": f"m{i}"}, headers=member.headers
+        )
+        assert sent.status_code == 201
+    fast = """{ roomMessages(room: "cursors", first: 3) {
+        edges { cursor node { id } } pageInfo { startCursor endCursor } } }"""
+    slow = """{ roomMessages(room: "cursors", first: 3) {
+        edges { cursor node { id room { name } } } } }"""
+    fast_page = data_of(await graphql(fast, token=member.token))["roomMessages"]
+    slow_edges = data_of(await graphql(slow, token=member.token))["roomMessages"]["edges"]
+    cursors = [e["cursor"] for e in fast_page["edges"]]
+    assert cursors == [e["cursor"] for e in slow_edges]
+    assert len(set(cursors)) == 3
+    assert cursors[0] == fast_page["pageInfo"]["startCursor"]
+    assert cursors[-1] == fast_page["pageInfo"]["endCursor"]
+    after = f"""{{ roomMessages(room: "cursors", first: 5, after: "{cursors[0]}") {{
+        edges {{ node {{ id }} }} }} }}"""
+    rest = data_of(await graphql(after, token=member.token))["roomMessages"]["edges"]
+    assert [e["node"]["id"] for e in rest] == [e["node"]["id"] for e in fast_page["edges"][1:]]
+
+
+async def test_authors_through_fragments(
+    graphql: GraphQL, http: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
+    """Authors selected through a named or an inline fragment, or with
+    ``room`` beside them, answer as when selected directly."""
+    alice = await make_account(display_name="Alicia")
+    bob = await make_account(display_name="Bobby")
+    assert (await http.post("/chat/rooms", json={"name": "frag"}, headers=alice.headers)).is_success
+    for who in (alice, bob):
+        sent = await http.post(
+            "/chat/rooms/frag/messages", json={"content": "x"}, headers=who.headers
+        )
+        assert sent.status_code == 201
+    direct = '{ roomMessages(room: "frag") { edges { node { author { id displayName } } } } }'
+    shapes = [
+        """{ roomMessages(room: "frag") { ...Page } }
+        fragment Page on MessageConnection { edges { node { ...Who } } }
+        fragment Who on Message { author { id displayName } }""",
+        """{ roomMessages(room: "frag") { edges { node {
+            ... on Message { author { id displayName } } } } } }""",
+        """{ roomMessages(room: "frag") { edges { node {
+            author { id displayName } room { name } } } } }""",
+    ]
+    expected = data_of(await graphql(direct, token=bob.token))["roomMessages"]["edges"]
+    assert [e["node"]["author"]["displayName"] for e in expected] == ["Alicia", "Bobby"]
+    for shape in shapes:
+        edges = data_of(await graphql(shape, token=bob.token))["roomMessages"]["edges"]
+        assert [{"author": e["node"]["author"]} for e in edges] == [e["node"] for e in expected]
+        if "room { name }" in shape:
+            assert {e["node"]["room"]["name"] for e in edges} == {"frag"}

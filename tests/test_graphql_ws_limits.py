@@ -19,18 +19,12 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.account_helpers import bearer, register
 from tests.authz_world import subscriber
 from tests.conftest import Account
 from tests.harness import Service, scratch_database
 from tests.helpers import rest_post
-from tests.ws_helpers import (
-    ServerProcess,
-    bearer,
-    process_env,
-    register,
-    server_group,
-    server_process,
-)
+from tests.process_helpers import ServerProcess, process_env, server_group, server_process
 
 PER_USER = 2
 TOTAL = 5

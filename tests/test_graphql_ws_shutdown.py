@@ -26,9 +26,10 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.account_helpers import bearer, register
 from tests.harness import scratch_database
 from tests.helpers import PROTOCOL
-from tests.ws_helpers import bearer, process_env, register, server_process
+from tests.process_helpers import process_env, server_process
 
 pytestmark = pytest.mark.slow
 

@@ -19,8 +19,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.account_helpers import bearer, register
 from tests.harness import Service, scratch_database
-from tests.ws_helpers import ServerProcess, bearer, process_env, register, server_process
+from tests.process_helpers import ServerProcess, process_env, server_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.once]
 

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.account_helpers import bearer, register
 from tests.authz_world import subscriber
 from tests.conftest import Account, MakeAccount
 from tests.harness import Service
@@ -30,15 +31,8 @@ from tests.live_helpers import (
     wait_for,
     ws_recorder,
 )
-from tests.ws_helpers import (
-    ServerProcess,
-    bearer,
-    chat_client,
-    recv,
-    register,
-    request,
-    server_group,
-)
+from tests.process_helpers import ServerProcess, server_group
+from tests.ws_helpers import chat_client, recv, request
 
 PROCESSES = 3
 PER_SENDER = 15

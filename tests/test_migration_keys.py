@@ -19,8 +19,9 @@ import asyncpg
 import bcrypt
 import pytest
 
+from tests.account_helpers import bearer
 from tests.harness import is_postgres, scratch_database
-from tests.ws_helpers import ROOT, bearer, process_env, run_cli, server_process
+from tests.process_helpers import ROOT, process_env, run_cli, server_process
 
 pytestmark = pytest.mark.slow
 

@@ -21,20 +21,11 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from tests.account_helpers import bearer, register
 from tests.harness import free_port, scratch_database
 from tests.presence_helpers import parse_time
-from tests.ws_helpers import (
-    bearer,
-    chat_client,
-    join,
-    open_ws,
-    process_env,
-    recv,
-    register,
-    request,
-    server_process,
-    two_processes,
-)
+from tests.process_helpers import process_env, server_process, two_processes
+from tests.ws_helpers import chat_client, join, open_ws, recv, request
 
 pytestmark = pytest.mark.slow
 

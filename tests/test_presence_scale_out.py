@@ -18,15 +18,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from core.presence_leases import SWEEP_SECONDS as SWEEP
-from tests.ws_helpers import (
-    bearer,
-    chat_client,
-    open_ws,
-    recv,
-    register,
-    request,
-    two_processes,
-)
+from tests.account_helpers import bearer, register
+from tests.process_helpers import two_processes
+from tests.ws_helpers import chat_client, open_ws, recv, request
 
 BROADCAST = os.environ.get("BROADCAST_URL", "")
 LEASE = 3  # PRESENCE_LEASE_SECONDS of both processes

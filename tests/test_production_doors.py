@@ -16,15 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.account_helpers import register
 from tests.conftest import error_codes
 from tests.harness import scratch_database
-from tests.ws_helpers import (
-    chat_client,
-    process_env,
-    register,
-    request,
-    server_process,
-)
+from tests.process_helpers import process_env, server_process
+from tests.ws_helpers import chat_client, request
 
 pytestmark = pytest.mark.slow
 

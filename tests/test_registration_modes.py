@@ -28,7 +28,7 @@ import httpx
 import pytest
 
 from core.settings import ConfigError, Registration, Settings
-from resolvers import auth, users
+from resolvers import auth, login_guard, users
 from tests.conftest import PASSWORD, OverrideSettings
 from tests.harness import Service, scratch_database
 from tests.process_server import serving_process
@@ -286,6 +286,7 @@ async def test_probing_taken_emails_is_throttled_per_address(
         assert await register(http, email) == REFUSED_TAKEN, email
     throttled = await register(http, emails[allowed])
     assert throttled.code == "RATE_LIMITED"
+    assert throttled.message == login_guard.REGISTER_THROTTLED  # not login's wording
     assert throttled.retry_after_ms is not None
     assert throttled.retry_after_ms > 0
     # The address, not an email, is throttled: a new email waits as well...
@@ -309,7 +310,9 @@ async def test_a_refused_registration_counts_as_a_failed_login(
     )
     for _ in range(per_pair):
         assert await register(http, taken) == REFUSED_TAKEN
-    assert (await register(http, taken)).code == "RATE_LIMITED"
+    throttled = await register(http, taken)
+    # Login's count stopped it, in registration's words.
+    assert (throttled.code, throttled.message) == ("RATE_LIMITED", login_guard.REGISTER_THROTTLED)
     # The prober's address may no longer try that account's password...
     assert await login(http, taken, PASSWORD) == "RATE_LIMITED"
     # ...but the owner, from elsewhere, is not locked out.

@@ -20,15 +20,12 @@ from core.versions import build_versions
 from resolvers import live, response_cache
 from resolvers.catalogue_events import CATALOGUE_CHANNEL, ProductChanged
 from resolvers.events import Event
+from tests.account_helpers import bearer
 from tests.conftest import PASSWORD, Account, OverrideSettings
 from tests.harness import Service, free_port
 from tests.helpers import QueryCounter, scrape, value
 from tests.live_helpers import redis_server
-from tests.ws_helpers import (
-    bearer,
-    redis_url,
-    two_processes,
-)
+from tests.process_helpers import redis_url, two_processes
 
 PRODUCTS = "{ products(first: 50) { totalCount edges { node { id name price stock } } } }"
 HEADER = "x-cache"

@@ -15,19 +15,17 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.account_helpers import bearer, register
+from tests.process_helpers import ServerProcess, server_group
 from tests.ws_helpers import (
-    ServerProcess,
-    bearer,
     chat_client,
     close_code,
     handshake_status,
     open_ws,
     recv,
     recv_until,
-    register,
     request,
     send,
-    server_group,
 )
 
 pytestmark = pytest.mark.slow

@@ -1,38 +1,25 @@
-"""Raw WebSocket clients and server processes for the chat server's tests."""
+"""Raw WebSocket clients of the chat server, and chat steps built on them."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import json
-import os
-import signal
-import sys
-import uuid
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
-import redis.asyncio as redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import PASSWORD, Account
-from tests.harness import free_port, is_postgres, scratch_database, service_env
+from tests.account_helpers import bearer
+from tests.conftest import Account
 
-ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 5.0
 _refs = itertools.count(1)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def open_ws(ws_url: str, token: str | None = None, **kwargs: Any) -> ClientConnection:
@@ -186,234 +173,3 @@ async def recv_until_joined(
     joined, before = await recv_until(ws, "joined")
     assert joined["ref"] == "join"
     return joined, before
-
-
-# --- a server in its own process ---------------------------------------------------
-
-
-@dataclass
-class ServerProcess:
-    process: asyncio.subprocess.Process
-    http_url: str
-    ws_url: str
-    env: dict[str, str]
-
-    def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.http_url, timeout=30)
-
-    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
-        if self.process.returncode is None:
-            self.process.send_signal(sig)
-        try:
-            return await asyncio.wait_for(self.process.wait(), timeout)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
-            raise
-
-
-def process_env(database_url: str, tmp: Path, **overrides: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        **service_env(database_url, tmp),
-        "PORT": str(free_port()),
-        "WS_PORT": str(free_port()),
-    }
-    env.update(overrides)
-    return env
-
-
-async def run_cli(*args: str, env: dict[str, str]) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "comptoir",
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, stderr = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode == 0, stderr.decode()[-2000:]
-
-
-@asynccontextmanager
-async def server_process(
-    env: dict[str, str], *, migrate: bool = True, log: Path | None = None
-) -> AsyncIterator[ServerProcess]:
-    """``python -m comptoir serve`` with ``env``, healthy; stopped afterwards.
-    Its stderr goes to ``log`` when given."""
-    args = ["serve"] if migrate else ["serve", "--no-migrate"]
-    with log.open("wb") if log else open(os.devnull, "wb") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "comptoir",
-            *args,
-            cwd=ROOT,
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    server = ServerProcess(
-        process,
-        http_url=f"http://127.0.0.1:{env['PORT']}",
-        ws_url=f"ws://127.0.0.1:{env['WS_PORT']}",
-        env=env,
-    )
-    try:
-        async with server.client() as client:
-            for _ in range(600):
-                if process.returncode is not None:
-                    raise AssertionError(f"server exited with {process.returncode}")
-                try:
-                    if (await client.get("/health")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                raise AssertionError("server did not become healthy")
-        yield server
-    finally:
-        # A graceful stop first (it releases what the server holds in Redis).
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 15)
-            except TimeoutError:
-                process.kill()
-        await process.wait()
-
-
-async def register(client: httpx.AsyncClient, email: str) -> tuple[int, str]:
-    """A new account through POST /register: (user id, access token)."""
-    account = await new_account(client, email)
-    return account.id, account.token
-
-
-async def new_account(client: httpx.AsyncClient, email: str) -> Account:
-    """A new account through POST /register, with :data:`PASSWORD`."""
-    response = await client.post("/register", json={"email": email, "password": PASSWORD})
-    assert response.status_code == 201, response.text
-    return await _signed_in(client, email, response.json())
-
-
-async def logged_in(client: httpx.AsyncClient, email: str) -> Account:
-    """An existing account with :data:`PASSWORD`, through POST /login."""
-    response = await client.post("/login", json={"email": email, "password": PASSWORD})
-    assert response.status_code == 200, response.text
-    return await _signed_in(client, email, response.json())
-
-
-async def _signed_in(client: httpx.AsyncClient, email: str, tokens: dict[str, Any]) -> Account:
-    access, refresh = tokens["access_token"], tokens["refresh_token"]
-    me = await client.get("/me", headers=bearer(access))
-    assert me.status_code == 200, me.text
-    return Account(int(me.json()["id"]), email, PASSWORD, access, refresh)
-
-
-def token_for(token: str, *, expires_in: float) -> str:
-    """A token of the same user and session as ``token``, signed with the test
-    secret, expiring ``expires_in`` seconds from now (negative: already expired)."""
-    from datetime import UTC, datetime, timedelta
-
-    import jwt
-
-    from core.security import TokenCodec
-    from tests.harness import TEST_SECRET
-
-    claims = jwt.decode(token, options={"verify_signature": False})
-    codec = TokenCodec(TEST_SECRET, claims["iss"], claims["aud"], ttl=60)
-    now = datetime.now(UTC) + timedelta(seconds=expires_in) - timedelta(seconds=60)
-    return codec.issue(int(claims["sub"]), uuid.UUID(claims["sid"]), now=now)
-
-
-# --- processes sharing one database and Redis ----------------------------------------
-
-LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/test"
-LOCAL_REDIS = "redis://127.0.0.1:6379"
-
-
-def postgres_url() -> str:
-    """The suite's PostgreSQL server, else the local one."""
-    url = os.environ.get("DATABASE_URL", "")
-    return url if is_postgres(url) else LOCAL_POSTGRES
-
-
-def redis_url() -> str:
-    """The suite's Redis, else the local one."""
-    url = os.environ.get("BROADCAST_URL", "")
-    return url if urlsplit(url).scheme in {"redis", "rediss"} else LOCAL_REDIS
-
-
-async def require_redis(url: str) -> None:
-    client = redis.Redis.from_url(url)
-    try:
-        await asyncio.wait_for(client.ping(), 5)
-    except Exception as error:
-        raise AssertionError(f"the scale-out test needs Redis at {url}: {error!r}") from error
-    finally:
-        await client.aclose()
-
-
-@asynccontextmanager
-async def server_group(
-    tmp: Path,
-    count: int,
-    prefix: str,
-    *,
-    database: str | None = None,
-    admins: Sequence[str] = (),
-    **overrides: str,
-) -> AsyncIterator[list[ServerProcess]]:
-    """``count`` healthy ``serve`` processes on one scratch database (on
-    ``database``'s server, default :func:`postgres_url`: PostgreSQL whatever
-    the suite runs on), migrated once, sharing Redis (:func:`redis_url`) under
-    one fresh ``PUBSUB_PREFIX`` starting with ``prefix``; each of ``admins``
-    (emails) created first by ``createuser --admin`` with :data:`PASSWORD`."""
-    broadcast = redis_url()
-    await require_redis(broadcast)
-    async with (
-        scratch_database(database or postgres_url(), tmp) as database_url,
-        AsyncExitStack() as stack,
-    ):
-        shared = {
-            "BROADCAST_URL": broadcast,
-            "PUBSUB_PREFIX": f"{prefix}-{uuid.uuid4().hex[:8]}",
-            **overrides,
-        }
-        envs = [process_env(database_url, tmp, **shared) for _ in range(count)]
-        await run_cli("migrate", env=envs[0])
-        for email in admins:
-            await run_cli(
-                "createuser", "--email", email, "--password", PASSWORD, "--admin", env=envs[0]
-            )
-        yield [await stack.enter_async_context(server_process(env, migrate=False)) for env in envs]
-
-
-@dataclass
-class TwoProcesses:
-    """Two server processes sharing a database and Redis, an HTTP client of
-    each (accounts: :func:`new_account`, :func:`logged_in`)."""
-
-    one: ServerProcess
-    two: ServerProcess
-    http1: httpx.AsyncClient
-    http2: httpx.AsyncClient
-
-
-@asynccontextmanager
-async def two_processes(
-    tmp: Path,
-    prefix: str,
-    *,
-    database: str | None = None,
-    admins: Sequence[str] = (),
-    **overrides: str,
-) -> AsyncIterator[TwoProcesses]:
-    """Two processes of :func:`server_group`, with an HTTP client each."""
-    group = server_group(tmp, 2, prefix, database=database, admins=admins, **overrides)
-    async with group as (one, two), one.client() as http1, two.client() as http2:
-        yield TwoProcesses(one, two, http1, http2)
