@@ -84,15 +84,6 @@ def http_protocol(header_timeout: float) -> type[HttpToolsProtocol]:
             self._disarm()
             super().connection_lost(exc)
 
-        def handle_websocket_upgrade(self) -> None:
-            super().handle_websocket_upgrade()
-            # The connection is the WebSocket protocol's now. The parser calls
-            # back into this object, so the two would stay alive (with the
-            # flow control's Event and the pipeline's deque) in a reference
-            # cycle until a full garbage collection, rare in a server full of
-            # long-lived objects: a few KiB per WebSocket meanwhile.
-            del self.parser
-
     return HeaderTimeoutProtocol
 
 
