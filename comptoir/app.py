@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
-from starlette.types import Scope
+from starlette.types import Receive, Scope, Send
 
 import rest_compat
 from comptoir import demo, metrics_http
@@ -30,7 +31,7 @@ from core.settings import Settings
 from resolvers import live, presence, response_cache
 from rest_compat.http import EXCEPTION_HANDLERS
 from schema import build_schema
-from schema.outbox import KeepRawSend
+from schema.outbox import RAW_SEND
 from schema.view import GraphQLView
 from ws.server import ChatServer
 
@@ -70,7 +71,32 @@ def route_methods(routes: list[BaseRoute]) -> set[str]:
     return {method for route in routes for method in getattr(route, "methods", None) or ()}
 
 
-def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
+class App(Starlette):
+    """Starlette, but a WebSocket to ``live`` (GraphQL's route) goes straight
+    to its app through ``access`` (the access log), past every middleware.
+
+    Those layers do nothing for a WebSocket but pass it on, yet each one's
+    call stays suspended for the connection's life: a thousand idle
+    subscriptions held a thousand stacks of them. The server's own ``send``
+    is kept in the scope for the fan-out (:mod:`schema.outbox`)."""
+
+    def __init__(self, *, live: WebSocketRoute, access: AccessLog, **options: Any) -> None:
+        super().__init__(**options)
+        self.live = live
+        self.access = access
+
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
+        # Not a coroutine itself: it returns the one to await, so it keeps
+        # no frame of its own either.
+        if scope["type"] == "websocket" and scope["path"] == self.live.path:
+            scope["app"] = self
+            scope["route"] = self.live
+            scope[RAW_SEND] = send
+            return self.access.websocket(scope, receive, send)
+        return super().__call__(scope, receive, send)
+
+
+def build_app(settings: Settings, *, migrate: bool = True) -> App:
     chat = ChatServer(settings)
 
     @asynccontextmanager
@@ -112,11 +138,14 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
         Mount(assets.PREFIX, app=assets.static_app(), name="static"),
     ]
 
-    routes.append(WebSocketRoute("/graphql", graphql))
+    live_route = WebSocketRoute("/graphql", graphql)
+    routes.append(live_route)
+
+    def trusted(scope: Scope) -> bool:
+        return from_trusted_proxy(scope, settings)
+
     middleware = [
-        # Outermost: the GraphQL WebSocket fan-out writes through uvicorn's own send.
-        Middleware(KeepRawSend),
-        Middleware(AccessLog, trusted=lambda scope: from_trusted_proxy(scope, settings)),
+        Middleware(AccessLog, trusted=trusted),
         Middleware(SecurityHeaders),
         Middleware(
             CORSMiddleware,
@@ -142,7 +171,9 @@ def build_app(settings: Settings, *, migrate: bool = True) -> Starlette:
         ),
         Middleware(BodyIdleTimeout, timeout=settings.http_body_timeout),
     ]
-    app = Starlette(
+    app = App(
+        live=live_route,
+        access=AccessLog(graphql.websocket, trusted=trusted),
         routes=routes,
         middleware=middleware,
         exception_handlers=EXCEPTION_HANDLERS,

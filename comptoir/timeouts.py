@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from comptoir.middleware import run_refusable, send_error
+from comptoir.websocket import LeanWebSocketProtocol
 from core.settings import Settings
 
 log = logging.getLogger("comptoir.http")
@@ -141,6 +142,10 @@ def uvicorn_config(app: ASGIApp, settings: Settings, **options: Any) -> uvicorn.
         http=http_protocol(settings.http_header_timeout),
         timeout_keep_alive=settings.http_keepalive_timeout,
         lifespan="on",
+        # The app's __call__ returns its coroutine rather than being one
+        # (comptoir.app.App): uvicorn would take it for an ASGI 2 app.
+        interface="asgi3",
+        ws=LeanWebSocketProtocol,
         ws_per_message_deflate=False,
         # GraphQL over WebSocket keeps the chat server's keepalive: the slow
         # reader's abort (schema.live_transport) waits exactly this long.

@@ -166,6 +166,11 @@ class LiveSource(Generic[T]):
         if subscriber.active:
             subscriber.live = True
             target.adopt(subscriber)
+        if subscriber.group.template is not executor:
+            # Its group executes with another: this one is dropped, and its
+            # helpers (bound methods of its own) would keep it in a reference
+            # cycle, for the collector to find much later.
+            del executor.async_helpers
         raise Handover
 
 

@@ -93,6 +93,9 @@ class LiveOperation(Operation[Context, None]):
 
     def adopt(self, subscriber: Subscriber) -> None:
         self.subscriber = subscriber
+        # Read when the operation started, never again: its group keeps
+        # the parsed document.
+        self.query, self.variables = "", None
 
     def finish(self, error: GraphQLError | None) -> None:
         if not self._current():
@@ -117,6 +120,11 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         self.outbox = Outbox(ws, self.sockets.settings.graphql_ws_max_queue_bytes, self._slow)
         self._lease: tuple[int, str] | None = None
         _OPEN.add(self)
+        # Built in the connection's own task (the ASGI one), which runs
+        # handle(); shutdown() forgets it.
+        self._task = asyncio.current_task()
+        if self._task is not None:
+            self.sockets.handlers.add(self._task)
 
     # --- writes ------------------------------------------------------------------
 
@@ -169,8 +177,13 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await self.websocket.close(code=4403, reason="Forbidden")
             return
         finally:
-            # Read once, by on_ws_connect: the token is not kept for the socket's life.
+            # Read once, by on_ws_connect: the token is not kept for the
+            # socket's life, nor are the handshake's headers (which may carry
+            # it too); the request's view of them reads this same list.
             self.context.connection_params = None
+            headers = self.context.request.scope.get("headers")
+            if isinstance(headers, list):
+                headers.clear()
         user = self.context.user
         assert user is not None
         lease = uuid.uuid4().hex
@@ -189,15 +202,6 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await self.send_message({"type": "connection_ack", "payload": ack})
         self.connection_acknowledged = True
 
-    async def handle(self) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self.sockets.handlers.add(task)
-        try:
-            await super().handle()
-        finally:
-            self.sockets.handlers.discard(task)
-
     async def handle_message(self, message: Message) -> None:
         # Messages still queued once the connection is closing (the server's
         # shutdown sends 1012) are not handled: nothing could answer them, and
@@ -211,6 +215,8 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await super().shutdown()
         finally:
             _OPEN.discard(self)
+            if self._task is not None:
+                self.sockets.handlers.discard(self._task)
             self.outbox.close()
             if self._lease is not None:
                 self.sockets.connections.release(*self._lease)
@@ -245,6 +251,10 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             payload.get("variables"),
             payload.get("operationName"),
         )
+        # The message stays referenced by Strawberry's reader loop until the
+        # next one arrives (for ever, on an idle socket): its payload is the
+        # operation's now.
+        message["payload"] = {}  # type: ignore[typeddict-item]
         operation.task = asyncio.create_task(self.run_operation(operation))
         operation.task.add_done_callback(self._task_done)
         self.operations[message["id"]] = operation

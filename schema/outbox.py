@@ -15,7 +15,6 @@ from collections import deque
 from collections.abc import Coroutine, Generator
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from websockets.exceptions import InvalidState
 
@@ -188,16 +187,3 @@ class Outbox:
         self.queued_bytes = 0
         if self._writer is not None:
             self._writer.cancel()
-
-
-class KeepRawSend:
-    """ASGI middleware: keeps the server's own ``send`` of a WebSocket in its
-    scope (the layers below wrap it), for :func:`_server_protocol`."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            scope[RAW_SEND] = send
-        await self.app(scope, receive, send)

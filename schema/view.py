@@ -21,7 +21,7 @@ Every error body is ``{"errors": [{"message", "extensions": {"code"}}]}``
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any
 
@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
-from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
 from strawberry.http.base import BaseRequestProtocol
@@ -58,6 +58,7 @@ from schema.context import Context
 from schema.files import UploadRequestAdapter
 from schema.graphiql import GRAPHIQL_HTML
 from schema.http_request import GRAPHQL_RESPONSE, JSON, response_media_type
+from schema.live_socket import CheckedWebSocketAdapter
 from schema.live_transport import LiveSockets, LiveTransportHandler
 
 
@@ -77,41 +78,6 @@ def _token_from_params(params: dict[str, Any]) -> str | None:
         if isinstance(value, str) and value:
             return value
     return None
-
-
-def _well_formed(message: object) -> bool:
-    """The shape graphql-transport-ws messages must have before Strawberry reads them.
-
-    Strawberry indexes messages without checking them: a JSON array, a number
-    or a subscribe without a payload would crash the connection (1011)
-    instead of closing it with the protocol's 4400.
-    """
-    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-        return False
-    kind = message["type"]
-    if kind in {"subscribe", "complete"} and not isinstance(message.get("id"), str):
-        return False
-    payload = message.get("payload")
-    if kind == "subscribe":
-        return (
-            isinstance(payload, dict)
-            and isinstance(payload.get("query"), str)
-            and isinstance(payload.get("variables") or {}, dict)
-            and isinstance(payload.get("extensions") or {}, dict)
-            and isinstance(payload.get("operationName") or "", str)
-        )
-    return payload is None or isinstance(payload, dict)
-
-
-class CheckedWebSocketAdapter(ASGIWebSocketAdapter):
-    async def iter_json(
-        self, *, ignore_parsing_errors: bool = False
-    ) -> AsyncGenerator[object, None]:
-        async for message in super().iter_json(ignore_parsing_errors=ignore_parsing_errors):
-            if not _well_formed(message):
-                await self.close(4400, "Invalid message")
-                return
-            yield message
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -181,6 +147,13 @@ class GraphQLView(GraphQL[Context, None]):
             await response(scope, receive, send)
         finally:
             await request.close()  # closes files spooled by a multipart request
+
+    def websocket(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """What ``__call__`` does for a WebSocket, as an ASGI app without a
+        frame of its own (nor Strawberry's ``__call__``) suspended for the
+        connection's life. Awaited by the access log, which drops the
+        response object ``run`` ends with."""
+        return self.run(WebSocket(scope, receive=receive, send=send))  # type: ignore[return-value]
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(GRAPHIQL_HTML)
