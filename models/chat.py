@@ -30,6 +30,8 @@ class Room(Model):
     )
     created_by_id: int | None
     created_at = DatetimeField(auto_now_add=True)
+    # The table also has ``last_message_id``, kept by a database trigger on
+    # every message insert (migration 7) and read by unread counts only.
 
     class Meta:
         table = "rooms"

@@ -151,17 +151,24 @@ def _marks(conn: Any, count: int) -> list[str]:
     return ["?"] * count
 
 
-# Per room of the user, one range scan after the marker of the covering
-# index ``messages_room_unread`` (migration 6), counting unread and
-# mentions together. SQLite: a grouped join; CROSS JOIN pins the order
-# (memberships first, in room id order: no sort). PostgreSQL: a LATERAL
-# aggregate per room (as a plain join, its planner hashes every message).
+# Per room of the user with something after the marker (the room's newest
+# message id, ``rooms.last_message_id``, kept by a trigger: migration 7),
+# one range scan after the marker of the covering index
+# ``messages_room_unread`` (migration 6), counting unread and mentions
+# together; a room read to its end costs no probe of that index. SQLite: a
+# grouped join, whose join term is NULL (no probe) for a room read to its
+# end; CROSS JOIN pins the order (memberships first, in room id
+# order: no sort). PostgreSQL: a LATERAL aggregate per room, gated the same
+# way (as a plain join, its planner hashes every message).
 _COUNTS = (
     "COUNT(m.id) AS unread, "
-    "COUNT(CASE WHEN (',' || m.mentions || ',') LIKE {pattern} THEN 1 END) AS mentioned"
+    # Most messages mention no one: the empty test skips the LIKE for them.
+    "COUNT(CASE WHEN m.mentions <> '' AND (',' || m.mentions || ',') LIKE {pattern} "
+    "THEN 1 END) AS mentioned"
 )
+_NEWER = "r.last_message_id > COALESCE(rm.last_read_id, 0)"
 _AFTER_MARKER = (
-    "m.room_id = ms.room_id AND m.id > COALESCE(rm.last_read_id, 0) "
+    "m.room_id = {room} AND m.id > COALESCE(rm.last_read_id, 0) "
     "AND m.author_id <> {author} AND NOT m.deleted"
 )
 _MARKER = "LEFT JOIN read_markers rm ON rm.user_id = ms.user_id AND rm.room_id = ms.room_id "
@@ -169,7 +176,9 @@ SQLITE_ROOMS = (
     "SELECT ms.room_id AS room_id, r.name AS name, COALESCE(rm.last_read_id, 0) AS last_read, "
     f"{_COUNTS.format(pattern='?2')} "
     f"FROM memberships ms CROSS JOIN rooms r ON r.id = ms.room_id {_MARKER}"
-    f"LEFT JOIN messages m ON {_AFTER_MARKER.format(author='?1')} "
+    "LEFT JOIN messages m ON "
+    + _AFTER_MARKER.format(room=f"CASE WHEN {_NEWER} THEN ms.room_id END", author="?1")
+    + " "
     "WHERE ms.user_id = ?1 GROUP BY ms.room_id ORDER BY ms.room_id"
 )
 POSTGRES_ROOMS = (
@@ -177,7 +186,7 @@ POSTGRES_ROOMS = (
     "c.unread AS unread, c.mentioned AS mentioned "
     f"FROM memberships ms JOIN rooms r ON r.id = ms.room_id {_MARKER}"
     f"CROSS JOIN LATERAL (SELECT {_COUNTS.format(pattern='$2')} FROM messages m "
-    f"WHERE {_AFTER_MARKER.format(author='$1')}) c "
+    f"WHERE {_NEWER} AND {_AFTER_MARKER.format(room='ms.room_id', author='$1')}) c "
     "WHERE ms.user_id = $1 ORDER BY ms.room_id"
 )
 
@@ -204,11 +213,9 @@ async def unread_counts(*, actor: User | None) -> list[Unread]:
     something unread (by user id): two grouped queries, whatever the count."""
     user = require_user(actor)
     conn = Message._meta.db
-    # Columns in the statements' order: room_id, name, last_read, unread, mentioned.
-    result = [
-        Unread(int(r[0]), str(r[1]), 0, int(r[2]), int(r[3]), int(r[4]))
-        for r in await _room_rows(conn, user.id)
-    ]
+    # Columns in the statements' order: room_id, name, last_read, unread,
+    # mentioned; both drivers give ints and text (no conversion per row).
+    result = [Unread(r[0], r[1], 0, r[2], r[3], r[4]) for r in await _room_rows(conn, user.id)]
     (me,) = _marks(conn, 1)
     dms_sql = (
         "SELECT d.sender_id AS other, COALESCE(MAX(rm.last_read_id), 0) AS last_read, "

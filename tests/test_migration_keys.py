@@ -52,6 +52,13 @@ async def _old_database(url: str) -> None:
         "VALUES ({})"
     )
     room_sql = 'INSERT INTO "rooms" (name, is_private, created_at) VALUES ({})'
+    # Alice (user 1) in "lobby" (room 5), where bob (user 3) wrote twice: unread
+    # counts after the migrations read each room's newest message id, which
+    # migration 7 fills for rows written before it.
+    member_sql = 'INSERT INTO "memberships" (created_at, room_id, user_id) VALUES ({})'
+    message_sql = 'INSERT INTO "messages" (content, created_at, author_id, room_id) VALUES ({})'
+    members = [(now, 5, 1)]
+    messages = [("before the keys", now, 3, 5), ("still unread", now, 3, 5)]
     if is_postgres(url):
         parts = urlsplit(url)
         conn = await asyncpg.connect(urlunsplit(("postgresql", *parts[1:])))
@@ -59,6 +66,8 @@ async def _old_database(url: str) -> None:
             await conn.execute(init.POSTGRES)
             await conn.executemany(user_sql.format("$1, $2, $3, $4, $5, $6"), users)
             await conn.executemany(room_sql.format("$1, $2, $3"), rooms)
+            await conn.executemany(member_sql.format("$1, $2, $3"), members)
+            await conn.executemany(message_sql.format("$1, $2, $3, $4"), messages)
         finally:
             await conn.close()
         return
@@ -67,6 +76,8 @@ async def _old_database(url: str) -> None:
         conn.executescript(init.SQLITE)
         conn.executemany(user_sql.format("?, ?, ?, ?, ?, ?"), users)
         conn.executemany(room_sql.format("?, ?, ?"), rooms)
+        conn.executemany(member_sql.format("?, ?, ?"), members)
+        conn.executemany(message_sql.format("?, ?, ?, ?"), messages)
     conn.close()
 
 
@@ -83,6 +94,8 @@ async def test_migration_fills_keys_and_old_look_alikes_stay_reachable(tmp_path:
             auth = bearer(login.json()["access_token"])
             me = await http.get("/me", headers=auth)
             assert me.json()["email"] == "Alice@Example.com"  # the first of the look-alikes
+            unread = (await http.get("/chat/unread", headers=auth)).json()["rooms"]
+            assert [(r["room"], r["unread"]) for r in unread] == [("lobby", 2)]
 
             # Every old room is still listed and reachable by its exact name.
             listed = (await http.get("/chat/rooms", headers=auth)).json()
