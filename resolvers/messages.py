@@ -21,7 +21,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 
 from core.transactions import transaction
-from models import Message, Room, User
+from models import Message, Room, User, prepared_writes
 from models.prepared import Prepared
 from resolvers import attachments as attached
 from resolvers import events, live, mentions, posted, replies
@@ -72,7 +72,7 @@ async def send_message(
             async with transaction() as conn:
                 # Row lock: ids of a room are taken in commit order on every
                 # process, so a client resuming `after` its last id misses nothing.
-                await Room.filter(id=found.id).select_for_update().only("id").using_db(conn)
+                await prepared_writes.lock_room(conn, found.id)
                 message = await Message.create(
                     room=found,
                     author=user,

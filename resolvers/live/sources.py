@@ -14,7 +14,8 @@ channel: nothing committed later can get a smaller id.
 
 The resolvers that store a row also read, in the same transaction, the
 channel's previous id (:func:`prev_message_id`, :func:`prev_dm_id`), which
-travels with the event so that a process can tell a gap.
+travels with the event so that a process can tell a gap (one statement
+each, :mod:`models.prepared_writes`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,15 @@ from typing import Any
 from tortoise.expressions import Q
 from tortoise.functions import Max
 
-from models import DirectMessage, Membership, Message, MessageChange, ReadMarker, Room
+from models import (
+    DirectMessage,
+    Membership,
+    Message,
+    MessageChange,
+    ReadMarker,
+    Room,
+    prepared_writes,
+)
 from resolvers import attachments, replies
 from resolvers.change_events import MENTIONED, MessageMentioned, from_change
 from resolvers.events import DirectMessageSent, Event, MessagePosted
@@ -211,16 +220,11 @@ async def head(channel: str) -> int:
 
 
 async def prev_message_id(room_id: int, below: int, conn: Any) -> int:
-    query = Message.filter(room_id=room_id, id__lt=below).using_db(conn)
-    changes = MessageChange.filter(room_id=room_id, seq__lt=below).using_db(conn)
-    return max(await _max_id(query), await _max_seq(changes))
+    return await prepared_writes.room_prev_id(conn, room_id, below)
 
 
 async def prev_dm_id(user_id: int, below: int, conn: Any) -> int:
-    query = DirectMessage.filter(_mine(user_id), id__lt=below).using_db(conn)
-    changes = MessageChange.filter(_my_changes(user_id), seq__lt=below).using_db(conn)
-    markers = ReadMarker.filter(user_id=user_id, seq__lt=below).using_db(conn)
-    return max(await _max_id(query), await _max_seq(changes), await _max_seq(markers))
+    return await prepared_writes.dm_prev_id(conn, user_id, below)
 
 
 async def prev_id(channel: str, below: int, conn: Any) -> int:
