@@ -155,7 +155,7 @@ class TokenCodec:
         raw = digest.digest()
         return str(uuid.UUID(bytes=raw[:16], version=4)), raw[16:32].hex()
 
-    def decode(self, token: str) -> AccessClaims:
+    def decode(self, token: str, *, remember: bool = True) -> AccessClaims:
         """The claims of a valid access token, else UNAUTHENTICATED.
 
         Its signature and claims are checked once per token text: a token
@@ -164,7 +164,10 @@ class TokenCodec:
         ``exp``, with the leeway) checked again on every use, exactly as
         PyJWT checks it. Only the token is verified here: whether its
         session is still open is read on every request
-        (``resolvers.auth.authenticate``).
+        (``resolvers.auth.authenticate``). ``remember=False``: a token
+        checked once for a long-lived connection is not kept (a thousand
+        sockets would keep a thousand entries, about 0.7 KiB each, that
+        no later request reads).
         """
         now = time.time()
         known = self._verified.get(token)
@@ -191,6 +194,8 @@ class TokenCodec:
             # OverflowError, OSError: an ``exp`` no datetime can hold (1e20).
             raise Unauthenticated("Invalid or expired token.") from None
         claims = AccessClaims(user_id, session_id, expires_at, str(payload["jti"]))
+        if not remember:
+            return claims
         self._verified[token] = _Verified(claims, not_before, expires)
         if len(self._verified) > VERIFIED_TOKENS_MAX:
             self._verified.popitem(last=False)

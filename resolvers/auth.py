@@ -269,9 +269,11 @@ def _open_session_user(key: object, *, session_id: uuid.UUID) -> QuerySet[User]:
 _OPEN_SESSION_USER = Prepared(User, _open_session_user)
 
 
-async def authenticate(token: str) -> tuple[User, AccessClaims]:
-    """The user behind an access token, if its session is still open."""
-    claims = runtime.get().tokens.decode(token)
+async def authenticate(token: str, *, connection: bool = False) -> tuple[User, AccessClaims]:
+    """The user behind an access token, if its session is still open
+    (``connection``: for a long-lived connection, whose token is checked
+    once: not kept among the verified tokens of per-request auth)."""
+    claims = runtime.get().tokens.decode(token, remember=not connection)
     found = await _OPEN_SESSION_USER.objects(session_id=claims.session_id)
     user = found[0] if found else None
     if user is None or user.id != claims.user_id or not user.is_active:

@@ -354,7 +354,7 @@ class GraphQLView(GraphQL[Context, None]):
                 token = auth.bearer_token(context.request.headers.get("authorization"))
             if token is None:
                 raise Unauthenticated()
-            context.user, context.claims = await auth.authenticate(token)
+            context.user, context.claims = await auth.authenticate(token, connection=True)
         except ComptoirError:
             raise ConnectionRejectionError() from None
         return None

@@ -146,7 +146,7 @@ class Handlers:
         if channel in client.channels:
             client.channels.discard(channel)
             live.get().detach(channel, client)
-        client.presence_of.discard(room.id)
+        client.hear_presence(room.id, False)
         await client.reply(
             frames.with_ref({"type": "left", "room": room.name, "room_id": room.id}, frame.ref)
         )
@@ -214,11 +214,11 @@ class Handlers:
         (of a room: once joined)."""
         if frame.room is None:
             members = await presence.partner_presence(actor=client.user)
-            client.presence_of.add(0)
+            client.hear_presence(0, True)
             reply = presence_frames.presence_frame(None, None, members)
         else:
             room, members = await presence.room_presence(actor=client.user, room=frame.room)
-            client.presence_of.add(room.id)
+            client.hear_presence(room.id, True)
             reply = presence_frames.presence_frame(room.name, room.id, members)
         await client.reply(frames.with_ref(reply, frame.ref))
 
@@ -260,7 +260,7 @@ class Handlers:
         """Renew the connection's token. An invalid or expired one is an
         UNAUTHENTICATED error frame, another user's a FORBIDDEN one; either
         way the connection goes on with the token it had."""
-        user, claims = await auth.authenticate(frame.token)
+        user, claims = await auth.authenticate(frame.token, connection=True)
         live.check_unexpired(claims)
         if user.id != client.user.id:
             raise Forbidden("This token belongs to another user.")

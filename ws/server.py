@@ -122,7 +122,7 @@ class ChatServer:
             if "Authorization" in request.headers:
                 # Read once: the token is not kept with the connection for its life.
                 del request.headers["Authorization"]
-            user, claims = await auth.authenticate(token)
+            user, claims = await auth.authenticate(token, connection=True)
             live.check_unexpired(claims)
         except ComptoirError:
             response = connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
