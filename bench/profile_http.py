@@ -1,6 +1,6 @@
 """In-process CPU cost of one HTTP route, for profiling under load.
 
-``python -m bench.profile_http TARGET [--n 300] [--profile FILE] [--db URL]``
+``python -m bench.profile_http TARGET [--n 300] [--concurrency 1] [--profile FILE] [--db URL]``
 
 Seeds a scratch SQLite database as ``make bench`` does, builds the app in
 this process (Comptoir, or ``bench.baseline_rest`` for the baselines) and
@@ -112,7 +112,12 @@ async def call(
 
 
 async def measure(
-    app: Any, request: Request, token: str | None, n: int, profile: str | None
+    app: Any,
+    request: Request,
+    token: str | None,
+    n: int,
+    profile: str | None,
+    concurrency: int = 1,
 ) -> None:
     method, path, body, authed = request
     headers = {"accept": "application/json"}
@@ -133,8 +138,13 @@ async def measure(
     started = time.process_time()
     if profiler is not None:
         profiler.enable()
-    for _ in range(n):
-        await call(app, method, path, body, headers)
+
+    async def worker(count: int) -> None:
+        for _ in range(count):
+            await call(app, method, path, body, headers)
+
+    await asyncio.gather(*(worker(n // concurrency) for _ in range(concurrency)))
+    n = n // concurrency * concurrency
     if profiler is not None and profile:
         profiler.disable()
         profiler.dump_stats(profile)
@@ -153,7 +163,9 @@ async def comptoir_token(app: Any) -> str:
     return str(json.loads(answer)["access_token"])
 
 
-async def run_comptoir(name: str, n: int, profile: str | None, mint: bool) -> None:
+async def run_comptoir(
+    name: str, n: int, profile: str | None, mint: bool, concurrency: int = 1
+) -> None:
     from comptoir.app import build_app
     from core.settings import Settings
 
@@ -163,21 +175,26 @@ async def run_comptoir(name: str, n: int, profile: str | None, mint: bool) -> No
         if mint:
             print(token)
             return
-        await measure(app, COMPTOIR[name], token, n, profile)
+        await measure(app, COMPTOIR[name], token, n, profile, concurrency)
 
 
-async def run_baseline(name: str, n: int, profile: str | None, token: str) -> None:
+async def run_baseline(
+    name: str, n: int, profile: str | None, token: str, concurrency: int = 1
+) -> None:
     from bench.baseline_rest import build
 
     app = build(os.environ["DATABASE_URL"])
     async with app.router.lifespan_context(app):
-        await measure(app, BASELINE[name], token, n, profile)
+        await measure(app, BASELINE[name], token, n, profile, concurrency)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("target", choices=[*COMPTOIR, *BASELINE, "token"])
     parser.add_argument("--n", type=int, default=300)
+    parser.add_argument(
+        "--concurrency", type=int, default=1, help="requests in flight at once (wrk's -c)"
+    )
     parser.add_argument("--profile")
     parser.add_argument("--db", help="an already seeded database (else a scratch one)")
     args = parser.parse_args()
@@ -194,7 +211,7 @@ def main() -> None:
             )
         if args.target in COMPTOIR or args.target == "token":
             mint = args.target == "token"
-            asyncio.run(run_comptoir(args.target, args.n, args.profile, mint))
+            asyncio.run(run_comptoir(args.target, args.n, args.profile, mint, args.concurrency))
             return
         token = ""
         if BASELINE[args.target][3]:
@@ -206,7 +223,7 @@ def main() -> None:
                 text=True,
             )
             token = minted.stdout.split()[-1]
-        asyncio.run(run_baseline(args.target, args.n, args.profile, token))
+        asyncio.run(run_baseline(args.target, args.n, args.profile, token, args.concurrency))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
