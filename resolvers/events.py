@@ -119,21 +119,23 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo is UTC else utc(value)
 
 
-def _posted(
+_NOTHING_MORE: dict[str, Any] = {}  # only ever unpacked, never changed
+
+
+def _more(
     row: Message | RoomMessageRow | DirectMessage,
     reply: ReplyPreview | None,
     files: Iterable[AttachedFile],
 ) -> dict[str, Any]:
-    """The :class:`Posted` fields of a stored row (and of what it replies to):
-    those that differ from their defaults (a history page builds one per row)."""
-    posted: dict[str, Any] = {
-        "content": row.content,
-        "created_at": _utc(row.created_at),
-        "client_id": row.client_id,
-        "deleted": row.deleted,
-    }
-    if row.edited_at:
-        posted["edited_at"] = _utc(row.edited_at)
+    """The :class:`Posted` fields of a stored row (and of what it replies to)
+    beyond its content, time, ``client_id`` and ``deleted``: those that
+    differ from their defaults (most rows have none)."""
+    edited_at = row.edited_at
+    if edited_at is None and row.reply_to_id is None and not files:
+        return _NOTHING_MORE
+    posted: dict[str, Any] = {}
+    if edited_at:
+        posted["edited_at"] = _utc(edited_at)
     if row.reply_to_id is not None:
         posted.update(_reply(row.reply_to_id, reply))
     if files:
@@ -176,7 +178,11 @@ class MessagePosted(Posted):
             author_id=m.author_id,
             # Most messages mention nobody: no generator to run for them.
             mentions=tuple(int(i) for i in mentions.split(",") if i) if mentions else (),
-            **_posted(m, reply, files),
+            content=m.content,
+            created_at=_utc(m.created_at),
+            client_id=m.client_id,
+            deleted=m.deleted,
+            **_more(m, reply, files),
         )
 
 
@@ -204,7 +210,11 @@ class DirectMessageSent(Posted):
             id=d.id,
             sender_id=d.sender_id,
             recipient_id=d.recipient_id,
-            **_posted(d, reply, files),
+            content=d.content,
+            created_at=_utc(d.created_at),
+            client_id=d.client_id,
+            deleted=d.deleted,
+            **_more(d, reply, files),
         )
 
 
