@@ -75,6 +75,9 @@ async def test_history_pages_agree_however_their_rows_are_built(
     assert body[2]["reply_to"]["id"] == first
     assert body[0]["reactions"][0]["count"] == 1
 
+    # Those pages were built by the generated builder (the prepared read's columns).
+    assert any(build is not None for build in messages._ROOM_PAGE._builders.values())
+
     # A column shape the records' builder does not know: model objects first.
     monkeypatch.setattr(messages._ROOM_PAGE, "_builders", {})
     monkeypatch.setattr("models.records._builder", lambda *shape: None)
