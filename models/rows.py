@@ -50,6 +50,7 @@ class RowLoader:
             (key, convert, always) for key, _, convert, always in columns if convert is not None
         )
         self._custom_pk = meta.db_pk_column not in meta.generated_db_fields
+        self._builders: dict[tuple[str, ...], Callable[[Sequence[Any]], list[Any]]] = {}
         # Stored as read: each column is the attribute of its name, kept in
         # the instance's __dict__.
         self._fast = all(
@@ -60,27 +61,51 @@ class RowLoader:
         if not rows:
             return []
         keys = tuple(rows[0].keys())  # every row of one read has the same columns
+        build = self._builders.get(keys)
+        if build is None:
+            build = self._builders[keys] = self._builder(keys)
+        return build(rows)
+
+    def _builder(self, keys: tuple[str, ...]) -> Callable[[Sequence[Any]], list[Any]]:
+        """The builder of objects from rows of ``keys`` (in this order),
+        generated once per shape: each instance's state in one dict literal,
+        the columns converted in place (a null kept without a call unless the
+        field converts it too)."""
         if not self._fast or frozenset(keys) != self._keys or len(keys) != len(self._keys):
-            return [self._slow(row) for row in rows]
-        converted = self._converted
-        new = self._model.__new__
-        model = self._model
-        custom_pk = self._custom_pk
-        found = []
-        for row in rows:
-            state: dict[str, Any] = dict(zip(keys, row, strict=False))
-            for key, convert, always in converted:
-                value = state[key]
-                if value is not None or always:
-                    state[key] = convert(value)
-            state["_partial"] = False
-            state["_saved_in_db"] = True
-            state["_custom_generated_pk"] = custom_pk
-            state["_await_when_save"] = {}
-            instance = new(model)
-            instance.__dict__.update(state)
-            found.append(instance)
-        return found
+            slow = self._slow
+            return lambda rows: [slow(row) for row in rows]
+        env: dict[str, Any] = {
+            "_new": self._model.__new__,
+            "_model": self._model,
+            "_custom_pk": self._custom_pk,
+        }
+        conversions = {key: (convert, always) for key, convert, always in self._converted}
+        items = []
+        for i, key in enumerate(keys):
+            value = f"r[{i}]"
+            if key in conversions:
+                convert, always = conversions[key]
+                env[f"_c{i}"] = convert
+                value = (
+                    f"_c{i}({value})"
+                    if always
+                    else f"(None if (v{i} := {value}) is None else _c{i}(v{i}))"
+                )
+            items.append(f"{key!r}: {value}")
+        source = (
+            "def build(rows):\n"
+            "    found = []\n"
+            "    for r in rows:\n"
+            "        instance = _new(_model)\n"
+            f"        instance.__dict__.update({{{', '.join(items)}, "
+            "'_partial': False, '_saved_in_db': True, "
+            "'_custom_generated_pk': _custom_pk, '_await_when_save': {}})\n"
+            "        found.append(instance)\n"
+            "    return found\n"
+        )
+        exec(source, env)  # generated from the model's own column names
+        build: Callable[[Sequence[Any]], list[Any]] = env["build"]
+        return build
 
     def _slow(self, row: Mapping[str, Any]) -> Any:
         instance = self._model._init_from_db(**dict(row))

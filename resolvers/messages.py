@@ -22,7 +22,7 @@ from tortoise.queryset import QuerySet
 
 from core.transactions import transaction
 from models import Message, Room, User, prepared_writes
-from models.prepared import Prepared
+from models.records import MessageRows, RoomMessageRow
 from resolvers import attachments as attached
 from resolvers import events, live, mentions, posted, replies
 from resolvers.events import room_channel
@@ -108,8 +108,9 @@ def _room_page(descending: bool, *, room_id: int, **rows: int) -> QuerySet[Messa
 
 
 # A room's pages are read through one prepared statement per page shape:
-# Tortoise renders their SQL once, not on every read.
-_ROOM_PAGE = Prepared(Message, _room_page)
+# Tortoise renders their SQL once, not on every read. Pages are only read
+# (rendered by the doors), so they come as read-only records.
+_ROOM_PAGE = MessageRows(_room_page)
 
 
 async def room_messages(
@@ -120,13 +121,15 @@ async def room_messages(
     after: int | None = None,
     last: int | None = None,
     before: int | None = None,
-) -> tuple[Room, Page[Message]]:
-    """A page of a room's history (:func:`resolvers.pagination.history_page`)."""
+) -> tuple[Room, Page[RoomMessageRow]]:
+    """A page of a room's history (:func:`resolvers.pagination.history_page`),
+    as records carrying the room."""
     found = await resolve_room(actor=actor, room=room)
 
-    async def read(rows: Slice) -> list[Message]:
-        return await _ROOM_PAGE.objects(
+    async def read(rows: Slice) -> list[RoomMessageRow]:
+        return await _ROOM_PAGE.records(
             rows.descending,
+            found,
             room_id=found.id,
             limit=rows.limit,
             after=rows.after,
@@ -141,9 +144,4 @@ async def room_messages(
         before=before,
         read_slice=read,
     )
-    for message in page.items:
-        # The loaded relation, set as Tortoise's select_related sets it (the
-        # rows were read by room_id = found.id): ``message.room = found``
-        # cost eight calls per message through Tortoise's setters.
-        object.__setattr__(message, "_room", found)
     return found, page

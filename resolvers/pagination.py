@@ -10,7 +10,7 @@ import base64
 import binascii
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypedDict, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar, overload
 
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
@@ -295,6 +295,30 @@ def check_cursor(value: int | None, field: str) -> int | None:
     return validation.non_negative_int(value, field)
 
 
+@overload
+async def history_page(
+    queryset: QuerySet[M],
+    *,
+    first: int | None = None,
+    after: int | None = None,
+    last: int | None = None,
+    before: int | None = None,
+    read_slice: None = None,
+) -> Page[M]: ...
+
+
+@overload
+async def history_page(
+    queryset: QuerySet[M],
+    *,
+    first: int | None = None,
+    after: int | None = None,
+    last: int | None = None,
+    before: int | None = None,
+    read_slice: Callable[[Slice], Awaitable[Sequence[T]]],
+) -> Page[T]: ...
+
+
 async def history_page(
     queryset: QuerySet[M],
     *,
@@ -303,11 +327,12 @@ async def history_page(
     last: int | None = None,
     before: int | None = None,
     read_slice: SliceRead | None = None,
-) -> Page[M]:
+) -> Page[Any]:
     """A page of a conversation's history (a room's or a DM pair's), oldest
     first: the last HISTORY_DEFAULT by default, at most HISTORY_MAX (larger
-    sizes are clamped, negative ones refused)."""
-    page: Page[M] = await keyset_page(
+    sizes are clamped, negative ones refused). Its items are the queryset's
+    objects, or what ``read_slice`` reads."""
+    page: Page[Any] = await keyset_page(
         queryset,
         first=first,
         after=check_cursor(after, "after"),

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from tortoise.expressions import RawSQL
 
 from models import Attachment, DirectMessage, Message, Reaction
+from models.records import RoomMessageRow
 from resolvers import attachments, reactions, replies
 from resolvers.events import DirectMessageSent, MessagePosted
 from resolvers.reactions import ReactionCount
@@ -44,12 +45,23 @@ def has_any(model: type[Message] | type[DirectMessage]) -> dict[str, RawSQL]:
     }
 
 
-def _may_have(rows: Sequence[Message | DirectMessage], flag: str) -> list[int]:
-    return [row.id for row in rows if getattr(row, flag, True)]
+Row = Message | RoomMessageRow | DirectMessage
 
 
-async def shown(rows: Sequence[Message | DirectMessage], viewer_id: int) -> list[Shown]:
-    """Each row (a room message's room loaded) as its event and its reactions."""
+def _may_have(rows: Sequence[Row], flag: str) -> list[int]:
+    """Ids of the rows whose page read did not say they have none (a flag
+    not read, None on a record, means: look it up)."""
+    found = []
+    for row in rows:
+        value = getattr(row, flag, None)
+        if value is None or value:
+            found.append(row.id)
+    return found
+
+
+async def shown(rows: Sequence[Row], viewer_id: int) -> list[Shown]:
+    """Each row (a room message's room loaded, or a record) as its event and
+    its reactions."""
     dm = bool(rows) and isinstance(rows[0], DirectMessage)
     counts = await reactions.summaries(
         viewer_id=viewer_id, ids=_may_have(rows, HAS_REACTIONS), dm=dm
@@ -58,7 +70,8 @@ async def shown(rows: Sequence[Message | DirectMessage], viewer_id: int) -> list
     files = await attachments.of_messages(_may_have(rows, HAS_ATTACHMENTS), dm=dm)
     result: list[Shown] = []
     for row in rows:
-        reply = reps.get(row.reply_to_id or 0)
+        reply_to_id = row.reply_to_id
+        reply = None if reply_to_id is None else reps.get(reply_to_id)
         attached = files.get(row.id, ())
         event = (
             DirectMessageSent.from_row(row, reply, attached)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from core.errors import NotFound
 from models import DirectMessage, Message
+from models.records import RoomMessageRow
 from resolvers import limits, validation
 
 REPLY_NOT_FOUND = "The message replied to is not in this conversation."
@@ -66,7 +67,9 @@ async def previews(ids: Iterable[int | None], *, dm: bool = False) -> dict[int, 
     return {row.id: preview_of(row) for row in rows}
 
 
-async def of_rows(rows: Iterable[Message | DirectMessage]) -> dict[int, ReplyPreview]:
+async def of_rows(
+    rows: Iterable[Message | RoomMessageRow | DirectMessage],
+) -> dict[int, ReplyPreview]:
     """Previews of what ``rows`` reply to (all room messages, or all DMs)."""
     items = list(rows)
     dm = bool(items) and isinstance(items[0], DirectMessage)

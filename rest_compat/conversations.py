@@ -15,6 +15,7 @@ from typing import Any
 from starlette.requests import Request
 
 from models import DirectMessage, Message
+from models.records import RoomMessageRow
 from resolvers import posted
 from resolvers.events import DirectMessageSent, MessagePosted
 from resolvers.reactions import ReactionCount
@@ -67,12 +68,20 @@ def event_body(event: MessagePosted | DirectMessageSent) -> dict[str, Any]:
             "room": event.room_name,
             "room_id": event.room_id,
             "from_user": event.author_id,
+            "content": event.content,
+            "timestamp": event.created_at.isoformat(),
+            "client_id": event.client_id,
         }
     else:
-        body = {"id": event.id, "from_user": event.sender_id, "to_user": event.recipient_id}
-    body["content"] = event.content
-    body["timestamp"] = event.created_at.isoformat()
-    body["client_id"] = event.client_id
+        body = {
+            "id": event.id,
+            "from_user": event.sender_id,
+            "to_user": event.recipient_id,
+            "content": event.content,
+            "timestamp": event.created_at.isoformat(),
+            "client_id": event.client_id,
+        }
+    # Most messages have none of what follows: one test each.
     if event.edited_at is not None:
         body["edited_at"] = iso(event.edited_at)
     if event.deleted:
@@ -100,10 +109,16 @@ def with_reactions(body: dict[str, Any], counts: Sequence[ReactionCount]) -> dic
     return body
 
 
-async def bodies(rows: Sequence[Message | DirectMessage], viewer_id: int) -> list[dict[str, Any]]:
+async def bodies(
+    rows: Sequence[Message | RoomMessageRow | DirectMessage], viewer_id: int
+) -> list[dict[str, Any]]:
     """Messages (or DMs) with what they reply to and their reactions, as
     history shows them (:func:`resolvers.posted.shown`)."""
-    return [with_reactions(event_body(e), c) for e, c in await posted.shown(rows, viewer_id)]
+    found = []
+    for event, counts in await posted.shown(rows, viewer_id):
+        body = event_body(event)
+        found.append(with_reactions(body, counts) if counts else body)
+    return found
 
 
 async def body_of(row: Message | DirectMessage, viewer_id: int) -> dict[str, Any]:

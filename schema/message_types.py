@@ -20,6 +20,7 @@ import strawberry
 from core.errors import NotFound
 from models import DirectMessage as DirectMessageRow
 from models import Message as MessageRow
+from models.records import RoomMessageRow
 from resolvers import limits, rooms
 from resolvers.events import DirectMessageSent, MessagePosted
 from schema import loaders
@@ -31,7 +32,7 @@ from schema.reply_types import ReplyTo, reply_of
 from schema.rooms import Room, prime_rooms, room_by_id
 from schema.users import User, known_user
 
-Source = MessageRow | DirectMessageRow | MessagePosted | DirectMessageSent
+Source = MessageRow | RoomMessageRow | DirectMessageRow | MessagePosted | DirectMessageSent
 
 
 @strawberry.type
@@ -131,13 +132,21 @@ class Message(Sent):
     reply_to = _reply_field("room")
 
     @classmethod
-    def from_row(cls, row: MessageRow) -> Message:
+    def from_row(cls, row: MessageRow | RoomMessageRow) -> Message:
+        # The fields one by one (a page builds one per row): no dict of them.
+        mentions = row.mentions
         return cls(
-            **_sent(row),
+            id=strawberry.ID(str(row.id)),
+            content=row.content,
+            client_id=row.client_id,
+            created_at=row.created_at,
+            edited_at=row.edited_at,
+            deleted=row.deleted,
+            _reply_to_id=row.reply_to_id,
             _room_id=row.room_id,
             _author_id=row.author_id,
             # Most messages mention nobody: no generator to run for them.
-            _mentions=tuple(int(i) for i in row.mentions.split(",") if i) if row.mentions else (),
+            _mentions=tuple(int(i) for i in mentions.split(",") if i) if mentions else (),
         )
 
     @classmethod

@@ -12,7 +12,7 @@ Strawberry refuses when it builds the schema.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
 import strawberry
@@ -39,12 +39,12 @@ class PageInfo:
 
     @classmethod
     def of(cls, page: Page[Any]) -> PageInfo:
-        ids: Sequence[int] = [item.id for item in page.items]
+        items = page.items
         return cls(
             has_next_page=page.has_next,
             has_previous_page=page.has_previous,
-            start_cursor=encode_cursor(ids[0]) if ids else None,
-            end_cursor=encode_cursor(ids[-1]) if ids else None,
+            start_cursor=encode_cursor(items[0].id) if items else None,
+            end_cursor=encode_cursor(items[-1].id) if items else None,
         )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from models import DirectMessage, Message
+from models.records import RoomMessageRow
 from resolvers import posted, sync_view
 from resolvers.change_events import (
     ChangeEvent,
@@ -114,7 +115,7 @@ def with_reactions(item: dict[str, Any], counts: Sequence[ReactionCount]) -> dic
 
 
 async def history_items(
-    rows: Sequence[Message | DirectMessage], viewer_id: int
+    rows: Sequence[Message | RoomMessageRow | DirectMessage], viewer_id: int
 ) -> list[dict[str, Any]]:
     """History items: message (or DM) frames without ``type``, with what
     they reply to and their reactions (:func:`resolvers.posted.shown`)."""
