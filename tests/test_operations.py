@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,16 @@ async def test_request_id_from_an_untrusted_peer_is_replaced(http: httpx.AsyncCl
     response = await http.get("/health", headers={"X-Request-ID": "chosen-by-client"})
     assert response.headers["x-request-id"] != "chosen-by-client"
     assert len(response.headers["x-request-id"]) >= 16
+
+
+async def test_generated_request_ids_are_fresh_uuid4_hex(http: httpx.AsyncClient) -> None:
+    # Made from random bytes with the version and variant bits set (no
+    # UUID object per request): still what uuid.uuid4().hex gives.
+    ids = {(await http.get("/health")).headers["x-request-id"] for _ in range(50)}
+    assert len(ids) == 50
+    for text in ids:
+        parsed = uuid.UUID(hex=text)
+        assert (parsed.hex, parsed.version, parsed.variant) == (text, 4, uuid.RFC_4122)
 
 
 async def test_counters_move(http: httpx.AsyncClient, make_account: MakeAccount) -> None:
