@@ -14,8 +14,8 @@ from resolvers.events import DirectMessageSent, Event, MessagePosted
 from schema.context import Info
 from schema.feeds import feed
 from schema.limits import DEFAULT_PAGE
-from schema.message_types import DirectMessage, Message, room_message
-from schema.pagination import Connection, window
+from schema.message_types import DirectMessage, Message, page_edges, room_message
+from schema.pagination import Connection, PageInfo, window
 from schema.rooms import prime_rooms
 from schema.users import User
 
@@ -74,7 +74,7 @@ class MessageQueries:
     ) -> Connection[Message]:
         pick = window(first, after, last, before)
         found, page = await messages.room_messages(actor=info.context.user, room=room, **pick)
-        connection = Connection.of(page, Message.from_row)
+        connection = Connection(edges=page_edges(page.items), page_info=PageInfo.of(page))
         selected = _selected_names(info)
         if "room" in selected:
             prime_rooms(info, [found])
