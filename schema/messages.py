@@ -47,9 +47,13 @@ def _selected_names(info: Info) -> set[str]:
 
 
 async def _prefetch_authors(messages: list[Message]) -> None:
-    """A page's authors in one query, so that ``author`` resolves without an
-    await each (straight from the batch read: a DataLoader would add a
-    future per author and a task to this page's one query)."""
+    """A page's authors not read with it in one query, so that ``author``
+    resolves without an await each (straight from the batch read: a
+    DataLoader would add a future per author and a task to this page's one
+    query)."""
+    messages = [m for m in messages if m._author is None]
+    if not messages:
+        return
     rows = await users.get_users(sorted({m._author_id for m in messages}))
     found = {row.id: User.from_row(row) for row in rows if row is not None}
     for message in messages:
@@ -73,9 +77,13 @@ class MessageQueries:
         before: str | None = None,
     ) -> Connection[Message]:
         pick = window(first, after, last, before)
-        found, page = await messages.room_messages(actor=info.context.user, room=room, **pick)
-        connection = Connection(edges=page_edges(page.items), page_info=PageInfo.of(page))
         selected = _selected_names(info)
+        # Authors shown: read with the page itself where its read can join them.
+        read = (
+            messages.room_messages_with_authors if "author" in selected else messages.room_messages
+        )
+        found, page = await read(actor=info.context.user, room=room, **pick)
+        connection = Connection(edges=page_edges(page.items), page_info=PageInfo.of(page))
         if "room" in selected:
             prime_rooms(info, [found])
         if "author" in selected:
