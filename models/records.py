@@ -146,23 +146,20 @@ def _conversion(field: Any) -> Callable[[Any], Any] | None:
 
 def _author_builder() -> Callable[..., AuthorRow | None]:
     """Builds an :class:`AuthorRow` from the joined columns (None: no user
-    was joined), once per author and page (``seen``: by id)."""
+    was joined), kept in ``seen`` by id: once per author and page."""
     conversions = [_conversion(User._meta.fields_map[name]) for name in _AUTHOR_FIELDS]
     new = tuple.__new__
 
     def author(seen: dict[int, AuthorRow | None], author_id: int, *values: Any) -> AuthorRow | None:
-        found = seen.get(author_id, _UNBUILT)
-        if found is _UNBUILT:
-            if any(v is None for v in values):
-                found = None  # no such user (left join): read it the usual way
-            else:
-                converted = (
-                    v if convert is None else convert(v)
-                    for convert, v in zip(conversions, values, strict=True)
-                )
-                found = new(AuthorRow, (author_id, *converted))
-            seen[author_id] = found
-        return found  # type: ignore[no-any-return]
+        found: AuthorRow | None = None  # no such user (left join): read it the usual way
+        if not any(v is None for v in values):
+            converted = (
+                v if convert is None else convert(v)
+                for convert, v in zip(conversions, values, strict=True)
+            )
+            found = new(AuthorRow, (author_id, *converted))
+        seen[author_id] = found
+        return found
 
     return author
 
@@ -200,7 +197,9 @@ def _builder(keys: tuple[str, ...], custom: tuple[str, ...]) -> _Build | None:
         elif name == "author" and joined:
             env["_author"] = _author_builder()
             columns = ", ".join(f"r[{position[c]}]" for c in _AUTHOR_COLUMNS)
-            items.append(f"_author(seen, r[{position[sources['author_id'][0]]}], {columns})")
+            key = f"r[{position[sources['author_id'][0]]}]"
+            # An author already built for this page: no call.
+            items.append(f"(seen[a] if (a := {key}) in seen else _author(seen, a, {columns}))")
         elif name in custom:
             items.append(f"r[{position[name]}]")
         elif name in sources:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import strawberry
-from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode
+from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode
 
 from resolvers import direct_messages, limits, messages, users
 from resolvers.events import DirectMessageSent, Event, MessagePosted
@@ -22,14 +22,37 @@ from schema.users import User
 _HISTORY = f"the last {limits.HISTORY_DEFAULT} by default, at most {limits.HISTORY_MAX}"
 
 
-def _selected_names(info: Info) -> set[str]:
+def _selected_names(info: Info) -> frozenset[str]:
     """The names of the fields selected anywhere below this one, fragments
     followed: a walk of graphql-core's nodes (Strawberry's
-    ``info.selected_fields`` converts the whole selection on each call)."""
+    ``info.selected_fields`` converts the whole selection on each call),
+    once per selection of a cached document (its nodes are the same objects
+    from request to request; nodes of one selection belong to one document,
+    whose fragments never change)."""
     raw = info._raw_info
+    nodes = tuple(raw.field_nodes)
+    key = tuple(map(id, nodes))
+    cached = _SELECTED.get(key)
+    if cached is not None:
+        return cached[1]
+    names = _walk(nodes, raw.fragments)
+    if len(_SELECTED) >= SELECTED_MAX:
+        _SELECTED.clear()
+    # The nodes are kept with their names, so that their ids are not reused.
+    _SELECTED[key] = (nodes, names)
+    return names
+
+
+SELECTED_MAX = 256
+_SELECTED: dict[tuple[int, ...], tuple[tuple[FieldNode, ...], frozenset[str]]] = {}
+
+
+def _walk(
+    nodes: tuple[FieldNode, ...], fragments: dict[str, FragmentDefinitionNode]
+) -> frozenset[str]:
     names: set[str] = set()
     spread: set[str] = set()
-    stack = [node.selection_set for node in raw.field_nodes]
+    stack = [node.selection_set for node in nodes]
     while stack:
         selection_set = stack.pop()
         for selection in selection_set.selections if selection_set is not None else ():
@@ -37,13 +60,13 @@ def _selected_names(info: Info) -> set[str]:
                 names.add(selection.name.value)
                 stack.append(selection.selection_set)
             elif isinstance(selection, FragmentSpreadNode):
-                fragment = raw.fragments.get(selection.name.value)
+                fragment = fragments.get(selection.name.value)
                 if fragment is not None and selection.name.value not in spread:
                     spread.add(selection.name.value)
                     stack.append(fragment.selection_set)
             elif isinstance(selection, InlineFragmentNode):
                 stack.append(selection.selection_set)
-    return names
+    return frozenset(names)
 
 
 async def _prefetch_authors(messages: list[Message]) -> None:
