@@ -146,21 +146,30 @@ def _conversion(field: Any) -> Callable[[Any], Any] | None:
 
 def _author_builder() -> Callable[..., AuthorRow | None]:
     """Builds an :class:`AuthorRow` from the joined columns (None: no user
-    was joined), kept in ``seen`` by id: once per author and page."""
-    conversions = [_conversion(User._meta.fields_map[name]) for name in _AUTHOR_FIELDS]
-    new = tuple.__new__
-
-    def author(seen: dict[int, AuthorRow | None], author_id: int, *values: Any) -> AuthorRow | None:
-        found: AuthorRow | None = None  # no such user (left join): read it the usual way
-        if not any(v is None for v in values):
-            converted = (
-                v if convert is None else convert(v)
-                for convert, v in zip(conversions, values, strict=True)
-            )
-            found = new(AuthorRow, (author_id, *converted))
-        seen[author_id] = found
-        return found
-
+    was joined), kept in ``seen`` by id: once per author and page. Generated
+    once: each column converted by its own field's conversion, no loop."""
+    env: dict[str, Any] = {"_new": tuple.__new__, "_Author": AuthorRow}
+    values = [f"v{i}" for i in range(len(_AUTHOR_FIELDS))]
+    items = []
+    for value, name in zip(values, _AUTHOR_FIELDS, strict=True):
+        convert = _conversion(User._meta.fields_map[name])
+        if convert is None:
+            items.append(value)
+        else:
+            env[f"_c_{name}"] = convert
+            items.append(f"_c_{name}({value})")
+    source = (
+        f"def author(seen, author_id, {', '.join(values)}):\n"
+        # No such user (a left join): None, read the usual way.
+        f"    if {' or '.join(f'{v} is None' for v in values)}:\n"
+        "        found = None\n"
+        "    else:\n"
+        f"        found = _new(_Author, (author_id, {', '.join(items)}))\n"
+        "    seen[author_id] = found\n"
+        "    return found\n"
+    )
+    exec(source, env)  # generated from the user model's own field names
+    author: Callable[..., AuthorRow | None] = env["author"]
     return author
 
 
