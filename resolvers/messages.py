@@ -15,7 +15,6 @@ keeps gap fills rare.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 
 from tortoise.exceptions import IntegrityError
@@ -134,8 +133,7 @@ async def room_messages(
 ) -> tuple[Room, Page[RoomMessageRow]]:
     """A page of a room's history (:func:`resolvers.pagination.history_page`),
     as records carrying the room."""
-    window = _Window(first=first, after=after, last=last, before=before)
-    return await _history(_ROOM_PAGE, actor, room, window)
+    return await _history(_ROOM_PAGE, actor, room, first, after, last, before)
 
 
 async def room_messages_with_authors(
@@ -149,20 +147,17 @@ async def room_messages_with_authors(
 ) -> tuple[Room, Page[RoomMessageRow]]:
     """:func:`room_messages`, each record's ``author`` read in the same
     query where the read could join it (None where it could not)."""
-    window = _Window(first=first, after=after, last=last, before=before)
-    return await _history(_ROOM_PAGE_WITH_AUTHORS, actor, room, window)
-
-
-@dataclass(frozen=True, slots=True)
-class _Window:
-    first: int | None
-    after: int | None
-    last: int | None
-    before: int | None
+    return await _history(_ROOM_PAGE_WITH_AUTHORS, actor, room, first, after, last, before)
 
 
 async def _history(
-    reader: MessageRows, actor: User | None, room: str | int | Room, window: _Window
+    reader: MessageRows,
+    actor: User | None,
+    room: str | int | Room,
+    first: int | None,
+    after: int | None,
+    last: int | None,
+    before: int | None,
 ) -> tuple[Room, Page[RoomMessageRow]]:
     found = await resolve_room(actor=actor, room=room)
 
@@ -178,10 +173,10 @@ async def _history(
 
     page = await history_page(
         Message.filter(room_id=found.id),
-        first=window.first,
-        after=window.after,
-        last=window.last,
-        before=window.before,
+        first=first,
+        after=after,
+        last=last,
+        before=before,
         read_slice=read,
     )
     return found, page
