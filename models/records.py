@@ -22,13 +22,41 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Any, NamedTuple
 
 from tortoise import timezone
+from tortoise.expressions import F
 
 from models.chat import Message, Room
 from models.fields import DatetimeField, utc
 from models.prepared import Prepared, Variable
 from models.rows import RowLoader
+from models.users import Role, User
 
 _UTC = datetime.UTC
+
+
+class AuthorRow(NamedTuple):
+    """A message's author as a page read joined it: the user's fields as
+    the ``User`` model reads them (the same conversions)."""
+
+    id: int
+    display_name: str
+    role: Role
+    created_at: datetime.datetime
+    email: str
+
+
+# The author's fields a page read may join, each as the annotation
+# ``author_<field>`` (:func:`author_columns`).
+_AUTHOR_FIELDS = ("display_name", "role", "created_at", "email")
+_AUTHOR_COLUMNS = tuple(f"author_{name}" for name in _AUTHOR_FIELDS)
+
+
+def author_columns() -> dict[str, F]:
+    """Annotations of a query of messages joining each one's author
+    (:attr:`RoomMessageRow.author` of the records it reads)."""
+    return {
+        column: F(f"author__{name}")
+        for column, name in zip(_AUTHOR_COLUMNS, _AUTHOR_FIELDS, strict=True)
+    }
 
 
 class RoomMessageRow(NamedTuple):
@@ -48,6 +76,8 @@ class RoomMessageRow(NamedTuple):
     # The page read's annotations (resolvers.posted.has_any), None if not read.
     has_reactions: bool | int | None = None
     has_attachments: bool | int | None = None
+    # The author, if the page read joined it (author_columns), else None.
+    author: AuthorRow | None = None
 
     @classmethod
     def of(cls, message: Message, room: Room) -> RoomMessageRow:
@@ -97,6 +127,50 @@ def utc_of(field: DatetimeField) -> Callable[[Any], datetime.datetime | None]:
 # Records from a read's rows and the room they were read from.
 _Build = Callable[[Sequence[Any], Room], list[RoomMessageRow]]
 _UNBUILT: Any = object()
+# Fields of a record that are not the model's columns.
+_NOT_STORED = ("room", "has_reactions", "has_attachments", "author")
+
+
+def _conversion(field: Any) -> Callable[[Any], Any] | None:
+    """How a column of ``User`` is converted as the model reads it (None: as is)."""
+    meta = User._meta
+    name = field.model_field_name
+    if any(n == name for _, n, _ in meta.db_native_fields):
+        return None
+    if any(n == name for _, n, _ in meta.db_default_fields):
+        converted: Callable[[Any], Any] = field.field_type
+        return converted
+    convert: Callable[[Any], Any] = field.to_python_value
+    return convert
+
+
+def _author_builder() -> Callable[..., AuthorRow | None]:
+    """Builds an :class:`AuthorRow` from the joined columns (None: no user
+    was joined), kept in ``seen`` by id: once per author and page. Generated
+    once: each column converted by its own field's conversion, no loop."""
+    env: dict[str, Any] = {"_new": tuple.__new__, "_Author": AuthorRow}
+    values = [f"v{i}" for i in range(len(_AUTHOR_FIELDS))]
+    items = []
+    for value, name in zip(values, _AUTHOR_FIELDS, strict=True):
+        convert = _conversion(User._meta.fields_map[name])
+        if convert is None:
+            items.append(value)
+        else:
+            env[f"_c_{name}"] = convert
+            items.append(f"_c_{name}({value})")
+    source = (
+        f"def author(seen, author_id, {', '.join(values)}):\n"
+        # No such user (a left join): None, read the usual way.
+        f"    if {' or '.join(f'{v} is None' for v in values)}:\n"
+        "        found = None\n"
+        "    else:\n"
+        f"        found = _new(_Author, (author_id, {', '.join(items)}))\n"
+        "    seen[author_id] = found\n"
+        "    return found\n"
+    )
+    exec(source, env)  # generated from the user model's own field names
+    author: Callable[..., AuthorRow | None] = env["author"]
+    return author
 
 
 def _builder(keys: tuple[str, ...], custom: tuple[str, ...]) -> _Build | None:
@@ -116,16 +190,25 @@ def _builder(keys: tuple[str, ...], custom: tuple[str, ...]) -> _Build | None:
     fields = RoomMessageRow._fields
     # Columns whose conversion keeps None (datetimes, utc_of).
     nullable = {name for _, name, f in meta.db_complex_fields if isinstance(f, DatetimeField)}
-    stored = [f for f in fields if f not in ("room", *custom)]
+    stored = [f for f in fields if f not in _NOT_STORED]
     expected = {sources[f][0] for f in stored if f in sources} | set(custom)
     if set(stored) - set(sources) or expected != set(keys) or len(keys) != len(expected):
         return None
+    joined = set(_AUTHOR_COLUMNS) <= set(custom)
+    if set(custom) - {"has_reactions", "has_attachments", *(_AUTHOR_COLUMNS if joined else ())}:
+        return None  # annotations a record does not carry
     position = {key: i for i, key in enumerate(keys)}
     env: dict[str, Any] = {"_new": tuple.__new__, "_Row": RoomMessageRow}
     items = []
     for name in fields:
         if name == "room":
             items.append("room")
+        elif name == "author" and joined:
+            env["_author"] = _author_builder()
+            columns = ", ".join(f"r[{position[c]}]" for c in _AUTHOR_COLUMNS)
+            key = f"r[{position[sources['author_id'][0]]}]"
+            # An author already built for this page: no call.
+            items.append(f"(seen[a] if (a := {key}) in seen else _author(seen, a, {columns}))")
         elif name in custom:
             items.append(f"r[{position[name]}]")
         elif name in sources:
@@ -143,7 +226,9 @@ def _builder(keys: tuple[str, ...], custom: tuple[str, ...]) -> _Build | None:
         else:
             items.append("None")  # an annotation this read did not make
     source = (
-        f"def build(rows, room):\n    return [_new(_Row, ({', '.join(items)},)) for r in rows]\n"
+        "def build(rows, room):\n"
+        "    seen = {}\n"
+        f"    return [_new(_Row, ({', '.join(items)},)) for r in rows]\n"
     )
     exec(source, env)  # generated from the model's own field names
     build: _Build = env["build"]

@@ -22,7 +22,7 @@ from tortoise.queryset import QuerySet
 
 from core.transactions import transaction
 from models import Message, Room, User, prepared_writes
-from models.records import MessageRows, RoomMessageRow
+from models.records import MessageRows, RoomMessageRow, author_columns
 from resolvers import attachments as attached
 from resolvers import events, live, mentions, posted, replies
 from resolvers.events import room_channel
@@ -107,10 +107,19 @@ def _room_page(descending: bool, *, room_id: int, **rows: int) -> QuerySet[Messa
     return page.annotate(**posted.has_any(Message))
 
 
+def _room_page_with_authors(descending: bool, *, room_id: int, **rows: int) -> QuerySet[Message]:
+    page = slice_of(Message.filter(room_id=room_id), Slice(descending=descending, **rows))
+    return page.annotate(**author_columns())
+
+
 # A room's pages are read through one prepared statement per page shape:
 # Tortoise renders their SQL once, not on every read. Pages are only read
 # (rendered by the doors), so they come as read-only records.
 _ROOM_PAGE = MessageRows(_room_page)
+# The same pages with each message's author joined (records' ``author``),
+# for a door that shows authors and has its own way to load reactions and
+# attachments (without the has_any annotations).
+_ROOM_PAGE_WITH_AUTHORS = MessageRows(_room_page_with_authors)
 
 
 async def room_messages(
@@ -124,10 +133,36 @@ async def room_messages(
 ) -> tuple[Room, Page[RoomMessageRow]]:
     """A page of a room's history (:func:`resolvers.pagination.history_page`),
     as records carrying the room."""
+    return await _history(_ROOM_PAGE, actor, room, first, after, last, before)
+
+
+async def room_messages_with_authors(
+    *,
+    actor: User | None,
+    room: str | int | Room,
+    first: int | None = None,
+    after: int | None = None,
+    last: int | None = None,
+    before: int | None = None,
+) -> tuple[Room, Page[RoomMessageRow]]:
+    """:func:`room_messages`, each record's ``author`` read in the same
+    query where the read could join it (None where it could not)."""
+    return await _history(_ROOM_PAGE_WITH_AUTHORS, actor, room, first, after, last, before)
+
+
+async def _history(
+    reader: MessageRows,
+    actor: User | None,
+    room: str | int | Room,
+    first: int | None,
+    after: int | None,
+    last: int | None,
+    before: int | None,
+) -> tuple[Room, Page[RoomMessageRow]]:
     found = await resolve_room(actor=actor, room=room)
 
     async def read(rows: Slice) -> list[RoomMessageRow]:
-        return await _ROOM_PAGE.records(
+        return await reader.records(
             rows.descending,
             found,
             room_id=found.id,

@@ -12,6 +12,7 @@ DataLoaders (``schema.loaders``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -27,6 +28,7 @@ from schema import loaders
 from schema.attachment_types import AttachedFileType, attachments_of
 from schema.context import Info
 from schema.fast import prefetched
+from schema.pagination import Edge
 from schema.reaction_types import ReactionSummary, summaries_of
 from schema.reply_types import ReplyTo, reply_of
 from schema.rooms import Room, prime_rooms, room_by_id
@@ -146,7 +148,7 @@ class Message(Sent):
             _room_id=row.room_id,
             _author_id=row.author_id,
             # Most messages mention nobody: no generator to run for them.
-            _mentions=tuple(int(i) for i in mentions.split(",") if i) if mentions else (),
+            _mentions=_mentioned(mentions) if mentions else (),
         )
 
     @classmethod
@@ -157,6 +159,76 @@ class Message(Sent):
             _author_id=event.author_id,
             _mentions=tuple(event.mentions),
         )
+
+
+def _mentioned(mentions: str) -> tuple[int, ...]:
+    return tuple(int(i) for i in mentions.split(",") if i)
+
+
+class _PageMessage(Message):
+    """A :class:`Message` of a history page: the same fields, in slots, set
+    one by one (:func:`page_edges`) without the dataclass ``__init__`` and
+    its keywords (a page builds 50)."""
+
+    __slots__ = (
+        "id",
+        "content",
+        "client_id",
+        "created_at",
+        "edited_at",
+        "deleted",
+        "_reply_to_id",
+        "_room_id",
+        "_author_id",
+        "_mentions",
+        "_author",
+    )
+
+
+class _PageEdge(Edge[Message]):
+    """An :class:`Edge` of a history page, set without ``__init__`` too."""
+
+    __slots__ = ("node", "_row_id")
+
+
+_new = object.__new__
+
+
+def page_edges(rows: Sequence[RoomMessageRow]) -> list[Edge[Message]]:
+    """The edges of a page of records: what ``Edge(_row_id=row.id,
+    node=Message.from_row(row))`` gives for each, built for a fraction of
+    its cost; with the author of each record that carries one (one
+    ``User`` per author), as a batch load would set it."""
+    edges: list[Edge[Message]] = []
+    append = edges.append
+    authors: dict[int, User] = {}
+    for row in rows:
+        node = _new(_PageMessage)
+        node.id = strawberry.ID(str(row.id))
+        node.content = row.content
+        node.client_id = row.client_id
+        node.created_at = row.created_at
+        node.edited_at = row.edited_at
+        node.deleted = row.deleted
+        node._reply_to_id = row.reply_to_id
+        node._room_id = row.room_id
+        node._author_id = row.author_id
+        # Most messages mention nobody: no generator to run for them.
+        mentions = row.mentions
+        node._mentions = _mentioned(mentions) if mentions else ()
+        author = row.author
+        if author is None:
+            node._author = None
+        else:
+            user = authors.get(author.id)
+            if user is None:
+                user = authors[author.id] = User.from_row(author)
+            node._author = user
+        edge = _new(_PageEdge)
+        edge.node = node
+        edge._row_id = row.id
+        append(edge)
+    return edges
 
 
 @strawberry.type

@@ -7,29 +7,52 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import strawberry
-from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode
+from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode
 
 from resolvers import direct_messages, limits, messages, users
 from resolvers.events import DirectMessageSent, Event, MessagePosted
 from schema.context import Info
 from schema.feeds import feed
 from schema.limits import DEFAULT_PAGE
-from schema.message_types import DirectMessage, Message, room_message
-from schema.pagination import Connection, window
+from schema.message_types import DirectMessage, Message, page_edges, room_message
+from schema.pagination import Connection, PageInfo, window
 from schema.rooms import prime_rooms
 from schema.users import User
 
 _HISTORY = f"the last {limits.HISTORY_DEFAULT} by default, at most {limits.HISTORY_MAX}"
 
 
-def _selected_names(info: Info) -> set[str]:
+def _selected_names(info: Info) -> frozenset[str]:
     """The names of the fields selected anywhere below this one, fragments
     followed: a walk of graphql-core's nodes (Strawberry's
-    ``info.selected_fields`` converts the whole selection on each call)."""
+    ``info.selected_fields`` converts the whole selection on each call),
+    once per selection of a cached document (its nodes are the same objects
+    from request to request; nodes of one selection belong to one document,
+    whose fragments never change)."""
     raw = info._raw_info
+    nodes = tuple(raw.field_nodes)
+    key = tuple(map(id, nodes))
+    cached = _SELECTED.get(key)
+    if cached is not None:
+        return cached[1]
+    names = _walk(nodes, raw.fragments)
+    if len(_SELECTED) >= SELECTED_MAX:
+        _SELECTED.clear()
+    # The nodes are kept with their names, so that their ids are not reused.
+    _SELECTED[key] = (nodes, names)
+    return names
+
+
+SELECTED_MAX = 256
+_SELECTED: dict[tuple[int, ...], tuple[tuple[FieldNode, ...], frozenset[str]]] = {}
+
+
+def _walk(
+    nodes: tuple[FieldNode, ...], fragments: dict[str, FragmentDefinitionNode]
+) -> frozenset[str]:
     names: set[str] = set()
     spread: set[str] = set()
-    stack = [node.selection_set for node in raw.field_nodes]
+    stack = [node.selection_set for node in nodes]
     while stack:
         selection_set = stack.pop()
         for selection in selection_set.selections if selection_set is not None else ():
@@ -37,19 +60,23 @@ def _selected_names(info: Info) -> set[str]:
                 names.add(selection.name.value)
                 stack.append(selection.selection_set)
             elif isinstance(selection, FragmentSpreadNode):
-                fragment = raw.fragments.get(selection.name.value)
+                fragment = fragments.get(selection.name.value)
                 if fragment is not None and selection.name.value not in spread:
                     spread.add(selection.name.value)
                     stack.append(fragment.selection_set)
             elif isinstance(selection, InlineFragmentNode):
                 stack.append(selection.selection_set)
-    return names
+    return frozenset(names)
 
 
 async def _prefetch_authors(messages: list[Message]) -> None:
-    """A page's authors in one query, so that ``author`` resolves without an
-    await each (straight from the batch read: a DataLoader would add a
-    future per author and a task to this page's one query)."""
+    """A page's authors not read with it in one query, so that ``author``
+    resolves without an await each (straight from the batch read: a
+    DataLoader would add a future per author and a task to this page's one
+    query)."""
+    messages = [m for m in messages if m._author is None]
+    if not messages:
+        return
     rows = await users.get_users(sorted({m._author_id for m in messages}))
     found = {row.id: User.from_row(row) for row in rows if row is not None}
     for message in messages:
@@ -73,9 +100,13 @@ class MessageQueries:
         before: str | None = None,
     ) -> Connection[Message]:
         pick = window(first, after, last, before)
-        found, page = await messages.room_messages(actor=info.context.user, room=room, **pick)
-        connection = Connection.of(page, Message.from_row)
         selected = _selected_names(info)
+        # Authors shown: read with the page itself where its read can join them.
+        read = (
+            messages.room_messages_with_authors if "author" in selected else messages.room_messages
+        )
+        found, page = await read(actor=info.context.user, room=room, **pick)
+        connection = Connection(edges=page_edges(page.items), page_info=PageInfo.of(page))
         if "room" in selected:
             prime_rooms(info, [found])
         if "author" in selected:

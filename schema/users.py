@@ -9,6 +9,7 @@ import strawberry
 from core.errors import NotFound
 from models import Role as RoleEnum
 from models import User as UserRow
+from models.records import AuthorRow
 from resolvers import auth, permissions, users
 from resolvers.auth import TokenPair
 from resolvers.permissions import Action
@@ -38,7 +39,7 @@ class User:
         )
 
     @classmethod
-    def from_row(cls, row: UserRow) -> User:
+    def from_row(cls, row: UserRow | AuthorRow) -> User:
         return cls(
             id=strawberry.ID(str(row.id)),
             display_name=row.display_name,

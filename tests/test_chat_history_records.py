@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from models import User
 from models.prepared import Prepared
 from models.rows import RowLoader
 from resolvers import messages
@@ -80,12 +81,69 @@ async def test_history_pages_agree_however_their_rows_are_built(
 
     # A column shape the records' builder does not know: model objects first.
     monkeypatch.setattr(messages._ROOM_PAGE, "_builders", {})
+    monkeypatch.setattr(messages._ROOM_PAGE_WITH_AUTHORS, "_builders", {})
     monkeypatch.setattr("models.records._builder", lambda *shape: None)
     assert await _pages(http, graphql, alice) == built
 
     # No prepared plan at all: Tortoise reads the page.
     monkeypatch.setattr(Prepared, "_plan", lambda self, db, key, given: None)
     assert await _pages(http, graphql, alice) == built
+
+
+AUTHORS = """
+query ($room: String!) {
+  roomMessages(room: $room, last: 50) {
+    edges { node { id author { id displayName email role createdAt } } }
+  }
+}
+"""
+
+
+async def test_authors_read_with_the_page_agree_with_authors_loaded_after_it(
+    http: httpx.AsyncClient,
+    graphql: GraphQL,
+    make_account: MakeAccount,
+    admin: Account,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """GraphQL reads a page's authors in the page's own query (a join);
+    where that read cannot give them, they are loaded in one batch after
+    it: the same authors either way, each email shown only to who may read it."""
+    alice, bob = await make_account(), await make_account()
+    await make_room(http, alice, "general")
+    for n in range(3):
+        await rest_post(http, alice, "general", f"alice {n}")
+        await rest_post(http, bob, "general", f"bob {n}")
+
+    async def pages() -> list[Any]:
+        return [
+            data_of(await graphql(AUTHORS, {"room": "general"}, token=who.token))
+            for who in (alice, bob, admin)
+        ]
+
+    joined = await pages()
+    records = messages._ROOM_PAGE_WITH_AUTHORS._builders
+    assert any(build is not None for build in records.values())
+    reader = await User.get(id=alice.id)
+    _, page = await messages.room_messages_with_authors(actor=reader, room="general", last=50)
+    assert [(r.author and r.author.id) for r in page.items] == [alice.id, bob.id] * 3
+    for seen, viewer in zip(joined, (alice, bob, admin), strict=True):
+        authors = [e["node"]["author"] for e in seen["roomMessages"]["edges"]]
+        assert [a["id"] for a in authors] == [str(alice.id), str(bob.id)] * 3
+        for author in authors:
+            mine = author["id"] == str(viewer.id)
+            email = alice.email if author["id"] == str(alice.id) else bob.email
+            assert author["email"] == (email if mine or viewer is admin else "")
+            assert author["role"] == "MEMBER"
+
+    # A shape the records' builder does not know: no author joined, one batch load.
+    monkeypatch.setattr(messages._ROOM_PAGE_WITH_AUTHORS, "_builders", {})
+    monkeypatch.setattr("models.records._builder", lambda *shape: None)
+    assert await pages() == joined
+
+    # No prepared plan at all: Tortoise reads the page, then the authors.
+    monkeypatch.setattr(Prepared, "_plan", lambda self, db, key, given: None)
+    assert await pages() == joined
 
 
 async def test_model_objects_agree_however_they_are_built(
